@@ -1,0 +1,43 @@
+# racelab: every target does its own set-up on a fresh machine that has Python 3.11+, make and the
+# package registries: a private uv in .tools/, then the locked environment in .venv/.
+PYTHON ?= python3
+UV_VERSION := 0.13.8
+UV := .tools/bin/uv
+VENV := .venv
+SYNCED := $(VENV)/.synced
+ARGS ?=
+
+.PHONY: run serve test check lint types fmt clean
+
+run: $(SYNCED)  ## the main job
+	$(VENV)/bin/racelab serve $(ARGS)
+
+serve: $(SYNCED)
+	$(VENV)/bin/racelab serve $(ARGS)
+
+test: $(SYNCED)  ## the whole test suite
+	$(VENV)/bin/pytest $(ARGS)
+
+check: lint types test
+
+lint: $(SYNCED)
+	$(VENV)/bin/ruff check simulator harness tests
+	$(VENV)/bin/ruff format --check simulator harness tests
+
+types: $(SYNCED)
+	$(VENV)/bin/mypy
+
+fmt: $(SYNCED)
+	$(VENV)/bin/ruff format simulator harness tests
+	$(VENV)/bin/ruff check --fix simulator harness tests
+
+$(UV):
+	$(PYTHON) -m venv .tools
+	.tools/bin/pip install --quiet uv==$(UV_VERSION)
+
+$(SYNCED): $(UV) pyproject.toml uv.lock
+	$(UV) sync --locked --python $(PYTHON)
+	@touch $@
+
+clean:
+	rm -rf .tools $(VENV) .pytest_cache .mypy_cache .ruff_cache
