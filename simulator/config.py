@@ -1,0 +1,259 @@
+"""The simulator's configuration: consistency mode, per-operation phase timings, auth, limits; profiles.
+
+Owns: `SimConfig` (validated with pydantic, immutable once built), `load_profile()` (YAML files in
+`scenarios/profiles/`, by name or path), and `merge_patch()` used by `PATCH /_sim/config`.
+
+Imports: stdlib, pydantic, yaml and `simulator.timing`. No asyncio, no aiohttp.
+
+Timing vocabulary (DESIGN §3.2). A mutating operation goes through
+
+    arrive → [ingress] → validate input → (sync)  [queue] → READ → [process] → COMMIT → [respond] → answer
+                                        → (async) [respond] → answer,  and a worker: [queue] → READ → [process] → COMMIT
+
+where READ sees the order as it was `read_lag` ago (in `snapshot` consistency) and COMMIT writes what was computed
+from that read.
+"""
+
+from __future__ import annotations
+
+import copy
+from datetime import datetime
+from enum import Enum
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from .errors import ConfigError
+from .timing import Delay, Fixed
+
+__all__ = [
+    "AccountingConfig",
+    "AuthConfig",
+    "Consistency",
+    "HookTiming",
+    "LimitsConfig",
+    "OrdersConfig",
+    "ReadTiming",
+    "SimConfig",
+    "WorkflowTiming",
+    "WriteTiming",
+    "format_validation_error",
+    "load_profile",
+    "merge_patch",
+    "profile_dirs",
+]
+
+
+class Consistency(str, Enum):
+    """What READ and COMMIT mean (DESIGN §3.2)."""
+
+    SNAPSHOT = "snapshot"
+    """READ sees a possibly stale version; COMMIT writes what was computed from it (write skew is possible)."""
+    SERIALIZABLE = "serializable"
+    """READ→COMMIT of one order is atomic under a per-order lock and always reads the latest version."""
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ReadTiming(_Model):
+    """A read-only operation (GET order, GET change details...)."""
+
+    ingress: Delay = Fixed()
+    read_lag: Delay = Fixed()
+    """How stale the version served is: the order as it was this long before the read (replica lag)."""
+    respond: Delay = Fixed()
+
+
+class WriteTiming(_Model):
+    """A mutating operation and its phases."""
+
+    mode: Literal["sync", "async"] = "sync"
+    """`sync`: READ/validate/COMMIT before the answer. `async`: answer at once (202), a worker does the rest."""
+    ingress: Delay = Fixed()
+    queue: Delay = Fixed()
+    read_lag: Delay = Fixed()
+    process: Delay = Fixed()
+    """The window between READ and COMMIT."""
+    respond: Delay = Fixed()
+    write: Literal["merge", "document"] = "merge"
+    """`merge`: COMMIT applies the computed change to the latest version (write skew). `document`: COMMIT writes
+    the whole document computed from the snapshot, dropping what others committed since (lost update)."""
+
+
+class WorkflowTiming(_Model):
+    """The order workflow's "is it fully invoiced?" check (failure B lives here)."""
+
+    after_invoice: Delay = Fixed()
+    """Delay from an invoice's COMMIT to the check it triggers (the platform's 'Verifying invoice' time)."""
+    after_change: Delay = Fixed()
+    """Delay from a Change's end to the check it re-triggers (superseding any pending check)."""
+    invoice_view_lag: Delay = Fixed()
+    """How stale the invoice view is that a Change-triggered check reads."""
+
+
+class HookTiming(_Model):
+    """Order-status hook delivery (at least once)."""
+
+    delay: Delay = Fixed()
+    timeout_ms: float = Field(default=5000.0, gt=0, le=60_000)
+    max_attempts: int = Field(default=5, ge=1, le=50)
+    retry_backoff_ms: float = Field(default=200.0, ge=0, le=60_000)
+    ping_on_config: bool = True
+    """Like the platform, POST `{"hookConfig": "ping"}` to the URL when a hook is configured; refuse it unless 200."""
+
+
+class OrdersConfig(_Model):
+    account: str = Field(default="racelab", min_length=1, max_length=64)
+    get_order: ReadTiming = ReadTiming()
+    reads: ReadTiming = ReadTiming()
+    """Every other read: Change details and history, change summary, feed."""
+    invoice: WriteTiming = WriteTiming()
+    tracking: WriteTiming = WriteTiming()
+    change: WriteTiming = WriteTiming(mode="async")
+    start_handling: WriteTiming = WriteTiming()
+    cancel: WriteTiming = WriteTiming()
+    workflow: WorkflowTiming = WorkflowTiming()
+    hook: HookTiming = HookTiming()
+    change_failure_rate: float = Field(default=0.0, ge=0.0, le=1.0)
+    """Probability that one attempt of a Change's worker hits a system failure (and is retried)."""
+    change_max_attempts: int = Field(default=5, ge=1, le=50)
+    """Attempts before an unfinished Change waits for `POST .../retry` (the platform retries up to 5 times)."""
+
+
+class AccountingConfig(_Model):
+    """The Accounting service (its own issue); every write is asynchronous behind a 200 `internalRequestId`."""
+
+    write: WriteTiming = WriteTiming(mode="async")
+    notify: Delay = Fixed()
+    """Delay from COMMIT (or rejection) to the notification's delivery."""
+    notify_timeout_ms: float = Field(default=5000.0, gt=0, le=60_000)
+    notify_max_attempts: int = Field(default=3, ge=1, le=50)
+
+
+class AuthConfig(_Model):
+    """Credentials are checked only when configured (None: open, as a local mock should be)."""
+
+    orders_app_key: str | None = None
+    orders_app_token: str | None = None
+    accounting_subscription_key: str | None = None
+    control_token: str | None = None
+    """Lets non-loopback clients use `/_sim/` with header `X-Racelab-Token`; without it they are refused."""
+    faithful_errors: bool = False
+    """Answer a missing Accounting subscription key with 500, as the real service is documented to."""
+
+
+class LimitsConfig(_Model):
+    max_body_bytes: int = Field(default=256 * 1024, ge=1024, le=64 * 1024 * 1024)
+    max_orders: int = Field(default=100_000, ge=1)
+    """Settled orders beyond this many are forgotten, oldest first (memory stays bounded in a soak)."""
+    journal_max_entries: int = Field(default=1_000_000, ge=1000)
+    history_horizon_ms: float = Field(default=60_000.0, gt=0)
+    """How far back snapshot reads can reach; older versions are pruned."""
+
+
+class SimConfig(_Model):
+    """Everything tunable about the simulator. Build it from a profile, patch it live through `/_sim/config`.
+
+        config = load_profile("default")
+        config = merge_patch(config, {"consistency": "serializable"})
+    """
+
+    seed: int = Field(default=0, ge=0, le=2**63 - 1)
+    consistency: Consistency = Consistency.SNAPSHOT
+    orders: OrdersConfig = OrdersConfig()
+    accounting: AccountingConfig = AccountingConfig()
+    auth: AuthConfig = AuthConfig()
+    limits: LimitsConfig = LimitsConfig()
+    epoch: datetime | None = None
+    """Wall-clock time at the simulator's start, for the dates it writes; None: the real time (set it for runs
+    whose answers must be identical byte for byte)."""
+    description: str = ""
+
+    def to_json(self) -> dict[str, Any]:
+        return self.model_dump(mode="json")
+
+
+def format_validation_error(exc: ValidationError, *, source: str = "config") -> str:
+    """One line per problem: where (dotted path) and what was expected."""
+    lines = []
+    for err in exc.errors(include_url=False):
+        loc = ".".join(str(p) for p in err["loc"] if not (isinstance(p, str) and p in _UNION_TAGS))
+        lines.append(f"{source}: {loc or '(top level)'}: {err['msg']}")
+    return "\n".join(lines)
+
+
+_UNION_TAGS = {"fixed", "uniform", "normal", "lognormal", "exponential", "pareto", "empirical", "function-before"}
+
+
+def _validate(data: object, source: str) -> SimConfig:
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"{source}: a profile must be a mapping of settings, got {type(data).__name__}")
+    try:
+        return SimConfig.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(format_validation_error(exc, source=source)) from None
+
+
+def profile_dirs() -> list[Path]:
+    """Where profile names are looked up: `./scenarios/profiles`, then the project's own."""
+    here = Path(__file__).resolve().parent.parent / "scenarios" / "profiles"
+    cwd = Path.cwd() / "scenarios" / "profiles"
+    return [cwd] if cwd.resolve() == here else [cwd, here]
+
+
+def load_profile(name_or_path: str | Path, *, overrides: dict[str, Any] | None = None) -> SimConfig:
+    """Load a profile by name (`default`, `instant`...) or by path to a YAML file, then apply `overrides`.
+
+    Raises:
+        ConfigError: unknown name, unreadable file, bad YAML, or a setting that does not validate; the message
+            names the file and the field.
+    """
+    path = Path(name_or_path)
+    if not path.suffix:
+        candidates = [d / f"{name_or_path}.yaml" for d in profile_dirs()]
+        found = next((c for c in candidates if c.is_file()), None)
+        if found is None:
+            known = sorted({p.stem for d in profile_dirs() if d.is_dir() for p in d.glob("*.yaml")})
+            raise ConfigError(f"no profile named {str(name_or_path)!r}; known profiles: {', '.join(known) or 'none'}")
+        path = found
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read profile: {exc.strerror or exc}") from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: not valid YAML: {exc}") from None
+    if overrides:
+        data = _deep_merge(data if isinstance(data, dict) else {}, overrides)
+    return _validate(data, str(path))
+
+
+def merge_patch(config: SimConfig, patch: object) -> SimConfig:
+    """Apply a JSON merge patch (RFC 7386) to `config` and validate the result as a whole.
+
+    Raises:
+        ConfigError: the patched configuration does not validate; `config` is unchanged.
+    """
+    if not isinstance(patch, dict):
+        raise ConfigError(f"config patch: expected a JSON object, got {type(patch).__name__}")
+    return _validate(_deep_merge(config.to_json(), patch), "config patch")
+
+
+def _deep_merge(base: dict[str, Any], patch: dict[str, Any]) -> dict[str, Any]:
+    out = copy.deepcopy(base)
+    for key, value in patch.items():
+        if value is None:
+            out.pop(key, None)
+        elif isinstance(value, dict) and isinstance(out.get(key), dict) and not {"kind", "ms"} & value.keys():
+            out[key] = _deep_merge(out[key], value)
+        else:
+            out[key] = copy.deepcopy(value)
+    return out
+

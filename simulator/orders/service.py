@@ -1,0 +1,752 @@
+"""The Orders (OMS) service: every operation as a pipeline of timed phases, the status workflow, hooks, the feed.
+
+Owns `OrdersService`. Each public coroutine is one API operation; the HTTP layer validates the request body, calls
+it, and renders what it returns.
+
+How the two failures arise (DESIGN §1, §3.2), in `snapshot` consistency:
+
+Failure A — over-invoice (write skew).
+    The invoice READs the order (its `read_lag` ago), checks `invoiceValue <= value - invoiced`, and COMMITs a
+    package. The Change's worker READs its own snapshot, which lags by the Change's `read_lag`; if that snapshot
+    predates the invoice's COMMIT it sees nothing invoiced, so CHK0034 ("the change exceeds what is invoiced")
+    passes, and the Change COMMITs the lower total. Each check was right about the version it read; together
+    they leave `invoiced > value`. The larger the offset between the two, the larger the lag needed: the rate
+    falls as the offset grows.
+
+Failure B — stuck in `payment-approved` with a valid invoice.
+    An invoice's COMMIT moves the order to `invoice` ("Verifying invoice") and schedules the invoiced-check
+    (`workflow.after_invoice` later), which carries the invoice it was triggered by. A Change reaching its end
+    (applied, or refused by validation) re-triggers the check (`workflow.after_change` later), superseding any
+    pending one: the order's check generation advances and the earlier check, when its time comes, does nothing.
+    The re-triggered check reads the invoice view as it was `workflow.invoice_view_lag` ago; if the invoice is
+    younger than that, the check finds less than the order value, concludes "partial invoice" and moves the order
+    to `payment-approved`. Nothing re-evaluates it: the order stays there with a valid invoice.
+
+In `serializable` consistency every READ→COMMIT (and every check) holds the order's lock and reads the latest
+version, so neither can happen.
+
+Imports: stdlib, `simulator.engine`, `.config`, `.errors`, `.orders.model`. No aiohttp: hook delivery goes through
+the `HookSender` the HTTP layer provides.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from typing import Any, Protocol
+
+from ..config import WriteTiming
+from ..engine import Core, Op, VersionedStore
+from ..errors import BadRequest, NotFound, RuleViolation
+from .model import (
+    FINAL,
+    HAPPY_PATH,
+    STATUSES,
+    ChangeInput,
+    ChangeRequest,
+    ChangeStatus,
+    InvoiceInput,
+    Item,
+    Order,
+    Package,
+    apply_plan,
+    check_invoice,
+    plan_change,
+)
+
+__all__ = ["FeedEvent", "HookConfig", "HookSender", "OrdersService", "SeedItem"]
+
+_CHECK_TIMING = WriteTiming()  # the workflow check locks like a write; its lag is its own (invoice_view_lag)
+_FEED_MAX = 100_000
+
+
+class HookSender(Protocol):
+    """Delivers one hook POST; returns the HTTP status, raises on a connection error or timeout."""
+
+    async def post_json(self, url: str, headers: Mapping[str, str], payload: Any, timeout_s: float) -> int: ...
+
+
+@dataclass(frozen=True, slots=True)
+class HookConfig:
+    filter_type: str
+    statuses: frozenset[str]
+    url: str
+    headers: dict[str, str]
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "filter": {"type": self.filter_type, "status": sorted(self.statuses)},
+            "hook": {"url": self.url, "headers": self.headers},
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class FeedEvent:
+    event_id: str
+    handle: str
+    order_id: str
+    state: str
+    last_state: str
+    last_change: str
+    current_change: str
+    domain: str = "Fulfillment"
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "eventId": self.event_id,
+            "handle": self.handle,
+            "domain": self.domain,
+            "state": self.state,
+            "lastState": self.last_state,
+            "orderId": self.order_id,
+            "lastChange": self.last_change,
+            "currentChange": self.current_change,
+            "availableDate": self.current_change,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class SeedItem:
+    id: str
+    price: int
+    quantity: int
+    name: str | None = None
+    list_price: int | None = None
+
+
+class _Duplicate(Exception):
+    """The invoice number is already stored (judged at COMMIT, like a unique index)."""
+
+    def __init__(self, existing: Package) -> None:
+        super().__init__(f"invoice number {existing.invoice_number!r} already exists")
+        self.existing = existing
+
+
+class _Canceled(Exception):
+    """The Change was canceled by the user before its COMMIT."""
+
+
+class OrdersService:
+    """The mock Orders service over a `Core`.
+
+        orders = OrdersService(core, sender)
+        order = await orders.seed_order(items=[SeedItem("sku-1", 4990, 2)], shipping=1000, status="handling")
+        package = await orders.invoice(order.order_id, invoice_input)
+    """
+
+    def __init__(self, core: Core, sender: HookSender) -> None:
+        self.core = core
+        self.sender = sender
+        self.store: VersionedStore[Order] = VersionedStore()
+        self.changes: dict[str, dict[str, ChangeRequest]] = {}
+        self.hook: HookConfig | None = None
+        self.feed: dict[str, FeedEvent] = {}
+        self._check_generation: dict[str, int] = {}
+        self._order_numbers = itertools.count(1)
+        self._hook_numbers = itertools.count(1)
+
+    # -- lookups -------------------------------------------------------------------------------------------
+    def latest(self, order_id: str) -> Order:
+        order = self.store.get(order_id)
+        if order is None:
+            raise NotFound(f"Order Not Found: {order_id}", code="OMS007")
+        return order
+
+    def change_request(self, order_id: str, request_id: str) -> ChangeRequest:
+        self.latest(order_id)
+        change = self.changes.get(order_id, {}).get(request_id)
+        if change is None:
+            raise NotFound(f"Change {request_id} not found for order {order_id}", code="CHK0124")
+        return change
+
+    # -- seeding and control (not part of the modelled API) ------------------------------------------------
+    async def seed_order(
+        self,
+        *,
+        items: list[SeedItem],
+        shipping: int = 0,
+        discounts: int = 0,
+        tax: int = 0,
+        status: str = "handling",
+        order_id: str | None = None,
+    ) -> Order:
+        if status not in STATUSES:
+            raise BadRequest(f"status must be one of {', '.join(STATUSES)}; got {status!r}")
+        if not items:
+            raise BadRequest("an order needs at least one item")
+        if len({i.id for i in items}) != len(items):
+            raise BadRequest("item ids must be unique within an order")
+        if order_id is None:
+            order_id = f"SIM{next(self._order_numbers):08d}-01"
+            while order_id in self.store:
+                order_id = f"SIM{next(self._order_numbers):08d}-01"
+        elif order_id in self.store:
+            raise BadRequest(f"order {order_id} already exists", code="OMS-ORDER-EXISTS")
+        now = self.core.iso()
+        lines = tuple(
+            Item(
+                id=i.id,
+                unique_id=f"{i.id}-{n}",
+                name=i.name or i.id,
+                price=i.price,
+                quantity=i.quantity,
+                list_price=i.list_price if i.list_price is not None else i.price,
+            )
+            for n, i in enumerate(items)
+        )
+        order = Order(
+            order_id=order_id,
+            version=1,
+            status=status,
+            items=lines,
+            original_items=lines,
+            shipping=shipping,
+            discounts=discounts,
+            tax=tax,
+            change_value=0,
+            packages=(),
+            created_at=now,
+            last_change=now,
+            sequence=len(self.store) + 1,
+        )
+        if order.value <= 0:
+            raise BadRequest(f"the order total must be positive; items, shipping and discounts give {order.value}")
+        self._retain()
+        self.store.create(order_id, order, self.core.now())
+        self.core.journal.record(self.core.now(), order_id, "seed", "commit", order_id, version=1,
+                                 detail={"status": status, "value": order.value})  # fmt: skip
+        return order
+
+    async def set_status(self, order_id: str, status: str) -> Order:
+        """Move an order to `status` (or along the happy path with status `next`), as the platform would."""
+        order = self.latest(order_id)
+        if status == "next":
+            if order.status not in HAPPY_PATH or order.status == HAPPY_PATH[-1]:
+                raise BadRequest(f"order {order_id} is {order.status}: no next status on the happy path")
+            status = HAPPY_PATH[HAPPY_PATH.index(order.status) + 1]
+        if status not in STATUSES:
+            raise BadRequest(f"status must be one of {', '.join(STATUSES)} or 'next'; got {status!r}")
+        op = self.core.op("status", order_id, status)
+        async with self.core.transaction(self.store, order_id, op, _CHECK_TIMING) as tx:
+            await tx.read()
+            state = await tx.commit(lambda o: o.with_status(status, self.core.iso()), status=status)
+        self._emit(tx.previous, state)
+        return state
+
+    def _retain(self) -> None:
+        """Forget the oldest settled orders beyond `limits.max_orders` (memory stays bounded in a soak)."""
+        excess = len(self.store) + 1 - self.core.config.limits.max_orders
+        if excess <= 0:
+            return
+        for order_id in self.store.keys():
+            order = self.store.get(order_id)
+            if order is not None and order.status in FINAL and not self.core.work.pending(order_id):
+                self.forget(order_id)
+                excess -= 1
+                if excess <= 0:
+                    return
+
+    def forget(self, order_id: str) -> None:
+        self.store.forget(order_id)
+        self.changes.pop(order_id, None)
+        self._check_generation.pop(order_id, None)
+        self.core.forget(order_id)
+
+    def reset(self) -> None:
+        self.store.clear()
+        self.changes.clear()
+        self.feed.clear()
+        self._check_generation.clear()
+        self.hook = None
+        self._order_numbers = itertools.count(1)
+
+    # -- reads ---------------------------------------------------------------------------------------------
+    async def get_order(self, order_id: str, *, op_id: str = "") -> Order:
+        cfg = self.core.config.orders.get_order
+        work = self.core.work
+        work.enter(order_id)
+        try:
+            op = Op(self.core, "get_order", order_id, op_id)
+            await op.delay("ingress", cfg.ingress)
+            history = self.store.history(order_id) if order_id in self.store else None
+            if history is None:
+                raise NotFound(f"Order Not Found: {order_id}", code="OMS007")
+            lag_ms = op.draw("read_lag", cfg.read_lag)
+            state = history.latest() if lag_ms == 0.0 else history.as_of(self.core.now() - lag_ms / 1000.0)
+            op.record("read", version=state.version, lag_ms=round(lag_ms, 3), value=state.value, status=state.status)
+            await op.delay("respond", cfg.respond)
+            return state
+        finally:
+            work.leave(order_id)
+
+    async def read(self, order_id: str, what: str) -> Order:
+        """A read of Change details/history/summary: timed by `orders.reads`, strongly consistent."""
+        cfg = self.core.config.orders.reads
+        self.core.work.enter(order_id)
+        try:
+            op = Op(self.core, what, order_id, "")
+            await op.delay("ingress", cfg.ingress)
+            order = self.latest(order_id)
+            await op.delay("respond", cfg.respond)
+            return order
+        finally:
+            self.core.work.leave(order_id)
+
+    # -- invoices ------------------------------------------------------------------------------------------
+    async def invoice(self, order_id: str, inv: InvoiceInput) -> Package:
+        """An invoice notification (either route). Returns the stored package (its receipt)."""
+        cfg = self.core.config.orders.invoice
+        op = self.core.op("invoice", order_id, inv.invoice_number)
+        self.core.work.enter(order_id)
+        try:
+            op.record("arrive", form=inv.form, type=inv.type, invoice_value=inv.invoice_value)
+            await op.delay("ingress", cfg.ingress)
+            await op.checkpoint("received")
+            self.latest(order_id)
+            if cfg.mode == "sync":
+                package = await self._process_invoice(op, inv)
+            else:
+                package = self._new_package(order_id, inv)
+                self.core.work.spawn(order_id, self._process_invoice(op, inv, package), name=f"invoice {order_id}")
+            await op.delay("respond", cfg.respond)
+            await op.checkpoint("before_respond")
+            op.record("respond", status=200, receipt=package.receipt)
+            return package
+        except Exception as exc:
+            op.record("respond", status=_status_of(exc), error=str(exc))
+            raise
+        finally:
+            self.core.work.leave(order_id)
+
+    def _new_package(self, order_id: str, inv: InvoiceInput) -> Package:
+        return Package(
+            type=inv.type,
+            invoice_number=inv.invoice_number,
+            invoice_value=inv.invoice_value,
+            issuance_date=inv.issuance_date,
+            items=inv.items,
+            receipt=self.core.new_id(order_id, "receipt").replace("-", ""),
+            form=inv.form,
+            invoice_url=inv.invoice_url,
+            invoice_key=inv.invoice_key,
+            embedded_invoice=inv.embedded_invoice,
+            courier=inv.courier,
+            tracking_number=inv.tracking_number,
+            tracking_url=inv.tracking_url,
+            dispatched_date=inv.dispatched_date,
+            cfop=inv.cfop,
+            volumes=inv.volumes,
+            extra_value=inv.extra_value,
+            received_at=self.core.iso(),
+        )
+
+    async def _process_invoice(self, op: Op, inv: InvoiceInput, package: Package | None = None) -> Package:
+        cfg = self.core.config.orders.invoice
+        order_id = op.key
+        await op.delay("queue", cfg.queue)
+        async with self.core.transaction(self.store, order_id, op, cfg) as tx:
+            snapshot = await tx.read()
+            try:
+                check_invoice(snapshot, inv)
+            except RuleViolation as exc:
+                op.record("reject", version=snapshot.version, code=exc.code, message=exc.message)
+                raise
+            await op.delay("process", cfg.process)
+            package = package or self._new_package(order_id, inv)
+
+            def unique(latest: Order) -> None:
+                existing = latest.package(inv.invoice_number)
+                if existing is not None:
+                    raise _Duplicate(existing)
+
+            def add(o: Order) -> Order:
+                status = "invoice" if inv.type == "Output" and o.status not in FINAL else o.status
+                return replace(o, packages=(*o.packages, package)).with_status(status, package.received_at)
+
+            try:
+                state = await tx.commit(add, precheck=unique, invoice_value=inv.invoice_value, type=inv.type)
+            except _Duplicate as dup:
+                if inv.form == "oms":  # newer docs: a repeat only returns the receipt again
+                    return dup.existing
+                raise RuleViolation(
+                    f"Invoice number {inv.invoice_number!r} was already used for order {order_id}",
+                    code="OMS-INVOICE-DUPLICATE",
+                ) from None
+        self._emit(tx.previous, state)
+        if inv.type == "Output":
+            self._schedule_check(order_id, "invoice", op.op_id, carried=package)
+        return package
+
+    async def update_tracking(self, order_id: str, invoice_number: str, fields: dict[str, Any]) -> Order:
+        cfg = self.core.config.orders.tracking
+        op = self.core.op("tracking", order_id, invoice_number)
+        self.core.work.enter(order_id)
+        try:
+            await op.delay("ingress", cfg.ingress)
+            self.latest(order_id)
+            async with self.core.transaction(self.store, order_id, op, cfg) as tx:
+                snapshot = await tx.read()
+                if snapshot.package(invoice_number) is None:
+                    raise NotFound(f"Invoice {invoice_number} not found in order {order_id}", code="OMS-INVOICE-NOT-FOUND")
+                await op.delay("process", cfg.process)
+
+                def track(o: Order) -> Order:
+                    packages = tuple(
+                        replace(p, **fields) if p.invoice_number == invoice_number else p for p in o.packages
+                    )
+                    return replace(o, packages=packages)
+
+                state = await tx.commit(track, **{k: v for k, v in fields.items() if isinstance(v, str)})
+            await op.delay("respond", cfg.respond)
+            return state
+        finally:
+            self.core.work.leave(order_id)
+
+    # -- changes -------------------------------------------------------------------------------------------
+    async def create_change(self, order_id: str, change: ChangeInput) -> dict[str, Any]:
+        """PATCH .../changes: validate synchronously against the latest version (all but CHK0034), answer 202 with
+        the change object, and leave the rest to the worker. Returns the change object as answered."""
+        cfg = self.core.config.orders.change
+        request_id = self.core.new_id(order_id, "change")
+        op = self.core.op("change", order_id, request_id)
+        self.core.work.enter(order_id)
+        try:
+            op.record("arrive", reason=change.reason)
+            await op.delay("ingress", cfg.ingress)
+            await op.checkpoint("received")
+            plan = plan_change(self.latest(order_id), change, check_invoices=False)
+            now = self.core.iso()
+            request = ChangeRequest(
+                request_id=request_id,
+                workflow_id=self.core.new_id(order_id, "workflow"),
+                order_id=order_id,
+                account=self.core.config.orders.account,
+                change=change,
+                date=now,
+                total_change_value=plan.total_change_value,
+                totals=plan.totals(change),
+            )
+            request.log(now, "Change request received")
+            self.changes.setdefault(order_id, {})[request_id] = request
+            answer = request.to_json()
+            if cfg.mode == "async":
+                self.core.work.spawn(order_id, self._run_change(op, request), name=f"change {request_id}")
+            else:
+                await self._run_change(op, request)
+                answer = request.to_json()
+            await op.delay("respond", cfg.respond)
+            await op.checkpoint("before_respond")
+            op.record("respond", status=202)
+            return answer
+        except Exception as exc:
+            op.record("respond", status=_status_of(exc), error=str(exc))
+            raise
+        finally:
+            self.core.work.leave(order_id)
+
+    async def _run_change(self, op: Op, request: ChangeRequest) -> None:
+        """The Change worker: [queue] → READ → validate → [process] → COMMIT, retried on system failures."""
+        orders_cfg = self.core.config.orders
+        cfg = orders_cfg.change
+        order_id = op.key
+        while True:
+            request.attempts += 1
+            request.in_progress = True
+            await op.delay("queue", cfg.queue)
+            async with self.core.transaction(self.store, order_id, op, cfg) as tx:
+                snapshot = await tx.read()
+                if request.status in (ChangeStatus.CANCELING, ChangeStatus.CANCELED):
+                    self._finish_cancel(op, request)
+                    return
+                try:
+                    plan = plan_change(snapshot, request.change, check_invoices=True)
+                except RuleViolation as exc:
+                    self._refuse_change(op, request, exc, snapshot.version)
+                    return
+                request.status = ChangeStatus.WAITING_CONFIRMATION
+                request.log(self.core.iso(), "Change validated")
+                await op.delay("process", cfg.process)
+                failure = orders_cfg.change_failure_rate
+                if failure and self.core.rng.get(order_id, "change", "failure").random() < failure:
+                    request.in_progress = False
+                    request.status = ChangeStatus.PREPARING
+                    request.log(self.core.iso(), f"System failure on attempt {request.attempts}")
+                    op.record("failure", attempt=request.attempts)
+                    if request.attempts >= orders_cfg.change_max_attempts:
+                        return  # unfinished: waits for POST .../retry
+                    continue
+
+                def not_canceled(_: Order) -> None:
+                    if request.status in (ChangeStatus.CANCELING, ChangeStatus.CANCELED):
+                        raise _Canceled(request.request_id)
+
+                at = self.core.iso()
+                try:
+                    state = await tx.commit(
+                        lambda o: apply_plan(o, plan, request.request_id, at),
+                        precheck=not_canceled,
+                        total_change_value=plan.total_change_value,
+                        value=plan.new_value,
+                    )
+                except _Canceled:
+                    self._finish_cancel(op, request)
+                    return
+            request.status = ChangeStatus.DONE
+            request.in_progress = False
+            request.finished = True
+            request.applied_version = state.version
+            request.total_change_value = plan.total_change_value
+            request.totals = plan.totals(request.change)
+            request.log(at, "Change applied")
+            op.record("finished", version=state.version, value=state.value)
+            self._emit(tx.previous, state)
+            self._schedule_check(order_id, "change", request.request_id)
+            return
+
+    def _refuse_change(self, op: Op, request: ChangeRequest, exc: RuleViolation, version: int) -> None:
+        """Failed validation cancels the Change without retry; its end still re-triggers the invoiced-check."""
+        at = self.core.iso()
+        request.status = ChangeStatus.CANCELED
+        request.in_progress = False
+        request.finished = False
+        request.cancellation = {"requestedByUser": False, "reason": f"{exc.code}: {exc.message}", "cancellationDate": at}
+        request.log(at, f"{exc.code}: {exc.message}")
+        op.record("reject", version=version, code=exc.code, message=exc.message)
+        self._schedule_check(op.key, "change", request.request_id)
+
+    def _finish_cancel(self, op: Op, request: ChangeRequest) -> None:
+        at = self.core.iso()
+        request.status = ChangeStatus.CANCELED
+        request.in_progress = False
+        request.finished = False
+        request.log(at, "Change canceled")
+        op.record("canceled")
+
+    async def preview_change(self, order_id: str, change: ChangeInput) -> dict[str, Any]:
+        """A dry run against the latest version, every rule included."""
+        order = await self.read(order_id, "change_preview")
+        plan = plan_change(order, change, check_invoices=True)
+        preview = ChangeRequest(
+            request_id="preview",
+            workflow_id="preview",
+            order_id=order_id,
+            account=self.core.config.orders.account,
+            change=change,
+            date=self.core.iso(),
+            status=ChangeStatus.PREPARING,
+            in_progress=False,
+            total_change_value=plan.total_change_value,
+            totals=plan.totals(change),
+        )
+        out = preview.to_json()
+        out["preview"] = {"currentValue": order.value, "newValue": plan.new_value}
+        return out
+
+    async def cancel_change(self, order_id: str, request_id: str, reason: str) -> dict[str, Any]:
+        request = self.change_request(order_id, request_id)
+        if request.finished:
+            raise RuleViolation(f"Change {request_id} is finished and cannot be canceled", code="CHK0124")
+        if request.status in (ChangeStatus.CANCELING, ChangeStatus.CANCELED):
+            raise RuleViolation(f"Change {request_id} is already {request.status.value}", code="CHK0124")
+        at = self.core.iso()
+        request.cancellation = {"requestedByUser": True, "reason": reason, "cancellationDate": at}
+        op = self.core.op("change", order_id, request_id)
+        if request.in_progress:
+            request.status = ChangeStatus.CANCELING  # the worker sees it at READ or COMMIT and stops
+            request.log(at, "Cancellation requested")
+            op.record("cancel_requested")
+        else:
+            self._finish_cancel(op, request)
+        return request.to_json()
+
+    async def retry_change(self, order_id: str, request_id: str) -> None:
+        request = self.change_request(order_id, request_id)
+        if request.finished or request.in_progress or request.status is ChangeStatus.CANCELED:
+            state = "finished" if request.finished else "in progress" if request.in_progress else "canceled"
+            raise RuleViolation(f"Only an unfinished, stopped change can be retried; {request_id} is {state}",
+                                code="CHK0124")  # fmt: skip
+        request.attempts = 0
+        request.log(self.core.iso(), "Retry requested")
+        op = self.core.op("change", order_id, request_id)
+        op.record("retry")
+        self.core.work.spawn(order_id, self._run_change(op, request), name=f"change retry {request_id}")
+
+    # -- other order actions -------------------------------------------------------------------------------
+    async def start_handling(self, order_id: str) -> Order:
+        return await self._transition(
+            "start_handling", order_id, "handling", allowed=frozenset({"ready-for-handling"}), why="ready-for-handling"
+        )
+
+    async def cancel_order(self, order_id: str, reason: str | None) -> Order:
+        def refuse(o: Order) -> str | None:
+            if o.status == "canceled":
+                return f"Order {order_id} is already canceled"
+            if o.status == "invoiced":
+                return f"Order {order_id} is invoiced and cannot be canceled"
+            if o.invoiced_value > 0:
+                return f"Order {order_id} is partially invoiced and cannot be canceled; use a Change"
+            return None
+
+        return await self._transition("cancel", order_id, "canceled", refuse=refuse, reason=reason)
+
+    async def _transition(
+        self,
+        name: str,
+        order_id: str,
+        target: str,
+        *,
+        allowed: frozenset[str] | None = None,
+        why: str = "",
+        refuse: Any = None,
+        reason: str | None = None,
+    ) -> Order:
+        cfg: WriteTiming = getattr(self.core.config.orders, name)
+        op = self.core.op(name, order_id, name)
+        self.core.work.enter(order_id)
+        try:
+            await op.delay("ingress", cfg.ingress)
+            self.latest(order_id)
+            await op.delay("queue", cfg.queue)
+            async with self.core.transaction(self.store, order_id, op, cfg) as tx:
+                snapshot = await tx.read()
+                problem = refuse(snapshot) if refuse else None
+                if allowed is not None and snapshot.status not in allowed:
+                    problem = f"Order status should be {why} to perform this action (order is {snapshot.status})"
+                if problem:
+                    op.record("reject", version=snapshot.version, code="OMS003", message=problem)
+                    raise RuleViolation(problem, code="OMS003")
+                await op.delay("process", cfg.process)
+                state = await tx.commit(lambda o: o.with_status(target, self.core.iso()), reason=reason)
+            self._emit(tx.previous, state)
+            await op.delay("respond", cfg.respond)
+            return state
+        finally:
+            self.core.work.leave(order_id)
+
+    # -- the workflow's invoiced-check (failure B) ---------------------------------------------------------
+    def _schedule_check(self, order_id: str, cause: str, by: str, *, carried: Package | None = None) -> None:
+        generation = self._check_generation.get(order_id, 0) + 1
+        self._check_generation[order_id] = generation
+        op = self.core.op("workflow", order_id, f"check-{generation}")
+        op.record("scheduled", cause=cause, by=by)
+        self.core.work.spawn(order_id, self._check(op, generation, cause, carried), name=f"check {order_id}")
+
+    async def _check(self, op: Op, generation: int, cause: str, carried: Package | None) -> None:
+        """Is the order fully invoiced? Reads the invoice view `invoice_view_lag` ago (module doc, failure B)."""
+        wf = self.core.config.orders.workflow
+        order_id = op.key
+        await op.delay("queue", wf.after_invoice if cause == "invoice" else wf.after_change)
+        if self._check_generation.get(order_id) != generation or order_id not in self.store:
+            op.record("superseded", by=f"check-{self._check_generation.get(order_id)}")
+            return
+        async with self.core.transaction(self.store, order_id, op, _CHECK_TIMING) as tx:
+            await op.checkpoint("before_read")
+            history = self.store.history(order_id)
+            latest = history.latest()
+            lag_ms = 0.0 if tx.serial else op.draw("invoice_view_lag", wf.invoice_view_lag)
+            view = latest if lag_ms == 0.0 else history.as_of(self.core.now() - lag_ms / 1000.0)
+            packages = list(view.packages)
+            if carried is not None and carried not in packages:
+                packages.append(carried)
+            seen = sum(p.invoice_value for p in packages if p.type == "Output")
+            op.record("read", version=view.version, lag_ms=round(lag_ms, 3), latest=latest.version,
+                      invoiced_seen=seen, value=latest.value, cause=cause)  # fmt: skip
+            await op.checkpoint("after_read")
+            if latest.status in FINAL:
+                op.record("decide", decision="none", reason=f"order is {latest.status}")
+                return
+            if seen > 0 and seen >= latest.value:
+                target = "invoiced"
+            elif seen > 0 or latest.status == "invoice":
+                target = "payment-approved"  # "partial invoice": the order goes back and nothing re-evaluates it
+            else:
+                op.record("decide", decision="none", reason="nothing invoiced")
+                return
+            op.record("decide", decision=target, invoiced_seen=seen, value=latest.value)
+            if target == latest.status:
+                return
+            state = await tx.commit(lambda o: o.with_status(target, self.core.iso()), status=target)
+        self._emit(tx.previous, state)
+
+    # -- events: feed and hooks ----------------------------------------------------------------------------
+    def _emit(self, before: Order | None, after: Order) -> None:
+        if before is None or before.status == after.status:
+            return
+        self.core.journal.record(self.core.now(), after.order_id, "status", "change", after.status,
+                                 version=after.version, detail={"from": before.status, "to": after.status})  # fmt: skip
+        n = next(self._hook_numbers)
+        event = FeedEvent(
+            event_id=f"evt-{n}",
+            handle=f"{after.order_id}:{after.version}:{n}",
+            order_id=after.order_id,
+            state=after.status,
+            last_state=before.status,
+            last_change=before.last_change,
+            current_change=after.last_change,
+        )
+        self.feed[event.handle] = event
+        if len(self.feed) > _FEED_MAX:
+            del self.feed[next(iter(self.feed))]
+        hook = self.hook
+        if hook is not None and after.status in hook.statuses:
+            payload = {
+                "Domain": "Fulfillment",
+                "OrderId": after.order_id,
+                "State": after.status,
+                "LastState": before.status,
+                "LastChange": before.last_change,
+                "CurrentChange": after.last_change,
+                "Origin": {"Account": self.core.config.orders.account, "Key": "vtexappkey-racelab"},
+            }
+            op = self.core.op("hook", after.order_id, f"hook-{n}")
+            self.core.work.spawn(after.order_id, self._deliver(op, hook, payload), name=f"hook {after.order_id}")
+
+    async def _deliver(self, op: Op, hook: HookConfig, payload: dict[str, Any]) -> None:
+        """At-least-once delivery: retried with exponential backoff until a 200 or `max_attempts`."""
+        cfg = self.core.config.orders.hook
+        await op.delay("delay", cfg.delay)
+        for attempt in range(1, cfg.max_attempts + 1):
+            status: int | None = None
+            error = None
+            try:
+                status = await self.sender.post_json(hook.url, hook.headers, payload, cfg.timeout_ms / 1000.0)
+            except Exception as exc:  # a subscriber that is down must not stop the simulator
+                error = f"{type(exc).__name__}: {exc}"
+            op.record("deliver", attempt=attempt, status=status, error=error, state=payload["State"])
+            if status == 200:
+                return
+            if attempt < cfg.max_attempts:
+                await asyncio.sleep(cfg.retry_backoff_ms * 2 ** (attempt - 1) / 1000.0)
+        op.record("gave_up", attempts=cfg.max_attempts)
+
+    async def configure_hook(self, config: HookConfig) -> None:
+        cfg = self.core.config.orders.hook
+        if cfg.ping_on_config:
+            try:
+                status = await self.sender.post_json(config.url, config.headers, {"hookConfig": "ping"},
+                                                     cfg.timeout_ms / 1000.0)  # fmt: skip
+            except Exception as exc:
+                raise RuleViolation(f"The hook URL did not answer the ping: {type(exc).__name__}: {exc}",
+                                    code="OMS-HOOK-PING") from None  # fmt: skip
+            if status != 200:
+                raise RuleViolation(f"The hook URL answered the ping with {status}; it must answer 200",
+                                    code="OMS-HOOK-PING")  # fmt: skip
+        self.hook = config
+
+    def feed_events(self, maxlot: int) -> list[FeedEvent]:
+        return list(itertools.islice(self.feed.values(), maxlot))
+
+    def feed_commit(self, handles: list[str]) -> int:
+        return sum(1 for h in handles if self.feed.pop(h, None) is not None)
+
+
+def _status_of(exc: BaseException) -> int:
+    from ..errors import HTTP_STATUS, ApiError, InjectedFault
+
+    if isinstance(exc, InjectedFault):
+        return exc.status
+    if isinstance(exc, ApiError):
+        return HTTP_STATUS.get(type(exc), 400)
+    return 500

@@ -1,0 +1,1 @@
+"""The HTTP transport over the simulator's domain: aiohttp app factory, routes, control API, OpenAPI."""

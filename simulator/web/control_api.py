@@ -1,0 +1,348 @@
+"""The control API under `/_sim/` (not part of the modelled services): health, config, reset, seeding, status
+moves, state inspection, journal, gates, quiesce, metrics.
+
+Loopback clients only, unless `auth.control_token` is set and sent as `X-Racelab-Token` (see `app.py`).
+
+Imports: aiohttp, pydantic, `simulator.*`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Annotated, Any
+
+from aiohttp import web
+from pydantic import BaseModel, ConfigDict, Field
+
+from ..config import merge_patch
+from ..errors import BadRequest, ConfigError, NotFound
+from ..gates import CHECKPOINTS
+from ..orders.documents import order_document
+from ..orders.model import STATUSES
+from ..orders.service import SeedItem
+from ._state import CORE, ORDERS, STATS
+from .routing import Query, Route, parse_body
+
+__all__ = ["GATED_OPS", "control_routes"]
+
+GATED_OPS = ("invoice", "change", "workflow", "tracking", "start_handling", "cancel", "status")
+"""Operations whose checkpoints can be gated (`<op>.<checkpoint>`)."""
+
+OrderId = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$")]
+
+
+class _In(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class SeedItemBody(_In):
+    id: Annotated[str, Field(min_length=1, max_length=100)]
+    price: Annotated[int, Field(ge=0, le=10**10)]
+    """Unit price, cents."""
+    quantity: Annotated[int, Field(ge=1, le=100_000)]
+    name: Annotated[str, Field(max_length=200)] | None = None
+    listPrice: Annotated[int, Field(ge=0, le=10**10)] | None = None
+
+
+class SeedOrderBody(_In):
+    """`POST /_sim/orders`: an order put straight into a status (no hook fires for the seeding itself)."""
+
+    orderId: OrderId | None = None
+    items: Annotated[list[SeedItemBody], Field(min_length=1, max_length=500)]
+    shipping: Annotated[int, Field(ge=0, le=10**10)] = 0
+    discounts: Annotated[int, Field(ge=-(10**10), le=0)] = 0
+    """Negative cents, as in the order's `totals`."""
+    tax: Annotated[int, Field(ge=0, le=10**10)] = 0
+    status: str = "handling"
+
+
+class SeedOrderAnswer(BaseModel):
+    orderId: str
+    value: int
+    status: str
+
+
+class StatusBody(_In):
+    status: Annotated[str, Field(min_length=1, max_length=40)]
+    """A status name, or `next` for the next status on the happy path."""
+
+
+class QuiesceBody(_In):
+    orderId: OrderId | None = None
+    timeout_ms: Annotated[float, Field(gt=0, le=600_000)] = 30_000
+
+
+class QuiesceAnswer(BaseModel):
+    idle: bool
+    pending: int
+
+
+class GateBody(_In):
+    orderId: Annotated[str, Field(pattern=r"^(\*|[A-Za-z0-9][A-Za-z0-9_.:-]{0,63})$")]
+    """An order id, or `*` for every order."""
+    point: Annotated[str, Field(max_length=80)]
+    """`<op>.<checkpoint>`, e.g. `change.after_read`."""
+
+
+class GateWaitBody(GateBody):
+    count: Annotated[int, Field(ge=1, le=10_000)] = 1
+    timeout_ms: Annotated[float, Field(gt=0, le=600_000)] = 10_000
+
+
+class ReleaseBody(_In):
+    orderId: Annotated[str, Field(pattern=r"^(\*|[A-Za-z0-9][A-Za-z0-9_.:-]{0,63})$")] | None = None
+    point: Annotated[str, Field(max_length=80)] | None = None
+
+
+class Health(BaseModel):
+    status: str
+    consistency: str
+    orders: int
+    pending: int
+    uptime_s: float
+
+
+class JournalDoc(BaseModel):
+    entries: list[dict[str, Any]]
+    last_seq: int
+
+
+class GatesDoc(BaseModel):
+    gates: list[dict[str, Any]]
+
+
+class AnyObject(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+
+def _check_point(point: str) -> None:
+    op, _, checkpoint = point.rpartition(".")
+    if op not in GATED_OPS or checkpoint not in CHECKPOINTS:
+        raise BadRequest(
+            f"unknown gate point {point!r}: expected <op>.<checkpoint> with op one of {', '.join(GATED_OPS)} "
+            f"and checkpoint one of {', '.join(CHECKPOINTS)}"
+        )
+
+
+async def health(request: web.Request) -> web.Response:
+    core = request.app[CORE]
+    return web.json_response(
+        {
+            "status": "ok",
+            "consistency": core.config.consistency.value,
+            "orders": len(request.app[ORDERS].store),
+            "pending": core.work.pending(),
+            "uptime_s": round(core.ms_since_start(core.now()) / 1000.0, 3),
+        }
+    )
+
+
+async def get_config(request: web.Request) -> web.Response:
+    return web.json_response(request.app[CORE].config.to_json())
+
+
+async def patch_config(request: web.Request) -> web.Response:
+    raw = await request.read()
+    try:
+        import json
+
+        patch = json.loads(raw or b"{}")
+    except ValueError as exc:
+        raise BadRequest(f"invalid JSON: {exc}") from None
+    core = request.app[CORE]
+    try:
+        config = merge_patch(core.config, patch)
+    except ConfigError as exc:
+        raise BadRequest(str(exc)) from None
+    core.reconfigure(config)
+    core.journal.record(core.now(), "", "config", "patch", detail={"patch": patch})
+    return web.json_response(config.to_json())
+
+
+async def reset(request: web.Request) -> web.Response:
+    core = request.app[CORE]
+    request.app[ORDERS].reset()
+    core.reset()
+    request.app[STATS].clear()
+    return web.json_response({"reset": True})
+
+
+async def seed_order(request: web.Request) -> web.Response:
+    body = await parse_body(request, SeedOrderBody)
+    assert body is not None
+    if body.status not in STATUSES:
+        raise BadRequest(f"status must be one of {', '.join(STATUSES)}; got {body.status!r}")
+    order = await request.app[ORDERS].seed_order(
+        items=[SeedItem(i.id, i.price, i.quantity, i.name, i.listPrice) for i in body.items],
+        shipping=body.shipping,
+        discounts=body.discounts,
+        tax=body.tax,
+        status=body.status,
+        order_id=body.orderId,
+    )
+    return web.json_response({"orderId": order.order_id, "value": order.value, "status": order.status}, status=201)
+
+
+async def list_orders(request: web.Request) -> web.Response:
+    orders = request.app[ORDERS]
+    out = []
+    for order_id in orders.store.keys()[-1000:]:
+        o = orders.store.get(order_id)
+        if o is not None:
+            out.append({"orderId": o.order_id, "status": o.status, "value": o.value,
+                        "invoiced": o.invoiced_value, "version": o.version})  # fmt: skip
+    return web.json_response({"orders": out, "total": len(orders.store)})
+
+
+async def inspect_order(request: web.Request) -> web.Response:
+    """The latest version as the API renders it, plus every kept version and the Changes."""
+    orders = request.app[ORDERS]
+    order_id = request.match_info["orderId"]
+    latest = orders.latest(order_id)
+    core = request.app[CORE]
+    history = orders.store.history(order_id)
+    changes = list(orders.changes.get(order_id, {}).values())
+    return web.json_response(
+        {
+            "order": order_document(latest, changes),
+            "versions": [
+                {"version": s.version, "t": t, "t_ms": round(core.ms_since_start(t), 3), "status": s.status,
+                 "value": s.value, "invoiced": s.invoiced_value, "packages": len(s.packages)}  # fmt: skip
+                for t, s in zip(history.times, history.states, strict=True)
+            ],
+            "changes": [c.to_json() for c in changes],
+            "pending": core.work.pending(order_id),
+        }
+    )
+
+
+async def move_status(request: web.Request) -> web.Response:
+    body = await parse_body(request, StatusBody)
+    assert body is not None
+    orders = request.app[ORDERS]
+    order = await orders.set_status(request.match_info["orderId"], body.status)
+    return web.json_response(order_document(order, orders.changes.get(order.order_id, {}).values()))
+
+
+async def quiesce(request: web.Request) -> web.Response:
+    body = await parse_body(request, QuiesceBody, required=False) or QuiesceBody()
+    core = request.app[CORE]
+    if body.orderId is not None and body.orderId not in request.app[ORDERS].store:
+        raise NotFound(f"Order Not Found: {body.orderId}", code="OMS007")
+    try:
+        await asyncio.wait_for(core.work.wait_idle(body.orderId), body.timeout_ms / 1000.0)
+    except TimeoutError:
+        pass
+    pending = core.work.pending(body.orderId)
+    return web.json_response({"idle": pending == 0, "pending": pending})
+
+
+async def journal(request: web.Request) -> web.Response:
+    q = request.query
+    try:
+        since = int(q.get("since", "0"))
+        limit = int(q["limit"]) if "limit" in q else None
+    except ValueError:
+        raise BadRequest("since and limit must be integers") from None
+    if since < 0 or (limit is not None and not 1 <= limit <= 1_000_000):
+        raise BadRequest("since must be >= 0 and limit between 1 and 1000000")
+    entries = request.app[CORE].journal.entries(order_id=q.get("orderId"), since=since, limit=limit)
+    return web.json_response(
+        {"entries": [e.to_json() for e in entries], "last_seq": entries[-1].seq if entries else since}
+    )
+
+
+async def list_gates(request: web.Request) -> web.Response:
+    return web.json_response({"gates": request.app[CORE].gates.held()})
+
+
+async def hold_gate(request: web.Request) -> web.Response:
+    body = await parse_body(request, GateBody)
+    assert body is not None
+    _check_point(body.point)
+    core = request.app[CORE]
+    core.gates.hold(body.orderId, body.point)
+    core.journal.record(core.now(), body.orderId, "gate", "hold", body.point)
+    return web.json_response({"gates": core.gates.held()}, status=201)
+
+
+async def release_gate(request: web.Request) -> web.Response:
+    body = await parse_body(request, ReleaseBody, required=False) or ReleaseBody()
+    core = request.app[CORE]
+    if body.orderId is None and body.point is None:
+        released = core.gates.release_all()
+    elif body.orderId is not None and body.point is not None:
+        if not core.gates.release(body.orderId, body.point):
+            raise NotFound(f"no gate is held at {body.point} for order {body.orderId}", code="GATE-NOT-FOUND")
+        released = 1
+        core.journal.record(core.now(), body.orderId, "gate", "release", body.point)
+    else:
+        raise BadRequest("send both orderId and point to release one gate, or neither to release all")
+    return web.json_response({"released": released, "gates": core.gates.held()})
+
+
+async def wait_gate(request: web.Request) -> web.Response:
+    body = await parse_body(request, GateWaitBody)
+    assert body is not None
+    gates = request.app[CORE].gates
+    try:
+        await asyncio.wait_for(gates.wait_parked(body.orderId, body.point, count=body.count),
+                               body.timeout_ms / 1000.0)  # fmt: skip
+    except LookupError as exc:
+        raise NotFound(str(exc), code="GATE-NOT-FOUND") from None
+    except TimeoutError:
+        return web.json_response({"parked": False, "gates": gates.held()})
+    return web.json_response({"parked": True, "gates": gates.held()})
+
+
+async def metrics(request: web.Request) -> web.Response:
+    core = request.app[CORE]
+    return web.json_response(
+        {
+            "orders": len(request.app[ORDERS].store),
+            "pending": core.work.pending(),
+            "background_errors": core.work.errors,
+            "journal_entries": len(core.journal),
+            "gates_held": len(core.gates.held()),
+            "requests": dict(request.app[STATS]),
+        }
+    )
+
+
+def control_routes() -> list[Route]:
+    r = Route
+    t = ("control",)
+    return [
+        r("GET", "/_sim/health", health, "control", "Health", "simHealth", responses={200: Health}, tags=t),
+        r("GET", "/_sim/config", get_config, "control", "The live configuration", "simGetConfig",
+          responses={200: AnyObject}, tags=t),
+        r("PATCH", "/_sim/config", patch_config, "control",
+          "Change the live configuration (JSON merge patch; validated as a whole)", "simPatchConfig",
+          body=AnyObject, responses={200: AnyObject}, tags=t),
+        r("POST", "/_sim/reset", reset, "control", "Forget every order, change, journal entry and gate",
+          "simReset", responses={200: AnyObject}, tags=t),
+        r("POST", "/_sim/orders", seed_order, "control", "Seed an order directly in a given status", "simSeedOrder",
+          body=SeedOrderBody, responses={201: SeedOrderAnswer}, tags=t),
+        r("GET", "/_sim/orders", list_orders, "control", "List the latest 1000 orders", "simListOrders",
+          responses={200: AnyObject}, tags=t),
+        r("GET", "/_sim/orders/{orderId}", inspect_order, "control", "Inspect an order: versions and Changes",
+          "simInspectOrder", responses={200: AnyObject}, tags=t),
+        r("POST", "/_sim/orders/{orderId}/status", move_status, "control",
+          "Move an order to a status (or `next` on the happy path); hooks fire", "simMoveStatus",
+          body=StatusBody, responses={200: AnyObject}, tags=t),
+        r("POST", "/_sim/quiesce", quiesce, "control", "Wait until no work is pending (optionally for one order)",
+          "simQuiesce", body=QuiesceBody, body_required=False, responses={200: QuiesceAnswer}, tags=t),
+        r("GET", "/_sim/journal", journal, "control", "Journal entries", "simJournal", responses={200: JournalDoc},
+          query=[Query("orderId", {"type": "string"}), Query("since", {"type": "integer", "minimum": 0}),
+                 Query("limit", {"type": "integer", "minimum": 1, "maximum": 1_000_000})], tags=t),
+        r("GET", "/_sim/gates", list_gates, "control", "Gates held", "simGates", responses={200: GatesDoc},
+          tags=t),
+        r("POST", "/_sim/gates", hold_gate, "control", "Hold a gate", "simHoldGate", body=GateBody,
+          responses={201: GatesDoc}, tags=t),
+        r("POST", "/_sim/gates/release", release_gate, "control", "Release one gate, or all", "simReleaseGate",
+          body=ReleaseBody, body_required=False, responses={200: AnyObject}, tags=t),
+        r("POST", "/_sim/gates/wait", wait_gate, "control", "Wait until operations are parked at a gate",
+          "simWaitGate", body=GateWaitBody, responses={200: AnyObject}, tags=t),
+        r("GET", "/_sim/metrics", metrics, "control", "Counters", "simMetrics", responses={200: AnyObject},
+          tags=t),
+    ]  # fmt: skip

@@ -1,0 +1,211 @@
+"""One table of routes drives both the aiohttp router and `GET /openapi.json`, so the two cannot drift apart.
+
+Owns: `Route`, `Query`, body parsing (`parse_body`), and `openapi_document()`.
+
+Imports: aiohttp, pydantic, `simulator.errors`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal, TypeVar
+
+from aiohttp import web
+from pydantic import BaseModel, ValidationError
+from pydantic.json_schema import models_json_schema
+
+from ..errors import BadRequest
+
+__all__ = ["Handler", "Query", "Route", "openapi_document", "parse_body", "validation_message"]
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+Service = Literal["orders", "accounting", "control"]
+M = TypeVar("M", bound=BaseModel)
+
+
+@dataclass(frozen=True, slots=True)
+class Query:
+    name: str
+    schema: dict[str, Any]
+    required: bool = False
+    description: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Route:
+    method: str
+    path: str
+    handler: Handler
+    service: Service
+    summary: str
+    operation_id: str
+    body: type[BaseModel] | None = None
+    body_required: bool = True
+    responses: dict[int, type[BaseModel] | dict[str, Any] | None] = field(default_factory=dict)
+    """Success statuses and their body model (None: no body). Error statuses are added per service."""
+    query: Sequence[Query] = ()
+    tags: Sequence[str] = ()
+
+
+def validation_message(exc: ValidationError) -> str:
+    """`field.path: what was expected` for each problem, on one line."""
+    parts = []
+    for err in exc.errors(include_url=False):
+        loc = ".".join(str(p) for p in err["loc"])
+        parts.append(f"{loc}: {err['msg']}" if loc else err["msg"])
+    return "; ".join(parts)
+
+
+async def parse_body(request: web.Request, model: type[M], *, required: bool = True) -> M | None:
+    """Read and validate a JSON body strictly (no type coercion), turning every mistake into a 400.
+
+    Raises:
+        BadRequest: malformed JSON, wrong types, missing fields, or no body where one is required.
+    """
+    raw = await request.read()
+    if not raw.strip():
+        if required:
+            raise BadRequest("a JSON body is required")
+        return None
+    try:
+        return model.model_validate_json(raw, strict=True)
+    except ValidationError as exc:
+        raise BadRequest(f"invalid request body: {validation_message(exc)}") from None
+
+
+# -- OpenAPI -------------------------------------------------------------------------------------------------
+
+_ORDERS_ERROR = {
+    "type": "object",
+    "required": ["error"],
+    "properties": {
+        "error": {
+            "type": "object",
+            "required": ["code", "message"],
+            "properties": {
+                "code": {"type": "string"},
+                "message": {"type": "string"},
+                "exception": {"nullable": True},
+            },
+        }
+    },
+}
+_ACCOUNTING_ERROR = {
+    "type": "object",
+    "required": ["type", "title", "code", "description"],
+    "properties": {
+        "type": {"type": "string"},
+        "title": {"type": "string"},
+        "code": {"type": "integer"},
+        "description": {"type": "string"},
+    },
+}
+_ERROR_STATUSES: dict[str, tuple[int, ...]] = {
+    "orders": (400, 401, 403, 404, 405, 413, 503),
+    "accounting": (400, 401, 403, 404, 405, 413, 500, 503),
+    "control": (400, 403, 404, 405, 413),
+}
+_ERROR_TEXT = {
+    400: "Bad request: malformed body, wrong type, missing field, or a business rule refused it",
+    401: "Credentials are configured and missing",
+    403: "Wrong credentials, or the control API from a non-loopback client without the token",
+    404: "Unknown resource",
+    405: "Method not allowed",
+    413: "Body over the size limit",
+    500: "Missing subscription key with faithful_errors on (the real service's documented oddity)",
+    503: "An injected fault",
+}
+
+
+def openapi_document(routes: Sequence[Route], *, title: str, version: str) -> dict[str, Any]:
+    """An OpenAPI 3.0 document of every route served, request and response schemas included."""
+    models: set[type[BaseModel]] = set()
+    for r in routes:
+        if r.body is not None:
+            models.add(r.body)
+        models.update(m for m in r.responses.values() if isinstance(m, type))
+    ordered = sorted(models, key=lambda m: m.__name__)
+    _, defs = models_json_schema(
+        [(m, "validation") for m in ordered], ref_template="#/components/schemas/{model}"
+    )
+    schemas = {k: _openapi30(v) for k, v in defs.get("$defs", {}).items()}
+    schemas["OrdersError"] = _ORDERS_ERROR
+    schemas["AccountingError"] = _ACCOUNTING_ERROR
+    paths: dict[str, dict[str, Any]] = {}
+    for r in routes:
+        params: list[dict[str, Any]] = [
+            {"name": name, "in": "path", "required": True, "schema": {"type": "string", "minLength": 1}}
+            for name in _path_params(r.path)
+        ]
+        params += [
+            {"name": q.name, "in": "query", "required": q.required, "schema": q.schema, "description": q.description}
+            for q in r.query
+        ]
+        op: dict[str, Any] = {
+            "operationId": r.operation_id,
+            "summary": r.summary,
+            "tags": list(r.tags) or [r.service],
+            "responses": {},
+        }
+        if params:
+            op["parameters"] = params
+        if r.body is not None:
+            op["requestBody"] = {
+                "required": r.body_required,
+                "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{r.body.__name__}"}}},
+            }
+        for status, model in r.responses.items():
+            resp: dict[str, Any] = {"description": _SUCCESS_TEXT.get(status, "Success")}
+            if model is not None:
+                schema = {"$ref": f"#/components/schemas/{model.__name__}"} if isinstance(model, type) else model
+                resp["content"] = {"application/json": {"schema": schema}}
+            op["responses"][str(status)] = resp
+        error_ref = "#/components/schemas/" + ("AccountingError" if r.service == "accounting" else "OrdersError")
+        for status in _ERROR_STATUSES[r.service]:
+            op["responses"].setdefault(
+                str(status),
+                {"description": _ERROR_TEXT[status], "content": {"application/json": {"schema": {"$ref": error_ref}}}},
+            )
+        paths.setdefault(r.path, {})[r.method.lower()] = op
+    return {
+        "openapi": "3.0.3",
+        "info": {"title": title, "version": version},
+        "paths": paths,
+        "components": {"schemas": schemas},
+    }
+
+
+_SUCCESS_TEXT = {200: "OK", 201: "Created", 202: "Accepted: processed asynchronously", 204: "No content"}
+
+
+def _path_params(path: str) -> list[str]:
+    return [seg[1:-1].split(":")[0] for seg in path.split("/") if seg.startswith("{") and seg.endswith("}")]
+
+
+def _openapi30(schema: Any) -> Any:
+    """Pydantic emits JSON Schema 2020-12; OpenAPI 3.0 wants `nullable` instead of `anyOf: [..., null]`,
+    and no `const`."""
+    if isinstance(schema, list):
+        return [_openapi30(s) for s in schema]
+    if not isinstance(schema, dict):
+        return schema
+    out = {k: _openapi30(v) for k, v in schema.items() if k not in ("title",) or not isinstance(v, str)}
+    any_of = out.get("anyOf")
+    if isinstance(any_of, list):
+        non_null = [s for s in any_of if s != {"type": "null"}]
+        if len(non_null) < len(any_of):
+            out.pop("anyOf")
+            if len(non_null) == 1 and "$ref" in non_null[0]:
+                out["allOf"] = non_null  # OpenAPI 3.0 ignores siblings of a bare $ref
+            elif len(non_null) == 1:
+                out.update(non_null[0])
+            else:
+                out["anyOf"] = non_null
+            out["nullable"] = True
+    if "const" in out:
+        out["enum"] = [out.pop("const")]
+    if out.get("type") == "null":
+        out.pop("type")
+        out["nullable"] = True
+    return out
