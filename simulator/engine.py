@@ -254,6 +254,8 @@ class Core:
             lock = self._locks.get(key)
             if lock is None:
                 lock = self._locks[key] = asyncio.Lock()
+            if lock.locked():
+                op.record("lock_wait")  # a timeline shows who waited for whom
             async with lock:
                 yield Tx(self, store, key, op, timing, serial=True)
         else:
