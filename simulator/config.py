@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import copy
 from datetime import datetime
-from enum import Enum
+from enum import StrEnum
 from pathlib import Path
 from typing import Any, Literal
 
@@ -46,7 +46,7 @@ __all__ = [
 ]
 
 
-class Consistency(str, Enum):
+class Consistency(StrEnum):
     """What READ and COMMIT mean (DESIGN §3.2)."""
 
     SNAPSHOT = "snapshot"
@@ -158,8 +158,8 @@ class LimitsConfig(_Model):
 class SimConfig(_Model):
     """Everything tunable about the simulator. Build it from a profile, patch it live through `/_sim/config`.
 
-        config = load_profile("default")
-        config = merge_patch(config, {"consistency": "serializable"})
+    config = load_profile("default")
+    config = merge_patch(config, {"consistency": "serializable"})
     """
 
     seed: int = Field(default=0, ge=0, le=2**63 - 1)
@@ -256,4 +256,3 @@ def _deep_merge(base: dict[str, Any], patch: dict[str, Any]) -> dict[str, Any]:
         else:
             out[key] = copy.deepcopy(value)
     return out
-

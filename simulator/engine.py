@@ -84,7 +84,8 @@ class VersionedStore(Generic[S]):
     def __len__(self) -> int:
         return len(self._items)
 
-    def keys(self) -> list[str]:
+    def ids(self) -> list[str]:
+        """The keys, oldest first (a copy: safe to forget entities while iterating)."""
         return list(self._items)
 
     def get(self, key: str) -> S | None:
@@ -173,9 +174,9 @@ class Work:
 class Core:
     """What both services share: live config, clock, RNG streams, journal, gates, background work, locks.
 
-        core = Core(load_profile("default"))
-        await core.start()            # binds the running event loop's clock
-        op = core.op("invoice", "ORD-1", core.new_id("ORD-1", "invoice"))
+    core = Core(load_profile("default"))
+    await core.start()            # binds the running event loop's clock
+    op = core.op("invoice", "ORD-1", core.new_id("ORD-1", "invoice"))
     """
 
     def __init__(self, config: SimConfig) -> None:
@@ -328,9 +329,7 @@ class Tx(Generic[S]):
         await op.checkpoint("after_read")
         return state
 
-    async def commit(
-        self, apply: Callable[[S], S], *, precheck: Callable[[S], None] | None = None, **detail: Any
-    ) -> S:
+    async def commit(self, apply: Callable[[S], S], *, precheck: Callable[[S], None] | None = None, **detail: Any) -> S:
         """COMMIT: write `apply(base)` as the next version; the base depends on the write mode (module doc).
 
         Args:

@@ -31,9 +31,9 @@ class _Gate:
 class Gates:
     """Holds and releases checkpoints.
 
-        gates.hold("ORD-1", "change.after_read")
-        await gates.wait_parked("ORD-1", "change.after_read")   # the Change has read its snapshot
-        gates.release("ORD-1", "change.after_read")
+    gates.hold("ORD-1", "change.after_read")
+    await gates.wait_parked("ORD-1", "change.after_read")   # the Change has read its snapshot
+    gates.release("ORD-1", "change.after_read")
     """
 
     __slots__ = ("_changed", "_gates")

@@ -21,7 +21,7 @@ from simulator.web._state import CORE, ORDERS, ROUTES
 from simulator.web.routing import openapi_document
 
 ITEMS = [{"id": "sku-1", "price": 4990, "quantity": 2}, {"id": "sku-2", "price": 1500, "quantity": 1}]
-"""The DESIGN's example order: 2 × 49.90 + 15.00 + 10.00 shipping = 124.80."""
+"""The DESIGN's example order: 2 x 49.90 + 15.00 + 10.00 shipping = 124.80."""
 SHIPPING = 1000
 VALUE = 4990 * 2 + 1500 + SHIPPING
 
@@ -74,7 +74,10 @@ class Sim:
 
     async def change(self, order_id: str = "ORD-1", *, sku: str = "sku-2", quantity: int = 1,
                      expect: int | None = 202) -> tuple[int, Any]:  # fmt: skip
-        body = {"reason": "The client wants to remove a product.", "remove": {"items": [{"id": sku, "quantity": quantity}]}}
+        body = {
+            "reason": "The client wants to remove a product.",
+            "remove": {"items": [{"id": sku, "quantity": quantity}]},
+        }
         return await self.call("PATCH", f"/api/order-system/orders/{order_id}/changes", body=body, expect=expect)
 
     async def quiesce(self, order_id: str | None = None) -> None:
@@ -131,9 +134,11 @@ def _match(spec: dict[str, Any], method: str, path: str) -> dict[str, Any] | Non
     parts = path.strip("/").split("/")
     for template, ops in spec["paths"].items():
         tparts = template.strip("/").split("/")
-        if len(tparts) == len(parts) and all(t.startswith("{") or t == p for t, p in zip(tparts, parts, strict=True)):
-            if method.lower() in ops:
-                return dict(ops[method.lower()])
+        same = len(tparts) == len(parts) and all(
+            t.startswith("{") or t == p for t, p in zip(tparts, parts, strict=True)
+        )
+        if same and method.lower() in ops:
+            return dict(ops[method.lower()])
     return None
 
 

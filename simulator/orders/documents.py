@@ -53,9 +53,7 @@ def package_document(p: Package) -> dict[str, Any]:
         "volumes": p.volumes,
         "extraValue": p.extra_value,
         "receipt": p.receipt,
-        "items": [
-            {"itemIndex": it.item_index, "quantity": it.quantity, "price": it.price} for it in p.items
-        ],
+        "items": [{"itemIndex": it.item_index, "quantity": it.quantity, "price": it.price} for it in p.items],
     }
 
 

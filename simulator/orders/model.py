@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
-from enum import Enum
+from enum import StrEnum
 from typing import Any
 
 from ..errors import BadRequest, RuleViolation
@@ -164,7 +164,9 @@ class Order:
     def with_status(self, status: str, at: str) -> Order:
         if status == self.status:
             return self
-        return replace(self, status=status, last_change=at, invoiced_date=at if status == "invoiced" else self.invoiced_date)
+        return replace(
+            self, status=status, last_change=at, invoiced_date=at if status == "invoiced" else self.invoiced_date
+        )
 
 
 # -- invoices ------------------------------------------------------------------------------------------------
@@ -412,7 +414,7 @@ def apply_plan(order: Order, plan: ChangePlan, request_id: str, at: str) -> Orde
     )
 
 
-class ChangeStatus(str, Enum):
+class ChangeStatus(StrEnum):
     PREPARING = "preparing"
     WAITING_ACKNOWLEDGEMENT = "waiting-acknowledgement"
     WAITING_CONFIRMATION = "waiting-confirmation"
@@ -462,8 +464,10 @@ class ChangeRequest:
             "remove": _items_json(c.remove),
             "replace": None
             if c.replace is None
-            else [{"from": {"items": [i.to_json() for i in f]}, "to": {"items": [i.to_json() for i in t]}}
-                  for f, t in c.replace],  # fmt: skip
+            else [
+                {"from": {"items": [i.to_json() for i in f]}, "to": {"items": [i.to_json() for i in t]}}
+                for f, t in c.replace
+            ],
             "date": self.date,
             "origin": {"account": self.account, "orderId": self.order_id},
             "logs": self.logs,

@@ -39,12 +39,13 @@ from typing import Any, Protocol
 
 from ..config import WriteTiming
 from ..engine import Core, Op, VersionedStore
-from ..errors import BadRequest, NotFound, RuleViolation
+from ..errors import HTTP_STATUS, ApiError, BadRequest, InjectedFault, NotFound, RuleViolation
 from .model import (
     FINAL,
     HAPPY_PATH,
     STATUSES,
     ChangeInput,
+    ChangePlan,
     ChangeRequest,
     ChangeStatus,
     InvoiceInput,
@@ -131,9 +132,9 @@ class _Canceled(Exception):
 class OrdersService:
     """The mock Orders service over a `Core`.
 
-        orders = OrdersService(core, sender)
-        order = await orders.seed_order(items=[SeedItem("sku-1", 4990, 2)], shipping=1000, status="handling")
-        package = await orders.invoice(order.order_id, invoice_input)
+    orders = OrdersService(core, sender)
+    order = await orders.seed_order(items=[SeedItem("sku-1", 4990, 2)], shipping=1000, status="handling")
+    package = await orders.invoice(order.order_id, invoice_input)
     """
 
     def __init__(self, core: Core, sender: HookSender) -> None:
@@ -240,7 +241,7 @@ class OrdersService:
         excess = len(self.store) + 1 - self.core.config.limits.max_orders
         if excess <= 0:
             return
-        for order_id in self.store.keys():
+        for order_id in self.store.ids():
             order = self.store.get(order_id)
             if order is not None and order.status in FINAL and not self.core.work.pending(order_id):
                 self.forget(order_id)
@@ -389,7 +390,9 @@ class OrdersService:
             async with self.core.transaction(self.store, order_id, op, cfg) as tx:
                 snapshot = await tx.read()
                 if snapshot.package(invoice_number) is None:
-                    raise NotFound(f"Invoice {invoice_number} not found in order {order_id}", code="OMS-INVOICE-NOT-FOUND")
+                    raise NotFound(
+                        f"Invoice {invoice_number} not found in order {order_id}", code="OMS-INVOICE-NOT-FOUND"
+                    )
                 await op.delay("process", cfg.process)
 
                 def track(o: Order) -> Order:
@@ -398,7 +401,7 @@ class OrdersService:
                     )
                     return replace(o, packages=packages)
 
-                state = await tx.commit(track, **{k: v for k, v in fields.items() if isinstance(v, str)})
+                state = await tx.commit(track, fields=sorted(fields))
             await op.delay("respond", cfg.respond)
             return state
         finally:
@@ -483,9 +486,13 @@ class OrdersService:
                         raise _Canceled(request.request_id)
 
                 at = self.core.iso()
+
+                def apply(o: Order, plan: ChangePlan = plan, at: str = at) -> Order:
+                    return apply_plan(o, plan, request.request_id, at)
+
                 try:
                     state = await tx.commit(
-                        lambda o: apply_plan(o, plan, request.request_id, at),
+                        apply,
                         precheck=not_canceled,
                         total_change_value=plan.total_change_value,
                         value=plan.new_value,
@@ -511,7 +518,11 @@ class OrdersService:
         request.status = ChangeStatus.CANCELED
         request.in_progress = False
         request.finished = False
-        request.cancellation = {"requestedByUser": False, "reason": f"{exc.code}: {exc.message}", "cancellationDate": at}
+        request.cancellation = {
+            "requestedByUser": False,
+            "reason": f"{exc.code}: {exc.message}",
+            "cancellationDate": at,
+        }
         request.log(at, f"{exc.code}: {exc.message}")
         op.record("reject", version=version, code=exc.code, message=exc.message)
         self._schedule_check(op.key, "change", request.request_id)
@@ -743,8 +754,7 @@ class OrdersService:
 
 
 def _status_of(exc: BaseException) -> int:
-    from ..errors import HTTP_STATUS, ApiError, InjectedFault
-
+    """The HTTP status an exception will be answered with (journaled with the response)."""
     if isinstance(exc, InjectedFault):
         return exc.status
     if isinstance(exc, ApiError):

@@ -186,7 +186,7 @@ async def seed_order(request: web.Request) -> web.Response:
 async def list_orders(request: web.Request) -> web.Response:
     orders = request.app[ORDERS]
     out = []
-    for order_id in orders.store.keys()[-1000:]:
+    for order_id in orders.store.ids()[-1000:]:
         o = orders.store.get(order_id)
         if o is not None:
             out.append({"orderId": o.order_id, "status": o.status, "value": o.value,
@@ -304,9 +304,13 @@ async def metrics(request: web.Request) -> web.Response:
             "background_errors": core.work.errors,
             "journal_entries": len(core.journal),
             "gates_held": len(core.gates.held()),
-            "requests": dict(request.app[STATS]),
+            "requests": _copy(request.app[STATS]),
         }
     )
+
+
+def _copy(stats: dict[str, int]) -> dict[str, int]:
+    return dict(stats)
 
 
 def control_routes() -> list[Route]:

@@ -362,8 +362,9 @@ async def post_oms_invoice(request: web.Request) -> web.Response:
         invoice_value=int(body.invoiceValue),
         issuance_date=body.issuanceDate,
         items=tuple(
-            InvoiceItem(item_index=-1, quantity=i.quantity, price=i.price * i.quantity, sku_id=i.id,
-                        description=i.description)  # fmt: skip
+            InvoiceItem(
+                item_index=-1, quantity=i.quantity, price=i.price * i.quantity, sku_id=i.id, description=i.description
+            )
             for i in body.items
         ),
         form="oms",

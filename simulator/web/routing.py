@@ -126,9 +126,7 @@ def openapi_document(routes: Sequence[Route], *, title: str, version: str) -> di
             models.add(r.body)
         models.update(m for m in r.responses.values() if isinstance(m, type))
     ordered = sorted(models, key=lambda m: m.__name__)
-    _, defs = models_json_schema(
-        [(m, "validation") for m in ordered], ref_template="#/components/schemas/{model}"
-    )
+    _, defs = models_json_schema([(m, "validation") for m in ordered], ref_template="#/components/schemas/{model}")
     schemas = {k: _openapi30(v) for k, v in defs.get("$defs", {}).items()}
     schemas["OrdersError"] = _ORDERS_ERROR
     schemas["AccountingError"] = _ACCOUNTING_ERROR

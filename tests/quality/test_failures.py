@@ -76,6 +76,7 @@ async def test_failure_a_interleaving_is_impossible_in_serializable_mode(make_si
 
 async def naive(sim: Sim, order_id: str, *, invoice_value: int | None, offset_s: float) -> None:
     """The naive integration: read the order, invoice its value (or a given one); the Change `offset_s` later."""
+
     async def invoice() -> None:
         order = await sim.order(order_id)
         await sim.invoice(order_id, invoice_value or order["value"], f"NF-{order_id}", expect=None)
