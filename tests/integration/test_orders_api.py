@@ -1,0 +1,483 @@
+"""Every Orders route over real HTTP, with the reference's example payloads, rules and error shapes.
+
+Every answer is also checked against the schema `/openapi.json` declares for it (see `Sim.call`).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from tests.conftest import ITEMS, VALUE, Sim, SimFactory
+
+CHANGES = "/api/order-system/orders/ORD-1/changes"
+REMOVE_SKU2 = {"reason": "The client wants to remove a product.", "remove": {"items": [{"id": "sku-2", "quantity": 1}]}}
+
+# The reference's example for POST /api/oms/pvt/orders/{orderId}/invoice.
+OMS_EXAMPLE = {
+    "type": "Output",
+    "issuanceDate": "2024-01-31T18:25:43-05:00",
+    "invoiceNumber": "DFG-v7731485plzv-01",
+    "invoiceValue": "2499",
+    "invoiceKey": None,
+    "invoiceUrl": "https://example.com/invoices/24382.pdf",
+    "courier": "",
+    "trackingNumber": "",
+    "trackingUrl": "",
+    "dispatchedDate": None,
+    "items": [{"id": "123", "price": 2499, "description": "335", "quantity": 1}],
+}
+
+
+def error_code(body: Any) -> str:
+    assert set(body) == {"error"} and set(body["error"]) == {"code", "message", "exception"}, body
+    assert body["error"]["message"], body
+    return str(body["error"]["code"])
+
+
+async def version(sim: Sim, order_id: str = "ORD-1") -> int:
+    return int((await sim.order(order_id))["version"])
+
+
+# -- get order -------------------------------------------------------------------------------------------------
+
+
+async def test_get_order_document(sim: Sim) -> None:
+    await sim.seed()
+    order = await sim.order()
+    assert order["orderId"] == "ORD-1"
+    assert order["status"] == "handling"
+    assert order["value"] == order["updatedOrderValue"] == VALUE == 12480
+    totals = {t["id"]: t["value"] for t in order["totals"]}
+    assert totals == {"Items": 11480, "Discounts": 0, "Shipping": 1000, "Tax": 0, "Change": 0}
+    assert [(i["id"], i["quantity"], i["price"]) for i in order["items"]] == [("sku-1", 2, 4990), ("sku-2", 1, 1500)]
+    assert order["packageAttachment"] == {"packages": []}
+
+
+async def test_get_unknown_order_is_404_in_the_documented_shape(sim: Sim) -> None:
+    status, body = await sim.call("GET", "/api/oms/pvt/orders/nope-01")
+    assert status == 404
+    assert error_code(body) == "OMS007"
+    assert body["error"]["message"] == "Order Not Found: nope-01"
+
+
+# -- invoices: the OMS form ------------------------------------------------------------------------------------
+
+
+async def test_oms_invoice_with_the_reference_example(sim: Sim) -> None:
+    await sim.seed("123543123", items=[{"id": "123", "price": 2499, "quantity": 1}], shipping=0)
+    status, answer = await sim.call("POST", "/api/oms/pvt/orders/123543123/invoice", body=OMS_EXAMPLE)
+    assert status == 200
+    assert answer["orderId"] == "123543123"
+    assert len(answer["receipt"]) == 32
+
+    order = await sim.order("123543123")
+    (package,) = order["packageAttachment"]["packages"]
+    assert package["invoiceValue"] == 2499  # a string of cents in, an integer out
+    assert package["invoiceNumber"] == "DFG-v7731485plzv-01"
+    assert package["receipt"] == answer["receipt"]
+    await sim.quiesce("123543123")
+    _, inspected = await sim.call("GET", "/_sim/orders/123543123", expect=200)
+    # "Verifying invoice", then the workflow's check finds the invoice equal to the total.
+    assert [v["status"] for v in inspected["versions"]] == ["handling", "invoice", "invoiced"]
+
+
+async def test_oms_invoice_repeat_returns_the_same_receipt_and_stores_nothing_new(sim: Sim) -> None:
+    await sim.seed("123543123", items=[{"id": "123", "price": 2499, "quantity": 1}], shipping=0)
+    path = "/api/oms/pvt/orders/123543123/invoice"
+    _, first = await sim.call("POST", path, body=OMS_EXAMPLE, expect=200)
+    _, again = await sim.call("POST", path, body=OMS_EXAMPLE, expect=200)
+    assert again["receipt"] == first["receipt"]
+    assert len((await sim.order("123543123"))["packageAttachment"]["packages"]) == 1
+
+
+@pytest.mark.parametrize(
+    ("change", "problem"),
+    [
+        ({"invoiceValue": 2499}, "invoiceValue"),  # must be a string of cents in this form
+        ({"invoiceValue": "0"}, "greater than 0"),
+        ({"invoiceValue": "24.99"}, "invoiceValue"),
+        ({"type": "Sale"}, "type"),
+        ({"items": []}, "items"),
+        ({"items": [{"id": "123", "price": "2499", "quantity": 1}]}, "price"),
+        ({"issuanceDate": None}, "issuanceDate"),
+    ],
+)
+async def test_oms_invoice_bad_input_is_400_and_stores_nothing(sim: Sim, change: dict[str, Any], problem: str) -> None:
+    await sim.seed("123543123", items=[{"id": "123", "price": 2499, "quantity": 1}], shipping=0)
+    before = await version(sim, "123543123")
+    status, body = await sim.call("POST", "/api/oms/pvt/orders/123543123/invoice", body={**OMS_EXAMPLE, **change})
+    assert status == 400
+    assert error_code(body) == "BAD-REQUEST"
+    assert problem in body["error"]["message"]
+    assert await version(sim, "123543123") == before
+
+
+async def test_oms_invoice_missing_field_names_it(sim: Sim) -> None:
+    await sim.seed()
+    body = {k: v for k, v in OMS_EXAMPLE.items() if k != "invoiceNumber"}
+    status, answer = await sim.call("POST", "/api/oms/pvt/orders/ORD-1/invoice", body=body)
+    assert status == 400
+    assert "invoiceNumber: Field required" in answer["error"]["message"]
+
+
+async def test_oms_invoice_unknown_sku_is_refused(sim: Sim) -> None:
+    await sim.seed()
+    status, body = await sim.call("POST", "/api/oms/pvt/orders/ORD-1/invoice", body=OMS_EXAMPLE)
+    assert status == 400
+    assert error_code(body) == "OMS-INVALID-ITEM"
+
+
+# -- invoices: the document form -------------------------------------------------------------------------------
+
+
+async def test_document_invoice_accepts_integer_and_legacy_string_values(sim: Sim) -> None:
+    await sim.seed()
+    await sim.invoice(value=6000, number="NF-1")
+    body = {"type": "Output", "issuedDate": "2026-11-21", "invoiceNumber": "NF-2", "invoiceValue": "6480",
+            "items": [{"itemIndex": 1, "price": 1500, "quantity": 1}]}  # fmt: skip
+    await sim.call("POST", "/api/orders/pvt/document/ORD-1/invoices", body=body, expect=200)
+    order = await sim.order()
+    assert [p["invoiceValue"] for p in order["packageAttachment"]["packages"]] == [6000, 6480]
+
+
+async def test_document_invoice_number_cannot_be_reused(sim: Sim) -> None:
+    await sim.seed()
+    await sim.invoice(value=100, number="NF-1")
+    status, body = await sim.invoice(value=100, number="NF-1", expect=None)
+    assert status == 400
+    assert error_code(body) == "OMS-INVOICE-DUPLICATE"
+    assert len((await sim.order())["packageAttachment"]["packages"]) == 1
+
+
+async def test_invoice_above_the_value_not_yet_invoiced_is_refused(sim: Sim) -> None:
+    await sim.seed()
+    await sim.invoice(value=VALUE - 100, number="NF-1")
+    status, body = await sim.invoice(value=101, number="NF-2", expect=None)
+    assert status == 400
+    assert error_code(body) == "OMS-INVOICE-EXCEEDS"
+    assert "100" in body["error"]["message"]
+
+
+@pytest.mark.parametrize("status", ["payment-pending", "payment-approved", "canceled", "invoiced"])
+async def test_invoice_refused_in_a_status_that_does_not_accept_it(sim: Sim, status: str) -> None:
+    await sim.seed(status=status)
+    code, body = await sim.invoice(expect=None)
+    assert code == 400
+    assert error_code(body) == "OMS003"
+
+
+async def test_invoice_item_index_out_of_range(sim: Sim) -> None:
+    await sim.seed()
+    body = {"type": "Output", "issuedDate": "2026-11-21", "invoiceNumber": "NF-1", "invoiceValue": 100,
+            "items": [{"itemIndex": 7, "price": 100, "quantity": 1}]}  # fmt: skip
+    status, answer = await sim.call("POST", "/api/orders/pvt/document/ORD-1/invoices", body=body)
+    assert status == 400
+    assert error_code(answer) == "OMS-INVALID-ITEM"
+
+
+async def test_partial_invoice_goes_back_to_payment_approved_and_the_rest_completes_it(sim: Sim) -> None:
+    await sim.seed()
+    await sim.invoice(value=6000, number="NF-1")
+    await sim.quiesce("ORD-1")
+    assert (await sim.order())["status"] == "payment-approved"  # "its status may go back to payment-approved"
+    await sim.invoice(value=VALUE - 6000, number="NF-2")
+    await sim.quiesce("ORD-1")
+    order = await sim.order()
+    assert order["status"] == "invoiced"
+    assert order["invoicedDate"] is not None
+
+
+async def test_input_invoice_needs_an_output_invoice_and_does_not_count_as_invoiced(sim: Sim) -> None:
+    await sim.seed()
+    code, body = await sim.invoice(value=100, number="RET-0", type="Input", expect=None)
+    assert code == 400
+    await sim.invoice(value=VALUE, number="NF-1")
+    await sim.quiesce("ORD-1")
+    await sim.invoice(value=1500, number="RET-1", type="Input")  # a return on an invoiced order
+    order = await sim.order()
+    assert order["status"] == "invoiced"
+    assert [p["type"] for p in order["packageAttachment"]["packages"]] == ["Output", "Input"]
+
+
+async def test_invoice_unknown_order_is_404(sim: Sim) -> None:
+    status, body = await sim.invoice("nope-01", expect=None)
+    assert status == 404
+    assert error_code(body) == "OMS007"
+
+
+# -- tracking --------------------------------------------------------------------------------------------------
+
+
+async def test_tracking_update(sim: Sim) -> None:
+    await sim.seed()
+    await sim.invoice(value=VALUE, number="NF-1")
+    body = {"trackingNumber": "TRK-1", "trackingUrl": "https://t.example/1", "courier": "Correios",
+            "dispatchedDate": "2026-11-22"}  # fmt: skip
+    status, answer = await sim.call("PATCH", "/api/oms/pvt/orders/ORD-1/invoice/NF-1", body=body)
+    assert status == 200 and answer["orderId"] == "ORD-1"
+    (package,) = (await sim.order())["packageAttachment"]["packages"]
+    assert (package["trackingNumber"], package["courier"], package["dispatchedDate"]) == (
+        "TRK-1",
+        "Correios",
+        "2026-11-22",
+    )
+
+
+async def test_tracking_unknown_invoice_is_404_and_empty_body_is_400(sim: Sim) -> None:
+    await sim.seed()
+    status, body = await sim.call("PATCH", "/api/oms/pvt/orders/ORD-1/invoice/NF-9", body={"courier": "X"})
+    assert status == 404 and error_code(body) == "OMS-INVOICE-NOT-FOUND"
+    await sim.invoice(value=VALUE, number="NF-1")
+    status, body = await sim.call("PATCH", "/api/oms/pvt/orders/ORD-1/invoice/NF-1", body={})
+    assert status == 400 and "nothing to update" in body["error"]["message"]
+
+
+# -- changes ---------------------------------------------------------------------------------------------------
+
+
+async def test_change_is_accepted_202_then_applied_and_finished(sim: Sim) -> None:
+    await sim.seed()
+    status, change = await sim.call("PATCH", CHANGES + "?an=store", body=REMOVE_SKU2)
+    assert status == 202
+    assert (change["status"], change["inProgress"], change["finished"]) == ("preparing", True, False)
+    assert change["totalChangeValue"] == -1500
+    assert change["origin"]["orderId"] == "ORD-1"
+    await sim.quiesce("ORD-1")
+
+    _, details = await sim.call("GET", f"{CHANGES}/{change['requestId']}", expect=200)
+    assert (details["status"], details["inProgress"], details["finished"]) == ("done", False, True)
+    assert [log["message"] for log in details["logs"]][-1] == "Change applied"
+    order = await sim.order()
+    assert order["value"] == VALUE - 1500
+    assert {t["id"]: t["value"] for t in order["totals"]}["Change"] == -1500
+    assert [i["quantity"] for i in order["items"]] == [2, 0]
+    assert order["changesAttachment"]["changesData"] == [{"requestId": change["requestId"]}]
+
+
+async def test_change_add_replace_and_manual_values(sim: Sim) -> None:
+    await sim.seed()
+    body = {
+        "reason": "swap and adjust",
+        "add": {"items": [{"id": "sku-3", "quantity": 1, "price": 700}]},
+        "replace": [
+            {"from": {"items": [{"id": "sku-1", "quantity": 1}]}, "to": {"items": [{"id": "sku-2", "quantity": 1}]}}
+        ],
+        "manualDiscountValue": 200,
+        "manualIncrementValue": 50,
+    }
+    _, change = await sim.call("PATCH", CHANGES, body=body, expect=202)
+    assert change["totalChangeValue"] == 700 - 4990 + 1500 - 200 + 50
+    await sim.quiesce("ORD-1")
+    order = await sim.order()
+    assert order["value"] == VALUE + change["totalChangeValue"]
+    assert {i["id"]: i["quantity"] for i in order["items"]} == {"sku-1": 1, "sku-2": 2, "sku-3": 1}
+
+
+@pytest.mark.parametrize(
+    ("body", "code"),
+    [
+        ({"reason": "r", "remove": {"items": [{"id": "sku-9", "quantity": 1}]}}, "CHK0022"),
+        ({"reason": "r", "add": {"items": [{"id": "sku-9", "quantity": 1}]}}, "CHK0022"),  # a new item needs a price
+        ({"reason": "r", "remove": {"items": [{"id": "sku-2", "quantity": 2}]}}, "CHK0023"),
+        ({"reason": "r", "remove": {"items": [{"id": "sku-2", "quantity": 0}]}}, "CHK0023"),
+        ({"reason": "r", "manualDiscountValue": -5}, "CHK0098"),
+        ({"reason": "r", "manualDiscountValue": VALUE}, "CHK0124"),
+        ({"reason": "r"}, "CHK0124"),
+    ],
+)
+async def test_change_rules_refuse_synchronously(sim: Sim, body: dict[str, Any], code: str) -> None:
+    await sim.seed()
+    status, answer = await sim.call("PATCH", CHANGES, body=body)
+    assert status == 400
+    assert error_code(answer) == code
+    _, history = await sim.call("GET", CHANGES, expect=200)
+    assert history["requests"] == []  # nothing stored
+
+
+async def test_change_missing_reason_is_400(sim: Sim) -> None:
+    await sim.seed()
+    status, answer = await sim.call("PATCH", CHANGES, body={"remove": REMOVE_SKU2["remove"]})
+    assert status == 400 and "reason" in answer["error"]["message"]
+
+
+async def test_change_refused_in_a_final_status(sim: Sim) -> None:
+    await sim.seed(status="invoiced")
+    status, answer = await sim.call("PATCH", CHANGES, body=REMOVE_SKU2)
+    assert status == 400 and error_code(answer) == "OMS003"
+
+
+async def test_change_below_the_invoiced_amount_is_canceled_by_the_worker_with_chk0034(sim: Sim) -> None:
+    await sim.seed()
+    await sim.invoice(value=VALUE - 480, number="NF-1")  # partial: the order stays changeable
+    await sim.quiesce("ORD-1")
+    _, change = await sim.call("PATCH", CHANGES, body=REMOVE_SKU2, expect=202)  # passes the synchronous checks
+    await sim.quiesce("ORD-1")
+    _, details = await sim.call("GET", f"{CHANGES}/{change['requestId']}", expect=200)
+    assert (details["status"], details["finished"], details["inProgress"]) == ("canceled", False, False)
+    assert details["cancellationData"]["requestedByUser"] is False
+    assert details["cancellationData"]["reason"].startswith("CHK0034")
+    order = await sim.order()
+    assert order["value"] == VALUE
+    assert order["status"] == "payment-approved"
+
+
+async def test_change_history_lists_requests_and_actions(sim: Sim) -> None:
+    await sim.seed()
+    _, change = await sim.call("PATCH", CHANGES, body=REMOVE_SKU2, expect=202)
+    await sim.quiesce("ORD-1")
+    _, history = await sim.call("GET", CHANGES, expect=200)
+    assert [r["requestId"] for r in history["requests"]] == [change["requestId"]]
+    assert history["actions"] == [
+        {"requestId": change["requestId"], "type": "remove", "items": [{"id": "sku-2", "quantity": 1}]}
+    ]
+
+
+async def test_change_details_unknown_change_is_404(sim: Sim) -> None:
+    await sim.seed()
+    status, body = await sim.call("GET", f"{CHANGES}/nope")
+    assert status == 404 and error_code(body) == "CHK0124"
+
+
+async def test_change_preview_is_a_dry_run_with_every_rule(sim: Sim) -> None:
+    await sim.seed()
+    _, preview = await sim.call("POST", CHANGES + "/preview", body=REMOVE_SKU2, expect=200)
+    assert preview["totalChangeValue"] == -1500
+    assert preview["preview"] == {"currentValue": VALUE, "newValue": VALUE - 1500}
+    assert (await sim.order())["value"] == VALUE  # nothing applied
+    await sim.invoice(value=VALUE - 480, number="NF-1")
+    status, body = await sim.call("POST", CHANGES + "/preview", body=REMOVE_SKU2)
+    assert status == 400 and error_code(body) == "CHK0034"  # the preview reads the latest version
+
+
+async def test_cancel_an_unfinished_change(sim: Sim) -> None:
+    await sim.seed()
+    await sim.call("POST", "/_sim/gates", body={"orderId": "ORD-1", "point": "change.after_read"}, expect=201)
+    _, change = await sim.call("PATCH", CHANGES, body=REMOVE_SKU2, expect=202)
+    await sim.call("POST", "/_sim/gates/wait", body={"orderId": "ORD-1", "point": "change.after_read"}, expect=200)
+    _, canceled = await sim.call("POST", f"{CHANGES}/{change['requestId']}/cancel", body={"reason": "oops"}, expect=200)
+    assert canceled["status"] == "canceling"
+    await sim.call("POST", "/_sim/gates/release", body={}, expect=200)
+    await sim.quiesce("ORD-1")
+    _, details = await sim.call("GET", f"{CHANGES}/{change['requestId']}", expect=200)
+    assert (details["status"], details["finished"]) == ("canceled", False)
+    assert details["cancellationData"] == {**details["cancellationData"], "requestedByUser": True, "reason": "oops"}
+    assert (await sim.order())["value"] == VALUE  # never applied
+
+
+async def test_cancel_a_finished_change_is_refused(sim: Sim) -> None:
+    await sim.seed()
+    _, change = await sim.call("PATCH", CHANGES, body=REMOVE_SKU2, expect=202)
+    await sim.quiesce("ORD-1")
+    status, body = await sim.call("POST", f"{CHANGES}/{change['requestId']}/cancel")
+    assert status == 400 and error_code(body) == "CHK0124"
+
+
+async def test_retry_an_unfinished_change_after_system_failures(sim: Sim) -> None:
+    await sim.seed()
+    await sim.patch_config({"orders": {"change_failure_rate": 1.0, "change_max_attempts": 2}})
+    _, change = await sim.call("PATCH", CHANGES, body=REMOVE_SKU2, expect=202)
+    await sim.quiesce("ORD-1")
+    path = f"{CHANGES}/{change['requestId']}"
+    _, details = await sim.call("GET", path, expect=200)
+    assert (details["finished"], details["inProgress"]) == (False, False)
+    assert sum("System failure" in log["message"] for log in details["logs"]) == 2
+
+    await sim.patch_config({"orders": {"change_failure_rate": 0.0}})
+    await sim.call("POST", path + "/retry", expect=204)
+    await sim.quiesce("ORD-1")
+    _, details = await sim.call("GET", path, expect=200)
+    assert (details["status"], details["finished"]) == ("done", True)
+    assert (await sim.order())["value"] == VALUE - 1500
+    status, body = await sim.call("POST", path + "/retry")
+    assert status == 400 and error_code(body) == "CHK0124"  # a finished change cannot be retried
+
+
+async def test_change_summary(sim: Sim) -> None:
+    await sim.seed()
+    await sim.call("PATCH", CHANGES, body=REMOVE_SKU2, expect=202)
+    await sim.call("PATCH", CHANGES, body={"reason": "goodwill", "manualDiscountValue": 300}, expect=202)
+    await sim.quiesce("ORD-1")
+    _, summary = await sim.call("GET", "/api/orders/pvt/document/ORD-1/change-summary", expect=200)
+    assert [i["id"] for i in summary["original"]] == ["sku-1", "sku-2"]
+    assert summary["removed"] == [{"id": "sku-2", "quantity": 1}]
+    assert summary["manualDiscountValueAggregated"] == 300
+    assert summary["totalChangeValueAggregated"] == -1800
+    assert summary["lastChange"] is not None
+
+
+# -- other order actions ---------------------------------------------------------------------------------------
+
+
+async def test_start_handling_only_from_ready_for_handling(sim: Sim) -> None:
+    await sim.seed(status="ready-for-handling")
+    await sim.call("POST", "/api/oms/pvt/orders/ORD-1/start-handling", expect=204)
+    assert (await sim.order())["status"] == "handling"
+    status, body = await sim.call("POST", "/api/oms/pvt/orders/ORD-1/start-handling")
+    assert status == 400 and error_code(body) == "OMS003"
+    assert "ready-for-handling" in body["error"]["message"]
+
+
+async def test_cancel_order_and_its_refusals(sim: Sim) -> None:
+    await sim.seed("A")
+    _, answer = await sim.call("POST", "/api/oms/pvt/orders/A/cancel", body={"reason": "customer"}, expect=200)
+    assert answer["orderId"] == "A"
+    assert (await sim.order("A"))["status"] == "canceled"
+
+    await sim.seed("B")
+    await sim.invoice("B", value=1000, number="NF-B")
+    status, body = await sim.call("POST", "/api/oms/pvt/orders/B/cancel")
+    assert status == 400 and "partially invoiced" in body["error"]["message"]
+
+    await sim.seed("C", status="invoiced")
+    status, body = await sim.call("POST", "/api/oms/pvt/orders/C/cancel")
+    assert status == 400 and "invoiced" in body["error"]["message"]
+
+
+# -- the edge: error shapes, limits, auth ---------------------------------------------------------------------
+
+
+async def test_malformed_json_is_400(sim: Sim) -> None:
+    await sim.seed()
+    status, body = await sim.call("PATCH", CHANGES, raw=b'{"reason": ')
+    assert status == 400 and "JSON" in body["error"]["message"]
+
+
+async def test_unknown_route_and_wrong_method_answer_in_the_error_shape(sim: Sim) -> None:
+    status, body = await sim.call("GET", "/api/oms/pvt/nothing-here")
+    assert status == 404 and error_code(body) == "HTTP-404"
+    status, body = await sim.call("DELETE", "/api/oms/pvt/orders/ORD-1")
+    assert status == 405 and error_code(body) == "HTTP-405"
+
+
+async def test_oversize_body_is_413_and_nothing_is_stored(make_sim: SimFactory) -> None:
+    sim = await make_sim("instant", limits={"max_body_bytes": 4096})
+    await sim.seed()
+    body = {
+        **REMOVE_SKU2,
+        "reason": "x" * 500,
+        "add": {"items": [{"id": f"s{i}", "quantity": 1, "price": 1} for i in range(200)]},
+    }
+    status, answer = await sim.call("PATCH", CHANGES, body=body)
+    assert status == 413 and error_code(answer) == "PAYLOAD-TOO-LARGE"
+    _, history = await sim.call("GET", CHANGES, expect=200)
+    assert history["requests"] == []
+
+
+async def test_credentials_are_checked_when_configured(make_sim: SimFactory) -> None:
+    sim = await make_sim("instant", auth={"orders_app_key": "key", "orders_app_token": "secret"})
+    await sim.seed()
+    status, body = await sim.call("GET", "/api/oms/pvt/orders/ORD-1")
+    assert status == 401 and error_code(body) == "UNAUTHORIZED"
+    wrong = {"X-VTEX-API-AppKey": "key", "X-VTEX-API-AppToken": "nope"}
+    status, body = await sim.call("GET", "/api/oms/pvt/orders/ORD-1", headers=wrong)
+    assert status == 403
+    right = {"X-VTEX-API-AppKey": "key", "X-VTEX-API-AppToken": "secret"}
+    await sim.call("GET", "/api/oms/pvt/orders/ORD-1", headers=right, expect=200)
+    await sim.call("GET", "/api/oms/pvt/orders/ORD-1", headers={"Cookie": "VtexIdclientAutCookie=secret"}, expect=200)
+
+
+async def test_seeded_items_keep_their_order(sim: Sim) -> None:
+    await sim.seed(items=[*ITEMS, {"id": "sku-0", "price": 1, "quantity": 1}])
+    assert [i["id"] for i in (await sim.order())["items"]] == ["sku-1", "sku-2", "sku-0"]
