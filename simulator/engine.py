@@ -24,8 +24,7 @@ import uuid
 from collections.abc import AsyncIterator, Callable, Coroutine
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime, timedelta
-from typing import Any, Generic, Protocol, TypeVar
+from typing import Any, Generic, Protocol, TypeVar, cast
 
 from .config import Consistency, SimConfig, WriteTiming
 from .gates import Gates
@@ -208,8 +207,12 @@ class Core:
     def iso(self, t: float | None = None) -> str:
         """The wall-clock date of monotonic time `t` (now by default), ISO 8601 with a Z."""
         t = self.now() if t is None else t
-        dt = datetime.fromtimestamp(self._wall0, tz=UTC) + timedelta(seconds=t - self._t0)
-        return dt.isoformat(timespec="microseconds").replace("+00:00", "Z")
+        wall = self._wall0 + (t - self._t0)
+        seconds = int(wall // 1)
+        micros = round((wall - seconds) * 1_000_000)
+        if micros == 1_000_000:
+            seconds, micros = seconds + 1, 0
+        return f"{time.strftime('%Y-%m-%dT%H:%M:%S', time.gmtime(seconds))}.{micros:06d}Z"
 
     def ms_since_start(self, t: float) -> float:
         return (t - self._t0) * 1000.0
@@ -299,6 +302,13 @@ class Op:
                                  version=version, detail=detail or None)  # fmt: skip
 
 
+def _with_version(state: S, version: int) -> S:
+    evolve = getattr(state, "evolve", None)  # records on the hot path offer a faster copy than `replace`
+    if evolve is not None:
+        return cast(S, evolve(version=version))
+    return replace(state, version=version)  # type: ignore[type-var]
+
+
 class Tx(Generic[S]):
     """The READ and COMMIT of one transaction; see `Core.transaction()`."""
 
@@ -351,7 +361,7 @@ class Tx(Generic[S]):
         self.previous = latest
         document = not self.serial and self.timing.write == "document" and self._snapshot is not None
         base = self._snapshot if document and self._snapshot is not None else latest
-        state = replace(apply(base), version=latest.version + 1)  # type: ignore[type-var]
+        state = _with_version(apply(base), latest.version + 1)
         now = self.core.now()
         history.append(now, state, self.core.config.limits.history_horizon_ms / 1000.0)
         if document and base.version != latest.version:

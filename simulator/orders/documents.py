@@ -57,8 +57,10 @@ def package_document(p: Package) -> dict[str, Any]:
     }
 
 
-def order_document(order: Order, changes: Iterable[ChangeRequest] = ()) -> dict[str, Any]:
-    """`GET /api/oms/pvt/orders/{orderId}`: `value` and its alias `updatedOrderValue`, totals with `Change`."""
+def order_document(order: Order) -> dict[str, Any]:
+    """`GET /api/oms/pvt/orders/{orderId}`: `value` and its alias `updatedOrderValue`, totals with `Change`.
+
+    Depends on nothing but the (immutable) version, so a rendering can be cached by version."""
     totals = {
         "Items": order.items_total,
         "Discounts": order.discounts,
@@ -66,7 +68,7 @@ def order_document(order: Order, changes: Iterable[ChangeRequest] = ()) -> dict[
         "Tax": order.tax,
         "Change": order.change_value,
     }
-    applied = [c.request_id for c in changes if c.finished]
+    applied = order.applied_changes
     partially_invoiced = order.invoiced_value > 0
     return {
         "orderId": order.order_id,

@@ -10,7 +10,7 @@ Imports: stdlib and `simulator.errors`.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 from enum import StrEnum
 from typing import Any
 
@@ -158,15 +158,25 @@ class Order:
     def returned_value(self) -> int:
         return sum(p.invoice_value for p in self.packages if p.type == "Input")
 
+    def evolve(self, **changes: Any) -> Order:
+        """A copy with `changes` applied: `dataclasses.replace` without its per-call introspection (hot path)."""
+        new = object.__new__(Order)
+        for name in _ORDER_FIELDS:
+            object.__setattr__(new, name, changes[name] if name in changes else getattr(self, name))
+        return new
+
     def package(self, invoice_number: str) -> Package | None:
         return next((p for p in self.packages if p.invoice_number == invoice_number), None)
 
     def with_status(self, status: str, at: str) -> Order:
         if status == self.status:
             return self
-        return replace(
-            self, status=status, last_change=at, invoiced_date=at if status == "invoiced" else self.invoiced_date
+        return self.evolve(
+            status=status, last_change=at, invoiced_date=at if status == "invoiced" else self.invoiced_date
         )
+
+
+_ORDER_FIELDS = tuple(f.name for f in fields(Order))
 
 
 # -- invoices ------------------------------------------------------------------------------------------------
@@ -405,8 +415,7 @@ def apply_plan(order: Order, plan: ChangePlan, request_id: str, at: str) -> Orde
     items = [replace(i, quantity=max(0, i.quantity + deltas[i.id])) if i.id in deltas else i for i in order.items]
     present = {i.id for i in items}
     items.extend(n for n in plan.new_lines if n.id not in present)
-    return replace(
-        order,
+    return order.evolve(
         items=tuple(items),
         change_value=order.change_value + plan.total_change_value,
         applied_changes=(*order.applied_changes, request_id),

@@ -147,6 +147,8 @@ class OrdersService:
         self._check_generation: dict[str, int] = {}
         self._order_numbers = itertools.count(1)
         self._hook_numbers = itertools.count(1)
+        self.rendered: dict[str, tuple[Order, bytes]] = {}
+        """The HTTP layer's cache of the last rendered document per order (by version identity)."""
 
     # -- lookups -------------------------------------------------------------------------------------------
     def latest(self, order_id: str) -> Order:
@@ -252,6 +254,7 @@ class OrdersService:
     def forget(self, order_id: str) -> None:
         self.store.forget(order_id)
         self.changes.pop(order_id, None)
+        self.rendered.pop(order_id, None)
         self._check_generation.pop(order_id, None)
         self.core.forget(order_id)
 
@@ -259,6 +262,7 @@ class OrdersService:
         self.store.clear()
         self.changes.clear()
         self.feed.clear()
+        self.rendered.clear()
         self._check_generation.clear()
         self.hook = None
         self._order_numbers = itertools.count(1)
@@ -368,7 +372,7 @@ class OrdersService:
 
             def add(o: Order) -> Order:
                 status = "invoice" if inv.type == "Output" and o.status not in FINAL else o.status
-                return replace(o, packages=(*o.packages, package)).with_status(status, package.received_at)
+                return o.evolve(packages=(*o.packages, package)).with_status(status, package.received_at)
 
             try:
                 state = await tx.commit(add, precheck=unique, invoice_value=inv.invoice_value, type=inv.type)
@@ -403,7 +407,7 @@ class OrdersService:
                     packages = tuple(
                         replace(p, **fields) if p.invoice_number == invoice_number else p for p in o.packages
                     )
-                    return replace(o, packages=packages)
+                    return o.evolve(packages=packages)
 
                 state = await tx.commit(track, fields=sorted(fields))
             await op.delay("respond", cfg.respond)

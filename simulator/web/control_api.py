@@ -204,7 +204,7 @@ async def inspect_order(request: web.Request) -> web.Response:
     changes = list(orders.changes.get(order_id, {}).values())
     return web.json_response(
         {
-            "order": order_document(latest, changes),
+            "order": order_document(latest),
             "versions": [
                 {"version": s.version, "t": t, "t_ms": round(core.ms_since_start(t), 3), "status": s.status,
                  "value": s.value, "invoiced": s.invoiced_value, "packages": len(s.packages)}  # fmt: skip
@@ -221,7 +221,7 @@ async def move_status(request: web.Request) -> web.Response:
     assert body is not None
     orders = request.app[ORDERS]
     order = await orders.set_status(request.match_info["orderId"], body.status)
-    return web.json_response(order_document(order, orders.changes.get(order.order_id, {}).values()))
+    return web.json_response(order_document(order))
 
 
 async def quiesce(request: web.Request) -> web.Response:

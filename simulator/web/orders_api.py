@@ -9,6 +9,7 @@ Imports: aiohttp, pydantic, `simulator.orders`, `simulator.web.routing`, `simula
 
 from __future__ import annotations
 
+import json
 from typing import Annotated, Any, Literal
 
 from aiohttp import web
@@ -349,7 +350,13 @@ async def get_order(request: web.Request) -> web.Response:
     orders = _orders(request)
     order_id = request.match_info["orderId"]
     order = await orders.get_order(order_id, op_id=request.headers.get("X-Request-ID", ""))
-    return web.json_response(order_document(order, orders.changes.get(order_id, {}).values()))
+    cached = orders.rendered.get(order_id)
+    if cached is not None and cached[0] is order:
+        body = cached[1]
+    else:  # versions are immutable: render each one once (a lagging read may be served an older one)
+        body = json.dumps(order_document(order)).encode()
+        orders.rendered[order_id] = (order, body)
+    return web.Response(body=body, content_type="application/json")
 
 
 async def post_oms_invoice(request: web.Request) -> web.Response:
