@@ -46,10 +46,14 @@ web.run_app(app, host="127.0.0.1", port=int(sys.argv[1]), access_log=None, print
 
 POST_LUA = r'''
 counter = 0
+prefix = ""
+init = function(args)
+  prefix = args[1]  -- unique per run: invoice numbers must never repeat (a repeat is refused as a duplicate)
+end
 request = function()
   counter = counter + 1
   local order = "B" .. (counter % %d)
-  local body = '{"type":"Output","issuedDate":"2026-11-21","invoiceNumber":"N' .. counter .. '-' .. math.random(1e9) ..
+  local body = '{"type":"Output","issuedDate":"2026-11-21","invoiceNumber":"' .. prefix .. '-' .. counter ..
     '","invoiceValue":1,"items":[{"itemIndex":0,"price":1,"quantity":1}]}'
   return wrk.format("POST", "/api/orders/pvt/document/" .. order .. "/invoices",
                     {["Content-Type"]="application/json"}, body)
@@ -74,11 +78,16 @@ def wait_up(url: str) -> None:
     raise SystemExit(f"server at {url} did not come up")
 
 
+_runs = iter(range(1_000_000))
+
+
 def wrk(url: str, seconds: int, connections: int, script: str | None = None) -> float:
     cmd = ["taskset", "-c", "1", "wrk", "-t1", f"-c{connections}", f"-d{seconds}s"]
     if script:
-        cmd += ["-s", script]
-    out = subprocess.run([*cmd, url], capture_output=True, text=True, check=True).stdout
+        cmd += ["-s", script, url, "--", f"run{next(_runs)}"]
+    else:
+        cmd.append(url)
+    out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
     errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
     if errors:
         raise SystemExit(f"wrk saw {errors.group(1)} error answers from {url}:\n{out}")
