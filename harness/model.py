@@ -1,0 +1,205 @@
+"""The harness's plain data: histories, runs, verdicts. Pure records, no I/O.
+
+Owns: `Operation` (one request in a run's history, Jepsen-style: invoke, then one terminal outcome), `RunRecord`
+(everything a checker may look at), `CheckResult` and `Verdict` (checkers return data, never raise), and the
+`RunSpec`/`Step` records a scenario expands into.
+
+Imports: stdlib only. Checkers and the locust profiles (gevent) import this module, so it must never import
+asyncio or aiohttp.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+__all__ = [
+    "CheckResult",
+    "FinalState",
+    "Operation",
+    "Outcome",
+    "RunRecord",
+    "RunSpec",
+    "Step",
+    "Verdict",
+    "merge_verdicts",
+]
+
+
+class Outcome(StrEnum):
+    """How an operation ended (Jepsen's vocabulary)."""
+
+    OK = "ok"
+    """It happened: the service accepted it."""
+    FAIL = "fail"
+    """It definitely did not happen: the service refused it (a 4xx), or it was never sent."""
+    INFO = "info"
+    """Unknown: a timeout or a dropped connection after sending, or a 5xx. Never recorded as FAIL."""
+
+
+class Verdict(StrEnum):
+    VALID = "valid"
+    INVALID = "invalid"
+    UNKNOWN = "unknown"
+
+
+_RANK = {Verdict.VALID: 0, Verdict.UNKNOWN: 1, Verdict.INVALID: 2}
+
+
+def merge_verdicts(verdicts: Iterable[Verdict]) -> Verdict:
+    """invalid > unknown > valid; no verdict at all is valid."""
+    return max(verdicts, key=_RANK.__getitem__, default=Verdict.VALID)
+
+
+@dataclass(frozen=True, slots=True)
+class Step:
+    """One thing the scenario makes happen at an offset from the run's start."""
+
+    at_ms: float
+    do: str
+    """`invoice`, `change`, `cancel`, ..."""
+    args: Mapping[str, Any] = field(default_factory=dict)
+    """What the step needs, e.g. `{"remove": [{"id": "sku-2", "quantity": 1}]}` for a Change."""
+
+
+@dataclass(frozen=True, slots=True)
+class RunSpec:
+    """One run of a scenario: its schedule, its order, its integration, its seed. Pure data."""
+
+    run_id: str
+    scenario: str
+    integration: str
+    cell: Mapping[str, Any]
+    """The matrix cell this run belongs to, e.g. `{"change.at_ms": 250}`."""
+    repetition: int
+    seed: int
+    order_id: str
+    order: Mapping[str, Any]
+    """The order to seed (`items`, `shipping`, `status`, optional `accounting`)."""
+    steps: tuple[Step, ...]
+    expect: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Operation:
+    """One request in a run's history. Times are milliseconds from the run's start on the harness's clock."""
+
+    index: int
+    actor: str
+    """Who sent it: the integration's name, or `harness` for the runner's own requests (seeding, final state)."""
+    f: str
+    """What it is: `get_order`, `invoice`, `change`, `get_change`, `accounting.invoice`, ..."""
+    outcome: Outcome
+    t_invoke: float
+    t_complete: float
+    request: Mapping[str, Any] = field(default_factory=dict)
+    status: int | None = None
+    response: Any = None
+    error: str | None = None
+    step: int | None = None
+    """Index of the scenario step that caused it, if any."""
+    scheduled_ms: float | None = None
+    """When the step was due, for the first request a step sends."""
+    sent_ms: float | None = None
+    """When the request's headers were written to the socket."""
+
+    @property
+    def skew_ms(self) -> float | None:
+        """How late the request left compared with its step's schedule."""
+        if self.scheduled_ms is None or self.sent_ms is None:
+            return None
+        return self.sent_ms - self.scheduled_ms
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "index": self.index,
+            "actor": self.actor,
+            "f": self.f,
+            "outcome": self.outcome.value,
+            "t_invoke": round(self.t_invoke, 3),
+            "t_complete": round(self.t_complete, 3),
+            "request": dict(self.request),
+            "status": self.status,
+            "response": self.response,
+            "error": self.error,
+            "step": self.step,
+            "scheduled_ms": None if self.scheduled_ms is None else round(self.scheduled_ms, 3),
+            "sent_ms": None if self.sent_ms is None else round(self.sent_ms, 3),
+        }
+
+    @classmethod
+    def from_json(cls, d: Mapping[str, Any]) -> Operation:
+        return cls(
+            index=d["index"],
+            actor=d["actor"],
+            f=d["f"],
+            outcome=Outcome(d["outcome"]),
+            t_invoke=d["t_invoke"],
+            t_complete=d["t_complete"],
+            request=d.get("request") or {},
+            status=d.get("status"),
+            response=d.get("response"),
+            error=d.get("error"),
+            step=d.get("step"),
+            scheduled_ms=d.get("scheduled_ms"),
+            sent_ms=d.get("sent_ms"),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class FinalState:
+    """The settled state of a run's order in both services, read after the simulator went quiet."""
+
+    order: Mapping[str, Any]
+    """The order as `GET /api/oms/pvt/orders/{orderId}` renders it."""
+    versions: tuple[Mapping[str, Any], ...] = ()
+    """Every kept version (`/_sim/orders/{id}`): `version`, `t_ms`, `status`, `value`, `invoiced`."""
+    changes: tuple[Mapping[str, Any], ...] = ()
+    """Every Change object of the order."""
+    accounting: Mapping[str, Any] | None = None
+    """The Accounting order's state (`/_sim/accounting/...`), when the scenario uses Accounting."""
+    settled: bool = True
+    """False when the simulator still had work pending at the deadline (verdicts become `unknown`)."""
+
+
+@dataclass(frozen=True, slots=True)
+class RunRecord:
+    """Everything a checker may look at for one run."""
+
+    spec: RunSpec
+    history: tuple[Operation, ...]
+    final: FinalState
+    journal: tuple[Mapping[str, Any], ...] = ()
+    """The simulator's journal entries for the run's order (`t` on the simulator's clock)."""
+    error: str | None = None
+    """A harness or connection error that cut the run short."""
+    origin_s: float = 0.0
+    """The run's start on the harness's monotonic clock (s). Embedded and virtual modes share that clock with the
+    simulator, so `(entry["t"] - origin_s) * 1000` places a journal entry on the run's timeline."""
+
+    def ops(self, f: str | None = None, *, actor: str | None = None) -> list[Operation]:
+        return [o for o in self.history if (f is None or o.f == f) and (actor is None or o.actor == actor)]
+
+
+@dataclass(frozen=True, slots=True)
+class CheckResult:
+    """What one checker concluded about one run."""
+
+    checker: str
+    verdict: Verdict
+    explanation: str
+    """One sentence a person can read."""
+    ops: tuple[int, ...] = ()
+    """Indexes of the operations that show it."""
+    details: Mapping[str, Any] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "checker": self.checker,
+            "verdict": self.verdict.value,
+            "explanation": self.explanation,
+            "ops": list(self.ops),
+            "details": dict(self.details),
+        }
