@@ -1,0 +1,241 @@
+"""Invariant checkers: pure functions from a run's record to a verdict with an explanation.
+
+Each checker takes a `RunRecord` (final state + history + journal) and returns a `CheckResult`; none raises. A
+checker that crashes yields `unknown` (see `check()`), and so does a run whose final state could not be read.
+
+| name | invalid when |
+|---|---|
+| no-over-invoice | the Output invoices of the final order add up to more than its final total |
+| invoiced-when-fully-invoiced | invoices cover the whole total, yet the order did not end `invoiced` (stuck) |
+| no-lost-invoice | an invoice the service accepted (200) is missing from the final order |
+| finished-means-applied | after a Change was seen `finished: true`, a read of the order did not reflect it |
+| change-respects-invoices | a Change was committed leaving the total below what was already invoiced |
+| accounting-matches-orders | what Accounting bills for the order differs from the Orders final total |
+| update-invoice-rules | Accounting accepted an update invoice that breaks one of its three rules |
+
+Imports: stdlib and `harness.model` only (no asyncio, no aiohttp): the locust profiles reuse these under gevent.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from decimal import Decimal
+from typing import Any
+
+from .model import CheckResult, Outcome, RunRecord, Verdict, merge_verdicts
+
+__all__ = ["CHECKERS", "check", "check_all"]
+
+Checker = Callable[[RunRecord], CheckResult]
+
+
+def _money(cents: int) -> str:
+    return f"{cents / 100:.2f}"
+
+
+def _invoiced(order: Mapping[str, Any]) -> int:
+    packages = (order.get("packageAttachment") or {}).get("packages") or []
+    return sum(int(p["invoiceValue"]) for p in packages if p.get("type") == "Output")
+
+
+def _unsettled(name: str, run: RunRecord) -> CheckResult | None:
+    if run.error is not None:
+        return CheckResult(name, Verdict.UNKNOWN, f"The run did not complete: {run.error}")
+    if not run.final.order:
+        return CheckResult(name, Verdict.UNKNOWN, "The final order could not be read.")
+    if not run.final.settled:
+        return CheckResult(name, Verdict.UNKNOWN, "The simulator still had work pending for the order at the deadline.")
+    return None
+
+
+def _ok_ops(run: RunRecord, f: str) -> tuple[int, ...]:
+    return tuple(o.index for o in run.history if o.f == f and o.outcome is Outcome.OK)
+
+
+def no_over_invoice(run: RunRecord) -> CheckResult:
+    name = "no-over-invoice"
+    if (early := _unsettled(name, run)) is not None:
+        return early
+    order = run.final.order
+    invoiced, value = _invoiced(order), int(order["value"])
+    if invoiced > value:
+        return CheckResult(
+            name,
+            Verdict.INVALID,
+            f"Order {order['orderId']} is invoiced {_money(invoiced)} but its final total is {_money(value)}: "
+            f"over-invoiced by {_money(invoiced - value)}.",
+            ops=_ok_ops(run, "invoice"),
+            details={"invoiced": invoiced, "value": value},
+        )
+    return CheckResult(name, Verdict.VALID, f"Invoiced {_money(invoiced)} of a final total of {_money(value)}.")
+
+
+def invoiced_when_fully_invoiced(run: RunRecord) -> CheckResult:
+    name = "invoiced-when-fully-invoiced"
+    if (early := _unsettled(name, run)) is not None:
+        return early
+    order = run.final.order
+    invoiced, value, status = _invoiced(order), int(order["value"]), order["status"]
+    if invoiced > 0 and invoiced >= value and status not in ("invoiced", "canceled"):
+        return CheckResult(
+            name,
+            Verdict.INVALID,
+            f"Order {order['orderId']} is stuck in {status} although its invoices ({_money(invoiced)}) cover its "
+            f"final total ({_money(value)}).",
+            ops=_ok_ops(run, "invoice"),
+            details={"invoiced": invoiced, "value": value, "status": status},
+        )
+    return CheckResult(name, Verdict.VALID, f"Status {status} with {_money(invoiced)} invoiced of {_money(value)}.")
+
+
+def no_lost_invoice(run: RunRecord) -> CheckResult:
+    name = "no-lost-invoice"
+    if (early := _unsettled(name, run)) is not None:
+        return early
+    packages = (run.final.order.get("packageAttachment") or {}).get("packages") or []
+    stored = {p["invoiceNumber"] for p in packages}
+    lost = [
+        o
+        for o in run.history
+        if o.f == "invoice" and o.outcome is Outcome.OK and o.request.get("invoiceNumber") not in stored
+    ]
+    if lost:
+        numbers = ", ".join(str(o.request.get("invoiceNumber")) for o in lost)
+        return CheckResult(
+            name,
+            Verdict.INVALID,
+            f"Invoice {numbers} was accepted (200) but is missing from the final order: a later write dropped it.",
+            ops=tuple(o.index for o in lost),
+        )
+    return CheckResult(name, Verdict.VALID, f"All {len(_ok_ops(run, 'invoice'))} accepted invoices are stored.")
+
+
+def finished_means_applied(run: RunRecord) -> CheckResult:
+    """A read of the order that starts after a Change was seen finished must show the Change applied."""
+    name = "finished-means-applied"
+    finished: dict[str, float] = {}
+    for o in run.history:
+        body = o.response if isinstance(o.response, Mapping) else {}
+        if o.f == "get_change" and o.outcome is Outcome.OK and body.get("finished") is True:
+            request_id = str(body.get("requestId"))
+            finished[request_id] = min(finished.get(request_id, o.t_complete), o.t_complete)
+    if not finished:
+        return CheckResult(name, Verdict.VALID, "No Change was seen finished, so there is nothing to hold it to.")
+    for o in run.history:
+        body = o.response if isinstance(o.response, Mapping) else {}
+        if o.f != "get_order" or o.outcome is not Outcome.OK:
+            continue
+        applied = set(body.get("changes") or ())
+        for request_id, seen_at in finished.items():
+            if o.t_invoke > seen_at and request_id not in applied:
+                return CheckResult(
+                    name,
+                    Verdict.INVALID,
+                    f"Change {request_id} was reported finished at {seen_at:.0f} ms, but a read of the order at "
+                    f"{o.t_invoke:.0f} ms did not reflect it (value {body.get('value')}).",
+                    ops=(o.index,),
+                )
+    return CheckResult(name, Verdict.VALID, "Every read after a Change finished reflected it.")
+
+
+def change_respects_invoices(run: RunRecord) -> CheckResult:
+    """From the journal's Change commits and the order's versions: no Change may leave value below invoiced."""
+    name = "change-respects-invoices"
+    if (early := _unsettled(name, run)) is not None:
+        return early
+    versions = {int(v["version"]): v for v in run.final.versions}
+    commits = [e for e in run.journal if e.get("op") == "change" and e.get("phase") == "commit"]
+    missing = []
+    for e in commits:
+        v = versions.get(int(e["version"]))
+        if v is None:
+            missing.append(e)
+            continue
+        if int(v["invoiced"]) > int(v["value"]):
+            return CheckResult(
+                name,
+                Verdict.INVALID,
+                f"Change {e.get('op_id')} was committed as version {e['version']}, leaving the total at "
+                f"{_money(int(v['value']))} below the {_money(int(v['invoiced']))} already invoiced.",
+                details={"version": e["version"], "value": v["value"], "invoiced": v["invoiced"]},
+            )
+    if missing:
+        return CheckResult(name, Verdict.UNKNOWN, f"{len(missing)} Change commits refer to versions no longer kept.")
+    return CheckResult(name, Verdict.VALID, f"{len(commits)} Change commits, none below the invoiced amount.")
+
+
+def accounting_matches_orders(run: RunRecord) -> CheckResult:
+    """What the customer is billed in Accounting (active invoices, less goodwills and returns) equals the Orders
+    final total, for an order that was invoiced in Orders."""
+    name = "accounting-matches-orders"
+    if (early := _unsettled(name, run)) is not None:
+        return early
+    accounting = run.final.accounting
+    if accounting is None:
+        return CheckResult(name, Verdict.UNKNOWN, "The run has no Accounting order to compare with.")
+    billed = accounting.get("billedGross")
+    if billed is None:
+        return CheckResult(name, Verdict.UNKNOWN, "The Accounting state does not say what is billed.")
+    order = run.final.order
+    if _invoiced(order) == 0:
+        return CheckResult(name, Verdict.VALID, "Nothing was invoiced in Orders yet.")
+    expected = Decimal(int(order["value"])) / 100
+    if Decimal(str(billed)) != expected:
+        return CheckResult(
+            name,
+            Verdict.INVALID,
+            f"Accounting bills {Decimal(str(billed)):.2f} for order {order['orderId']}, whose final total in Orders "
+            f"is {expected:.2f}.",
+            details={"billed": str(billed), "orders_total": str(expected)},
+        )
+    return CheckResult(name, Verdict.VALID, f"Accounting bills {expected:.2f}, the Orders final total.")
+
+
+def update_invoice_rules(run: RunRecord) -> CheckResult:
+    """Every update invoice Accounting accepted kept its three rules (seed: riverty-update-invoice)."""
+    name = "update-invoice-rules"
+    accounting = run.final.accounting
+    if accounting is None:
+        return CheckResult(name, Verdict.UNKNOWN, "The run has no Accounting order to check.")
+    for update in accounting.get("updates") or ():
+        if update.get("result") != "OK":
+            continue
+        if Decimal(str(update.get("newGross", 0))) > Decimal(str(update.get("oldGross", 0))):
+            return CheckResult(
+                name,
+                Verdict.INVALID,
+                f"Update of invoice {update.get('invoiceReference')} raised the gross from {update.get('oldGross')} "
+                f"to {update.get('newGross')}; the gross may only go down.",
+            )
+        if update.get("customerChanged"):
+            return CheckResult(name, Verdict.INVALID, f"Update of invoice {update.get('invoiceReference')} changed "
+                               "the customer identifier, which is immutable.")  # fmt: skip
+        if update.get("afterGoodwillOrReturn"):
+            return CheckResult(name, Verdict.INVALID, f"Update of invoice {update.get('invoiceReference')} was "
+                               "accepted after a goodwill or a return.")  # fmt: skip
+    return CheckResult(name, Verdict.VALID, "Every accepted update invoice kept the three rules.")
+
+
+CHECKERS: dict[str, Checker] = {
+    "no-over-invoice": no_over_invoice,
+    "invoiced-when-fully-invoiced": invoiced_when_fully_invoiced,
+    "no-lost-invoice": no_lost_invoice,
+    "finished-means-applied": finished_means_applied,
+    "change-respects-invoices": change_respects_invoices,
+    "accounting-matches-orders": accounting_matches_orders,
+    "update-invoice-rules": update_invoice_rules,
+}
+
+
+def check(name: str, run: RunRecord) -> CheckResult:
+    """Run one checker; a checker that crashes yields `unknown`, never an exception."""
+    try:
+        return CHECKERS[name](run)
+    except Exception as exc:  # a checker bug must not pass as a verdict, nor stop the others
+        return CheckResult(name, Verdict.UNKNOWN, f"The checker failed: {type(exc).__name__}: {exc}")
+
+
+def check_all(run: RunRecord, names: Iterable[str]) -> tuple[tuple[CheckResult, ...], Verdict]:
+    """Every named checker on one run, and their merged verdict (invalid > unknown > valid)."""
+    results = tuple(check(n, run) for n in names)
+    return results, merge_verdicts(r.verdict for r in results)

@@ -1,0 +1,311 @@
+"""The integrations under test: the merchant middleware that invoices orders and sends Changes.
+
+Owns: `RunContext` (what an integration sees of one run), the `Integration` protocol, the built-ins `naive`,
+`workaround` and `robust`, `ExternalIntegration` (a process of any language, driven by order hooks), and
+`load_integration()` for a user's `module:Class`.
+
+An integration reacts to the scenario's steps: the runner calls `invoice(ctx, step)` when the schedule says the
+order is to be invoiced and `change(ctx, step)` when a Change is due. Integrations never create tasks (the runner
+is the only place that does); they may await. Every request goes through `ctx.api` and lands in the run's history.
+
+Imports: stdlib, `harness.client`, `harness.model`, `harness.errors`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Protocol, runtime_checkable
+
+from .client import ApiResult, ControlApi, RunApi, step_mark
+from .errors import InvalidScenario
+from .model import Outcome, RunSpec, Step
+
+__all__ = [
+    "BUILTIN",
+    "ExternalIntegration",
+    "Integration",
+    "Naive",
+    "Robust",
+    "RunContext",
+    "Workaround",
+    "change_body",
+    "invoice_items",
+    "load_integration",
+]
+
+
+@dataclass(slots=True)
+class RunContext:
+    """One run as an integration sees it.
+
+    order = await ctx.api.get_order(ctx.order_id)
+    request_id = await ctx.change_sent(step_index)   # what the integration's own Change step sent
+    """
+
+    spec: RunSpec
+    api: RunApi
+    control: ControlApi
+    _changes: dict[int, asyncio.Future[str | None]] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        loop = asyncio.get_running_loop()
+        for i, step in enumerate(self.spec.steps):
+            if step.do == "change":
+                self._changes[i] = loop.create_future()
+
+    @property
+    def order_id(self) -> str:
+        return self.spec.order_id
+
+    @property
+    def planned_changes(self) -> list[int]:
+        """Indexes of the steps that send a Change, in schedule order."""
+        return sorted(self._changes, key=lambda i: (self.spec.steps[i].at_ms, i))
+
+    def announce_change(self, step: int, request_id: str | None) -> None:
+        """Called by the Change step once sent: its `requestId`, or None if it was refused or lost."""
+        fut = self._changes.get(step)
+        if fut is not None and not fut.done():
+            fut.set_result(request_id)
+
+    async def change_sent(self, step: int, *, timeout_s: float) -> str | None:
+        """Wait until the Change of `step` was sent; its `requestId` (None: refused, lost, or not in time)."""
+        fut = self._changes[step]
+        try:
+            return await asyncio.wait_for(asyncio.shield(fut), timeout_s)
+        except TimeoutError:
+            return None
+
+    def waive_schedule(self) -> None:
+        """The integration chooses to wait before its next request: that wait is its cost (time to invoice), not
+        the runner's lateness, so the request is not counted as scheduled (no send skew)."""
+        mark = step_mark.get()
+        if mark is not None:
+            mark.scheduled_ms = None
+
+    def invoice_number(self) -> str:
+        return f"NF-{self.spec.order_id}"
+
+
+@runtime_checkable
+class Integration(Protocol):
+    name: str
+
+    async def invoice(self, ctx: RunContext, step: Step) -> None: ...
+
+    async def change(self, ctx: RunContext, step: Step) -> None: ...
+
+
+def invoice_items(order: Mapping[str, Any]) -> list[dict[str, int]]:
+    """The order's remaining lines as document-form invoice items (`price` is the line total)."""
+    return [
+        {"itemIndex": i, "price": int(item["price"]) * int(item["quantity"]), "quantity": int(item["quantity"])}
+        for i, item in enumerate(order.get("items") or [])
+        if int(item["quantity"]) > 0
+    ]
+
+
+def change_body(step: Step) -> dict[str, Any]:
+    """A Change request from a scenario step: `remove: [{id, quantity}]` → `{"remove": {"items": [...]}}`."""
+    args = dict(step.args)
+    body: dict[str, Any] = {"reason": str(args.pop("reason", "racelab scenario: value-reducing change"))}
+    for key in ("add", "remove"):
+        if key in args:
+            value = args.pop(key)
+            body[key] = {"items": list(value)} if isinstance(value, list) else value
+    if "replace" in args:
+        body["replace"] = args.pop("replace")
+    for key in ("manualDiscountValue", "manualIncrementValue"):
+        if key in args:
+            body[key] = args.pop(key)
+    return body
+
+
+class Naive:
+    """On the trigger, read the order and invoice its value; send Changes the moment they are due."""
+
+    name = "naive"
+
+    async def invoice(self, ctx: RunContext, step: Step) -> None:
+        read = await ctx.api.get_order(ctx.order_id)
+        if not read.ok:
+            return
+        await self._send_invoice(ctx, step, read)
+
+    async def _send_invoice(self, ctx: RunContext, step: Step, read: ApiResult) -> ApiResult:
+        order = read.body
+        value = int(step.args.get("value", order["value"]))
+        return await ctx.api.invoice(ctx.order_id, number=ctx.invoice_number(), value=value, items=invoice_items(order))
+
+    async def change(self, ctx: RunContext, step: Step) -> None:
+        result = await ctx.api.change(ctx.order_id, change_body(step))
+        request_id = result.body.get("requestId") if result.ok and isinstance(result.body, Mapping) else None
+        ctx.announce_change(ctx.spec.steps.index(step), request_id)
+
+
+class Workaround(Naive):
+    """The known issue's workaround: before invoicing, wait until every Change the integration sends for the order
+    reports `finished: true` (polling with backoff, bounded), then re-read the order and invoice its value.
+
+    Args:
+        max_wait_s: how long to wait for each Change before invoicing anyway.
+        poll_ms: first polling interval; multiplied by `backoff` up to `poll_max_ms`.
+    """
+
+    name = "workaround"
+
+    def __init__(self, *, max_wait_s: float = 15.0, poll_ms: float = 25.0, poll_max_ms: float = 400.0,
+                 backoff: float = 1.5) -> None:  # fmt: skip
+        self.max_wait_s = max_wait_s
+        self.poll_ms = poll_ms
+        self.poll_max_ms = poll_max_ms
+        self.backoff = backoff
+
+    async def invoice(self, ctx: RunContext, step: Step) -> None:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.max_wait_s
+        ctx.waive_schedule()
+        for index in ctx.planned_changes:
+            request_id = await ctx.change_sent(index, timeout_s=max(0.0, deadline - loop.time()))
+            if request_id is not None:
+                await self.wait_finished(ctx, request_id, deadline)
+        read = await ctx.api.get_order(ctx.order_id)
+        if read.ok:
+            await self._send_invoice(ctx, step, read)
+
+    async def wait_finished(self, ctx: RunContext, request_id: str, deadline: float) -> bool:
+        """Poll the Change until `finished` (True) or it ended without applying / time ran out (False)."""
+        loop = asyncio.get_running_loop()
+        interval = self.poll_ms / 1000.0
+        while True:
+            result = await ctx.api.get_change(ctx.order_id, request_id)
+            if result.ok and isinstance(result.body, Mapping):
+                if result.body.get("finished") is True:
+                    return True
+                if result.body.get("status") in ("canceled", "canceling"):
+                    return False
+            if loop.time() + interval > deadline:
+                return False
+            await asyncio.sleep(interval)
+            interval = min(interval * self.backoff, self.poll_max_ms / 1000.0)
+
+
+class Robust(Workaround):
+    """The workaround, plus: the invoice is retried idempotently (same `invoiceNumber`, same `X-Request-ID`) when its
+    outcome is unknown, and the order is re-read until it reflects every finished Change before invoicing."""
+
+    name = "robust"
+
+    def __init__(self, *, retries: int = 3, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.retries = retries
+
+    async def invoice(self, ctx: RunContext, step: Step) -> None:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.max_wait_s
+        ctx.waive_schedule()
+        applied: list[str] = []
+        for index in ctx.planned_changes:
+            request_id = await ctx.change_sent(index, timeout_s=max(0.0, deadline - loop.time()))
+            if request_id is not None and await self.wait_finished(ctx, request_id, deadline):
+                applied.append(request_id)
+        read = await self._read_reflecting(ctx, applied, deadline)
+        if read is None:
+            return  # the order never showed the Change: invoicing now could over-invoice; leave it to a person
+        number = ctx.invoice_number()
+        value = int(step.args.get("value", read.body["value"]))
+        items = invoice_items(read.body)
+        for attempt in range(self.retries + 1):
+            result = await ctx.api.invoice(ctx.order_id, number=number, value=value, items=items,
+                                           request_id=f"{number}-invoice")  # fmt: skip
+            if result.outcome is not Outcome.INFO:
+                return  # ok, or refused (a duplicate on a retry means the first attempt landed)
+            await asyncio.sleep(0.05 * 2**attempt)
+
+    async def _read_reflecting(self, ctx: RunContext, applied: list[str], deadline: float) -> ApiResult | None:
+        loop = asyncio.get_running_loop()
+        interval = self.poll_ms / 1000.0
+        while True:
+            read = await ctx.api.get_order(ctx.order_id)
+            if read.ok and isinstance(read.body, Mapping):
+                changes = (read.body.get("changesAttachment") or {}).get("changesData") or []
+                if set(applied) <= {c.get("requestId") for c in changes}:
+                    return read
+            if loop.time() + interval > deadline:
+                return None
+            await asyncio.sleep(interval)
+            interval = min(interval * self.backoff, self.poll_max_ms / 1000.0)
+
+
+class ExternalIntegration:
+    """An integration running as its own process (any language), driven by order-status hooks.
+
+    The runner configures the simulator's order hook to `url` (status `handling`), seeds each order in
+    `ready-for-handling`, and at the run's start moves it to `handling`: the hook fires and the process reads the
+    order and invoices it through the Orders API by itself. The scenario's Change steps are sent by the harness at
+    their offsets from that moment. `invoice` steps are the process's own business, so they do nothing here.
+    """
+
+    seed_status = "ready-for-handling"
+
+    def __init__(self, url: str, *, invoice_timeout_s: float = 15.0) -> None:
+        self.url = url
+        self.name = f"external:{url}"
+        self.invoice_timeout_s = invoice_timeout_s
+
+    async def start(self, ctx: RunContext) -> None:
+        await ctx.control.call("POST", f"/_sim/orders/{ctx.order_id}/status", json={"status": "handling"})
+
+    async def invoice(self, ctx: RunContext, step: Step) -> None:
+        return None
+
+    async def change(self, ctx: RunContext, step: Step) -> None:
+        await Naive.change(Naive(), ctx, step)
+
+    async def settle(self, ctx: RunContext) -> None:
+        """Wait (bounded) until the process has invoiced the order: its invoice is not in our history."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.invoice_timeout_s
+        while loop.time() < deadline:
+            status, order = await ctx.control.get_order(ctx.order_id)
+            if status == 200 and (order.get("packageAttachment") or {}).get("packages"):
+                return
+            await asyncio.sleep(0.05)
+
+
+BUILTIN: dict[str, type[Naive]] = {"naive": Naive, "workaround": Workaround, "robust": Robust}
+
+
+def load_integration(name: str) -> Any:
+    """A built-in by name, `external:<hook URL>`, or a user's class as `module:Class` (instantiated without arguments).
+
+    Raises:
+        InvalidScenario: unknown name, unimportable module, or a class without async `invoice` and `change`.
+    """
+    if name in BUILTIN:
+        return BUILTIN[name]()
+    if name.startswith("external:"):
+        url = name.removeprefix("external:")
+        if not url.startswith(("http://", "https://")):
+            raise InvalidScenario(f"integration {name!r}: expected external:http://host:port/path")
+        return ExternalIntegration(url)
+    module_name, sep, attr = name.partition(":")
+    if not sep or not module_name or not attr:
+        raise InvalidScenario(
+            f"unknown integration {name!r}: use one of {', '.join(BUILTIN)}, external:<hook URL>, or module:Class"
+        )
+    try:
+        cls = getattr(importlib.import_module(module_name), attr)
+    except (ImportError, AttributeError) as exc:
+        raise InvalidScenario(f"integration {name!r}: cannot import it: {exc}") from None
+    instance = cls()
+    if not all(asyncio.iscoroutinefunction(getattr(instance, m, None)) for m in ("invoice", "change")):
+        raise InvalidScenario(
+            f"integration {name!r}: needs `async def invoice(ctx, step)` and `async def change(ctx, step)`"
+        )
+    if not getattr(instance, "name", None):
+        instance.name = name
+    return instance
