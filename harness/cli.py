@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import signal
 import sys
 from collections.abc import Sequence
@@ -40,13 +41,26 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument(
         "--consistency", choices=["snapshot", "serializable"], help="override the profile's consistency mode"
     )
+    serve.add_argument(
+        "--overrides",
+        metavar="JSON",
+        help='settings merged over the profile, as JSON, e.g. \'{"orders": {"change": {"read_lag": 300}}}\'',
+    )
     return parser
 
 
 async def _serve(args: argparse.Namespace) -> int:
-    from simulator import load_profile, open_server
+    from simulator import ConfigError, load_profile, open_server
 
     overrides: dict[str, object] = {}
+    if args.overrides:
+        try:
+            loaded = json.loads(args.overrides)
+        except ValueError as exc:
+            raise ConfigError(f"--overrides: not valid JSON: {exc}") from None
+        if not isinstance(loaded, dict):
+            raise ConfigError("--overrides: expected a JSON object")
+        overrides.update(loaded)
     if args.seed is not None:
         overrides["seed"] = args.seed
     if args.consistency:
