@@ -1,0 +1,463 @@
+"""Aggregating judged runs and deciding a scenario's gates.
+
+Owns: `run_verdict` (one run's merged verdict), `aggregate` (runs → `Tally` per (scenario, integration) and per
+(scenario, integration, cell): runs, invalid, unknown, rate with its Wilson interval, counts per checker, an example
+run per violated checker) and `evaluate_gates` (a scenario's `gate:` per integration → `GateResult`s, each with a
+sentence a person can read). Reporters (summary.json, junit.xml, the console table) read these; they never judge.
+
+Imports: stdlib, `harness.model` and `harness.stats` only: pure, never asyncio, aiohttp or `simulator`. Gates are
+taken as any object with `reproduces`, `violations` and `max_rate` attributes (`GateLike`), so this module does not
+depend on how scenarios are parsed.
+
+Unknown runs, and why they count against a gate: a run is `unknown` when a checker could not decide, when the run was
+cut short by a harness error, or when an expected checker left no result. A gate must not pass on what it could not
+see, so `violations` and `max_rate` count every unknown run as a possible violation (they pass only if the gate holds
+whatever those runs were: with `violations: 0`, one unknown run fails the gate with "1 run could not be judged").
+`reproduces` needs one run that is actually invalid; unknown runs never count as a reproduction. A gate of an
+integration that has no runs at all fails.
+
+    agg = aggregate(judged_runs)                        # [(RunRecord, (CheckResult, ...)), ...]
+    results = evaluate_gates(agg, {"over-invoice": {"naive": Gate(reproduces=True, violations=None, max_rate=None)}})
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Any, Protocol
+
+from .model import CheckResult, RunRecord, Verdict, merge_verdicts
+from .stats import wilson
+
+__all__ = [
+    "Aggregate",
+    "CheckerTally",
+    "GateLike",
+    "GateResult",
+    "Tally",
+    "aggregate",
+    "evaluate_gates",
+    "run_verdict",
+]
+
+
+class GateLike(Protocol):
+    """What a scenario's gate for one integration says (`harness.scenario.Gate` has this shape)."""
+
+    @property
+    def reproduces(self) -> bool | Sequence[str] | None:
+        """`True`: some run is invalid; names: some run is invalid by one of these checkers; `False`: no run is."""
+
+    @property
+    def violations(self) -> int | None:
+        """At most this many runs may be invalid (unknown runs count as possibly invalid)."""
+
+    @property
+    def max_rate(self) -> float | None:
+        """At most this fraction of runs may be invalid (unknown runs count as possibly invalid)."""
+
+
+def run_verdict(record: RunRecord, results: Iterable[CheckResult]) -> Verdict:
+    """One run's verdict: its checkers' verdicts merged (invalid > unknown > valid), never more valid than the run.
+
+    A run that would merge `valid` is `unknown` instead when it was cut short by a harness error or when a checker it
+    expects (`RunSpec.expect`) left no result: nobody looked, so nobody may call it valid.
+
+    Args:
+        record: The run.
+        results: What its checkers concluded.
+
+    Returns:
+        The verdict.
+    """
+    results = tuple(results)
+    verdict = merge_verdicts(r.verdict for r in results)
+    if verdict is Verdict.VALID:
+        judged = {r.checker for r in results}
+        if record.error is not None or any(name not in judged for name in record.spec.expect):
+            return Verdict.UNKNOWN
+    return verdict
+
+
+@dataclass(frozen=True, slots=True)
+class CheckerTally:
+    """How many runs one checker found valid, invalid or could not judge."""
+
+    valid: int = 0
+    invalid: int = 0
+    unknown: int = 0
+
+    def to_json(self) -> dict[str, int]:
+        return {"valid": self.valid, "invalid": self.invalid, "unknown": self.unknown}
+
+
+@dataclass(frozen=True, slots=True)
+class Tally:
+    """The runs of one (scenario, integration), or of one cell of its matrix.
+
+    tally = aggregate(judged_runs).group("over-invoice", "naive")
+    tally.invalid, tally.runs, tally.interval   # 37, 400, (0.068, 0.125)
+    """
+
+    scenario: str
+    integration: str
+    cell: Mapping[str, Any] | None
+    """The matrix cell, or `None` for the tally of every cell together."""
+    runs: int
+    invalid: int
+    unknown: int
+    checkers: Mapping[str, CheckerTally]
+    """Per checker, in order of first appearance."""
+    examples: Mapping[str, str]
+    """Per checker that found a violation: the `run_id` of the first run it found invalid."""
+    unknown_example: str | None
+    """The `run_id` of the first run that could not be judged."""
+    violated_by: tuple[frozenset[str], ...] = field(default=(), repr=False)
+    """One entry per invalid run: the checkers that found it invalid (to count runs invalid by any of some checkers)."""
+
+    @property
+    def valid(self) -> int:
+        return self.runs - self.invalid - self.unknown
+
+    @property
+    def rate(self) -> float:
+        """Invalid runs over runs (0.0 when there are no runs)."""
+        return self.invalid / self.runs if self.runs else 0.0
+
+    @property
+    def interval(self) -> tuple[float, float]:
+        """The Wilson 95% interval of `rate`."""
+        return wilson(self.invalid, self.runs)
+
+    def invalid_by(self, checkers: Iterable[str]) -> int:
+        """How many runs at least one of `checkers` found invalid."""
+        names = frozenset(checkers)
+        return sum(1 for found in self.violated_by if found & names)
+
+    def to_json(self) -> dict[str, Any]:
+        low, high = self.interval
+        return {
+            "scenario": self.scenario,
+            "integration": self.integration,
+            **({} if self.cell is None else {"cell": dict(self.cell)}),
+            "runs": self.runs,
+            "valid": self.valid,
+            "invalid": self.invalid,
+            "unknown": self.unknown,
+            "rate": self.rate,
+            "ci95": [low, high],
+            "checkers": {name: c.to_json() for name, c in self.checkers.items()},
+            "examples": dict(self.examples),
+            "unknown_example": self.unknown_example,
+        }
+
+
+class _Counter:
+    """The mutable twin of `Tally`, while runs are being added."""
+
+    __slots__ = ("checkers", "examples", "invalid", "runs", "unknown", "unknown_example", "violated_by")
+
+    def __init__(self) -> None:
+        self.runs = self.invalid = self.unknown = 0
+        self.checkers: dict[str, dict[Verdict, int]] = {}
+        self.examples: dict[str, str] = {}
+        self.unknown_example: str | None = None
+        self.violated_by: list[frozenset[str]] = []
+
+    def add(self, run_id: str, verdict: Verdict, results: Sequence[CheckResult]) -> None:
+        self.runs += 1
+        for r in results:
+            counts = self.checkers.setdefault(r.checker, dict.fromkeys(Verdict, 0))
+            counts[r.verdict] += 1
+            if r.verdict is Verdict.INVALID:
+                self.examples.setdefault(r.checker, run_id)
+        if verdict is Verdict.INVALID:
+            self.invalid += 1
+            self.violated_by.append(frozenset(r.checker for r in results if r.verdict is Verdict.INVALID))
+        elif verdict is Verdict.UNKNOWN:
+            self.unknown += 1
+            if self.unknown_example is None:
+                self.unknown_example = run_id
+
+    def freeze(self, scenario: str, integration: str, cell: Mapping[str, Any] | None) -> Tally:
+        return Tally(
+            scenario=scenario,
+            integration=integration,
+            cell=cell,
+            runs=self.runs,
+            invalid=self.invalid,
+            unknown=self.unknown,
+            checkers={
+                name: CheckerTally(c[Verdict.VALID], c[Verdict.INVALID], c[Verdict.UNKNOWN])
+                for name, c in self.checkers.items()
+            },
+            examples=dict(self.examples),
+            unknown_example=self.unknown_example,
+            violated_by=tuple(self.violated_by),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Aggregate:
+    """Every tally of a set of runs.
+
+    agg = aggregate(judged_runs)
+    agg.group("over-invoice", "naive").rate
+    """
+
+    groups: tuple[Tally, ...]
+    """Per (scenario, integration), scenarios and integrations in order of first appearance."""
+    cells: tuple[Tally, ...]
+    """Per (scenario, integration, cell); the cells of a group follow each other, sorted by their values."""
+
+    def group(self, scenario: str, integration: str) -> Tally | None:
+        """The tally of one (scenario, integration), or `None` when it had no runs."""
+        return next((t for t in self.groups if (t.scenario, t.integration) == (scenario, integration)), None)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"groups": [t.to_json() for t in self.groups], "cells": [t.to_json() for t in self.cells]}
+
+
+def _cell_order(cell: Mapping[str, Any]) -> tuple[tuple[str, int, float, str], ...]:
+    # Numbers sort as numbers (an offset sweep reads 50, 100, ..., 1000), anything else by its text.
+    def value(v: Any) -> tuple[int, float, str]:
+        if isinstance(v, int | float) and not isinstance(v, bool):
+            return (0, float(v), "")
+        return (1, 0.0, json.dumps(v, sort_keys=True, default=str))
+
+    return tuple((k, *value(v)) for k, v in sorted(cell.items()))
+
+
+def aggregate(judged: Iterable[tuple[RunRecord, Sequence[CheckResult]]]) -> Aggregate:
+    """Tally runs per (scenario, integration) and per (scenario, integration, cell).
+
+    Args:
+        judged: Each run with the results of its checkers, as the runner produces them.
+
+    Returns:
+        The tallies.
+    """
+    scenarios: dict[str, int] = {}
+    integrations: dict[str, int] = {}
+    groups: dict[tuple[str, str], _Counter] = {}
+    cells: dict[tuple[str, str, str], tuple[Mapping[str, Any], _Counter]] = {}
+    for record, results in judged:
+        spec = record.spec
+        results = tuple(results)
+        verdict = run_verdict(record, results)
+        scenarios.setdefault(spec.scenario, len(scenarios))
+        integrations.setdefault(spec.integration, len(integrations))
+        groups.setdefault((spec.scenario, spec.integration), _Counter()).add(spec.run_id, verdict, results)
+        cell_key = json.dumps(dict(spec.cell), sort_keys=True, default=str)
+        _, counter = cells.setdefault((spec.scenario, spec.integration, cell_key), (spec.cell, _Counter()))
+        counter.add(spec.run_id, verdict, results)
+
+    def group_order(key: tuple[str, str]) -> tuple[int, int]:
+        return (scenarios[key[0]], integrations[key[1]])
+
+    ordered = sorted(groups, key=group_order)
+    cell_keys = sorted(cells, key=lambda k: (group_order((k[0], k[1])), _cell_order(cells[k][0])))
+    return Aggregate(
+        groups=tuple(groups[key].freeze(*key, None) for key in ordered),
+        cells=tuple(cells[key][1].freeze(key[0], key[1], cells[key][0]) for key in cell_keys),
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class GateResult:
+    """One condition of one integration's gate in one scenario, decided.
+
+    GateResult("over-invoice", "naive", "reproduces", True, passed=True, reason="naive reproduces: ...",
+               runs=400, invalid=37, unknown=0)
+    """
+
+    scenario: str
+    integration: str
+    condition: str
+    """`reproduces`, `violations` or `max_rate`."""
+    expected: bool | tuple[str, ...] | int | float
+    """The condition's value in the scenario file."""
+    passed: bool
+    reason: str
+    """One sentence a person can read, with the numbers that decided it."""
+    runs: int
+    invalid: int
+    unknown: int
+
+    @property
+    def name(self) -> str:
+        """`integration: condition`, as a test case is named."""
+        return f"{self.integration}: {self.condition}"
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "scenario": self.scenario,
+            "integration": self.integration,
+            "condition": self.condition,
+            "expected": list(self.expected) if isinstance(self.expected, tuple) else self.expected,
+            "passed": self.passed,
+            "reason": self.reason,
+            "runs": self.runs,
+            "invalid": self.invalid,
+            "unknown": self.unknown,
+        }
+
+
+_DASH = "\N{EN DASH}"
+
+
+def _percent(k: int, n: int) -> str:
+    # Exact decimal rounding, half up: 37 of 400 reads 9.3%, as a person rounds 9.25 (a float would give 9.2).
+    return f"{(Decimal(100 * k) / n).quantize(Decimal('0.1'), ROUND_HALF_UP)}%"
+
+
+def _ci(k: int, n: int) -> str:
+    low, high = wilson(k, n)
+    return f"95% CI {low * 100:.1f}{_DASH}{high * 100:.1f}%"
+
+
+def _runs(n: int) -> str:
+    return f"{n} run" if n == 1 else f"{n} runs"
+
+
+def _unknown_clause(t: Tally) -> str:
+    if not t.unknown:
+        return ""
+    return f"; {_runs(t.unknown)} could not be judged (e.g. run {t.unknown_example})"
+
+
+def _counted_clause(t: Tally) -> str:
+    if not t.unknown:
+        return ""
+    return f"; {_runs(t.unknown)} could not be judged and counted as violations (e.g. run {t.unknown_example})"
+
+
+def _most_often(t: Tally, among: Iterable[str] | None = None) -> tuple[str, int, str]:
+    """The checker with the most violations (among some names), its count and its example run."""
+    names = [n for n in (t.examples if among is None else among) if n in t.examples]
+    top = max(names, key=lambda n: t.checkers[n].invalid)
+    return top, t.checkers[top].invalid, t.examples[top]
+
+
+def _violations_text(t: Tally) -> str:
+    """E.g. `37 of 400 runs violate no-over-invoice (9.3%, 95% CI 6.8-12.5%), e.g. run r-7` (with an en dash)."""
+    head = f"{t.invalid} of {t.runs} runs violate"
+    stats = f"({_percent(t.invalid, t.runs)}, {_ci(t.invalid, t.runs)})"
+    if not t.invalid:
+        return f"none of {_runs(t.runs)} violates an invariant ({_ci(0, t.runs)})"
+    top, count, example = _most_often(t)
+    if len(t.examples) == 1:
+        return f"{head} {top} {stats}, e.g. run {example}"
+    return f"{head} an invariant {stats}, most often {top} ({_runs(count)}, e.g. run {example})"
+
+
+def _decide_reproduces(t: Tally, expected: bool | tuple[str, ...]) -> tuple[bool, str]:
+    who = t.integration
+    if expected is True:
+        if t.invalid:
+            return True, f"{who} reproduces: {_violations_text(t)}"
+        return False, f"{who} does not reproduce: {_violations_text(t)}{_unknown_clause(t)}"
+    if expected is False:
+        if t.invalid:
+            return False, f"{who} reproduces but must not: {_violations_text(t)}"
+        if t.unknown:
+            return False, f"{who} cannot be shown not to reproduce: {_violations_text(t)}{_unknown_clause(t)}"
+        return True, f"{who} does not reproduce: {_violations_text(t)}"
+    if not expected:
+        return False, f"{who}'s gate `reproduces` names no checker"
+    names = " or ".join(expected)
+    hits = t.invalid_by(expected)
+    if hits:
+        _, _, example = _most_often(t, expected)
+        stats = f"({_percent(hits, t.runs)}, {_ci(hits, t.runs)})"
+        return True, f"{who} reproduces: {hits} of {t.runs} runs violate {names} {stats}, e.g. run {example}"
+    never = [n for n in expected if n not in t.checkers]
+    never_clause = f"; {' and '.join(never)} judged no run" if never else ""
+    reason = f"{who} does not reproduce: none of {_runs(t.runs)} violates {names} ({_ci(0, t.runs)})"
+    return False, reason + never_clause + _unknown_clause(t)
+
+
+def _decide_violations(t: Tally, allowed: int) -> tuple[bool, str]:
+    who = t.integration
+    if t.invalid > allowed:
+        return False, f"{who} fails, more than {allowed} allowed: {_violations_text(t)}{_unknown_clause(t)}"
+    if t.invalid + t.unknown > allowed:
+        return False, (
+            f"{who} fails: {_runs(t.unknown)} of {t.runs} could not be judged (e.g. run {t.unknown_example}), "
+            f"so at most {allowed} violations cannot be confirmed ({t.invalid} found)"
+        )
+    return True, f"{who} holds, at most {allowed} allowed: {_violations_text(t)}{_counted_clause(t)}"
+
+
+def _decide_max_rate(t: Tally, limit: float) -> tuple[bool, str]:
+    who, allowed = t.integration, f"{limit * 100:g}%"
+    if t.rate > limit:
+        return False, f"{who} fails, above the {allowed} allowed: {_violations_text(t)}{_unknown_clause(t)}"
+    worst = t.invalid + t.unknown
+    if worst / t.runs > limit:
+        return False, (
+            f"{who} fails: {_runs(t.unknown)} of {t.runs} could not be judged (e.g. run {t.unknown_example}); "
+            f"counted as violations the rate could be {_percent(worst, t.runs)}, above the {allowed} allowed"
+        )
+    return True, f"{who} holds, within the {allowed} allowed: {_violations_text(t)}{_counted_clause(t)}"
+
+
+def _conditions(gate: GateLike) -> list[tuple[str, bool | tuple[str, ...] | int | float]]:
+    found: list[tuple[str, bool | tuple[str, ...] | int | float]] = []
+    reproduces = gate.reproduces
+    if reproduces is not None:
+        found.append(("reproduces", reproduces if isinstance(reproduces, bool) else tuple(reproduces)))
+    if gate.violations is not None:
+        found.append(("violations", gate.violations))
+    if gate.max_rate is not None:
+        found.append(("max_rate", gate.max_rate))
+    return found
+
+
+def evaluate_gates(agg: Aggregate, gates: Mapping[str, Mapping[str, GateLike | None]]) -> tuple[GateResult, ...]:
+    """Decide every gate: one `GateResult` per condition a gate sets, in the order the gates are given.
+
+    Integrations with no gate (or a gate that sets no condition) get no result. A gate whose integration has no runs
+    in the scenario fails: a gate that saw nothing must not pass.
+
+    Args:
+        agg: The tallies of the runs.
+        gates: Scenario name → integration → its gate.
+
+    Returns:
+        The decisions.
+    """
+    decided: list[GateResult] = []
+    for scenario, by_integration in gates.items():
+        for integration, gate in by_integration.items():
+            if gate is None:
+                continue
+            tally = agg.group(scenario, integration) or _Counter().freeze(scenario, integration, None)
+            for condition, expected in _conditions(gate):
+                if not tally.runs:
+                    passed, reason = False, f"{integration} has no runs in {scenario}, so its gate cannot pass"
+                elif condition == "reproduces":
+                    assert isinstance(expected, bool | tuple)
+                    passed, reason = _decide_reproduces(tally, expected)
+                elif condition == "violations":
+                    assert isinstance(expected, int)
+                    passed, reason = _decide_violations(tally, expected)
+                else:
+                    assert isinstance(expected, int | float)
+                    passed, reason = _decide_max_rate(tally, float(expected))
+                decided.append(
+                    GateResult(
+                        scenario=scenario,
+                        integration=integration,
+                        condition=condition,
+                        expected=expected,
+                        passed=passed,
+                        reason=reason,
+                        runs=tally.runs,
+                        invalid=tally.invalid,
+                        unknown=tally.unknown,
+                    )
+                )
+    return tuple(decided)
