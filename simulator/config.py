@@ -125,13 +125,16 @@ class OrdersConfig(_Model):
 
 
 class AccountingConfig(_Model):
-    """The Accounting service (its own issue); every write is asynchronous behind a 200 `internalRequestId`."""
+    """The Accounting service: every write answers 200 `internalRequestId` at once; with `write.mode: async` (the
+    default) a worker does READ → business rules → COMMIT later, and the result arrives as notifications."""
 
     write: WriteTiming = WriteTiming(mode="async")
     notify: Delay = Fixed()
     """Delay from COMMIT (or rejection) to the notification's delivery."""
     notify_timeout_ms: float = Field(default=5000.0, gt=0, le=60_000)
     notify_max_attempts: int = Field(default=3, ge=1, le=50)
+    notify_backoff_ms: float = Field(default=200.0, ge=0, le=60_000)
+    """Wait before the second delivery attempt; doubled before each further one."""
 
 
 class AuthConfig(_Model):
@@ -215,7 +218,7 @@ def load_profile(name_or_path: str | Path, *, overrides: dict[str, Any] | None =
             names the file and the field.
     """
     path = Path(name_or_path)
-    if not path.suffix:
+    if not path.suffix and not path.is_file():
         candidates = [d / f"{name_or_path}.yaml" for d in profile_dirs()]
         found = next((c for c in candidates if c.is_file()), None)
         if found is None:
@@ -231,8 +234,10 @@ def load_profile(name_or_path: str | Path, *, overrides: dict[str, Any] | None =
     except yaml.YAMLError as exc:
         raise ConfigError(f"{path}: not valid YAML: {exc}") from None
     if overrides:
-        data = _deep_merge(data if isinstance(data, dict) else {}, overrides)
-    return _validate(data, str(path))
+        if data is not None and not isinstance(data, dict):
+            raise ConfigError(f"{path}: a profile must be a mapping of settings, got {type(data).__name__}")
+        data = _deep_merge(data or {}, overrides)
+    return _validate(data, f"{path} (with overrides)" if overrides else str(path))
 
 
 def merge_patch(config: SimConfig, patch: object) -> SimConfig:

@@ -163,8 +163,11 @@ class Pareto(_Dist):
     cap_ms: Ms | None = None
 
     def draw_ms(self, rng: random.Random) -> float:
-        x = self.scale_ms * rng.paretovariate(self.alpha)
-        return x if self.cap_ms is None else min(x, self.cap_ms)
+        try:
+            x = self.scale_ms * rng.paretovariate(self.alpha)
+        except OverflowError:  # a very small alpha has a tail beyond floats: the cap (or the maximum) applies
+            x = math.inf
+        return min(x, self.cap_ms if self.cap_ms is not None else _MAX_MS)
 
 
 class Empirical(_Dist):

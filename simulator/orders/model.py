@@ -243,8 +243,14 @@ def check_invoice(order: Order, inv: InvoiceInput) -> None:
 
 def _match_invoice_item(order: Order, it: InvoiceItem) -> None:
     if it.sku_id is not None:
-        if not any(i.id == it.sku_id for i in order.items):
+        line = next((i for i in order.items if i.id == it.sku_id), None)
+        if line is None:
             raise RuleViolation(f"Item {it.sku_id!r} is not in order {order.order_id}", code="OMS-INVALID-ITEM")
+        if it.quantity > line.quantity:
+            raise RuleViolation(
+                f"Item {it.sku_id!r}: quantity {it.quantity} exceeds the {line.quantity} in the order",
+                code="OMS-INVALID-ITEM",
+            )
         return
     if not 0 <= it.item_index < len(order.items):
         raise RuleViolation(
@@ -363,6 +369,10 @@ def plan_change(order: Order, change: ChangeInput, *, check_status: bool = True,
     for a in added:
         if a.quantity < 1:
             raise RuleViolation(f"Invalid quantity {a.quantity} for item {a.id!r}: at least 1", code="CHK0023")
+        if a.id in new_lines:  # the same new item added twice in one Change: one line, both quantities
+            quantity[a.id] += a.quantity
+            new_lines[a.id] = replace(new_lines[a.id], quantity=quantity[a.id])
+            continue
         if a.id in quantity:
             quantity[a.id] += a.quantity
             deltas[a.id] = deltas.get(a.id, 0) + a.quantity

@@ -110,22 +110,12 @@ def test_non_mapping_profile_is_rejected(tmp_path: Path) -> None:
     assert config_error(path) == f"{path}: a profile must be a mapping of settings, got list"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="load_profile replaces a non-mapping document with {} when overrides are given, so a broken profile "
-    "loads silently as the defaults plus the overrides",
-)
 def test_non_mapping_profile_is_rejected_even_with_overrides(tmp_path: Path) -> None:
     path = write(tmp_path, "- 1\n- 2\n")
     with pytest.raises(ConfigError, match="must be a mapping"):
         load_profile(path, overrides={"seed": 1})
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="load_profile decides name-or-path by the suffix alone: an existing file given by a path without a "
-    "suffix is looked up as a profile name ('no profile named /.../profile')",
-)
 def test_existing_path_without_suffix_is_loaded_as_a_path(tmp_path: Path) -> None:
     path = write(tmp_path, "seed: 7\n", name="profile")
     assert load_profile(path).seed == 7

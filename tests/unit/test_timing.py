@@ -288,12 +288,6 @@ class AlmostOne(random.Random):
         return 0.9999
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=OverflowError,
-    reason="Pareto accepts any alpha > 0, but for a small alpha `random.paretovariate` overflows before the cap "
-    "applies: a profile that validates crashes the worker that draws from it",
-)
 def test_pareto_with_small_alpha_draws_the_cap_instead_of_overflowing() -> None:
     dist = Pareto(kind="pareto", scale_ms=20, alpha=0.01, cap_ms=5000)
     assert dist.draw_ms(AlmostOne()) == 5000.0
