@@ -1,8 +1,8 @@
 """The aiohttp application factory and the server opener.
 
-`create_app(config)` builds one application serving the Orders API, the control API under `/_sim/` and
-`/openapi.json`. State lives under typed `web.AppKey`s; the core's clock, background work and the outbound HTTP
-session are started and stopped through `cleanup_ctx`.
+`create_app(config)` builds one application serving the Orders API, the Accounting API, the control API under
+`/_sim/` and `/openapi.json`. State lives under typed `web.AppKey`s; the core's clock, background work and the
+outbound HTTP session are started and stopped through `cleanup_ctx`.
 
 One middleware does all the cross-cutting work, because every middleware layer costs on the hot path: it
 decides which service a path belongs to, checks credentials when they are configured, keeps the control API to
@@ -22,11 +22,13 @@ from typing import Any
 from aiohttp import ClientSession, ClientTimeout, TCPConnector, web
 from pydantic import ValidationError
 
+from ..accounting.service import AccountingService
 from ..config import SimConfig
 from ..engine import Core
 from ..errors import HTTP_STATUS, ApiError, BadRequest, Forbidden, InjectedFault, PayloadTooLarge, Unauthorized
 from ..orders.service import OrdersService
-from ._state import CORE, HTTP, ORDERS, ROUTES, STATS
+from ._state import ACCOUNTING, CORE, HTTP, ORDERS, ROUTES, STATS
+from .accounting_api import accounting_routes
 from .control_api import control_routes
 from .orders_api import orders_routes
 from .routing import Route, openapi_document, validation_message
@@ -150,8 +152,9 @@ def create_app(config: SimConfig | None = None) -> web.Application:
     core = Core(config)
     app[CORE] = core
     app[ORDERS] = OrdersService(core, _AiohttpSender(app))
+    app[ACCOUNTING] = AccountingService(core, _AiohttpSender(app))  # the same client session delivers both
     app[STATS] = {}
-    routes: list[Route] = [*orders_routes(), *control_routes()]
+    routes: list[Route] = [*orders_routes(), *accounting_routes(), *control_routes()]
     openapi_route = Route("GET", "/openapi.json", _openapi, "control", "This document", "openapi",
                           responses={200: {"type": "object"}})  # fmt: skip
     routes.append(openapi_route)

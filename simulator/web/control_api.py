@@ -9,24 +9,32 @@ Imports: aiohttp, pydantic, `simulator.*`.
 from __future__ import annotations
 
 import asyncio
+from decimal import Decimal
 from typing import Annotated, Any
 
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
 
+from ..accounting.model import RequestKind, money_json, positions_from_cents
+from ..accounting.model import SeedItem as AccountingSeedItem
 from ..config import merge_patch
 from ..errors import BadRequest, ConfigError, NotFound
 from ..gates import CHECKPOINTS
 from ..orders.documents import order_document
 from ..orders.model import STATUSES
 from ..orders.service import SeedItem
-from ._state import CORE, ORDERS, STATS
+from ._state import ACCOUNTING, CORE, ORDERS, STATS
+from .accounting_api import ORDER_REFERENCE_PATTERN, Percent
 from .routing import Query, Route, parse_body
 
 __all__ = ["GATED_OPS", "control_routes"]
 
-GATED_OPS = ("invoice", "change", "workflow", "tracking", "start_handling", "cancel", "status")
-"""Operations whose checkpoints can be gated (`<op>.<checkpoint>`)."""
+GATED_OPS = (
+    "invoice", "change", "workflow", "tracking", "start_handling", "cancel", "status",
+    *(kind.op_name for kind in RequestKind),
+)  # fmt: skip
+"""Operations whose checkpoints can be gated (`<op>.<checkpoint>`), e.g. `change.after_read`,
+`accounting.invoice.after_read`, `accounting.update_invoice.before_commit`."""
 
 OrderId = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$")]
 
@@ -44,6 +52,19 @@ class SeedItemBody(_In):
     listPrice: Annotated[int, Field(ge=0, le=10**10)] | None = None
 
 
+class SeedAccountingBody(_In):
+    """The matching Accounting order, created in the same call: each item becomes a position (`orderItemReference`
+    1..n in item order, `grossUnitPrice` = cents / 100, VAT per unit at `vatPercent`, SALES_ARTICLE), then shipping
+    (SHIPPING_COSTS) and discounts (DISCOUNT) when not zero."""
+
+    businessCode: Annotated[str, Field(pattern=r"^[A-Za-z0-9]{1,10}$")] = "1000"
+    customerNumber: Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,49}$")]
+    orderReference: Annotated[str, Field(pattern=ORDER_REFERENCE_PATTERN)] | None = None
+    """Defaults to the Orders `orderId` (which must then fit the 16 characters of an order reference)."""
+    vatPercent: Percent = Field(default=Decimal(19), json_schema_extra={"default": 19})
+    currency: Annotated[str, Field(pattern=r"^[A-Z]{3}$")] = "EUR"
+
+
 class SeedOrderBody(_In):
     """`POST /_sim/orders`: an order put straight into a status (no hook fires for the seeding itself)."""
 
@@ -54,12 +75,21 @@ class SeedOrderBody(_In):
     """Negative cents, as in the order's `totals`."""
     tax: Annotated[int, Field(ge=0, le=10**10)] = 0
     status: str = "handling"
+    accounting: SeedAccountingBody | None = None
+
+
+class SeedAccountingAnswer(BaseModel):
+    orderReference: str
+    businessCode: str
+    customerNumber: str
+    totalGross: float
 
 
 class SeedOrderAnswer(BaseModel):
     orderId: str
     value: int
     status: str
+    accounting: SeedAccountingAnswer | None = None
 
 
 class StatusBody(_In):
@@ -162,6 +192,7 @@ async def patch_config(request: web.Request) -> web.Response:
 async def reset(request: web.Request) -> web.Response:
     core = request.app[CORE]
     request.app[ORDERS].reset()
+    request.app[ACCOUNTING].reset()
     core.reset()
     request.app[STATS].clear()
     return web.json_response({"reset": True})
@@ -172,7 +203,19 @@ async def seed_order(request: web.Request) -> web.Response:
     assert body is not None
     if body.status not in STATUSES:
         raise BadRequest(f"status must be one of {', '.join(STATUSES)}; got {body.status!r}")
-    order = await request.app[ORDERS].seed_order(
+    acc = body.accounting
+    accounting = request.app[ACCOUNTING]
+    if acc is not None:  # checked before anything is stored: both orders are created, or neither
+        if body.tax:
+            raise BadRequest("accounting: seed with tax 0; Accounting prices include VAT (vatPercent)")
+        reference = acc.orderReference or body.orderId
+        if reference is not None:
+            if acc.orderReference is None and len(reference) > 16:
+                raise BadRequest(f"accounting.orderReference: orderId {reference!r} is longer than the 16 characters "
+                                 "of an order reference; give accounting.orderReference")  # fmt: skip
+            accounting.check_seed(reference)
+    orders = request.app[ORDERS]
+    order = await orders.seed_order(
         items=[SeedItem(i.id, i.price, i.quantity, i.name, i.listPrice) for i in body.items],
         shipping=body.shipping,
         discounts=body.discounts,
@@ -180,7 +223,33 @@ async def seed_order(request: web.Request) -> web.Response:
         status=body.status,
         order_id=body.orderId,
     )
-    return web.json_response({"orderId": order.order_id, "value": order.value, "status": order.status}, status=201)
+    answer: dict[str, Any] = {"orderId": order.order_id, "value": order.value, "status": order.status}
+    if acc is not None:
+        reference = acc.orderReference or order.order_id
+        positions = positions_from_cents(
+            [AccountingSeedItem(i.id, i.name or i.id, i.price, i.quantity) for i in body.items],
+            shipping_cents=body.shipping,
+            discounts_cents=body.discounts,
+            vat_percent=acc.vatPercent,
+        )
+        try:
+            mirrored = accounting.seed_order(
+                business_code=acc.businessCode,
+                customer_number=acc.customerNumber,
+                order_reference=reference,
+                currency=acc.currency,
+                positions=positions,
+            )
+        except BadRequest:
+            orders.forget(order.order_id)  # a generated orderId that is already an accounting reference
+            raise
+        answer["accounting"] = {
+            "orderReference": reference,
+            "businessCode": acc.businessCode,
+            "customerNumber": acc.customerNumber,
+            "totalGross": money_json(mirrored.total),
+        }
+    return web.json_response(answer, status=201)
 
 
 async def list_orders(request: web.Request) -> web.Response:
@@ -227,7 +296,8 @@ async def move_status(request: web.Request) -> web.Response:
 async def quiesce(request: web.Request) -> web.Response:
     body = await parse_body(request, QuiesceBody, required=False) or QuiesceBody()
     core = request.app[CORE]
-    if body.orderId is not None and body.orderId not in request.app[ORDERS].store:
+    known = (request.app[ORDERS].store, request.app[ACCOUNTING].store)
+    if body.orderId is not None and not any(body.orderId in s for s in known) and not core.work.pending(body.orderId):
         raise NotFound(f"Order Not Found: {body.orderId}", code="OMS007")
     try:
         await asyncio.wait_for(core.work.wait_idle(body.orderId), body.timeout_ms / 1000.0)
@@ -295,6 +365,19 @@ async def wait_gate(request: web.Request) -> web.Response:
     return web.json_response({"parked": True, "gates": gates.held()})
 
 
+async def inspect_accounting_order(request: web.Request) -> web.Response:
+    """What the real API cannot show (it has no GET): the accounting order's positions and their states, invoices
+    (nullified ones included), goodwills, returns, refunds, update-invoice outcomes, notifications sent."""
+    return web.json_response(request.app[ACCOUNTING].inspect(request.match_info["orderReference"]))
+
+
+async def accounting_notifications(request: web.Request) -> web.Response:
+    """Notifications sent, oldest first, for one order reference (also one that does not exist) or all."""
+    reference = request.query.get("orderReference")
+    notes = request.app[ACCOUNTING].notifications_of(reference)
+    return web.json_response({"notifications": [n.to_json() for n in notes]})
+
+
 async def metrics(request: web.Request) -> web.Response:
     core = request.app[CORE]
     return web.json_response(
@@ -334,6 +417,12 @@ def control_routes() -> list[Route]:
         r("POST", "/_sim/orders/{orderId}/status", move_status, "control",
           "Move an order to a status (or `next` on the happy path); hooks fire", "simMoveStatus",
           body=StatusBody, responses={200: AnyObject}, tags=t),
+        r("GET", "/_sim/accounting/orders/{orderReference}", inspect_accounting_order, "control",
+          "Inspect an accounting order: positions, invoices, goodwills, refunds, updates, notifications",
+          "simInspectAccountingOrder", responses={200: AnyObject}, tags=t),
+        r("GET", "/_sim/accounting/notifications", accounting_notifications, "control",
+          "Accounting notifications sent (and their deliveries)", "simAccountingNotifications",
+          responses={200: AnyObject}, query=[Query("orderReference", {"type": "string"})], tags=t),
         r("POST", "/_sim/quiesce", quiesce, "control", "Wait until no work is pending (optionally for one order)",
           "simQuiesce", body=QuiesceBody, body_required=False, responses={200: QuiesceAnswer}, tags=t),
         r("GET", "/_sim/journal", journal, "control", "Journal entries", "simJournal", responses={200: JournalDoc},

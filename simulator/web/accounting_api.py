@@ -1,0 +1,529 @@
+"""HTTP edge of the Accounting service (Riverty "Accounting as a Service"): request models, handlers, route table.
+
+Tier-1 validation happens here, synchronously: a body that is not JSON, a missing mandatory field, a wrong type, an
+over-long field or a value outside an enumeration answers 400 in the documented shape
+`{"type": "RequestBody", "title": "IncorrectMessage", "code": 400, "description": "... Path:<field> Message: ..."}`
+(rendered by `app.py`), and nothing is stored. Everything else (tier 2, the business rules) is judged later by the
+service's worker and reported as an `accounting/EDIErrorSent` notification; an accepted write answers
+`200 {"internalRequestId"}` at once.
+
+Money arrives as JSON numbers in currency units (`11.9`) and becomes `Decimal` without float arithmetic (a JSON
+float is read through its shortest decimal representation, `Decimal(str(x))`); strings, booleans and nulls where a
+number is expected are refused. Dates accept both documented forms, `2018-11-04` and `2015-12-10T00:00:00.0000000`.
+
+Credentials: when `auth.accounting_subscription_key` is configured, a missing or wrong `X-Subscription-Key` answers
+401 (500 with `auth.faithful_errors`, the real service's documented oddity).
+
+Imports: aiohttp, pydantic, `simulator.accounting`, `simulator.errors`, `simulator.web.routing`, `.web._state`.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, replace
+from datetime import date
+from decimal import Decimal
+from typing import Annotated, Any, Final, TypeVar
+
+from aiohttp import web
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, WithJsonSchema
+
+from ..accounting.model import (
+    CancellationInput,
+    CancellationReason,
+    GoodwillInput,
+    GoodwillReason,
+    InvoiceInput,
+    Line,
+    NotificationType,
+    OrderChannel,
+    OrderInput,
+    OrderType,
+    PaymentInput,
+    Position,
+    PositionType,
+    ProcessAfterDunning,
+    RequestBody,
+    RequestKind,
+    ReturnInput,
+    ReturnReason,
+    UpdateInvoiceInput,
+    VatType,
+)
+from ..errors import BadRequest, Unauthorized
+from ._state import ACCOUNTING, CORE
+from .routing import Route
+
+__all__ = ["ORDER_REFERENCE_PATTERN", "Money", "Percent", "accounting_routes"]
+
+M = TypeVar("M", bound=BaseModel)
+
+ORDER_REFERENCE_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,15}$"
+"""At most 16 characters (the reference), letters, digits and `_ . : -`: an order reference is also the key of the
+journal and the gates (`/_sim/gates` accepts these characters)."""
+_DATE = re.compile(r"^(\d{4}-\d{2}-\d{2})(T\d{2}:\d{2}:\d{2}(\.\d{1,7})?(Z|[+-]\d{2}:\d{2})?)?$")
+
+
+def _json_number(value: Any) -> Any:
+    """A JSON number as a Decimal, exactly as written for integers, via the shortest repr for floats."""
+    if isinstance(value, bool) or not isinstance(value, int | float | Decimal):
+        raise ValueError(f"expected a JSON number, got {type(value).__name__}")
+    if isinstance(value, float):
+        return Decimal(str(value))
+    return Decimal(value)
+
+
+def _real_date(value: str) -> str:
+    m = _DATE.match(value)
+    if m is None:
+        raise ValueError("expected a date yyyy-MM-dd, optionally followed by a time such as T00:00:00.0000000")
+    try:
+        date.fromisoformat(m.group(1))
+    except ValueError:
+        raise ValueError(f"{m.group(1)} is not a calendar date") from None
+    return value
+
+
+_NUMBER = BeforeValidator(_json_number)
+
+
+def _number_schema(minimum: float, maximum: float, *, exclusive: bool = False) -> WithJsonSchema:
+    low = "exclusiveMinimum" if exclusive else "minimum"
+    return WithJsonSchema({"type": "number", low: minimum, "maximum": maximum})
+
+
+Money = Annotated[
+    Decimal, _NUMBER, Field(ge=-(10**9), le=10**9, decimal_places=2, allow_inf_nan=False), _number_schema(-1e9, 1e9)
+]
+"""Currency units, at most two decimal places (`11.9`, `-5`)."""
+PositiveMoney = Annotated[
+    Decimal, _NUMBER, Field(gt=0, le=10**9, decimal_places=2, allow_inf_nan=False),
+    _number_schema(0, 1e9, exclusive=True),
+]  # fmt: skip
+Quantity = Annotated[
+    Decimal, _NUMBER, Field(gt=0, le=10**6, decimal_places=4, allow_inf_nan=False),
+    _number_schema(0, 1e6, exclusive=True),
+]  # fmt: skip
+"""Decimals allowed (2.5 kg)."""
+QuantityOrZero = Annotated[
+    Decimal, _NUMBER, Field(ge=0, le=10**6, decimal_places=4, allow_inf_nan=False), _number_schema(0, 1e6)
+]
+Percent = Annotated[
+    Decimal, _NUMBER, Field(ge=0, le=100, decimal_places=2, allow_inf_nan=False), _number_schema(0, 100)
+]
+ItemReference = Annotated[int, Field(ge=1, le=999_999)]
+DateText = Annotated[str, Field(min_length=10, max_length=40), AfterValidator(_real_date)]
+Currency = Annotated[str, Field(pattern=r"^[A-Z]{3}$")]
+Country = Annotated[str, Field(pattern=r"^[A-Z]{2}$")]
+OrderReference = Annotated[str, Field(pattern=ORDER_REFERENCE_PATTERN)]
+Reference30 = Annotated[str, Field(min_length=1, max_length=30)]
+Text10 = Annotated[str, Field(max_length=10)]
+Text20 = Annotated[str, Field(max_length=20)]
+Text30 = Annotated[str, Field(max_length=30)]
+Text32 = Annotated[str, Field(max_length=32)]
+Text40 = Annotated[str, Field(max_length=40)]
+Text50 = Annotated[str, Field(max_length=50)]
+Text100 = Annotated[str, Field(max_length=100)]
+Text200 = Annotated[str, Field(max_length=200)]
+
+
+class _In(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+
+# -- request bodies ------------------------------------------------------------------------------------------
+
+
+class Address(_In):
+    salutation: Text20 | None = None
+    title: Text20 | None = None
+    firstName: Text50 | None = None
+    lastName: Text50 | None = None
+    careOf: Text50 | None = None
+    street: Text100 | None = None
+    streetNumber: Text10 | None = None
+    postalCode: Text10 | None = None
+    postalPlace: Text100 | None = None
+    state: Text10 | None = None
+    countryCode: Country | None = None
+    language: Annotated[str, Field(pattern=r"^[A-Za-z]{2}$")] | None = None
+    """Two letters; lower case is a business rule (ERROR_IN_FILE `BILLTOLANGUAGECODE`), as in the reference."""
+    email: Annotated[str, Field(max_length=100, pattern=r"^[^@\s]+@[^@\s]+$")] | None = None
+    phone: Text30 | None = None
+    birthDate: DateText | None = None
+    nationality: Country | None = None
+    customerGroup: Text50 | None = None
+    taxIdentificationNumber: Text30 | None = None
+
+
+class PaymentReference(_In):
+    paymentMethodName: Text50 | None = None
+    paymentDetails: dict[str, Any] | None = None
+
+
+class OrderItem(_In):
+    orderItemReference: ItemReference
+    grossUnitPrice: Money
+    """Incl. VAT, per unit."""
+    quantity: Quantity
+    vatAmount: Money
+    """Per unit: round2(gross - gross / (1 + vatPercent / 100))."""
+    vatPercent: Percent
+    vatType: VatType
+    productId: Text30 | None = None
+    description: Text40 | None = None
+    positionType: PositionType = PositionType.SALES_ARTICLE
+
+    def to_domain(self) -> Position:
+        return Position(self.orderItemReference, self.grossUnitPrice, self.quantity, self.vatAmount, self.vatPercent,
+                        self.vatType, self.positionType, self.productId, self.description)  # fmt: skip
+
+
+class UpdateOrderItem(OrderItem):
+    quantity: QuantityOrZero
+    """0 removes the position's amount from the re-issued invoice."""
+
+
+class _OrderFields(_In):
+    orderReference: OrderReference
+    currency: Currency
+    orderChannel: OrderChannel
+    orderDate: DateText
+    orderType: OrderType
+    supplyingCountry: Country
+    vatDeclarationCountry: Country | None = None
+    processAfterDunning: ProcessAfterDunning | None = None
+    billToAddress: Address | None = None
+    shipToAddress: Address | None = None
+    paymentReference: PaymentReference | None = None
+    carrier: Text32 | None = None
+
+    def _input(self, positions: tuple[Position, ...]) -> OrderInput:
+        return OrderInput(
+            order_reference=self.orderReference,
+            currency=self.currency,
+            order_date=self.orderDate,
+            order_channel=self.orderChannel,
+            order_type=self.orderType,
+            positions=positions,
+            supplying_country=self.supplyingCountry,
+            vat_declaration_country=self.vatDeclarationCountry,
+            payment_method_name=self.paymentReference.paymentMethodName if self.paymentReference else None,
+            bill_to_language=self.billToAddress.language if self.billToAddress else None,
+            ship_to_language=self.shipToAddress.language if self.shipToAddress else None,
+        )
+
+
+class CreateOrderBody(_OrderFields):
+    """Create webshop order: `POST .../orders`."""
+
+    items: Annotated[list[OrderItem], Field(min_length=1, max_length=999)]
+
+    def to_domain(self) -> OrderInput:
+        return self._input(tuple(i.to_domain() for i in self.items))
+
+
+class UpdateOrderBody(_OrderFields):
+    """The `order` block of an update invoice: create-order fields; a position's quantity may be 0."""
+
+    items: Annotated[list[UpdateOrderItem], Field(min_length=1, max_length=999)]
+
+    def to_domain(self) -> OrderInput:
+        return self._input(tuple(i.to_domain() for i in self.items))
+
+
+class ItemRef(_In):
+    orderItemReference: ItemReference
+
+
+class CreateInvoiceBody(_In):
+    """Create invoice: `POST .../orders/{orderReference}/invoices` (whole positions only)."""
+
+    invoiceReference: Reference30
+    invoiceDate: DateText
+    dueDate: DateText
+    dispatchDate: DateText
+    shipmentReference: Reference30
+    carrier: Text32 | None = None
+    """Only for physical goods that are shipped (the reference's schema calls it required, its samples omit it)."""
+    trackingCode: Text100 | None = None
+    items: Annotated[list[ItemRef], Field(min_length=1, max_length=999)]
+
+    def to_domain(self) -> InvoiceInput:
+        return InvoiceInput(self.invoiceReference, self.invoiceDate, tuple(i.orderItemReference for i in self.items),
+                            self.dueDate, self.dispatchDate, self.shipmentReference, self.carrier,
+                            self.trackingCode)  # fmt: skip
+
+
+class UpdateInvoiceBody(_In):
+    """Update invoice (seed: riverty-update-invoice): `PUT` (or `POST`) `.../invoices/{invoiceReference}`."""
+
+    goodwillReference: Reference30 | None = None
+    """Reference of the goodwill created to nullify the original invoice (generated when absent)."""
+    invoice: CreateInvoiceBody
+    order: UpdateOrderBody
+
+
+class CancellationBody(_In):
+    cancellationDate: DateText
+    cancellationReason: CancellationReason
+    invoiceReference: Reference30 | None = None
+    items: Annotated[list[ItemRef], Field(max_length=999)] | None = None
+    """The positions to cancel; absent or empty: the whole order (every position not invoiced)."""
+    bankDetails: dict[str, Any] | None = None
+
+    def to_domain(self) -> CancellationInput:
+        refs = tuple(i.orderItemReference for i in self.items or ())
+        return CancellationInput(self.cancellationDate, self.cancellationReason, refs, self.invoiceReference)
+
+
+class CreditItem(_In):
+    orderItemReference: ItemReference
+    grossUnitPrice: Money
+    quantity: Quantity
+    vatAmount: Money
+    vatPercent: Percent
+    vatType: VatType
+
+    def to_domain(self) -> Line:
+        return Line(self.orderItemReference, self.grossUnitPrice, self.quantity, self.vatAmount, self.vatPercent,
+                    self.vatType)  # fmt: skip
+
+
+class GoodwillBody(_In):
+    goodwillReference: Reference30
+    goodwillDate: DateText
+    goodwillReason: GoodwillReason | None = None
+    invoiceReference: Reference30 | None = None
+    creditDate: DateText | None = None
+    bankDetails: dict[str, Any] | None = None
+    items: Annotated[list[CreditItem], Field(min_length=1, max_length=999)]
+
+    def to_domain(self) -> GoodwillInput:
+        return GoodwillInput(self.goodwillReference, self.goodwillDate, self.goodwillReason,
+                             tuple(i.to_domain() for i in self.items), self.invoiceReference)  # fmt: skip
+
+
+class ReturnBody(_In):
+    returnReference: Reference30
+    returnDate: DateText
+    returnReason: ReturnReason
+    invoiceReference: Reference30 | None = None
+    items: Annotated[list[CreditItem], Field(min_length=1, max_length=999)]
+
+    def to_domain(self) -> ReturnInput:
+        return ReturnInput(self.returnReference, self.returnDate, self.returnReason,
+                           tuple(i.to_domain() for i in self.items), self.invoiceReference)  # fmt: skip
+
+
+class PaymentBody(_In):
+    """Add payment (e.g. paid in a store): `{"authorizedAmount": 5.00, "paymentProvider": "ACME"}`."""
+
+    authorizedAmount: PositiveMoney
+    paymentProvider: Text100 | None = None
+    paymentDate: DateText | None = None
+
+    def to_domain(self) -> PaymentInput:
+        return PaymentInput(self.authorizedAmount, self.paymentProvider, self.paymentDate)
+
+
+class CallbackBody(_In):
+    callbackUrl: Annotated[str, Field(pattern=r"^https?://[^\s]{1,2000}$")]
+    notificationTypes: Annotated[list[NotificationType], Field(max_length=len(NotificationType))]
+    """`accounting/EDIErrorSent` is always delivered, listed or not."""
+    description: Text200 | None = None
+
+
+# -- answers (documentation in /openapi.json) ----------------------------------------------------------------
+
+
+class AcceptedAnswer(BaseModel):
+    internalRequestId: str
+
+
+class CallbackAnswer(BaseModel):
+    id: str
+    callbackUrl: str
+    description: str | None
+    notificationTypes: list[str]
+
+
+# -- edge helpers --------------------------------------------------------------------------------------------
+
+_PATH = {
+    "businessCode": (re.compile(r"^[A-Za-z0-9]{1,10}$"), "1 to 10 letters or digits, e.g. 1000"),
+    "customerNumber": (re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,49}$"),
+                       "1 to 50 letters, digits or _ . : -, e.g. TFI2021072801"),
+    "orderReference": (re.compile(ORDER_REFERENCE_PATTERN), "1 to 16 letters, digits or _ . : -, e.g. ODE12345678901"),
+    "invoiceReference": (re.compile(r"^[^\s/]{1,30}$"), "1 to 30 characters, e.g. IDE12345678901"),
+}  # fmt: skip
+_REQUEST_ID = re.compile(r"^[\x21-\x7e]{1,100}$")
+
+
+@dataclass(frozen=True, slots=True)
+class _Context:
+    business_code: str
+    customer_number: str
+    order_reference: str
+    request_id: str | None
+
+
+def _authorize(request: web.Request) -> None:
+    expected = request.app[CORE].config.auth.accounting_subscription_key
+    if expected is None:
+        return
+    sent = request.headers.get("X-Subscription-Key")
+    if sent is None:
+        raise Unauthorized("Missing header X-Subscription-Key: send one of your subscription keys")
+    if sent != expected:
+        raise Unauthorized("Invalid subscription key in X-Subscription-Key")
+
+
+def _context(request: web.Request) -> _Context:
+    """Credentials, path parameters and X-Request-ID, checked before the body."""
+    _authorize(request)
+    for name, value in request.match_info.items():
+        rule = _PATH.get(name)
+        if rule is not None and not rule[0].match(value):
+            raise BadRequest(f"Request does not conform to the schema. Path:{name} Message: expected {rule[1]}, got "
+                             f"{value!r}")  # fmt: skip
+    request_id = request.headers.get("X-Request-ID")
+    if request_id is not None and not _REQUEST_ID.match(request_id):
+        raise BadRequest("Request does not conform to the schema. Path:X-Request-ID Message: expected 1 to 100 "
+                         "visible ASCII characters")  # fmt: skip
+    return _Context(
+        request.match_info["businessCode"],
+        request.match_info["customerNumber"],
+        request.match_info.get("orderReference", ""),
+        request_id,
+    )
+
+
+def _path(loc: tuple[int | str, ...]) -> str:
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out or "(body)"
+
+
+def describe(exc: ValidationError) -> str:
+    """The reference's tier-1 description: `... Path:<field> Message: <what was expected>` per problem."""
+    problems = [f"Path:{_path(tuple(e['loc']))} Message: {e['msg']}" for e in exc.errors(include_url=False)]
+    return "Body of the request does not conform to the schema. " + "; ".join(problems)
+
+
+async def _parse(request: web.Request, model: type[M]) -> M:
+    raw = await request.read()
+    if not raw.strip():
+        raise BadRequest("Body of the request does not conform to the schema. Path:(body) Message: a JSON object "
+                         "is required")  # fmt: skip
+    try:
+        return model.model_validate_json(raw, strict=True)
+    except ValidationError as exc:
+        raise BadRequest(describe(exc)) from None
+
+
+async def _submit(request: web.Request, ctx: _Context, kind: RequestKind, body: RequestBody) -> web.Response:
+    internal_id = await request.app[ACCOUNTING].submit(
+        kind,
+        business_code=ctx.business_code,
+        customer_number=ctx.customer_number,
+        order_reference=ctx.order_reference,
+        body=body,
+        request_id=ctx.request_id,
+    )
+    return web.json_response({"internalRequestId": internal_id})
+
+
+# -- handlers ------------------------------------------------------------------------------------------------
+
+
+async def post_order(request: web.Request) -> web.Response:
+    ctx = _context(request)
+    body = await _parse(request, CreateOrderBody)
+    return await _submit(request, replace(ctx, order_reference=body.orderReference), RequestKind.ORDER,
+                         body.to_domain())  # fmt: skip
+
+
+async def post_invoice(request: web.Request) -> web.Response:
+    ctx = _context(request)
+    body = await _parse(request, CreateInvoiceBody)
+    return await _submit(request, ctx, RequestKind.INVOICE, body.to_domain())
+
+
+async def update_invoice(request: web.Request) -> web.Response:
+    ctx = _context(request)
+    body = await _parse(request, UpdateInvoiceBody)
+    goodwill = body.goodwillReference
+    if goodwill is None:
+        goodwill = "GW" + request.app[CORE].new_id(ctx.order_reference, "goodwill").replace("-", "")[:28]
+    update = UpdateInvoiceInput(request.match_info["invoiceReference"], goodwill, body.invoice.to_domain(),
+                                body.order.to_domain())  # fmt: skip
+    return await _submit(request, ctx, RequestKind.UPDATE_INVOICE, update)
+
+
+async def post_cancellation(request: web.Request) -> web.Response:
+    ctx = _context(request)
+    body = await _parse(request, CancellationBody)
+    return await _submit(request, ctx, RequestKind.CANCELLATION, body.to_domain())
+
+
+async def post_goodwill(request: web.Request) -> web.Response:
+    ctx = _context(request)
+    body = await _parse(request, GoodwillBody)
+    return await _submit(request, ctx, RequestKind.GOODWILL, body.to_domain())
+
+
+async def post_return(request: web.Request) -> web.Response:
+    ctx = _context(request)
+    body = await _parse(request, ReturnBody)
+    return await _submit(request, ctx, RequestKind.RETURN, body.to_domain())
+
+
+async def post_payment(request: web.Request) -> web.Response:
+    ctx = _context(request)
+    body = await _parse(request, PaymentBody)
+    return await _submit(request, ctx, RequestKind.PAYMENT, body.to_domain())
+
+
+async def post_callback(request: web.Request) -> web.Response:
+    _authorize(request)
+    body = await _parse(request, CallbackBody)
+    callback = request.app[ACCOUNTING].register_callback(
+        body.callbackUrl, frozenset(body.notificationTypes), body.description
+    )
+    return web.json_response(callback.to_json())
+
+
+BASE = "/accounting/v1/businesses/{businessCode}/customers/{customerNumber}"
+_ORDER = BASE + "/orders/{orderReference}"
+
+
+def accounting_routes() -> list[Route]:
+    r = Route
+    a: Final = "accounting"
+    t = ("accounting",)
+    ok: dict[int, type[BaseModel] | dict[str, Any] | None] = {200: AcceptedAnswer}
+    later = " (tier-1 checks answer 400; business results arrive as an EDIErrorSent notification)"
+    return [
+        r("POST", BASE + "/orders", post_order, a, "Create webshop order" + later, "accountingCreateOrder",
+          body=CreateOrderBody, responses=ok, tags=t),
+        r("POST", _ORDER + "/invoices", post_invoice, a, "Create invoice (whole positions)" + later,
+          "accountingCreateInvoice", body=CreateInvoiceBody, responses=ok, tags=t),
+        r("PUT", _ORDER + "/invoices/{invoiceReference}", update_invoice, a, "Update invoice" + later,
+          "accountingUpdateInvoice", body=UpdateInvoiceBody, responses=ok, tags=t),
+        r("POST", _ORDER + "/invoices/{invoiceReference}", update_invoice, a,
+          "Update invoice (the form of the seed's sample request)" + later, "accountingUpdateInvoicePost",
+          body=UpdateInvoiceBody, responses=ok, tags=t),
+        r("POST", _ORDER + "/cancellations", post_cancellation, a, "Cancel positions not yet invoiced" + later,
+          "accountingCancel", body=CancellationBody, responses=ok, tags=t),
+        r("POST", _ORDER + "/goodwills", post_goodwill, a, "Goodwill on invoiced positions" + later,
+          "accountingGoodwill", body=GoodwillBody, responses=ok, tags=t),
+        r("POST", _ORDER + "/returns", post_return, a, "Return invoiced positions" + later, "accountingReturn",
+          body=ReturnBody, responses=ok, tags=t),
+        r("POST", _ORDER + "/payments", post_payment, a, "Add payment" + later, "accountingAddPayment",
+          body=PaymentBody, responses=ok, tags=t),
+        r("POST", "/administration/v1/notification-callbacks", post_callback, a,
+          "Register a notification callback (EDIErrorSent is always delivered)", "accountingRegisterCallback",
+          body=CallbackBody, responses={200: CallbackAnswer}, tags=t),
+    ]  # fmt: skip
