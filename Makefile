@@ -9,8 +9,8 @@ ARGS ?=
 
 .PHONY: run serve test check lint types fmt clean
 
-run: $(SYNCED)  ## the main job
-	$(VENV)/bin/racelab serve $(ARGS)
+run: $(SYNCED)  ## the main job: the scenario suite against the embedded simulator
+	$(VENV)/bin/racelab run $(ARGS)
 
 serve: $(SYNCED)
 	$(VENV)/bin/racelab serve $(ARGS)

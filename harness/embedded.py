@@ -36,7 +36,8 @@ async def open_embedded(profile: str, *, overrides: Mapping[str, Any] | None = N
     if overrides:
         args += ["--overrides", json.dumps(overrides)]
     proc = await asyncio.create_subprocess_exec(*args, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
-    assert proc.stdout is not None and proc.stderr is not None
+    assert proc.stdout is not None
+    assert proc.stderr is not None
     try:
         line = await asyncio.wait_for(proc.stdout.readline(), 60)
         if not line.startswith(_READY):

@@ -1,0 +1,204 @@
+"""Running a suite of scenarios end to end: what `racelab run` does.
+
+Owns `SuiteOptions` and `run_suite()`: find and validate the scenario files (every problem reported before
+anything runs), expand them, run each scenario against its own embedded simulator (or the external services),
+show progress, judge, write the result folder, and print the summary table and the gate verdicts.
+
+Imports: stdlib, rich, `harness.*`. Not `simulator`: the embedded simulator is a child process (`harness.embedded`).
+"""
+
+from __future__ import annotations
+
+import json
+import shlex
+import tempfile
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from .client import Endpoints
+from .embedded import open_embedded
+from .errors import HarnessConnectionError, InvalidScenario
+from .model import CheckResult, RunRecord
+from .results import build_summary, open_result_dir, render_table, write_results
+from .runner import RunnerOptions, RunOutcome, run_specs
+from .scenario import Scenario, expand, find_scenarios, load_scenario
+
+__all__ = ["SuiteOptions", "SuiteResult", "run_suite"]
+
+
+@dataclass(frozen=True, slots=True)
+class SuiteOptions:
+    paths: Sequence[Path]
+    mode: str = "embedded"
+    seed: int = 1
+    runs: int | None = None
+    integrations: Sequence[str] | None = None
+    out: Path = Path("results")
+    endpoints: Endpoints | None = None
+    """The services, in external mode."""
+    runner: RunnerOptions = field(default_factory=RunnerOptions)
+    command: Sequence[str] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class SuiteResult:
+    folder: Path
+    summary: dict[str, Any]
+    passed: bool
+    errors: int
+    """Runs cut short by a harness or connection error."""
+
+
+def load_all(paths: Sequence[Path]) -> list[Scenario]:
+    """Every scenario under `paths`, validated; all problems of all files reported together.
+
+    Raises:
+        InvalidScenario: no scenario files, or one or more files that do not validate.
+    """
+    for p in paths:
+        if not p.exists():
+            raise InvalidScenario(f"no such file or folder: {p}")
+    files = find_scenarios(list(paths))
+    if not files:
+        raise InvalidScenario(f"no scenario files (*.yaml, *.yml, *.py) under {', '.join(map(str, paths))}")
+    scenarios, problems = [], []
+    for f in files:
+        try:
+            scenarios.append(load_scenario(f))
+        except InvalidScenario as exc:
+            problems.append(str(exc))
+    if problems:
+        raise InvalidScenario("\n".join(problems))
+    names = [s.name for s in scenarios]
+    duplicates = sorted({n for n in names if names.count(n) > 1})
+    if duplicates:
+        raise InvalidScenario(f"two scenario files share the name {', '.join(duplicates)}; names must be unique")
+    return scenarios
+
+
+async def run_suite(options: SuiteOptions, console: Console) -> SuiteResult:
+    """Run every scenario under `options.paths`; write the result folder; print the table. See module doc."""
+    scenarios = load_all(options.paths)
+    plans = []
+    for scenario in scenarios:
+        chosen = options.integrations or scenario.integrations
+        plans.append((scenario, expand(scenario, seed=options.seed, runs=options.runs, integrations=chosen)))
+    total = sum(len(specs) for _, specs in plans)
+    console.print(
+        f"racelab: {len(plans)} scenario(s), {total} runs, seed {options.seed}, mode {options.mode}", highlight=False
+    )
+    judged: list[tuple[RunRecord, tuple[CheckResult, ...]]] = []
+    scratch = Path(tempfile.mkdtemp(prefix="racelab-"))
+    inputs: dict[str, Path] = {}
+    progress = Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+        auto_refresh=False,  # no refresh thread competing with the firing loop for the interpreter
+        transient=True,
+    )
+    with progress:
+        task = progress.add_task("runs", total=total)
+        last = [0.0]
+
+        def advance(_: RunOutcome) -> None:
+            progress.advance(task)
+            now = time.monotonic()
+            if now - last[0] > 0.25:
+                last[0] = now
+                progress.refresh()
+
+        for scenario, specs in plans:
+            progress.update(task, description=scenario.name)
+            progress.refresh()
+            outcomes = await _run_scenario(scenario, specs, options, advance, scratch, inputs)
+            judged.extend((o.record, o.results) for o in outcomes)
+    for scenario in scenarios:
+        inputs[f"scenarios/{scenario.path.name}"] = scenario.path
+    ran = {(r.spec.scenario, r.spec.integration) for r, _ in judged}
+    gates = {s.name: {i: g for i, g in s.gates.items() if (s.name, i) in ran} for s in scenarios}
+    summary = build_summary(judged, gates=gates, seed=options.seed, command=shlex.join(options.command) or None)
+    name = scenarios[0].name if len(scenarios) == 1 else "suite"
+    folder = open_result_dir(options.out, name, now=datetime.now())
+    write_results(folder, records_with_results=judged, summary=summary, inputs=inputs)
+    errors = sum(1 for r, _ in judged if r.error is not None)
+    _report(console, summary, judged, folder, options)
+    return SuiteResult(folder=folder, summary=summary, passed=bool(summary["passed"]), errors=errors)
+
+
+async def _run_scenario(
+    scenario: Scenario,
+    specs: Sequence[Any],
+    options: SuiteOptions,
+    advance: Any,
+    scratch: Path,
+    inputs: dict[str, Path],
+) -> list[RunOutcome]:
+    if options.mode == "external":
+        assert options.endpoints is not None
+        return await run_specs(specs, options.endpoints, options=options.runner, handlers=scenario.handlers,
+                               on_progress=advance)  # fmt: skip
+    overrides = {**scenario.simulator, "seed": options.seed}
+    async with open_embedded(scenario.profile, overrides=overrides) as url:
+        endpoints = Endpoints(orders=url, accounting=url, control=url)
+        profile = scratch / f"{scenario.name}.json"
+        profile.write_text(json.dumps(await _config(url), indent=2))
+        inputs[f"profiles/{scenario.name}.json"] = profile  # the exact configuration the runs met
+        return await run_specs(specs, endpoints, options=options.runner, handlers=scenario.handlers,
+                               on_progress=advance)  # fmt: skip
+
+
+async def _config(url: str) -> Any:
+    try:
+        async with aiohttp.ClientSession() as session, session.get(f"{url}/_sim/config") as resp:
+            return await resp.json()
+    except aiohttp.ClientError as exc:
+        raise HarnessConnectionError(f"cannot read the simulator's configuration at {url}: {exc}") from None
+
+
+def _report(
+    console: Console,
+    summary: dict[str, Any],
+    judged: Sequence[tuple[RunRecord, tuple[CheckResult, ...]]],
+    folder: Path,
+    options: SuiteOptions,
+) -> None:
+    console.print(render_table(summary))
+    for gate in summary["gates"]:
+        mark = "[green]PASS[/]" if gate["passed"] else "[red]FAIL[/]"
+        console.print(f"{mark} {gate['scenario']} · {gate['integration']}: {gate['reason']}")
+    examples: dict[tuple[str, str, str], RunRecord] = {}
+    for record, results in judged:
+        for r in results:
+            if r.verdict.value == "invalid":
+                examples.setdefault((record.spec.scenario, record.spec.integration, r.checker), record)
+    for (scenario, integration, checker), record in list(examples.items())[:8]:
+        explanation = next(r.explanation for r in _results_of(judged, record) if r.checker == checker)
+        console.print(f"  e.g. {scenario} · {integration} · {checker} · run {record.spec.run_id}: {explanation}",
+                      highlight=False)  # fmt: skip
+    errors = [r for r, _ in judged if r.error is not None]
+    if errors:
+        console.print(f"[yellow]{len(errors)} runs were cut short, e.g. {errors[0].spec.run_id}: {errors[0].error}[/]")
+    skew = summary.get("skew_ms") or {}
+    if skew.get("count"):
+        console.print(f"send skew: p50 {skew['p50']:.2f} ms · p99 {skew['p99']:.2f} ms · max {skew['max']:.2f} ms "
+                      f"over {skew['count']} requests", highlight=False)  # fmt: skip
+    again = replace(options, command=())
+    rerun = ["racelab", "run", *map(str, again.paths), "--seed", str(options.seed)]
+    console.print(f"results: {folder}  ·  again: {shlex.join(rerun)}", highlight=False)
+
+
+def _results_of(
+    judged: Sequence[tuple[RunRecord, tuple[CheckResult, ...]]], record: RunRecord
+) -> tuple[CheckResult, ...]:
+    return next(results for r, results in judged if r is record)
