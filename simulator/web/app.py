@@ -129,9 +129,7 @@ async def _edge(request: web.Request, handler: Any) -> web.StreamResponse:
         if exc.status == 405:
             response.headers["Allow"] = exc.headers.get("Allow", "")
     except ValidationError as exc:  # a model validated outside parse_body
-        response = web.json_response(
-            _error_body(service, 400, "BAD-REQUEST", validation_message(exc)), status=400
-        )
+        response = web.json_response(_error_body(service, 400, "BAD-REQUEST", validation_message(exc)), status=400)
     key = f"{service} {response.status}"
     stats[key] = stats.get(key, 0) + 1
     return response
@@ -144,8 +142,8 @@ async def _openapi(request: web.Request) -> web.Response:
 def create_app(config: SimConfig | None = None) -> web.Application:
     """Build the simulator's aiohttp application.
 
-        app = create_app(load_profile("default"))
-        web.run_app(app, host="127.0.0.1", port=8080)
+    app = create_app(load_profile("default"))
+    web.run_app(app, host="127.0.0.1", port=8080)
     """
     config = config or SimConfig()
     app = web.Application(middlewares=[_edge], client_max_size=config.limits.max_body_bytes)
@@ -180,8 +178,8 @@ async def open_server(
 ) -> AsyncIterator[tuple[web.Application, str]]:
     """Serve the simulator on `host:port` (0: an ephemeral port) and yield the app and its base URL.
 
-        async with open_server(load_profile("instant")) as (app, url):
-            ...  # http://127.0.0.1:PORT
+    async with open_server(load_profile("instant")) as (app, url):
+        ...  # http://127.0.0.1:PORT
     """
     app = create_app(config)
     runner = web.AppRunner(app, access_log=None, handle_signals=False)

@@ -9,6 +9,7 @@ Imports: aiohttp, pydantic, `simulator.*`.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from decimal import Decimal
 from typing import Annotated, Any
 
@@ -275,8 +276,15 @@ async def inspect_order(request: web.Request) -> web.Response:
         {
             "order": order_document(latest),
             "versions": [
-                {"version": s.version, "t": t, "t_ms": round(core.ms_since_start(t), 3), "status": s.status,
-                 "value": s.value, "invoiced": s.invoiced_value, "packages": len(s.packages)}  # fmt: skip
+                {
+                    "version": s.version,
+                    "t": t,
+                    "t_ms": round(core.ms_since_start(t), 3),
+                    "status": s.status,
+                    "value": s.value,
+                    "invoiced": s.invoiced_value,
+                    "packages": len(s.packages),
+                }
                 for t, s in zip(history.times, history.states, strict=True)
             ],
             "changes": [c.to_json() for c in changes],
@@ -299,10 +307,8 @@ async def quiesce(request: web.Request) -> web.Response:
     known = (request.app[ORDERS].store, request.app[ACCOUNTING].store)
     if body.orderId is not None and not any(body.orderId in s for s in known) and not core.work.pending(body.orderId):
         raise NotFound(f"Order Not Found: {body.orderId}", code="OMS007")
-    try:
+    with contextlib.suppress(TimeoutError):  # not idle in time: the answer says so
         await asyncio.wait_for(core.work.wait_idle(body.orderId), body.timeout_ms / 1000.0)
-    except TimeoutError:
-        pass
     pending = core.work.pending(body.orderId)
     return web.json_response({"idle": pending == 0, "pending": pending})
 

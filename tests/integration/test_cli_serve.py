@@ -37,7 +37,7 @@ def test_serve_prints_where_it_listens_and_stops_on_sigterm() -> None:
         assert config["orders"]["change"]["read_lag"]["ms"] == 600.0
     finally:
         proc.send_signal(signal.SIGTERM)
-        out, err = proc.communicate(timeout=20)
+        _out, err = proc.communicate(timeout=20)
     assert proc.returncode == 0, err
 
 

@@ -17,7 +17,8 @@ from tests.conftest import VALUE, Sim, SimFactory
 
 async def test_health_and_openapi(sim: Sim) -> None:
     _, health = await sim.call("GET", "/_sim/health", expect=200)
-    assert health["status"] == "ok" and health["consistency"] == "snapshot"
+    assert health["status"] == "ok"
+    assert health["consistency"] == "snapshot"
     _, spec = await sim.call("GET", "/openapi.json", expect=200)
     assert spec["openapi"].startswith("3.")
     for path in ("/api/oms/pvt/orders/{orderId}", "/api/order-system/orders/{orderId}/changes", "/_sim/orders"):
@@ -39,7 +40,8 @@ async def test_seed_order_answers_id_and_value(sim: Sim) -> None:
     _, answer = await sim.call(
         "POST", "/_sim/orders", body={"items": [{"id": "a", "price": 100, "quantity": 3}], "shipping": 50}, expect=201
     )
-    assert answer["value"] == 350 and answer["status"] == "handling"
+    assert answer["value"] == 350
+    assert answer["status"] == "handling"
     assert (await sim.order(answer["orderId"]))["value"] == 350
 
 
@@ -55,7 +57,8 @@ async def test_seed_order_answers_id_and_value(sim: Sim) -> None:
 )
 async def test_seed_order_bad_input(sim: Sim, body: dict[str, Any], problem: str) -> None:
     status, answer = await sim.call("POST", "/_sim/orders", body=body)
-    assert status == 400 and problem in answer["error"]["message"]
+    assert status == 400
+    assert problem in answer["error"]["message"]
     _, listing = await sim.call("GET", "/_sim/orders", expect=200)
     assert listing["total"] == 0
 
@@ -65,7 +68,8 @@ async def test_seed_order_refuses_an_existing_id(sim: Sim) -> None:
     status, answer = await sim.call(
         "POST", "/_sim/orders", body={"orderId": "ORD-1", "items": [{"id": "a", "price": 1, "quantity": 1}]}
     )
-    assert status == 400 and "already exists" in answer["error"]["message"]
+    assert status == 400
+    assert "already exists" in answer["error"]["message"]
 
 
 async def test_config_patch_is_live_and_validated_as_a_whole(sim: Sim) -> None:
@@ -82,7 +86,8 @@ async def test_config_patch_is_live_and_validated_as_a_whole(sim: Sim) -> None:
         body={"orders": {"change": {"read_lag": {"kind": "uniform", "min_ms": 9, "max_ms": 1}}}},
     )
     assert status == 400
-    assert "orders.change.read_lag" in body["error"]["message"] and "max_ms" in body["error"]["message"]
+    assert "orders.change.read_lag" in body["error"]["message"]
+    assert "max_ms" in body["error"]["message"]
     _, unchanged = await sim.call("GET", "/_sim/config", expect=200)
     assert unchanged == config
 
@@ -106,7 +111,8 @@ async def test_move_status_fires_through_the_workflow(sim: Sim) -> None:
     _, order = await sim.call("POST", "/_sim/orders/ORD-1/status", body={"status": "handling"}, expect=200)
     assert order["status"] == "handling"
     status, body = await sim.call("POST", "/_sim/orders/ORD-1/status", body={"status": "lost"})
-    assert status == 400 and "status must be one of" in body["error"]["message"]
+    assert status == 400
+    assert "status must be one of" in body["error"]["message"]
 
 
 async def test_inspect_order_shows_every_version(sim: Sim) -> None:
@@ -153,7 +159,8 @@ async def test_quiesce_reports_pending_work_when_a_gate_holds_it(sim: Sim) -> No
 
 async def test_gate_errors(sim: Sim) -> None:
     status, body = await sim.call("POST", "/_sim/gates", body={"orderId": "ORD-1", "point": "change.after_lunch"})
-    assert status == 400 and "checkpoint one of" in body["error"]["message"]
+    assert status == 400
+    assert "checkpoint one of" in body["error"]["message"]
     status, body = await sim.call(
         "POST", "/_sim/gates/release", body={"orderId": "ORD-1", "point": "change.after_read"}
     )

@@ -69,7 +69,8 @@ async def test_hook_config_pings_the_url_then_is_readable_and_deletable(sim: Sim
 async def test_hook_config_refused_when_the_ping_fails(sim: Sim, subscriber: Subscriber) -> None:
     subscriber.answers = [500]
     status, body = await sim.call("POST", "/api/orders/hook/config", body=hook_body(subscriber.url, ["handling"]))
-    assert status == 400 and body["error"]["code"] == "OMS-HOOK-PING"
+    assert status == 400
+    assert body["error"]["code"] == "OMS-HOOK-PING"
     status, _ = await sim.call("GET", "/api/orders/hook/config")
     assert status == 404  # nothing stored
 
@@ -87,7 +88,8 @@ async def test_hook_config_refused_when_the_ping_fails(sim: Sim, subscriber: Sub
 )
 async def test_hook_config_bad_input(sim: Sim, body: dict[str, Any], field: str) -> None:
     status, answer = await sim.call("POST", "/api/orders/hook/config", body=body)
-    assert status == 400 and field in answer["error"]["message"]
+    assert status == 400
+    assert field in answer["error"]["message"]
 
 
 async def test_status_changes_are_delivered_with_the_documented_payload(sim: Sim, subscriber: Subscriber) -> None:
@@ -100,7 +102,7 @@ async def test_status_changes_are_delivered_with_the_documented_payload(sim: Sim
     await sim.quiesce()
     await subscriber.wait_for(3)
 
-    ping, handling, invoiced = subscriber.received
+    _ping, handling, invoiced = subscriber.received
     assert handling["OrderId"] == "ORD-1"
     assert (handling["Domain"], handling["State"], handling["LastState"]) == (
         "Fulfillment",
@@ -159,4 +161,5 @@ async def test_feed_retrieve_and_commit(sim: Sim) -> None:
 @pytest.mark.parametrize("maxlot", ["0", "11", "x"])
 async def test_feed_maxlot_out_of_range_is_400(sim: Sim, maxlot: str) -> None:
     status, body = await sim.call("GET", f"/api/orders/feed?maxlot={maxlot}")
-    assert status == 400 and "maxlot" in body["error"]["message"]
+    assert status == 400
+    assert "maxlot" in body["error"]["message"]

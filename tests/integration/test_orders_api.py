@@ -31,7 +31,8 @@ OMS_EXAMPLE = {
 
 
 def error_code(body: Any) -> str:
-    assert set(body) == {"error"} and set(body["error"]) == {"code", "message", "exception"}, body
+    assert set(body) == {"error"}, body
+    assert set(body["error"]) == {"code", "message", "exception"}, body
     assert body["error"]["message"], body
     return str(body["error"]["code"])
 
@@ -191,7 +192,7 @@ async def test_partial_invoice_goes_back_to_payment_approved_and_the_rest_comple
 
 async def test_input_invoice_needs_an_output_invoice_and_does_not_count_as_invoiced(sim: Sim) -> None:
     await sim.seed()
-    code, body = await sim.invoice(value=100, number="RET-0", type="Input", expect=None)
+    code, _body = await sim.invoice(value=100, number="RET-0", type="Input", expect=None)
     assert code == 400
     await sim.invoice(value=VALUE, number="NF-1")
     await sim.quiesce("ORD-1")
@@ -216,7 +217,8 @@ async def test_tracking_update(sim: Sim) -> None:
     body = {"trackingNumber": "TRK-1", "trackingUrl": "https://t.example/1", "courier": "Correios",
             "dispatchedDate": "2026-11-22"}  # fmt: skip
     status, answer = await sim.call("PATCH", "/api/oms/pvt/orders/ORD-1/invoice/NF-1", body=body)
-    assert status == 200 and answer["orderId"] == "ORD-1"
+    assert status == 200
+    assert answer["orderId"] == "ORD-1"
     (package,) = (await sim.order())["packageAttachment"]["packages"]
     assert (package["trackingNumber"], package["courier"], package["dispatchedDate"]) == (
         "TRK-1",
@@ -228,10 +230,12 @@ async def test_tracking_update(sim: Sim) -> None:
 async def test_tracking_unknown_invoice_is_404_and_empty_body_is_400(sim: Sim) -> None:
     await sim.seed()
     status, body = await sim.call("PATCH", "/api/oms/pvt/orders/ORD-1/invoice/NF-9", body={"courier": "X"})
-    assert status == 404 and error_code(body) == "OMS-INVOICE-NOT-FOUND"
+    assert status == 404
+    assert error_code(body) == "OMS-INVOICE-NOT-FOUND"
     await sim.invoice(value=VALUE, number="NF-1")
     status, body = await sim.call("PATCH", "/api/oms/pvt/orders/ORD-1/invoice/NF-1", body={})
-    assert status == 400 and "nothing to update" in body["error"]["message"]
+    assert status == 400
+    assert "nothing to update" in body["error"]["message"]
 
 
 # -- changes ---------------------------------------------------------------------------------------------------
@@ -299,13 +303,15 @@ async def test_change_rules_refuse_synchronously(sim: Sim, body: dict[str, Any],
 async def test_change_missing_reason_is_400(sim: Sim) -> None:
     await sim.seed()
     status, answer = await sim.call("PATCH", CHANGES, body={"remove": REMOVE_SKU2["remove"]})
-    assert status == 400 and "reason" in answer["error"]["message"]
+    assert status == 400
+    assert "reason" in answer["error"]["message"]
 
 
 async def test_change_refused_in_a_final_status(sim: Sim) -> None:
     await sim.seed(status="invoiced")
     status, answer = await sim.call("PATCH", CHANGES, body=REMOVE_SKU2)
-    assert status == 400 and error_code(answer) == "OMS003"
+    assert status == 400
+    assert error_code(answer) == "OMS003"
 
 
 async def test_change_below_the_invoiced_amount_is_canceled_by_the_worker_with_chk0034(sim: Sim) -> None:
@@ -337,7 +343,8 @@ async def test_change_history_lists_requests_and_actions(sim: Sim) -> None:
 async def test_change_details_unknown_change_is_404(sim: Sim) -> None:
     await sim.seed()
     status, body = await sim.call("GET", f"{CHANGES}/nope")
-    assert status == 404 and error_code(body) == "CHK0124"
+    assert status == 404
+    assert error_code(body) == "CHK0124"
 
 
 async def test_change_preview_is_a_dry_run_with_every_rule(sim: Sim) -> None:
@@ -348,7 +355,8 @@ async def test_change_preview_is_a_dry_run_with_every_rule(sim: Sim) -> None:
     assert (await sim.order())["value"] == VALUE  # nothing applied
     await sim.invoice(value=VALUE - 480, number="NF-1")
     status, body = await sim.call("POST", CHANGES + "/preview", body=REMOVE_SKU2)
-    assert status == 400 and error_code(body) == "CHK0034"  # the preview reads the latest version
+    assert status == 400
+    assert error_code(body) == "CHK0034"
 
 
 async def test_cancel_an_unfinished_change(sim: Sim) -> None:
@@ -371,7 +379,8 @@ async def test_cancel_a_finished_change_is_refused(sim: Sim) -> None:
     _, change = await sim.call("PATCH", CHANGES, body=REMOVE_SKU2, expect=202)
     await sim.quiesce("ORD-1")
     status, body = await sim.call("POST", f"{CHANGES}/{change['requestId']}/cancel")
-    assert status == 400 and error_code(body) == "CHK0124"
+    assert status == 400
+    assert error_code(body) == "CHK0124"
 
 
 async def test_retry_an_unfinished_change_after_system_failures(sim: Sim) -> None:
@@ -391,7 +400,8 @@ async def test_retry_an_unfinished_change_after_system_failures(sim: Sim) -> Non
     assert (details["status"], details["finished"]) == ("done", True)
     assert (await sim.order())["value"] == VALUE - 1500
     status, body = await sim.call("POST", path + "/retry")
-    assert status == 400 and error_code(body) == "CHK0124"  # a finished change cannot be retried
+    assert status == 400
+    assert error_code(body) == "CHK0124"
 
 
 async def test_change_summary(sim: Sim) -> None:
@@ -415,7 +425,8 @@ async def test_start_handling_only_from_ready_for_handling(sim: Sim) -> None:
     await sim.call("POST", "/api/oms/pvt/orders/ORD-1/start-handling", expect=204)
     assert (await sim.order())["status"] == "handling"
     status, body = await sim.call("POST", "/api/oms/pvt/orders/ORD-1/start-handling")
-    assert status == 400 and error_code(body) == "OMS003"
+    assert status == 400
+    assert error_code(body) == "OMS003"
     assert "ready-for-handling" in body["error"]["message"]
 
 
@@ -428,11 +439,13 @@ async def test_cancel_order_and_its_refusals(sim: Sim) -> None:
     await sim.seed("B")
     await sim.invoice("B", value=1000, number="NF-B")
     status, body = await sim.call("POST", "/api/oms/pvt/orders/B/cancel")
-    assert status == 400 and "partially invoiced" in body["error"]["message"]
+    assert status == 400
+    assert "partially invoiced" in body["error"]["message"]
 
     await sim.seed("C", status="invoiced")
     status, body = await sim.call("POST", "/api/oms/pvt/orders/C/cancel")
-    assert status == 400 and "invoiced" in body["error"]["message"]
+    assert status == 400
+    assert "invoiced" in body["error"]["message"]
 
 
 # -- the edge: error shapes, limits, auth ---------------------------------------------------------------------
@@ -441,14 +454,17 @@ async def test_cancel_order_and_its_refusals(sim: Sim) -> None:
 async def test_malformed_json_is_400(sim: Sim) -> None:
     await sim.seed()
     status, body = await sim.call("PATCH", CHANGES, raw=b'{"reason": ')
-    assert status == 400 and "JSON" in body["error"]["message"]
+    assert status == 400
+    assert "JSON" in body["error"]["message"]
 
 
 async def test_unknown_route_and_wrong_method_answer_in_the_error_shape(sim: Sim) -> None:
     status, body = await sim.call("GET", "/api/oms/pvt/nothing-here")
-    assert status == 404 and error_code(body) == "HTTP-404"
+    assert status == 404
+    assert error_code(body) == "HTTP-404"
     status, body = await sim.call("DELETE", "/api/oms/pvt/orders/ORD-1")
-    assert status == 405 and error_code(body) == "HTTP-405"
+    assert status == 405
+    assert error_code(body) == "HTTP-405"
 
 
 async def test_oversize_body_is_413_and_nothing_is_stored(make_sim: SimFactory) -> None:
@@ -460,7 +476,8 @@ async def test_oversize_body_is_413_and_nothing_is_stored(make_sim: SimFactory) 
         "add": {"items": [{"id": f"s{i}", "quantity": 1, "price": 1} for i in range(200)]},
     }
     status, answer = await sim.call("PATCH", CHANGES, body=body)
-    assert status == 413 and error_code(answer) == "PAYLOAD-TOO-LARGE"
+    assert status == 413
+    assert error_code(answer) == "PAYLOAD-TOO-LARGE"
     _, history = await sim.call("GET", CHANGES, expect=200)
     assert history["requests"] == []
 
@@ -469,7 +486,8 @@ async def test_credentials_are_checked_when_configured(make_sim: SimFactory) -> 
     sim = await make_sim("instant", auth={"orders_app_key": "key", "orders_app_token": "secret"})
     await sim.seed()
     status, body = await sim.call("GET", "/api/oms/pvt/orders/ORD-1")
-    assert status == 401 and error_code(body) == "UNAUTHORIZED"
+    assert status == 401
+    assert error_code(body) == "UNAUTHORIZED"
     wrong = {"X-VTEX-API-AppKey": "key", "X-VTEX-API-AppToken": "nope"}
     status, body = await sim.call("GET", "/api/oms/pvt/orders/ORD-1", headers=wrong)
     assert status == 403
