@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 from decimal import Decimal
 from typing import Annotated, Any
 
@@ -174,10 +175,10 @@ async def get_config(request: web.Request) -> web.Response:
 
 async def patch_config(request: web.Request) -> web.Response:
     raw = await request.read()
+    if not raw.strip():
+        raise BadRequest("a JSON merge patch (an object) is required, e.g. {\"consistency\": \"serializable\"}")
     try:
-        import json
-
-        patch = json.loads(raw or b"{}")
+        patch = json.loads(raw)
     except ValueError as exc:
         raise BadRequest(f"invalid JSON: {exc}") from None
     core = request.app[CORE]
