@@ -1,9 +1,10 @@
-"""racelab's simulator: mock Orders (OMS) and Accounting services with a phase-by-phase timing model.
+"""racelab's simulator: mock Orders (OMS) and Accounting (AaaS) services with a phase-by-phase timing model.
 
 General layout (imports point down this list, never up):
 
     web/          aiohttp transport: app factory, route table, request models, control API, OpenAPI
     orders/       the Orders domain: records and rules (model), documents, the service (pipelines, workflow)
+    accounting/   the Accounting domain: positions, invoices, update invoice's rules, notifications
     engine.py     the timing model's runtime: Core (clock, RNG streams, journal, gates, work), Op, transactions
     config.py     SimConfig and profiles        timing.py   distributions and seeded RNG streams
     journal.py    the journal                    gates.py    named checkpoints that tests hold and release
