@@ -251,6 +251,17 @@ class RunApi:
         return await self.request("get_change", "GET", url, headers=self._ep.orders_headers,
                                   record={"requestId": request_id}, summarize=_summary_change)  # fmt: skip
 
+    # -- Accounting ----------------------------------------------------------------------------------------------
+    async def accounting_write(
+        self, f: str, method: str, path: str, body: Mapping[str, Any], *, request_id: str | None = None
+    ) -> ApiResult:
+        """A write under `/accounting/v1/...` (`path` starts there): 200 `internalRequestId` now, the verdict later."""
+        headers = dict(self._ep.accounting_headers)
+        if request_id:
+            headers["X-Request-ID"] = request_id
+        return await self.request(f, method, f"{self._ep.accounting}{path}", json=dict(body), headers=headers,
+                                  record={"path": path})  # fmt: skip
+
     async def cancel_order(self, order_id: str, reason: str = "racelab") -> ApiResult:
         return await self.request("cancel", "POST", f"{self._ep.orders}/api/oms/pvt/orders/{order_id}/cancel",
                                   json={"reason": reason}, headers=self._ep.orders_headers)  # fmt: skip

@@ -14,9 +14,11 @@ Imports: stdlib, `harness.client`, `harness.model`, `harness.errors`.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import importlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Any, Protocol, runtime_checkable
 
 from .client import ApiResult, ControlApi, RunApi, step_mark
@@ -31,9 +33,12 @@ __all__ = [
     "Robust",
     "RunContext",
     "Workaround",
+    "accounting_ref",
     "change_body",
     "invoice_items",
     "load_integration",
+    "register_invoice",
+    "update_invoice",
 ]
 
 
@@ -274,6 +279,103 @@ class ExternalIntegration:
             if status == 200 and (order.get("packageAttachment") or {}).get("packages"):
                 return
             await asyncio.sleep(0.05)
+
+
+# -- Accounting steps: what the merchant's middleware does in the accounting service -------------------------------
+
+
+def accounting_ref(spec: RunSpec) -> str | None:
+    """The run's Accounting order reference (at most 16 characters, as the service allows), if it has one."""
+    accounting = spec.order.get("accounting")
+    if not accounting:
+        return None
+    given = accounting.get("orderReference")
+    return str(given) if given else "R" + hashlib.sha1(spec.order_id.encode()).hexdigest()[:15]
+
+
+def _accounting_path(spec: RunSpec) -> str:
+    acc = spec.order["accounting"]
+    return (f"/accounting/v1/businesses/{acc.get('businessCode', '1000')}/customers/{acc['customerNumber']}"
+            f"/orders/{accounting_ref(spec)}")  # fmt: skip
+
+
+async def _accounting_state(ctx: RunContext) -> Mapping[str, Any]:
+    ref = accounting_ref(ctx.spec)
+    status, state = await ctx.control.call("GET", f"/_sim/accounting/orders/{ref}")
+    if status != 200:
+        raise ConnectionError(f"cannot read Accounting order {ref}: {status} {state}")
+    return dict(state)
+
+
+async def _settle_accounting(ctx: RunContext) -> None:
+    await ctx.control.call("POST", "/_sim/quiesce", json={"orderId": accounting_ref(ctx.spec), "timeout_ms": 30_000})
+
+
+def _vat_per_unit(gross: Decimal, percent: Decimal) -> Decimal:
+    return (gross - gross / (1 + percent / 100)).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
+
+
+async def register_invoice(ctx: RunContext, step: Step) -> None:
+    """`do: register-invoice`: register in Accounting what was invoiced in Orders: every position still open."""
+    if accounting_ref(ctx.spec) is None:
+        raise ValueError("`do: register-invoice` needs an `accounting:` block in the scenario's order")
+    state = await _accounting_state(ctx)
+    refs = [p["orderItemReference"] for p in state["positions"] if p["state"] == "open"]
+    if not refs:
+        return
+    body = {"invoiceReference": f"{ctx.invoice_number()[:24]}-A", "invoiceDate": "2026-11-21",
+            "dueDate": "2026-12-21", "dispatchDate": "2026-11-21", "shipmentReference": "S-1",
+            "items": [{"orderItemReference": r} for r in refs]}  # fmt: skip
+    await ctx.api.accounting_write("accounting.invoice", "POST", f"{_accounting_path(ctx.spec)}/invoices", body,
+                                   request_id=f"{ctx.spec.order_id}-register")  # fmt: skip
+    await _settle_accounting(ctx)
+
+
+async def update_invoice(ctx: RunContext, step: Step) -> None:
+    """`do: update-invoice`: correct the active Accounting invoice to what the Orders order says now (each sales
+    position's quantity from the order's items, in order). With `raise: <cents>`, try to raise the first position's
+    unit price instead (the service must refuse it: the gross may only go down)."""
+    if accounting_ref(ctx.spec) is None:
+        raise ValueError("`do: update-invoice` needs an `accounting:` block in the scenario's order")
+    read = await ctx.api.get_order(ctx.order_id)
+    state = await _accounting_state(ctx)
+    active = [i for i in state["invoices"] if not i["nullified"]]
+    if not read.ok or not active:
+        return
+    invoice = active[-1]
+    items = (read.body or {}).get("items") or []
+    raise_by = Decimal(int(step.args.get("raise", 0))) / 100
+    sales = 0
+    lines = []
+    for line in invoice["items"]:
+        position = next(p for p in state["positions"] if p["orderItemReference"] == line["orderItemReference"])
+        quantity = Decimal(str(line["quantity"]))
+        if position["positionType"] == "SALES_ARTICLE":
+            if sales < len(items):
+                quantity = Decimal(int(items[sales]["quantity"]))
+            sales += 1
+        gross = Decimal(str(line["grossUnitPrice"])) + (raise_by if not lines else 0)
+        percent = Decimal(str(line["vatPercent"]))
+        lines.append({"orderItemReference": line["orderItemReference"], "grossUnitPrice": float(gross),
+                      "quantity": float(quantity), "vatAmount": float(_vat_per_unit(gross, percent)),
+                      "vatPercent": float(percent), "vatType": line["vatType"],
+                      "positionType": position["positionType"]})  # fmt: skip
+    new_gross = sum(Decimal(str(ln["grossUnitPrice"])) * Decimal(str(ln["quantity"])) for ln in lines)
+    if not raise_by and new_gross == Decimal(str(invoice["grossAmount"])):
+        return  # Accounting already bills what Orders says
+    n = len(state["invoices"])
+    body = {
+        "goodwillReference": f"GW-{accounting_ref(ctx.spec)}-{n}",
+        "invoice": {"invoiceReference": f"{invoice['invoiceReference'][:24]}-u{n}", "invoiceDate": "2026-11-22",
+                    "dueDate": "2026-12-22", "dispatchDate": "2026-11-21", "shipmentReference": "S-1",
+                    "items": [{"orderItemReference": ln["orderItemReference"]} for ln in lines]},
+        "order": {"orderReference": accounting_ref(ctx.spec), "currency": state.get("currency", "EUR"),
+                  "orderChannel": state.get("orderChannel", "ECOM"), "orderDate": state.get("orderDate", "2026-11-21"),
+                  "orderType": state.get("orderType", "PHYSICAL_GOODS"), "supplyingCountry": "DE", "items": lines},
+    }  # fmt: skip
+    path = f"{_accounting_path(ctx.spec)}/invoices/{invoice['invoiceReference']}"
+    await ctx.api.accounting_write("accounting.update_invoice", "PUT", path, body)
+    await _settle_accounting(ctx)
 
 
 BUILTIN: dict[str, type[Naive]] = {"naive": Naive, "workaround": Workaround, "robust": Robust}

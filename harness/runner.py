@@ -23,7 +23,7 @@ from typing import Any
 
 from .checkers import check_all
 from .client import ControlApi, Endpoints, Recorder, RunApi, StepMark, open_sessions, step_mark
-from .integrations import RunContext, load_integration
+from .integrations import RunContext, accounting_ref, load_integration, register_invoice, update_invoice
 from .model import CheckResult, FinalState, RunRecord, RunSpec, Step, Verdict
 
 __all__ = ["RunOutcome", "RunnerOptions", "run_specs", "sleep_until"]
@@ -151,6 +151,8 @@ async def _seed_all(specs: Sequence[RunSpec], integrations: Mapping[str, Any], c
     async def seed(spec: RunSpec) -> None:
         order = dict(spec.order)
         order.setdefault("orderId", spec.order_id)
+        if order.get("accounting"):
+            order["accounting"] = {**order["accounting"], "orderReference": accounting_ref(spec)}
         if (status := getattr(integrations[spec.integration], "seed_status", None)) is not None:
             order["status"] = status
         async with limit:
@@ -238,6 +240,10 @@ async def _fire(
         await integration.change(ctx, step)
     elif step.do == "cancel":
         await ctx.api.cancel_order(ctx.order_id, str(step.args.get("reason", "racelab scenario")))
+    elif step.do == "register-invoice":
+        await register_invoice(ctx, step)
+    elif step.do == "update-invoice":
+        await update_invoice(ctx, step)
     elif step.do in handlers:
         await handlers[step.do](ctx, step)
     else:
@@ -257,8 +263,9 @@ async def _final_state(
     except (OSError, TimeoutError, ConnectionError) as exc:
         return FinalState(order={}, settled=False, accounting={"error": str(exc)}), ()
     accounting = None
-    if spec.order.get("accounting"):
-        ref = str(spec.order["accounting"].get("orderReference") or spec.order_id)
+    if (ref := accounting_ref(spec)) is not None:
+        settle = {"orderId": ref, "timeout_ms": options.settle_timeout_s * 1000}
+        await control.call("POST", "/_sim/quiesce", json=settle, timeout_s=options.settle_timeout_s + 10)
         code, acc = await control.call("GET", f"/_sim/accounting/orders/{ref}")
         accounting = acc if code == 200 else None
     final = FinalState(

@@ -72,6 +72,7 @@ from .model import RunSpec, Step
 
 __all__ = [
     "ACTIONS",
+    "ACTION_ARGS",
     "CHECKER_NAMES",
     "INTEGRATIONS",
     "MAX_POINTS",
@@ -99,7 +100,16 @@ CHECKER_NAMES = (
 )
 """The invariants a scenario may `expect` (DESIGN §4.3)."""
 
-ACTIONS = ("invoice", "change", "cancel", "update-invoice", "duplicate-hook")
+ACTION_ARGS: dict[str, frozenset[str]] = {
+    "invoice": frozenset({"value"}),
+    "change": frozenset({"remove", "add", "replace", "manualDiscountValue", "manualIncrementValue", "reason"}),
+    "cancel": frozenset({"reason"}),
+    "register-invoice": frozenset(),
+    "update-invoice": frozenset({"raise"}),
+}
+"""What each built-in action may say besides `at` and `do` (a typo such as `remvoe` is refused, not ignored)."""
+
+ACTIONS = tuple(ACTION_ARGS)
 """The built-in `do:` actions; a Python scenario script adds its own with `async def step_<name>(ctx, step)`."""
 
 INTEGRATIONS = ("naive", "workaround", "robust")
@@ -504,6 +514,18 @@ class _Step(BaseModel):
                 if not isinstance(key, str):
                     raise _fail(f"a step's fields must be names (got {_show(key)})")
         return data
+
+    @model_validator(mode="after")
+    def _known_args(self) -> _Step:
+        allowed = ACTION_ARGS.get(self.do)
+        if allowed is None:  # a custom handler's step: its arguments are its own business
+            return self
+        for name in self.model_extra or {}:
+            if name not in allowed:
+                expected = ", ".join(sorted(allowed)) or "nothing besides at and do"
+                hint = _did_you_mean(name, sorted(allowed))
+                raise _fail(f"`do: {self.do}` takes no field {_show(name)}{hint}; expected: {expected}")
+        return self
 
     @field_validator("do")
     @classmethod

@@ -133,8 +133,8 @@ ERRORS = [
         edit("do: invoice", "do: invoce"),
         8,
         "steps[0].do",
-        "unknown action invoce (did you mean invoice?); expected one of: invoice, change, cancel, update-invoice, "
-        "duplicate-hook",
+        "unknown action invoce (did you mean invoice?); expected one of: invoice, change, cancel, register-invoice, "
+        "update-invoice",
     ),
     ("step-missing-do", edit("{at: 0ms, do: invoice}", "{at: 0ms}"), 8, "steps[0].do", "missing: what the step does"),
     ("step-not-a-mapping", edit("{at: 0ms, do: invoice}", "invoice"), 8, "steps[0]", "expected a mapping"),
@@ -559,7 +559,7 @@ SCRIPT_ERRORS = [
         3,
         "steps[0].do",
         "unknown action fire_thrice (did you mean fire_twice?); expected one of: invoice, change, cancel, "
-        "update-invoice, duplicate-hook, or a handler of this script: fire_twice",
+        "register-invoice, update-invoice, or a handler of this script: fire_twice",
     ),
     (
         "function-line",
@@ -854,5 +854,20 @@ def test_find_scenarios_walks_directories_and_skips_what_is_not_a_scenario(tmp_p
 
 
 def test_actions_and_checkers_are_the_designs() -> None:
-    assert ACTIONS == ("invoice", "change", "cancel", "update-invoice", "duplicate-hook")
+    assert ACTIONS == ("invoice", "change", "cancel", "register-invoice", "update-invoice")
     assert len(set(CHECKER_NAMES)) == 7
+
+
+def test_a_misspelt_step_field_is_refused_with_a_suggestion(tmp_path: Path) -> None:
+    path = tmp_path / "typo.yaml"
+    path.write_text(
+        "name: typo\n"
+        "order: {items: [{id: a, price: 100, quantity: 1}]}\n"
+        "steps:\n"
+        "  - {at: 0ms, do: invoice}\n"
+        "  - {at: 10ms, do: change, remvoe: [{id: a, quantity: 1}]}\n"
+    )
+    with pytest.raises(InvalidScenario) as caught:
+        load_scenario(path)
+    assert caught.value.line == 5
+    assert "`do: change` takes no field remvoe (did you mean remove?)" in str(caught.value)
