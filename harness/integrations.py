@@ -346,7 +346,7 @@ async def update_invoice(ctx: RunContext, step: Step) -> None:
     items = (read.body or {}).get("items") or []
     raise_by = Decimal(int(step.args.get("raise", 0))) / 100
     sales = 0
-    lines = []
+    lines: list[dict[str, Any]] = []
     for line in invoice["items"]:
         position = next(p for p in state["positions"] if p["orderItemReference"] == line["orderItemReference"])
         quantity = Decimal(str(line["quantity"]))
