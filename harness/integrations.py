@@ -28,6 +28,8 @@ from .model import Outcome, RunSpec, Step
 __all__ = [
     "BUILTIN",
     "ExternalIntegration",
+    "HookDedupe",
+    "HookNaive",
     "Integration",
     "Naive",
     "Robust",
@@ -54,6 +56,10 @@ class RunContext:
     api: RunApi
     control: ControlApi
     _changes: dict[int, asyncio.Future[str | None]] = field(default_factory=dict)
+    hooks_seen: int = 0
+    hooks_handled: set[tuple[Any, ...]] = field(default_factory=set)
+    hook_tasks: list[asyncio.Task[None]] = field(default_factory=list)
+    """Hook handlers the runner started for this run; it waits for them before reading the final state."""
 
     def __post_init__(self) -> None:
         loop = asyncio.get_running_loop()
@@ -281,6 +287,53 @@ class ExternalIntegration:
             await asyncio.sleep(0.05)
 
 
+class HookNaive:
+    """Driven by the order-status hook, like most real middleware: when a hook says the order reached `handling`,
+    read the order and invoice it. Naive about delivery: every hook is treated as a new event and gets a new invoice
+    document, so a duplicate delivery (the platform delivers at least once) invoices the order twice."""
+
+    name = "hook-naive"
+    seed_status = "ready-for-handling"
+    hook_driven = True
+
+    async def start(self, ctx: RunContext) -> None:
+        """The run's t=0: the order moves to `handling`, and the platform fires the hook."""
+        await ctx.control.call("POST", f"/_sim/orders/{ctx.order_id}/status", json={"status": "handling"})
+
+    async def on_hook(self, ctx: RunContext, payload: Mapping[str, Any]) -> None:
+        if payload.get("State") != "handling":
+            return
+        ctx.hooks_seen += 1
+        read = await ctx.api.get_order(ctx.order_id)
+        if read.ok:
+            number = f"{ctx.invoice_number()}-{ctx.hooks_seen}"
+            await ctx.api.invoice(ctx.order_id, number=number, value=int(read.body["value"]),
+                                  items=invoice_items(read.body))  # fmt: skip
+
+    async def invoice(self, ctx: RunContext, step: Step) -> None:
+        return None  # the hook triggers invoicing
+
+    async def change(self, ctx: RunContext, step: Step) -> None:
+        await Naive.change(Naive(), ctx, step)
+
+
+class HookDedupe(HookNaive):
+    """Hook-driven and deduplicating: a hook already handled (same OrderId, State and LastChange) is ignored, and
+    the invoice number is the order's own, so even a duplicate that slips through cannot invoice twice."""
+
+    name = "hook-dedupe"
+
+    async def on_hook(self, ctx: RunContext, payload: Mapping[str, Any]) -> None:
+        key = (payload.get("OrderId"), payload.get("State"), payload.get("LastChange"))
+        if payload.get("State") != "handling" or key in ctx.hooks_handled:
+            return
+        ctx.hooks_handled.add(key)
+        read = await ctx.api.get_order(ctx.order_id)
+        if read.ok:
+            await ctx.api.invoice(ctx.order_id, number=ctx.invoice_number(), value=int(read.body["value"]),
+                                  items=invoice_items(read.body))  # fmt: skip
+
+
 # -- Accounting steps: what the merchant's middleware does in the accounting service -------------------------------
 
 
@@ -378,7 +431,13 @@ async def update_invoice(ctx: RunContext, step: Step) -> None:
     await _settle_accounting(ctx)
 
 
-BUILTIN: dict[str, type[Naive]] = {"naive": Naive, "workaround": Workaround, "robust": Robust}
+BUILTIN: dict[str, type[Any]] = {
+    "naive": Naive,
+    "workaround": Workaround,
+    "robust": Robust,
+    "hook-naive": HookNaive,
+    "hook-dedupe": HookDedupe,
+}
 
 
 def load_integration(name: str) -> Any:

@@ -17,12 +17,13 @@ from __future__ import annotations
 import asyncio
 import gc
 from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import AsyncExitStack, contextmanager
 from dataclasses import dataclass
 from typing import Any
 
 from .checkers import check_all
 from .client import ControlApi, Endpoints, Recorder, RunApi, StepMark, open_sessions, step_mark
+from .hook_receiver import HookReceiver
 from .integrations import RunContext, accounting_ref, load_integration, register_invoice, update_invoice
 from .model import CheckResult, FinalState, RunRecord, RunSpec, Step, Verdict
 
@@ -109,9 +110,23 @@ async def _run_all(
     on_progress: Progress | None,
     loop: asyncio.AbstractEventLoop,
 ) -> list[RunOutcome]:
-    async with open_sessions(connections=max(100, min(options.concurrency, 2000))) as (api_session, control_session):
+    contexts: dict[str, tuple[RunContext, Any]] = {}
+
+    def dispatch(payload: Mapping[str, Any]) -> None:
+        """A hook for one of our orders: its integration reacts in a task of its own (the runner owns tasks)."""
+        entry = contexts.get(str(payload.get("OrderId")))
+        if entry is not None:
+            ctx, integration = entry
+            ctx.hook_tasks.append(loop.create_task(integration.on_hook(ctx, payload)))
+
+    async with (
+        open_sessions(connections=max(100, min(options.concurrency, 2000))) as (api_session, control_session),
+        AsyncExitStack() as stack,
+    ):
         control = ControlApi(control_session, endpoints)
         await _prepare_external(control, integrations)
+        if any(getattr(i, "hook_driven", False) for i in integrations.values()):
+            await _configure_hook(control, await stack.enter_async_context(HookReceiver(dispatch)))
         seeded = await _seed_all(specs, integrations, control)  # before the clock starts: seeding is not the race
         limit = asyncio.Semaphore(options.concurrency)
         base = loop.time() + 0.05
@@ -120,7 +135,7 @@ async def _run_all(
         async def one(spec: RunSpec, start: float) -> RunOutcome:
             async with limit:
                 outcome = await _run_one(spec, start, integrations[spec.integration], handlers, endpoints,
-                                         api_session, control, options, seeded.get(spec.run_id))  # fmt: skip
+                                         api_session, control, options, seeded.get(spec.run_id), contexts)  # fmt: skip
             if on_progress is not None:
                 on_progress(outcome)
             return outcome
@@ -171,12 +186,26 @@ async def _seed_all(specs: Sequence[RunSpec], integrations: Mapping[str, Any], c
 async def _prepare_external(control: ControlApi, integrations: Mapping[str, Any]) -> None:
     for integration in integrations.values():
         url = getattr(integration, "url", None)
-        if url is None:
-            continue
-        body = {"filter": {"type": "FromWorkflow", "status": ["handling"]}, "hook": {"url": url, "headers": {}}}
-        status, answer = await control.call("POST", "/api/orders/hook/config", json=body)
-        if status != 200:
-            raise ConnectionError(f"cannot configure the order hook for {integration.name}: {status} {answer}")
+        if url is not None:
+            await _configure_hook(control, url)
+
+
+async def _configure_hook(control: ControlApi, url: str) -> None:
+    body = {"filter": {"type": "FromWorkflow", "status": ["handling"]}, "hook": {"url": url, "headers": {}}}
+    status, answer = await control.call("POST", "/api/orders/hook/config", json=body)
+    if status != 200:
+        raise ConnectionError(f"cannot configure the order hook to {url}: {status} {answer}")
+
+
+async def _drain_hooks(ctx: RunContext, control: ControlApi, options: RunnerOptions) -> None:
+    """Let every hook of the order arrive (the simulator settles) and every handler finish; again if one arrived."""
+    while True:
+        settle = {"orderId": ctx.order_id, "timeout_ms": options.settle_timeout_s * 1000}
+        await control.call("POST", "/_sim/quiesce", json=settle, timeout_s=options.settle_timeout_s + 10)
+        started = list(ctx.hook_tasks)
+        await asyncio.gather(*started, return_exceptions=True)
+        if len(ctx.hook_tasks) == len(started):
+            return
 
 
 async def _run_one(
@@ -189,6 +218,7 @@ async def _run_one(
     control: ControlApi,
     options: RunnerOptions,
     seed_error: str | None,
+    contexts: dict[str, tuple[RunContext, Any]],
 ) -> RunOutcome:
     recorder = Recorder(origin=start)
     error: str | None = None
@@ -196,6 +226,7 @@ async def _run_one(
         if seed_error is not None:
             raise ConnectionError(seed_error)
         ctx = RunContext(spec=spec, api=RunApi(api_session, endpoints, recorder, integration.name), control=control)
+        contexts[spec.order_id] = (ctx, integration)
         await sleep_until(start, lead_s=options.lead_ms / 1000.0)  # the origin stays the slot: lateness is skew
         if hasattr(integration, "start"):
             await integration.start(ctx)
@@ -207,6 +238,11 @@ async def _run_one(
             error = f"a step failed: {type(failures[0]).__name__}: {failures[0]}"
         if hasattr(integration, "settle"):
             await integration.settle(ctx)
+        if getattr(integration, "hook_driven", False):
+            await _drain_hooks(ctx, control, options)
+            failed = [t.exception() for t in ctx.hook_tasks if not t.cancelled() and t.exception() is not None]
+            if failed and error is None:
+                error = f"a hook handler failed: {type(failed[0]).__name__}: {failed[0]}"
     except (ConnectionError, OSError, TimeoutError) as exc:
         error = f"{type(exc).__name__}: {exc}"
     final, journal = await _final_state(spec, control, options)

@@ -102,6 +102,8 @@ class HookTiming(_Model):
     timeout_ms: float = Field(default=5000.0, gt=0, le=60_000)
     max_attempts: int = Field(default=5, ge=1, le=50)
     retry_backoff_ms: float = Field(default=200.0, ge=0, le=60_000)
+    duplicate_rate: float = Field(default=0.0, ge=0.0, le=1.0)
+    """Probability that a delivered hook is delivered once more (at-least-once delivery, made visible)."""
     ping_on_config: bool = True
     """Like the platform, POST `{"hookConfig": "ping"}` to the URL when a hook is configured; refuse it unless 200."""
 

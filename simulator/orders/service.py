@@ -735,6 +735,14 @@ class OrdersService:
                 error = f"{type(exc).__name__}: {exc}"
             op.record("deliver", attempt=attempt, status=status, error=error, state=payload["State"])
             if status == 200:
+                rate = cfg.duplicate_rate
+                if rate and self.core.rng.get(op.key, "hook", "duplicate").random() < rate:
+                    await op.delay("delay", cfg.delay)
+                    try:  # at least once: the same event again, as a subscriber must expect
+                        again = await self.sender.post_json(hook.url, hook.headers, payload, cfg.timeout_ms / 1000.0)
+                    except Exception as exc:
+                        again, error = None, f"{type(exc).__name__}: {exc}"
+                    op.record("duplicate", status=again, error=error, state=payload["State"])
                 return
             if attempt < cfg.max_attempts:
                 await asyncio.sleep(cfg.retry_backoff_ms * 2 ** (attempt - 1) / 1000.0)
