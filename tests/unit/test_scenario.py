@@ -167,7 +167,7 @@ ERRORS = [
         6,
         "integrations[1]",
         "unknown integration workarond (did you mean workaround?); expected one of: naive, workaround, robust, "
-        "a class as module:Class, or external:<hook URL>",
+        "hook-naive, hook-dedupe, a class as module:Class, or external:<hook URL>",
     ),
     ("integration-twice", edit("[naive, workaround]", "[naive, naive]"), 6, "integrations[1]", "naive is listed twice"),
     (
