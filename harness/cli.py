@@ -200,7 +200,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"racelab: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
     except OSError as exc:
-        print(f"racelab: cannot serve: {exc}", file=sys.stderr)
+        doing = "cannot serve" if args.command == "serve" else "connection error"
+        print(f"racelab: {doing}: {exc}", file=sys.stderr)
         return EXIT_ERROR
     except KeyboardInterrupt:
         return EXIT_OK
