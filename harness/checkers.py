@@ -113,6 +113,8 @@ def no_lost_invoice(run: RunRecord) -> CheckResult:
 def finished_means_applied(run: RunRecord) -> CheckResult:
     """A read of the order that starts after a Change was seen finished must show the Change applied."""
     name = "finished-means-applied"
+    if run.error is not None:
+        return CheckResult(name, Verdict.UNKNOWN, f"The run did not complete: {run.error}")
     finished: dict[str, float] = {}
     for o in run.history:
         body = o.response if isinstance(o.response, Mapping) else {}
@@ -194,18 +196,23 @@ def accounting_matches_orders(run: RunRecord) -> CheckResult:
 def update_invoice_rules(run: RunRecord) -> CheckResult:
     """Every update invoice Accounting accepted kept its three rules (seed: riverty-update-invoice)."""
     name = "update-invoice-rules"
+    if (early := _unsettled(name, run)) is not None:
+        return early
     accounting = run.final.accounting
     if accounting is None:
         return CheckResult(name, Verdict.UNKNOWN, "The run has no Accounting order to check.")
+    if "error" in accounting:
+        return CheckResult(name, Verdict.UNKNOWN, f"The Accounting state could not be read: {accounting['error']}")
     for update in accounting.get("updates") or ():
         if update.get("result") != "OK":
             continue
-        if Decimal(str(update.get("newGross", 0))) > Decimal(str(update.get("oldGross", 0))):
+        old, new = Decimal(str(update.get("oldGross", 0))), Decimal(str(update.get("newGross", 0)))
+        if new > old:
             return CheckResult(
                 name,
                 Verdict.INVALID,
-                f"Update of invoice {update.get('invoiceReference')} raised the gross from {update.get('oldGross')} "
-                f"to {update.get('newGross')}; the gross may only go down.",
+                f"Update of invoice {update.get('invoiceReference')} raised the gross from {old:.2f} to {new:.2f}; "
+                "the gross may only go down.",
             )
         if update.get("customerChanged"):
             return CheckResult(name, Verdict.INVALID, f"Update of invoice {update.get('invoiceReference')} changed "

@@ -283,8 +283,9 @@ class ControlApi:
             return resp.status, _decode(await resp.text())
 
     async def get_order(self, order_id: str) -> tuple[int, Any]:
+        timeout = aiohttp.ClientTimeout(total=self._ep.request_timeout_s)
         async with self._session.get(f"{self._ep.orders}/api/oms/pvt/orders/{order_id}",
-                                     headers=self._ep.orders_headers) as resp:  # fmt: skip
+                                     headers=self._ep.orders_headers, timeout=timeout) as resp:  # fmt: skip
             return resp.status, _decode(await resp.text())
 
 

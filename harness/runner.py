@@ -21,6 +21,8 @@ from contextlib import AsyncExitStack, contextmanager
 from dataclasses import dataclass
 from typing import Any
 
+import aiohttp
+
 from .checkers import check_all
 from .client import ControlApi, Endpoints, Recorder, RunApi, StepMark, open_sessions, step_mark
 from .hook_receiver import HookReceiver
@@ -289,21 +291,22 @@ async def _fire(
 async def _final_state(
     spec: RunSpec, control: ControlApi, options: RunnerOptions
 ) -> tuple[FinalState, tuple[Mapping[str, Any], ...]]:
+    settle_s = options.settle_timeout_s
+    accounting = None
     try:
-        _, quiet = await control.call("POST", "/_sim/quiesce", json={"orderId": spec.order_id,
-                                      "timeout_ms": options.settle_timeout_s * 1000},
-                                      timeout_s=options.settle_timeout_s + 10)  # fmt: skip
+        settle = {"orderId": spec.order_id, "timeout_ms": settle_s * 1000}
+        _, quiet = await control.call("POST", "/_sim/quiesce", json=settle, timeout_s=settle_s + 10)
         status, order = await control.get_order(spec.order_id)
         _, inspected = await control.call("GET", f"/_sim/orders/{spec.order_id}")
         _, journal = await control.call("GET", f"/_sim/journal?orderId={spec.order_id}")
-    except (OSError, TimeoutError, ConnectionError) as exc:
-        return FinalState(order={}, settled=False, accounting={"error": str(exc)}), ()
-    accounting = None
-    if (ref := accounting_ref(spec)) is not None:
-        settle = {"orderId": ref, "timeout_ms": options.settle_timeout_s * 1000}
-        await control.call("POST", "/_sim/quiesce", json=settle, timeout_s=options.settle_timeout_s + 10)
-        code, acc = await control.call("GET", f"/_sim/accounting/orders/{ref}")
-        accounting = acc if code == 200 else None
+        if (ref := accounting_ref(spec)) is not None:
+            settle = {"orderId": ref, "timeout_ms": settle_s * 1000}
+            await control.call("POST", "/_sim/quiesce", json=settle, timeout_s=settle_s + 10)
+            code, acc = await control.call("GET", f"/_sim/accounting/orders/{ref}")
+            accounting = acc if code == 200 else None
+    except (OSError, TimeoutError, ConnectionError, aiohttp.ClientError) as exc:
+        reason = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+        return FinalState(order={}, settled=False, accounting={"error": reason}), ()
     final = FinalState(
         order=order if status == 200 else {},
         versions=tuple((inspected or {}).get("versions") or ()),

@@ -14,7 +14,7 @@ import shlex
 import tempfile
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -193,8 +193,9 @@ def _report(
     if skew.get("count"):
         console.print(f"send skew: p50 {skew['p50']:.2f} ms · p99 {skew['p99']:.2f} ms · max {skew['max']:.2f} ms "
                       f"over {skew['count']} requests", highlight=False)  # fmt: skip
-    again = replace(options, command=())
-    rerun = ["racelab", "run", *map(str, again.paths), "--seed", str(options.seed)]
+    rerun = list(options.command) or ["racelab", "run", *map(str, options.paths)]
+    if "--seed" not in rerun:
+        rerun += ["--seed", str(options.seed)]  # the default seed, said out loud: the command replays this run
     console.print(f"results: {folder}  ·  again: {shlex.join(rerun)}", highlight=False)
 
 

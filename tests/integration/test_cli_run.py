@@ -208,11 +208,6 @@ def test_exit_3_when_the_external_services_cannot_be_reached(tmp_path: Path, clo
     assert (summary["runs"], summary["unknown"], summary["passed"]) == (4, 4, False)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the printed `again:` command keeps only the paths and --seed: it drops --mode, --orders-url, --runs "
-    "and --integration, so running it does not repeat the run",
-)
 def test_the_printed_command_repeats_the_run(tmp_path: Path, closed_port: int) -> None:
     path = scenario(tmp_path, "race-again", CANARY)
     url = f"http://127.0.0.1:{closed_port}"

@@ -333,12 +333,6 @@ async def test_a_request_that_times_out_after_sending_is_recorded_as_info_never_
     assert outcome.verdict is Verdict.VALID
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=TimeoutError,
-    reason="ControlApi.get_order (the final-state read) passes no timeout, so an Orders service that stops "
-    "answering holds every run for aiohttp's default 5 minutes instead of Endpoints.request_timeout_s",
-)
 async def test_reading_the_final_state_is_bounded_by_the_request_timeout() -> None:
     fake = FakeOrders(hang={"get_order"})
     async with open_server(load_profile("instant")) as (_, sim), fake.serve() as orders:
@@ -351,12 +345,6 @@ async def test_reading_the_final_state_is_bounded_by_the_request_timeout() -> No
     assert outcome.verdict is Verdict.UNKNOWN
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=TimeoutError,
-    reason="runner._final_state reads the Accounting state outside its try: a timeout (or a dropped connection) "
-    "there escapes run_specs and takes every run of the call with it, instead of leaving that run unknown",
-)
 async def test_a_timeout_reading_the_accounting_state_leaves_the_run_unknown() -> None:
     fake = FakeOrders(hang={"accounting"})
     async with fake.serve() as url:
