@@ -189,6 +189,18 @@ def _report(
     errors = [r for r, _ in judged if r.error is not None]
     if errors:
         console.print(f"[yellow]{len(errors)} runs were cut short, e.g. {errors[0].spec.run_id}: {errors[0].error}[/]")
+    times = summary.get("time_to_invoice_ms") or {}
+    cost = (summary.get("invoice_cost_ms") or {}).get("integrations") or {}
+    baseline = (summary.get("invoice_cost_ms") or {}).get("baseline")
+    for integration, t in times.items():
+        if not t.get("count"):
+            continue
+        line = f"time to invoice · {integration}: p50 {t['p50']:.0f} ms · p99 {t['p99']:.0f} ms"
+        added = cost.get(integration) or {}
+        if added.get("pairs"):
+            line += (f" · +{added['added_p50']:.0f} ms p50, +{added['added_p99']:.0f} ms p99 over {baseline} "
+                     f"on {added['pairs']} identical schedules")  # fmt: skip
+        console.print(line, highlight=False)
     skew = summary.get("skew_ms") or {}
     if skew.get("count"):
         console.print(f"send skew: p50 {skew['p50']:.2f} ms · p99 {skew['p99']:.2f} ms · max {skew['max']:.2f} ms "
