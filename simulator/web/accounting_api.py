@@ -11,8 +11,9 @@ Money arrives as JSON numbers in currency units (`11.9`) and becomes `Decimal` w
 float is read through its shortest decimal representation, `Decimal(str(x))`); strings, booleans and nulls where a
 number is expected are refused. Dates accept both documented forms, `2018-11-04` and `2015-12-10T00:00:00.0000000`.
 
-Credentials: when `auth.accounting_subscription_key` is configured, a missing or wrong `X-Subscription-Key` answers
-401 (500 with `auth.faithful_errors`, the real service's documented oddity).
+Credentials are checked by the middleware in `app.py`, like the other services': when
+`auth.accounting_subscription_key` is configured, a missing or wrong `X-Subscription-Key` answers 401 (500 with
+`auth.faithful_errors`, the real service's documented oddity).
 
 Imports: aiohttp, pydantic, `simulator.accounting`, `simulator.errors`, `simulator.web.routing`, `.web._state`.
 """
@@ -50,7 +51,7 @@ from ..accounting.model import (
     UpdateInvoiceInput,
     VatType,
 )
-from ..errors import BadRequest, Unauthorized
+from ..errors import BadRequest
 from ._state import ACCOUNTING, CORE
 from .routing import Route
 
@@ -368,20 +369,8 @@ class _Context:
     request_id: str | None
 
 
-def _authorize(request: web.Request) -> None:
-    expected = request.app[CORE].config.auth.accounting_subscription_key
-    if expected is None:
-        return
-    sent = request.headers.get("X-Subscription-Key")
-    if sent is None:
-        raise Unauthorized("Missing header X-Subscription-Key: send one of your subscription keys")
-    if sent != expected:
-        raise Unauthorized("Invalid subscription key in X-Subscription-Key")
-
-
 def _context(request: web.Request) -> _Context:
-    """Credentials, path parameters and X-Request-ID, checked before the body."""
-    _authorize(request)
+    """Path parameters and X-Request-ID, checked before the body (credentials: the app's middleware)."""
     for name, value in request.match_info.items():
         rule = _PATH.get(name)
         if rule is not None and not rule[0].match(value):
@@ -487,7 +476,6 @@ async def post_payment(request: web.Request) -> web.Response:
 
 
 async def post_callback(request: web.Request) -> web.Response:
-    _authorize(request)
     body = await _parse(request, CallbackBody)
     callback = request.app[ACCOUNTING].register_callback(
         body.callbackUrl, frozenset(body.notificationTypes), body.description

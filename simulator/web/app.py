@@ -92,6 +92,15 @@ def _check_access(request: web.Request, service: str, config: SimConfig) -> None
             raise Unauthorized("Missing X-VTEX-API-AppKey / X-VTEX-API-AppToken", code="UNAUTHORIZED")
         if key != auth.orders_app_key or token != auth.orders_app_token:
             raise Forbidden("The credentials are not valid for this account", code="FORBIDDEN")
+    elif service == "accounting":
+        expected = auth.accounting_subscription_key
+        if expected is None:
+            return
+        sent = request.headers.get("X-Subscription-Key")
+        if sent is None:
+            raise Unauthorized("Missing header X-Subscription-Key: send one of your subscription keys")
+        if sent != expected:
+            raise Unauthorized("Invalid subscription key in X-Subscription-Key")
     elif service == "control":
         if _is_loopback(request.remote):
             return

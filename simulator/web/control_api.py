@@ -176,7 +176,7 @@ async def get_config(request: web.Request) -> web.Response:
 async def patch_config(request: web.Request) -> web.Response:
     raw = await request.read()
     if not raw.strip():
-        raise BadRequest("a JSON merge patch (an object) is required, e.g. {\"consistency\": \"serializable\"}")
+        raise BadRequest('a JSON merge patch (an object) is required, e.g. {"consistency": "serializable"}')
     try:
         patch = json.loads(raw)
     except ValueError as exc:
