@@ -208,3 +208,28 @@ def test_walker_resolves_relative_imports_in_a_package_init() -> None:
 def test_walker_reports_file_and_line() -> None:
     [hit] = [i for i in imports_of(SAMPLE, Path("simulator/orders/service.py")) if i.module == "locust"]
     assert str(hit) == "simulator/orders/service.py:15 imports locust"
+
+
+PURE_HARNESS = ("harness/model.py", "harness/checkers.py", "harness/stats.py", "harness/gates.py")
+"""Reused by the locust profiles under gevent: no event loop, no HTTP client, nothing but each other."""
+
+
+def test_checkers_and_their_data_stay_pure() -> None:
+    pure_modules = {module_name(Path(p)) for p in PURE_HARNESS}
+
+    def allowed(module: str) -> bool:
+        # `from .model import X` is walked as both `harness.model` and `harness.model.X`.
+        return module == "harness" or any(module == m or module.startswith(m + ".") for m in pure_modules)
+
+    forbidden = {"asyncio", "aiohttp", "simulator", "locust", "gevent"}
+    bad = [
+        str(i)
+        for i in project_imports("harness")
+        if i.path in PURE_HARNESS and (i.top in forbidden or (i.top == "harness" and not allowed(i.module)))
+    ]
+    assert bad == [], "checkers, stats and gates must import only the pure model (locust profiles reuse them)"
+
+
+def test_the_pure_rule_sees_the_pure_modules() -> None:
+    seen = {i.path for i in project_imports("harness")}
+    assert set(PURE_HARNESS) <= seen
