@@ -12,6 +12,8 @@ Every import counts, wherever it is: module level, inside a function, under `if 
 from __future__ import annotations
 
 import ast
+import subprocess
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -233,3 +235,22 @@ def test_checkers_and_their_data_stay_pure() -> None:
 def test_the_pure_rule_sees_the_pure_modules() -> None:
     seen = {i.path for i in project_imports("harness")}
     assert set(PURE_HARNESS) <= seen
+
+
+def test_importing_the_checkers_loads_no_event_loop_and_no_http_client() -> None:
+    probe = (
+        "import sys, harness, harness.checkers, harness.gates, harness.stats; "
+        "loaded = sorted(m for m in ('asyncio', 'aiohttp', 'simulator', 'rich') if m in sys.modules); "
+        "print(','.join(loaded))"
+    )
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, cwd=ROOT)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == ""
+
+
+def test_the_package_still_offers_the_runner_on_first_use() -> None:
+    import harness
+
+    assert harness.run_specs.__module__ == "harness.runner"
+    with pytest.raises(AttributeError, match="no attribute 'nothing'"):
+        _ = harness.nothing  # type: ignore[attr-defined]
