@@ -14,7 +14,7 @@ from dataclasses import dataclass, field, fields, replace
 from enum import StrEnum
 from typing import Any
 
-from ..errors import BadRequest, RuleViolation
+from ..errors import RuleViolation
 
 __all__ = [
     "CHANGEABLE",
@@ -498,9 +498,3 @@ class ChangeRequest:
 
 def _items_json(items: Iterable[ChangeItem] | None) -> dict[str, Any] | None:
     return None if items is None else {"items": [i.to_json() for i in items]}
-
-
-def require(condition: bool, message: str) -> None:
-    """Raise `BadRequest(message)` unless `condition` (input checks the schema cannot express)."""
-    if not condition:
-        raise BadRequest(message)
