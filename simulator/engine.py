@@ -59,6 +59,10 @@ class Versioned(Generic[S]):
         i = bisect.bisect_right(self.times, t) - 1
         return self.states[max(i, 0)]
 
+    def lagging(self, now: float, lag_ms: float) -> S:
+        """What a reader `lag_ms` behind sees at `now` (the latest version when there is no lag)."""
+        return self.states[-1] if lag_ms == 0.0 else self.as_of(now - lag_ms / 1000.0)
+
     def append(self, t: float, state: S, horizon: float) -> None:
         self.times.append(t)
         self.states.append(state)
@@ -333,7 +337,7 @@ class Tx(Generic[S]):
         await op.checkpoint("before_read")
         history = self.store.history(self.key)
         lag_ms = 0.0 if self.serial else op.draw("read_lag", self.timing.read_lag)
-        state = history.latest() if lag_ms == 0.0 else history.as_of(self.core.now() - lag_ms / 1000.0)
+        state = history.lagging(self.core.now(), lag_ms)
         self._snapshot = state
         op.record("read", version=state.version, lag_ms=round(lag_ms, 3), latest=history.latest().version)
         await op.checkpoint("after_read")

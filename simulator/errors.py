@@ -36,6 +36,7 @@ __all__ = [
     "RuleViolation",
     "SimulatorError",
     "Unauthorized",
+    "http_status",
 ]
 
 
@@ -114,3 +115,12 @@ HTTP_STATUS: dict[type[ApiError], int] = {
     InjectedFault: 503,
 }
 """The one table from error class to HTTP status (InjectedFault carries its own status)."""
+
+
+def http_status(exc: BaseException) -> int:
+    """The status an exception is answered with: the table above, an injected fault's own, 500 for anything else."""
+    if isinstance(exc, InjectedFault):
+        return exc.status
+    if isinstance(exc, ApiError):
+        return HTTP_STATUS.get(type(exc), 400)
+    return 500

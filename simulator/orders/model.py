@@ -95,17 +95,16 @@ class InvoiceItem:
 
 
 @dataclass(frozen=True, slots=True)
-class Package:
-    """One invoice notification as stored in `packageAttachment.packages`."""
+class InvoiceInput:
+    """An invoice notification from either route, normalised."""
 
     type: str
     invoice_number: str
     invoice_value: int
     issuance_date: str
     items: tuple[InvoiceItem, ...]
-    receipt: str
     form: str
-    """Which route created it: `oms` (`/api/oms/pvt/orders/{id}/invoice`) or `document` (`.../invoices`)."""
+    """Which route sent it: `oms` (`/api/oms/pvt/orders/{id}/invoice`) or `document` (`.../invoices`)."""
     invoice_url: str | None = None
     invoice_key: str | None = None
     embedded_invoice: str | None = None
@@ -116,6 +115,14 @@ class Package:
     cfop: str | None = None
     volumes: int | None = None
     extra_value: int | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Package(InvoiceInput):
+    """One invoice notification as stored in `packageAttachment.packages`: what was sent, plus what the platform
+    added (the receipt it answered, when it arrived)."""
+
+    receipt: str
     received_at: str = ""
 
 
@@ -180,28 +187,6 @@ _ORDER_FIELDS = tuple(f.name for f in fields(Order))
 
 
 # -- invoices ------------------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class InvoiceInput:
-    """An invoice notification from either route, normalised."""
-
-    type: str
-    invoice_number: str
-    invoice_value: int
-    issuance_date: str
-    items: tuple[InvoiceItem, ...]
-    form: str
-    invoice_url: str | None = None
-    invoice_key: str | None = None
-    embedded_invoice: str | None = None
-    courier: str = ""
-    tracking_number: str = ""
-    tracking_url: str = ""
-    dispatched_date: str | None = None
-    cfop: str | None = None
-    volumes: int | None = None
-    extra_value: int | None = None
 
 
 def check_invoice(order: Order, inv: InvoiceInput) -> None:

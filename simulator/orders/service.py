@@ -34,12 +34,12 @@ from __future__ import annotations
 import asyncio
 import itertools
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, fields, replace
 from typing import Any, Protocol
 
 from ..config import WriteTiming
 from ..engine import Core, Op, VersionedStore
-from ..errors import HTTP_STATUS, ApiError, BadRequest, InjectedFault, NotFound, RuleViolation
+from ..errors import BadRequest, NotFound, RuleViolation, http_status
 from .model import (
     FINAL,
     HAPPY_PATH,
@@ -61,6 +61,8 @@ __all__ = ["FeedEvent", "HookConfig", "HookSender", "OrdersService", "SeedItem"]
 
 _CHECK_TIMING = WriteTiming()  # the workflow check locks like a write; its lag is its own (invoice_view_lag)
 _FEED_MAX = 100_000
+_SENT_FIELDS = tuple(f.name for f in fields(InvoiceInput))
+"""What a stored package keeps of the notification as sent (computed once: this is on the request path)."""
 
 
 class HookSender(Protocol):
@@ -279,7 +281,7 @@ class OrdersService:
             if history is None:
                 raise NotFound(f"Order Not Found: {order_id}", code="OMS007")
             lag_ms = op.draw("read_lag", cfg.read_lag)
-            state = history.latest() if lag_ms == 0.0 else history.as_of(self.core.now() - lag_ms / 1000.0)
+            state = history.lagging(self.core.now(), lag_ms)
             op.record("read", version=state.version, lag_ms=round(lag_ms, 3), value=state.value, status=state.status)
             await op.delay("respond", cfg.respond)
             return state
@@ -320,32 +322,15 @@ class OrdersService:
             op.record("respond", status=200, receipt=package.receipt)
             return package
         except Exception as exc:
-            op.record("respond", status=_status_of(exc), error=str(exc))
+            op.record("respond", status=http_status(exc), error=str(exc))
             raise
         finally:
             self.core.work.leave(order_id)
 
     def _new_package(self, order_id: str, inv: InvoiceInput) -> Package:
-        return Package(
-            type=inv.type,
-            invoice_number=inv.invoice_number,
-            invoice_value=inv.invoice_value,
-            issuance_date=inv.issuance_date,
-            items=inv.items,
-            receipt=self.core.new_id(order_id, "receipt").replace("-", ""),
-            form=inv.form,
-            invoice_url=inv.invoice_url,
-            invoice_key=inv.invoice_key,
-            embedded_invoice=inv.embedded_invoice,
-            courier=inv.courier,
-            tracking_number=inv.tracking_number,
-            tracking_url=inv.tracking_url,
-            dispatched_date=inv.dispatched_date,
-            cfop=inv.cfop,
-            volumes=inv.volumes,
-            extra_value=inv.extra_value,
-            received_at=self.core.iso(),
-        )
+        sent = {name: getattr(inv, name) for name in _SENT_FIELDS}
+        receipt = self.core.new_id(order_id, "receipt").replace("-", "")
+        return Package(**sent, receipt=receipt, received_at=self.core.iso())
 
     async def _process_invoice(self, op: Op, inv: InvoiceInput, package: Package | None = None) -> Package:
         cfg = self.core.config.orders.invoice
@@ -452,7 +437,7 @@ class OrdersService:
             op.record("respond", status=202)
             return answer
         except Exception as exc:
-            op.record("respond", status=_status_of(exc), error=str(exc))
+            op.record("respond", status=http_status(exc), error=str(exc))
             raise
         finally:
             self.core.work.leave(order_id)
@@ -665,7 +650,7 @@ class OrdersService:
             history = self.store.history(order_id)
             latest = history.latest()
             lag_ms = 0.0 if tx.serial else op.draw("invoice_view_lag", wf.invoice_view_lag)
-            view = latest if lag_ms == 0.0 else history.as_of(self.core.now() - lag_ms / 1000.0)
+            view = history.lagging(self.core.now(), lag_ms)
             packages = list(view.packages)
             if carried is not None and carried not in packages:
                 packages.append(carried)
@@ -767,12 +752,3 @@ class OrdersService:
 
     def feed_commit(self, handles: list[str]) -> int:
         return sum(1 for h in handles if self.feed.pop(h, None) is not None)
-
-
-def _status_of(exc: BaseException) -> int:
-    """The HTTP status an exception will be answered with (journaled with the response)."""
-    if isinstance(exc, InjectedFault):
-        return exc.status
-    if isinstance(exc, ApiError):
-        return HTTP_STATUS.get(type(exc), 400)
-    return 500

@@ -25,7 +25,7 @@ from pydantic import ValidationError
 from ..accounting.service import AccountingService
 from ..config import SimConfig
 from ..engine import Core
-from ..errors import HTTP_STATUS, ApiError, BadRequest, Forbidden, InjectedFault, PayloadTooLarge, Unauthorized
+from ..errors import ApiError, BadRequest, Forbidden, PayloadTooLarge, Unauthorized, http_status
 from ..orders.service import OrdersService
 from ._state import ACCOUNTING, CORE, HTTP, ORDERS, ROUTES, STATS
 from .accounting_api import accounting_routes
@@ -122,7 +122,7 @@ async def _edge(request: web.Request, handler: Any) -> web.StreamResponse:
         _check_access(request, service, app[CORE].config)
         response: web.StreamResponse = await handler(request)
     except ApiError as exc:
-        status = exc.status if isinstance(exc, InjectedFault) else HTTP_STATUS.get(type(exc), 400)
+        status = http_status(exc)
         if isinstance(exc, Unauthorized) and service == "accounting" and app[CORE].config.auth.faithful_errors:
             status = 500
         response = web.json_response(_error_body(service, status, exc.code, exc.message), status=status)
