@@ -24,7 +24,7 @@ import re
 from dataclasses import dataclass, replace
 from datetime import date
 from decimal import Decimal
-from typing import Annotated, Any, Final, TypeVar
+from typing import Annotated, Any, Final, Protocol, TypeVar, cast
 
 from aiohttp import web
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, WithJsonSchema
@@ -53,7 +53,7 @@ from ..accounting.model import (
 )
 from ..errors import BadRequest
 from ._state import ACCOUNTING, CORE
-from .routing import Route
+from .routing import Handler, Route, parse_body
 
 __all__ = ["ORDER_REFERENCE_PATTERN", "Money", "Percent", "accounting_routes"]
 
@@ -402,14 +402,10 @@ def describe(exc: ValidationError) -> str:
 
 
 async def _parse(request: web.Request, model: type[M]) -> M:
-    raw = await request.read()
-    if not raw.strip():
-        raise BadRequest("Body of the request does not conform to the schema. Path:(body) Message: a JSON object "
-                         "is required")  # fmt: skip
-    try:
-        return model.model_validate_json(raw, strict=True)
-    except ValidationError as exc:
-        raise BadRequest(describe(exc)) from None
+    return await parse_body(request, model, describe=describe, missing=_MISSING_BODY)
+
+
+_MISSING_BODY = "Body of the request does not conform to the schema. Path:(body) Message: a JSON object is required"
 
 
 async def _submit(request: web.Request, ctx: _Context, kind: RequestKind, body: RequestBody) -> web.Response:
@@ -424,6 +420,25 @@ async def _submit(request: web.Request, ctx: _Context, kind: RequestKind, body: 
     return web.json_response({"internalRequestId": internal_id})
 
 
+class _ToDomain(Protocol):
+    def to_domain(self) -> RequestBody: ...
+
+
+W = TypeVar("W", bound=BaseModel)
+
+
+def _write(kind: RequestKind, model: type[W]) -> Handler:
+    """The handler of a write whose body converts straight to the domain: context, body, submit, 200."""
+
+    async def handle(request: web.Request) -> web.Response:
+        ctx = _context(request)
+        # Every write body has `to_domain()`; typing cannot say "a BaseModel that has it", hence the cast.
+        body = cast(_ToDomain, await _parse(request, model))
+        return await _submit(request, ctx, kind, body.to_domain())
+
+    return handle
+
+
 # -- handlers ------------------------------------------------------------------------------------------------
 
 
@@ -432,12 +447,6 @@ async def post_order(request: web.Request) -> web.Response:
     body = await _parse(request, CreateOrderBody)
     return await _submit(request, replace(ctx, order_reference=body.orderReference), RequestKind.ORDER,
                          body.to_domain())  # fmt: skip
-
-
-async def post_invoice(request: web.Request) -> web.Response:
-    ctx = _context(request)
-    body = await _parse(request, CreateInvoiceBody)
-    return await _submit(request, ctx, RequestKind.INVOICE, body.to_domain())
 
 
 async def update_invoice(request: web.Request) -> web.Response:
@@ -449,30 +458,6 @@ async def update_invoice(request: web.Request) -> web.Response:
     update = UpdateInvoiceInput(request.match_info["invoiceReference"], goodwill, body.invoice.to_domain(),
                                 body.order.to_domain())  # fmt: skip
     return await _submit(request, ctx, RequestKind.UPDATE_INVOICE, update)
-
-
-async def post_cancellation(request: web.Request) -> web.Response:
-    ctx = _context(request)
-    body = await _parse(request, CancellationBody)
-    return await _submit(request, ctx, RequestKind.CANCELLATION, body.to_domain())
-
-
-async def post_goodwill(request: web.Request) -> web.Response:
-    ctx = _context(request)
-    body = await _parse(request, GoodwillBody)
-    return await _submit(request, ctx, RequestKind.GOODWILL, body.to_domain())
-
-
-async def post_return(request: web.Request) -> web.Response:
-    ctx = _context(request)
-    body = await _parse(request, ReturnBody)
-    return await _submit(request, ctx, RequestKind.RETURN, body.to_domain())
-
-
-async def post_payment(request: web.Request) -> web.Response:
-    ctx = _context(request)
-    body = await _parse(request, PaymentBody)
-    return await _submit(request, ctx, RequestKind.PAYMENT, body.to_domain())
 
 
 async def post_callback(request: web.Request) -> web.Response:
@@ -493,24 +478,26 @@ def accounting_routes() -> list[Route]:
     t = ("accounting",)
     ok: dict[int, type[BaseModel] | dict[str, Any] | None] = {200: AcceptedAnswer}
     later = " (tier-1 checks answer 400; business results arrive as an EDIErrorSent notification)"
+
+    def write(path: str, kind: RequestKind, model: type[BaseModel], summary: str, op_id: str) -> Route:
+        return r("POST", _ORDER + path, _write(kind, model), a, summary + later, op_id, body=model, responses=ok,
+                 tags=t)  # fmt: skip
+
     return [
         r("POST", BASE + "/orders", post_order, a, "Create webshop order" + later, "accountingCreateOrder",
           body=CreateOrderBody, responses=ok, tags=t),
-        r("POST", _ORDER + "/invoices", post_invoice, a, "Create invoice (whole positions)" + later,
-          "accountingCreateInvoice", body=CreateInvoiceBody, responses=ok, tags=t),
+        write("/invoices", RequestKind.INVOICE, CreateInvoiceBody, "Create invoice (whole positions)",
+              "accountingCreateInvoice"),
         r("PUT", _ORDER + "/invoices/{invoiceReference}", update_invoice, a, "Update invoice" + later,
           "accountingUpdateInvoice", body=UpdateInvoiceBody, responses=ok, tags=t),
         r("POST", _ORDER + "/invoices/{invoiceReference}", update_invoice, a,
           "Update invoice (the form of the seed's sample request)" + later, "accountingUpdateInvoicePost",
           body=UpdateInvoiceBody, responses=ok, tags=t),
-        r("POST", _ORDER + "/cancellations", post_cancellation, a, "Cancel positions not yet invoiced" + later,
-          "accountingCancel", body=CancellationBody, responses=ok, tags=t),
-        r("POST", _ORDER + "/goodwills", post_goodwill, a, "Goodwill on invoiced positions" + later,
-          "accountingGoodwill", body=GoodwillBody, responses=ok, tags=t),
-        r("POST", _ORDER + "/returns", post_return, a, "Return invoiced positions" + later, "accountingReturn",
-          body=ReturnBody, responses=ok, tags=t),
-        r("POST", _ORDER + "/payments", post_payment, a, "Add payment" + later, "accountingAddPayment",
-          body=PaymentBody, responses=ok, tags=t),
+        write("/cancellations", RequestKind.CANCELLATION, CancellationBody, "Cancel positions not yet invoiced",
+              "accountingCancel"),
+        write("/goodwills", RequestKind.GOODWILL, GoodwillBody, "Goodwill on invoiced positions", "accountingGoodwill"),
+        write("/returns", RequestKind.RETURN, ReturnBody, "Return invoiced positions", "accountingReturn"),
+        write("/payments", RequestKind.PAYMENT, PaymentBody, "Add payment", "accountingAddPayment"),
         r("POST", "/administration/v1/notification-callbacks", post_callback, a,
           "Register a notification callback (EDIErrorSent is always delivered)", "accountingRegisterCallback",
           body=CallbackBody, responses={200: CallbackAnswer}, tags=t),

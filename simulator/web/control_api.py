@@ -202,7 +202,6 @@ async def reset(request: web.Request) -> web.Response:
 
 async def seed_order(request: web.Request) -> web.Response:
     body = await parse_body(request, SeedOrderBody)
-    assert body is not None
     if body.status not in STATUSES:
         raise BadRequest(f"status must be one of {', '.join(STATUSES)}; got {body.status!r}")
     acc = body.accounting
@@ -296,7 +295,6 @@ async def inspect_order(request: web.Request) -> web.Response:
 
 async def move_status(request: web.Request) -> web.Response:
     body = await parse_body(request, StatusBody)
-    assert body is not None
     orders = request.app[ORDERS]
     order = await orders.set_status(request.match_info["orderId"], body.status)
     return web.json_response(order_document(order))
@@ -335,7 +333,6 @@ async def list_gates(request: web.Request) -> web.Response:
 
 async def hold_gate(request: web.Request) -> web.Response:
     body = await parse_body(request, GateBody)
-    assert body is not None
     _check_point(body.point)
     core = request.app[CORE]
     core.gates.hold(body.orderId, body.point)
@@ -360,7 +357,6 @@ async def release_gate(request: web.Request) -> web.Response:
 
 async def wait_gate(request: web.Request) -> web.Response:
     body = await parse_body(request, GateWaitBody)
-    assert body is not None
     gates = request.app[CORE].gates
     try:
         await asyncio.wait_for(gates.wait_parked(body.orderId, body.point, count=body.count),

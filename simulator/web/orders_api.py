@@ -361,7 +361,6 @@ async def get_order(request: web.Request) -> web.Response:
 
 async def post_oms_invoice(request: web.Request) -> web.Response:
     body = await parse_body(request, OmsInvoiceBody)
-    assert body is not None
     order_id = request.match_info["orderId"]
     inv = InvoiceInput(
         type=body.type,
@@ -390,7 +389,6 @@ async def post_oms_invoice(request: web.Request) -> web.Response:
 
 async def post_document_invoice(request: web.Request) -> web.Response:
     body = await parse_body(request, DocumentInvoiceBody)
-    assert body is not None
     order_id = request.match_info["orderId"]
     inv = InvoiceInput(
         type=body.type,
@@ -415,7 +413,6 @@ async def post_document_invoice(request: web.Request) -> web.Response:
 
 async def patch_tracking(request: web.Request) -> web.Response:
     body = await parse_body(request, TrackingBody)
-    assert body is not None
     fields = {
         "tracking_number": body.trackingNumber,
         "tracking_url": body.trackingUrl,
@@ -433,7 +430,6 @@ async def patch_tracking(request: web.Request) -> web.Response:
 
 async def patch_changes(request: web.Request) -> web.Response:
     body = await parse_body(request, ChangeBody)
-    assert body is not None
     answer = await _orders(request).create_change(request.match_info["orderId"], body.to_domain())
     return web.json_response(answer, status=202)
 
@@ -454,7 +450,6 @@ async def get_change(request: web.Request) -> web.Response:
 
 async def post_change_preview(request: web.Request) -> web.Response:
     body = await parse_body(request, ChangeBody)
-    assert body is not None
     return web.json_response(await _orders(request).preview_change(request.match_info["orderId"], body.to_domain()))
 
 
@@ -501,7 +496,6 @@ async def get_hook_config(request: web.Request) -> web.Response:
 
 async def post_hook_config(request: web.Request) -> web.Response:
     body = await parse_body(request, HookConfigBody)
-    assert body is not None
     config = HookConfig(
         filter_type=body.filter.type,
         statuses=frozenset(body.filter.status),
@@ -527,7 +521,6 @@ async def get_feed(request: web.Request) -> web.Response:
 
 async def post_feed_commit(request: web.Request) -> web.Response:
     body = await parse_body(request, FeedCommitBody)
-    assert body is not None
     _orders(request).feed_commit(body.handles)
     return web.Response(status=204)
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal, TypeVar
+from typing import Any, Literal, TypeVar, overload
 
 from aiohttp import web
 from pydantic import BaseModel, ValidationError
@@ -57,8 +57,48 @@ def validation_message(exc: ValidationError) -> str:
     return "; ".join(parts)
 
 
-async def parse_body(request: web.Request, model: type[M], *, required: bool = True) -> M | None:
+def _orders_message(exc: ValidationError) -> str:
+    return f"invalid request body: {validation_message(exc)}"
+
+
+@overload
+async def parse_body(
+    request: web.Request,
+    model: type[M],
+    *,
+    required: Literal[True] = True,
+    describe: Callable[[ValidationError], str] = ...,
+    missing: str = ...,
+) -> M: ...
+
+
+@overload
+async def parse_body(
+    request: web.Request,
+    model: type[M],
+    *,
+    required: Literal[False],
+    describe: Callable[[ValidationError], str] = ...,
+    missing: str = ...,
+) -> M | None: ...
+
+
+async def parse_body(
+    request: web.Request,
+    model: type[M],
+    *,
+    required: bool = True,
+    describe: Callable[[ValidationError], str] = _orders_message,
+    missing: str = "a JSON body is required",
+) -> M | None:
     """Read and validate a JSON body strictly (no type coercion), turning every mistake into a 400.
+
+    Args:
+        request: the request.
+        model: what the body must be.
+        required: without a body, answer 400 (True) or return None (False).
+        describe: the message for a body that does not validate, in the answering service's words.
+        missing: the message for a missing body.
 
     Raises:
         BadRequest: malformed JSON, wrong types, missing fields, or no body where one is required.
@@ -66,12 +106,12 @@ async def parse_body(request: web.Request, model: type[M], *, required: bool = T
     raw = await request.read()
     if not raw.strip():
         if required:
-            raise BadRequest("a JSON body is required")
+            raise BadRequest(missing)
         return None
     try:
         return model.model_validate_json(raw, strict=True)
     except ValidationError as exc:
-        raise BadRequest(f"invalid request body: {validation_message(exc)}") from None
+        raise BadRequest(describe(exc)) from None
 
 
 # -- OpenAPI -------------------------------------------------------------------------------------------------
