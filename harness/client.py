@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import json
 from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -163,6 +164,7 @@ class RunApi:
         self._ep = endpoints
         self._rec = recorder
         self.actor = actor
+        self._timeout = aiohttp.ClientTimeout(total=endpoints.request_timeout_s)  # once: this is the firing path
 
     async def request(
         self,
@@ -191,7 +193,7 @@ class RunApi:
                 url,
                 json=json,
                 headers=headers,
-                timeout=aiohttp.ClientTimeout(total=self._ep.request_timeout_s),
+                timeout=self._timeout,
                 trace_request_ctx=sent,
             ) as resp:
                 status = resp.status
@@ -282,6 +284,12 @@ class ControlApi:
                                          headers=self._ep.control_headers, timeout=timeout) as resp:  # fmt: skip
             return resp.status, _decode(await resp.text())
 
+    async def quiesce(self, key: str, *, timeout_s: float) -> bool:
+        """Wait until the simulator has no work pending for `key` (an order id or Accounting reference)."""
+        _, answer = await self.call("POST", "/_sim/quiesce", json={"orderId": key, "timeout_ms": timeout_s * 1000},
+                                    timeout_s=timeout_s + 10)  # fmt: skip
+        return bool(isinstance(answer, Mapping) and answer.get("idle"))
+
     async def get_order(self, order_id: str) -> tuple[int, Any]:
         timeout = aiohttp.ClientTimeout(total=self._ep.request_timeout_s)
         async with self._session.get(f"{self._ep.orders}/api/oms/pvt/orders/{order_id}",
@@ -293,8 +301,6 @@ def _decode(text: str) -> Any:
     if not text:
         return None
     try:
-        import json
-
         return json.loads(text)
     except ValueError:
         return {"text": text[:500]}

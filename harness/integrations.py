@@ -16,10 +16,10 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import importlib
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, Protocol, TypeVar, runtime_checkable
 
 from .client import ApiResult, ControlApi, RunApi, step_mark
 from .errors import InvalidScenario
@@ -38,10 +38,15 @@ __all__ = [
     "accounting_ref",
     "change_body",
     "invoice_items",
+    "invoice_order",
     "load_integration",
     "register_invoice",
+    "send_change",
     "update_invoice",
 ]
+
+
+T = TypeVar("T")
 
 
 @dataclass(slots=True)
@@ -135,6 +140,31 @@ def change_body(step: Step) -> dict[str, Any]:
     return body
 
 
+async def send_change(ctx: RunContext, step: Step) -> None:
+    """Send the step's Change now, and tell the run its `requestId` (None if it was refused or lost)."""
+    result = await ctx.api.change(ctx.order_id, change_body(step))
+    request_id = result.body.get("requestId") if result.ok and isinstance(result.body, Mapping) else None
+    ctx.announce_change(ctx.spec.steps.index(step), request_id)
+
+
+async def invoice_order(
+    ctx: RunContext,
+    order: Mapping[str, Any],
+    *,
+    number: str | None = None,
+    value: int | None = None,
+    request_id: str | None = None,
+) -> ApiResult:
+    """Invoice the order as read: its value (unless `value` says otherwise) and its remaining lines."""
+    return await ctx.api.invoice(ctx.order_id, number=number or ctx.invoice_number(),
+                                 value=int(order["value"] if value is None else value), items=invoice_items(order),
+                                 request_id=request_id)  # fmt: skip
+
+
+def _step_value(step: Step) -> int | None:
+    return int(step.args["value"]) if "value" in step.args else None
+
+
 class Naive:
     """On the trigger, read the order and invoice its value; send Changes the moment they are due."""
 
@@ -142,19 +172,11 @@ class Naive:
 
     async def invoice(self, ctx: RunContext, step: Step) -> None:
         read = await ctx.api.get_order(ctx.order_id)
-        if not read.ok:
-            return
-        await self._send_invoice(ctx, step, read)
-
-    async def _send_invoice(self, ctx: RunContext, step: Step, read: ApiResult) -> ApiResult:
-        order = read.body
-        value = int(step.args.get("value", order["value"]))
-        return await ctx.api.invoice(ctx.order_id, number=ctx.invoice_number(), value=value, items=invoice_items(order))
+        if read.ok:
+            await invoice_order(ctx, read.body, value=_step_value(step))
 
     async def change(self, ctx: RunContext, step: Step) -> None:
-        result = await ctx.api.change(ctx.order_id, change_body(step))
-        request_id = result.body.get("requestId") if result.ok and isinstance(result.body, Mapping) else None
-        ctx.announce_change(ctx.spec.steps.index(step), request_id)
+        await send_change(ctx, step)
 
 
 class Workaround(Naive):
@@ -162,7 +184,7 @@ class Workaround(Naive):
     reports `finished: true` (polling with backoff, bounded), then re-read the order and invoice its value.
 
     Args:
-        max_wait_s: how long to wait for each Change before invoicing anyway.
+        max_wait_s: how long to wait for the Changes before invoicing anyway.
         poll_ms: first polling interval; multiplied by `backoff` up to `poll_max_ms`.
     """
 
@@ -176,30 +198,48 @@ class Workaround(Naive):
         self.backoff = backoff
 
     async def invoice(self, ctx: RunContext, step: Step) -> None:
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + self.max_wait_s
-        ctx.waive_schedule()
-        for index in ctx.planned_changes:
-            request_id = await ctx.change_sent(index, timeout_s=max(0.0, deadline - loop.time()))
-            if request_id is not None:
-                await self.wait_finished(ctx, request_id, deadline)
+        await self.await_changes(ctx, asyncio.get_running_loop().time() + self.max_wait_s)
         read = await ctx.api.get_order(ctx.order_id)
         if read.ok:
-            await self._send_invoice(ctx, step, read)
+            await invoice_order(ctx, read.body, value=_step_value(step))
+
+    async def await_changes(self, ctx: RunContext, deadline: float) -> list[str]:
+        """Wait for each Change this integration sends for the order: sent, then finished (or ended unapplied).
+        Returns the `requestId`s that finished. The wait is the integration's own cost, not the runner's lateness."""
+        loop = asyncio.get_running_loop()
+        ctx.waive_schedule()
+        finished = []
+        for index in ctx.planned_changes:
+            request_id = await ctx.change_sent(index, timeout_s=max(0.0, deadline - loop.time()))
+            if request_id is not None and await self.wait_finished(ctx, request_id, deadline):
+                finished.append(request_id)
+        return finished
 
     async def wait_finished(self, ctx: RunContext, request_id: str, deadline: float) -> bool:
         """Poll the Change until `finished` (True) or it ended without applying / time ran out (False)."""
-        loop = asyncio.get_running_loop()
-        interval = self.poll_ms / 1000.0
-        while True:
+
+        async def probe() -> bool | None:
             result = await ctx.api.get_change(ctx.order_id, request_id)
             if result.ok and isinstance(result.body, Mapping):
                 if result.body.get("finished") is True:
                     return True
                 if result.body.get("status") in ("canceled", "canceling"):
                     return False
+            return None
+
+        return bool(await self.poll(deadline, probe))
+
+    async def poll(self, deadline: float, probe: Callable[[], Awaitable[T | None]]) -> T | None:
+        """Ask `probe` until it answers (anything but None) or the next try would pass `deadline` (None then).
+        The interval starts at `poll_ms` and backs off by `backoff` up to `poll_max_ms`."""
+        loop = asyncio.get_running_loop()
+        interval = self.poll_ms / 1000.0
+        while True:
+            answer = await probe()
+            if answer is not None:
+                return answer
             if loop.time() + interval > deadline:
-                return False
+                return None
             await asyncio.sleep(interval)
             interval = min(interval * self.backoff, self.poll_max_ms / 1000.0)
 
@@ -215,40 +255,32 @@ class Robust(Workaround):
         self.retries = retries
 
     async def invoice(self, ctx: RunContext, step: Step) -> None:
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + self.max_wait_s
-        ctx.waive_schedule()
-        applied: list[str] = []
-        for index in ctx.planned_changes:
-            request_id = await ctx.change_sent(index, timeout_s=max(0.0, deadline - loop.time()))
-            if request_id is not None and await self.wait_finished(ctx, request_id, deadline):
-                applied.append(request_id)
-        read = await self._read_reflecting(ctx, applied, deadline)
+        deadline = asyncio.get_running_loop().time() + self.max_wait_s
+        applied = set(await self.await_changes(ctx, deadline))
+
+        async def reflecting() -> ApiResult | None:
+            read = await ctx.api.get_order(ctx.order_id)
+            if read.ok and isinstance(read.body, Mapping):
+                changes = (read.body.get("changesAttachment") or {}).get("changesData") or []
+                if applied <= {c.get("requestId") for c in changes}:
+                    return read
+            return None
+
+        read = await self.poll(deadline, reflecting)
         if read is None:
             return  # the order never showed the Change: invoicing now could over-invoice; leave it to a person
         number = ctx.invoice_number()
-        value = int(step.args.get("value", read.body["value"]))
-        items = invoice_items(read.body)
         for attempt in range(self.retries + 1):
-            result = await ctx.api.invoice(ctx.order_id, number=number, value=value, items=items,
-                                           request_id=f"{number}-invoice")  # fmt: skip
+            result = await invoice_order(ctx, read.body, number=number, value=_step_value(step),
+                                         request_id=f"{number}-invoice")  # fmt: skip
             if result.outcome is not Outcome.INFO:
                 return  # ok, or refused (a duplicate on a retry means the first attempt landed)
             await asyncio.sleep(0.05 * 2**attempt)
 
-    async def _read_reflecting(self, ctx: RunContext, applied: list[str], deadline: float) -> ApiResult | None:
-        loop = asyncio.get_running_loop()
-        interval = self.poll_ms / 1000.0
-        while True:
-            read = await ctx.api.get_order(ctx.order_id)
-            if read.ok and isinstance(read.body, Mapping):
-                changes = (read.body.get("changesAttachment") or {}).get("changesData") or []
-                if set(applied) <= {c.get("requestId") for c in changes}:
-                    return read
-            if loop.time() + interval > deadline:
-                return None
-            await asyncio.sleep(interval)
-            interval = min(interval * self.backoff, self.poll_max_ms / 1000.0)
+
+async def _start_handling(ctx: RunContext) -> None:
+    """A hook-driven run's t=0: the order moves to `handling`, and the platform fires the hook."""
+    await ctx.control.call("POST", f"/_sim/orders/{ctx.order_id}/status", json={"status": "handling"})
 
 
 class ExternalIntegration:
@@ -268,13 +300,13 @@ class ExternalIntegration:
         self.invoice_timeout_s = invoice_timeout_s
 
     async def start(self, ctx: RunContext) -> None:
-        await ctx.control.call("POST", f"/_sim/orders/{ctx.order_id}/status", json={"status": "handling"})
+        await _start_handling(ctx)
 
     async def invoice(self, ctx: RunContext, step: Step) -> None:
         return None
 
     async def change(self, ctx: RunContext, step: Step) -> None:
-        await Naive.change(Naive(), ctx, step)
+        await send_change(ctx, step)
 
     async def settle(self, ctx: RunContext) -> None:
         """Wait (bounded) until the process has invoiced the order: its invoice is not in our history."""
@@ -297,8 +329,7 @@ class HookNaive:
     hook_driven = True
 
     async def start(self, ctx: RunContext) -> None:
-        """The run's t=0: the order moves to `handling`, and the platform fires the hook."""
-        await ctx.control.call("POST", f"/_sim/orders/{ctx.order_id}/status", json={"status": "handling"})
+        await _start_handling(ctx)
 
     async def on_hook(self, ctx: RunContext, payload: Mapping[str, Any]) -> None:
         if payload.get("State") != "handling":
@@ -306,15 +337,13 @@ class HookNaive:
         ctx.hooks_seen += 1
         read = await ctx.api.get_order(ctx.order_id)
         if read.ok:
-            number = f"{ctx.invoice_number()}-{ctx.hooks_seen}"
-            await ctx.api.invoice(ctx.order_id, number=number, value=int(read.body["value"]),
-                                  items=invoice_items(read.body))  # fmt: skip
+            await invoice_order(ctx, read.body, number=f"{ctx.invoice_number()}-{ctx.hooks_seen}")
 
     async def invoice(self, ctx: RunContext, step: Step) -> None:
         return None  # the hook triggers invoicing
 
     async def change(self, ctx: RunContext, step: Step) -> None:
-        await Naive.change(Naive(), ctx, step)
+        await send_change(ctx, step)
 
 
 class HookDedupe(HookNaive):
@@ -330,8 +359,7 @@ class HookDedupe(HookNaive):
         ctx.hooks_handled.add(key)
         read = await ctx.api.get_order(ctx.order_id)
         if read.ok:
-            await ctx.api.invoice(ctx.order_id, number=ctx.invoice_number(), value=int(read.body["value"]),
-                                  items=invoice_items(read.body))  # fmt: skip
+            await invoice_order(ctx, read.body)
 
 
 # -- Accounting steps: what the merchant's middleware does in the accounting service -------------------------------
@@ -361,7 +389,9 @@ async def _accounting_state(ctx: RunContext) -> Mapping[str, Any]:
 
 
 async def _settle_accounting(ctx: RunContext) -> None:
-    await ctx.control.call("POST", "/_sim/quiesce", json={"orderId": accounting_ref(ctx.spec), "timeout_ms": 30_000})
+    ref = accounting_ref(ctx.spec)
+    assert ref is not None
+    await ctx.control.quiesce(ref, timeout_s=30.0)
 
 
 def _vat_per_unit(gross: Decimal, percent: Decimal) -> Decimal:

@@ -202,8 +202,7 @@ async def _configure_hook(control: ControlApi, url: str) -> None:
 async def _drain_hooks(ctx: RunContext, control: ControlApi, options: RunnerOptions) -> None:
     """Let every hook of the order arrive (the simulator settles) and every handler finish; again if one arrived."""
     while True:
-        settle = {"orderId": ctx.order_id, "timeout_ms": options.settle_timeout_s * 1000}
-        await control.call("POST", "/_sim/quiesce", json=settle, timeout_s=options.settle_timeout_s + 10)
+        await control.quiesce(ctx.order_id, timeout_s=options.settle_timeout_s)
         started = list(ctx.hook_tasks)
         await asyncio.gather(*started, return_exceptions=True)
         if len(ctx.hook_tasks) == len(started):
@@ -294,14 +293,12 @@ async def _final_state(
     settle_s = options.settle_timeout_s
     accounting = None
     try:
-        settle = {"orderId": spec.order_id, "timeout_ms": settle_s * 1000}
-        _, quiet = await control.call("POST", "/_sim/quiesce", json=settle, timeout_s=settle_s + 10)
+        quiet = await control.quiesce(spec.order_id, timeout_s=settle_s)
         status, order = await control.get_order(spec.order_id)
         _, inspected = await control.call("GET", f"/_sim/orders/{spec.order_id}")
         _, journal = await control.call("GET", f"/_sim/journal?orderId={spec.order_id}")
         if (ref := accounting_ref(spec)) is not None:
-            settle = {"orderId": ref, "timeout_ms": settle_s * 1000}
-            await control.call("POST", "/_sim/quiesce", json=settle, timeout_s=settle_s + 10)
+            await control.quiesce(ref, timeout_s=settle_s)
             code, acc = await control.call("GET", f"/_sim/accounting/orders/{ref}")
             accounting = acc if code == 200 else None
     except (OSError, TimeoutError, ConnectionError, aiohttp.ClientError) as exc:
@@ -312,6 +309,6 @@ async def _final_state(
         versions=tuple((inspected or {}).get("versions") or ()),
         changes=tuple((inspected or {}).get("changes") or ()),
         accounting=accounting,
-        settled=bool(quiet and quiet.get("idle")),
+        settled=quiet,
     )
     return final, tuple((journal or {}).get("entries") or ())
