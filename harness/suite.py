@@ -95,8 +95,19 @@ async def run_suite(options: SuiteOptions, console: Console) -> SuiteResult:
     console.print(
         f"racelab: {len(plans)} scenario(s), {total} runs, seed {options.seed}, mode {options.mode}", highlight=False
     )
+    with tempfile.TemporaryDirectory(prefix="racelab-") as scratch:  # the effective profiles, until copied
+        return await _run_plans(scenarios, plans, total, options, console, Path(scratch))
+
+
+async def _run_plans(
+    scenarios: Sequence[Scenario],
+    plans: Sequence[tuple[Scenario, Sequence[Any]]],
+    total: int,
+    options: SuiteOptions,
+    console: Console,
+    scratch: Path,
+) -> SuiteResult:
     judged: list[tuple[RunRecord, tuple[CheckResult, ...]]] = []
-    scratch = Path(tempfile.mkdtemp(prefix="racelab-"))
     inputs: dict[str, Path] = {}
     progress = Progress(
         TextColumn("{task.description}"),
@@ -177,13 +188,13 @@ def _report(
     for gate in summary["gates"]:
         mark = "[green]PASS[/]" if gate["passed"] else "[red]FAIL[/]"
         console.print(f"{mark} {gate['scenario']} · {gate['integration']}: {gate['reason']}")
-    examples: dict[tuple[str, str, str], RunRecord] = {}
+    examples: dict[tuple[str, str, str], tuple[RunRecord, str]] = {}
     for record, results in judged:
         for r in results:
             if r.verdict.value == "invalid":
-                examples.setdefault((record.spec.scenario, record.spec.integration, r.checker), record)
-    for (scenario, integration, checker), record in list(examples.items())[:8]:
-        explanation = next(r.explanation for r in _results_of(judged, record) if r.checker == checker)
+                key = (record.spec.scenario, record.spec.integration, r.checker)
+                examples.setdefault(key, (record, r.explanation))
+    for (scenario, integration, checker), (record, explanation) in list(examples.items())[:8]:
         console.print(f"  e.g. {scenario} · {integration} · {checker} · run {record.spec.run_id}: {explanation}",
                       highlight=False)  # fmt: skip
     errors = [r for r, _ in judged if r.error is not None]
@@ -209,9 +220,3 @@ def _report(
     if "--seed" not in rerun:
         rerun += ["--seed", str(options.seed)]  # the default seed, said out loud: the command replays this run
     console.print(f"results: {folder}  ·  again: {shlex.join(rerun)}", highlight=False)
-
-
-def _results_of(
-    judged: Sequence[tuple[RunRecord, tuple[CheckResult, ...]]], record: RunRecord
-) -> tuple[CheckResult, ...]:
-    return next(results for r, results in judged if r is record)
