@@ -126,7 +126,7 @@ def conforms(app: Any, method: str, path: str, status: int, payload: Any) -> Non
     if schema is None:
         assert payload is None, f"{method} {path} {status} should have no body, got {payload!r}"
         return
-    root = {**_to_jsonschema(schema), "components": _to_jsonschema(spec["components"])}
+    root = {**schema, "components": spec["components"]}  # OpenAPI 3.1 schemas are JSON Schema as they stand
     jsonschema.validate(payload, root)
 
 
@@ -140,18 +140,6 @@ def _match(spec: dict[str, Any], method: str, path: str) -> dict[str, Any] | Non
         if same and method.lower() in ops:
             return dict(ops[method.lower()])
     return None
-
-
-def _to_jsonschema(s: Any) -> Any:
-    """OpenAPI 3.0 `nullable` → JSON Schema's null type."""
-    if isinstance(s, list):
-        return [_to_jsonschema(x) for x in s]
-    if not isinstance(s, dict):
-        return s
-    out = {k: _to_jsonschema(v) for k, v in s.items() if k != "nullable"}
-    if s.get("nullable"):
-        return {"anyOf": [out, {"type": "null"}]}
-    return out
 
 
 SimFactory = Callable[..., Awaitable[Sim]]
