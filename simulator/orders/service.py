@@ -33,7 +33,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, fields, replace
 from typing import Any, Protocol
 
@@ -603,7 +603,7 @@ class OrdersService:
         *,
         allowed: frozenset[str] | None = None,
         why: str = "",
-        refuse: Any = None,
+        refuse: Callable[[Order], str | None] | None = None,
         reason: str | None = None,
     ) -> Order:
         cfg: WriteTiming = getattr(self.core.config.orders, name)
