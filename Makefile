@@ -6,6 +6,7 @@ UV := .tools/bin/uv
 VENV := .venv
 SYNCED := $(VENV)/.synced
 ARGS ?=
+CHROMIUM ?= /usr/bin/chromium
 
 .PHONY: run serve test check lint types fmt clean
 
@@ -15,7 +16,7 @@ run: $(SYNCED)  ## the main job: the scenario suite against the embedded simulat
 serve: $(SYNCED)
 	$(VENV)/bin/racelab serve $(ARGS)
 
-test: $(SYNCED)  ## the whole test suite
+test: $(SYNCED) $(CHROMIUM)  ## the whole test suite (the report's browser test needs Debian's chromium)
 	$(VENV)/bin/pytest $(ARGS)
 
 check: lint types test
@@ -38,6 +39,11 @@ $(UV):
 $(SYNCED): $(UV) pyproject.toml uv.lock
 	$(UV) sync --locked --python $(PYTHON)
 	@touch $@
+
+# Debian's chromium, never a browser download. Installed as root, or through sudo when there is one.
+$(CHROMIUM):
+	@command -v apt-get >/dev/null || { echo "make: $(CHROMIUM) is missing; install Debian's chromium package" >&2; exit 1; }
+	$$( [ "$$(id -u)" = 0 ] || echo sudo ) apt-get install -y --no-install-recommends chromium
 
 clean:
 	rm -rf .tools $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -9,16 +9,23 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import importlib
 import json
 import os
 import signal
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 EXIT_OK, EXIT_GATE_FAILED, EXIT_BAD_INPUT, EXIT_ERROR = 0, 1, 2, 3
 
 __all__ = ["EXIT_BAD_INPUT", "EXIT_ERROR", "EXIT_GATE_FAILED", "EXIT_OK", "main"]
+
+# Commands that live in their own module. Each module has `add_command(sub)`, which adds its parser and sets
+# `handler=<function(args, argv) -> exit code>`; the module must import its heavy dependencies (matplotlib, locust,
+# looptime) inside the handler, so that `racelab --help` and `racelab run` stay fast. Exceptions map to exit codes
+# here, as for `run` and `serve`.
+_COMMAND_MODULES = ("harness.virtual_cli", "harness.report", "harness.load", "harness.bench")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -93,6 +100,8 @@ def _parser() -> argparse.ArgumentParser:
         metavar="JSON",
         help='settings merged over the profile, as JSON, e.g. \'{"orders": {"change": {"read_lag": 300}}}\'',
     )
+    for module in _COMMAND_MODULES:
+        importlib.import_module(module).add_command(sub)
     return parser
 
 
@@ -190,6 +199,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return asyncio.run(_serve(args))
         if args.command == "run":
             return asyncio.run(_run(args, argv))
+        handler: Callable[[argparse.Namespace, Sequence[str]], int] = args.handler
+        return handler(args, argv)
     except (InvalidScenario, ValueError) as exc:
         print(f"racelab: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT

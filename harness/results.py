@@ -20,6 +20,7 @@ from __future__ import annotations
 import contextlib
 import io
 import json
+import shlex
 import os
 import re
 import secrets
@@ -48,6 +49,7 @@ __all__ = [
     "open_result_dir",
     "read_runs",
     "render_table",
+    "replay_command",
     "run_to_json",
     "slugify",
     "write_results",
@@ -432,6 +434,14 @@ def junit_xml(summary: Mapping[str, Any]) -> ET.ElementTree[ET.Element]:
     suites.set("failures", str(failures))
     suites.set("errors", "0")
     return ET.ElementTree(suites)
+
+
+def replay_command(folder: Path, scenario: str, run_id: str) -> str:
+    """The command that replays one run of a result folder in virtual time: `racelab replay DIR --run SCENARIO/RUN`.
+
+    Run ids repeat across the scenarios of a suite, so the run is named with its scenario.
+    """
+    return f"racelab replay {shlex.quote(str(folder))} --run {shlex.quote(f'{scenario}/{run_id}')}"
 
 
 # -- the folder --------------------------------------------------------------------------------------------------------
