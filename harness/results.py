@@ -20,10 +20,10 @@ from __future__ import annotations
 import contextlib
 import io
 import json
-import shlex
 import os
 import re
 import secrets
+import shlex
 import shutil
 import tempfile
 import xml.etree.ElementTree as ET
