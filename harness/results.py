@@ -50,6 +50,7 @@ __all__ = [
     "read_runs",
     "render_table",
     "replay_command",
+    "run_from_json",
     "run_to_json",
     "slugify",
     "write_results",
@@ -227,7 +228,8 @@ def run_to_json(record: RunRecord, results: Sequence[CheckResult]) -> dict[str, 
     }
 
 
-def _run_from_json(d: Mapping[str, Any]) -> tuple[RunRecord, tuple[CheckResult, ...]]:
+def run_from_json(d: Mapping[str, Any]) -> tuple[RunRecord, tuple[CheckResult, ...]]:
+    """The inverse of `run_to_json`: one line of `runs.jsonl` as the run and its checkers' results."""
     spec = RunSpec(
         run_id=d["run_id"],
         scenario=d["scenario"],
@@ -283,7 +285,7 @@ def read_runs(path: Path) -> Iterator[tuple[RunRecord, tuple[CheckResult, ...]]]
     with path.open(encoding="utf-8") as f:
         for line in f:
             if line.strip():
-                yield _run_from_json(json.loads(line))
+                yield run_from_json(json.loads(line))
 
 
 # -- summary -----------------------------------------------------------------------------------------------------------

@@ -4,7 +4,8 @@ Owns `SuiteOptions` and `run_suite()`: find and validate the scenario files (eve
 anything runs), expand them, run each scenario against its own embedded simulator (or the external services),
 show progress, judge, write the result folder, and print the summary table and the gate verdicts.
 
-Imports: stdlib, rich, `harness.*`. Not `simulator`: the embedded simulator is a child process (`harness.embedded`).
+Imports: stdlib, rich, `harness.*`. Not `simulator`: the embedded simulator is a child process (`harness.embedded`);
+virtual mode's in-process simulator lives behind `harness.virtual`, imported only when that mode is chosen.
 """
 
 from __future__ import annotations
@@ -46,6 +47,8 @@ class SuiteOptions:
     """The services, in external mode."""
     runner: RunnerOptions = field(default_factory=RunnerOptions)
     command: Sequence[str] = ()
+    jobs: int = 1
+    """Virtual mode: worker processes (results do not depend on it)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -159,6 +162,15 @@ async def _run_scenario(
         assert options.endpoints is not None
         return await run_specs(specs, options.endpoints, options=options.runner, handlers=scenario.handlers,
                                on_progress=advance)  # fmt: skip
+    if options.mode == "virtual":
+        from .virtual import run_virtual_specs, virtual_config
+
+        config = virtual_config(scenario.profile, scenario.simulator, options.seed)
+        profile = scratch / f"{scenario.name}.json"
+        profile.write_text(json.dumps(config, indent=2))
+        inputs[f"profiles/{scenario.name}.json"] = profile  # the exact configuration: replay starts from it
+        return await run_virtual_specs(specs, config, scenario_path=scenario.path, options=options.runner,
+                                       jobs=options.jobs, on_progress=advance)  # fmt: skip
     overrides = {**scenario.simulator, "seed": options.seed}
     async with open_embedded(scenario.profile, overrides=overrides) as url:
         endpoints = Endpoints(orders=url, accounting=url, control=url)
