@@ -7,6 +7,9 @@ monotonic clock, in ms from the run's start), `RunApi` (the calls an integration
 Outcomes follow Jepsen: a 2xx is `ok`; a 4xx is `fail` (refused: definitely not applied); a 5xx, a timeout or a
 dropped connection after the request was sent is `info` (unknown); a request that never left is `fail`.
 
+The runner's own requests to the modelled APIs (`ControlApi`: reading the final order, configuring the hook) carry
+`X-Racelab-Control: 1`, so the simulator never injects a fault into the harness's judgement (docs/faults.md).
+
 The send time of each request is taken when aiohttp has written its headers (`on_request_headers_sent`), so the
 recorded skew includes connection-pool queueing, the usual hidden source of lateness.
 
@@ -27,7 +30,20 @@ import aiohttp
 
 from .model import Operation, Outcome
 
-__all__ = ["ApiResult", "ControlApi", "Endpoints", "Recorder", "RunApi", "StepMark", "open_sessions", "step_mark"]
+__all__ = [
+    "CONTROL_HEADER",
+    "ApiResult",
+    "ControlApi",
+    "Endpoints",
+    "Recorder",
+    "RunApi",
+    "StepMark",
+    "open_sessions",
+    "step_mark",
+]
+
+CONTROL_HEADER = "X-Racelab-Control"
+"""Marks the harness's own requests; the simulator never faults them (for clients allowed to use `/_sim/`)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -176,7 +192,10 @@ class RunApi:
         headers: Mapping[str, str] | None = None,
         record: Mapping[str, Any] | None = None,
         summarize: Summarize | None = None,
+        timeout_s: float | None = None,
     ) -> ApiResult:
+        """Send one request and record it. `timeout_s` bounds this call (default: `Endpoints.request_timeout_s`);
+        running out of it after the request was sent is `info`."""
         loop = self._rec.loop
         mark = step_mark.get()
         scheduled = None
@@ -193,7 +212,7 @@ class RunApi:
                 url,
                 json=json,
                 headers=headers,
-                timeout=self._timeout,
+                timeout=self._timeout if timeout_s is None else aiohttp.ClientTimeout(total=timeout_s),
                 trace_request_ctx=sent,
             ) as resp:
                 status = resp.status
@@ -221,9 +240,10 @@ class RunApi:
         return ApiResult(outcome, status, body, error)
 
     # -- Orders ------------------------------------------------------------------------------------------------
-    async def get_order(self, order_id: str) -> ApiResult:
+    async def get_order(self, order_id: str, *, timeout_s: float | None = None) -> ApiResult:
         return await self.request("get_order", "GET", f"{self._ep.orders}/api/oms/pvt/orders/{order_id}",
-                                  headers=self._ep.orders_headers, summarize=_summary_order)  # fmt: skip
+                                  headers=self._ep.orders_headers, summarize=_summary_order,
+                                  timeout_s=timeout_s)  # fmt: skip
 
     async def invoice(
         self,
@@ -234,6 +254,7 @@ class RunApi:
         items: list[dict[str, int]],
         issued: str = "2026-11-21",
         request_id: str | None = None,
+        timeout_s: float | None = None,
     ) -> ApiResult:
         body = {"type": "Output", "issuedDate": issued, "invoiceNumber": number, "invoiceValue": value, "items": items}
         headers = dict(self._ep.orders_headers)
@@ -241,7 +262,8 @@ class RunApi:
             headers["X-Request-ID"] = request_id
         url = f"{self._ep.orders}/api/orders/pvt/document/{order_id}/invoices"
         record = {"invoiceNumber": number, "invoiceValue": value}
-        return await self.request("invoice", "POST", url, json=body, headers=headers, record=record)
+        return await self.request("invoice", "POST", url, json=body, headers=headers, record=record,
+                                  timeout_s=timeout_s)  # fmt: skip
 
     async def change(self, order_id: str, body: Mapping[str, Any]) -> ApiResult:
         return await self.request("change", "PATCH", f"{self._ep.orders}/api/order-system/orders/{order_id}/changes",
@@ -275,13 +297,18 @@ class ControlApi:
     def __init__(self, session: aiohttp.ClientSession, endpoints: Endpoints) -> None:
         self._session = session
         self._ep = endpoints
+        self._headers = {**endpoints.control_headers, CONTROL_HEADER: "1"}
+        # The control token proves the harness may skip faults; it is sent to the Orders URL only when that is
+        # the same server as the control API's (it must not leak to another host).
+        token = endpoints.control_headers if endpoints.orders == endpoints.control else {}
+        self._orders_headers = {**endpoints.orders_headers, **token, CONTROL_HEADER: "1"}
 
     async def call(
         self, method: str, path: str, *, json: Any = None, timeout_s: float | None = None
     ) -> tuple[int, Any]:
         timeout = aiohttp.ClientTimeout(total=timeout_s or self._ep.request_timeout_s)
         async with self._session.request(method, f"{self._ep.control}{path}", json=json,
-                                         headers=self._ep.control_headers, timeout=timeout) as resp:  # fmt: skip
+                                         headers=self._headers, timeout=timeout) as resp:  # fmt: skip
             return resp.status, _decode(await resp.text())
 
     async def quiesce(self, key: str, *, timeout_s: float) -> bool:
@@ -293,7 +320,7 @@ class ControlApi:
     async def get_order(self, order_id: str) -> tuple[int, Any]:
         timeout = aiohttp.ClientTimeout(total=self._ep.request_timeout_s)
         async with self._session.get(f"{self._ep.orders}/api/oms/pvt/orders/{order_id}",
-                                     headers=self._ep.orders_headers, timeout=timeout) as resp:  # fmt: skip
+                                     headers=self._orders_headers, timeout=timeout) as resp:  # fmt: skip
             return resp.status, _decode(await resp.text())
 
 

@@ -1,8 +1,12 @@
 """The integrations under test: the merchant middleware that invoices orders and sends Changes.
 
 Owns: `RunContext` (what an integration sees of one run), the `Integration` protocol, the built-ins `naive`,
-`workaround` and `robust`, `ExternalIntegration` (a process of any language, driven by order hooks), and
-`load_integration()` for a user's `module:Class`.
+`naive-retry`, `workaround`, `robust`, `hook-naive` and `hook-dedupe`, `ExternalIntegration` (a process of any
+language, driven by order hooks), and `load_integration()` for a user's `module:Class`.
+
+Under injected faults (docs/faults.md) `naive-retry` retries blindly with a new invoice document and can invoice an
+order twice; `robust` treats an unknown outcome as unknown: it reads the order to see whether its invoice (its own
+invoice number, the idempotency key) landed before it sends anything again.
 
 An integration reacts to the scenario's steps: the runner calls `invoice(ctx, step)` when the schedule says the
 order is to be invoiced and `change(ctx, step)` when a Change is due. Integrations never create tasks (the runner
@@ -32,6 +36,7 @@ __all__ = [
     "HookNaive",
     "Integration",
     "Naive",
+    "NaiveRetry",
     "Robust",
     "RunContext",
     "Workaround",
@@ -154,11 +159,12 @@ async def invoice_order(
     number: str | None = None,
     value: int | None = None,
     request_id: str | None = None,
+    timeout_s: float | None = None,
 ) -> ApiResult:
     """Invoice the order as read: its value (unless `value` says otherwise) and its remaining lines."""
     return await ctx.api.invoice(ctx.order_id, number=number or ctx.invoice_number(),
                                  value=int(order["value"] if value is None else value), items=invoice_items(order),
-                                 request_id=request_id)  # fmt: skip
+                                 request_id=request_id, timeout_s=timeout_s)  # fmt: skip
 
 
 def _step_value(step: Step) -> int | None:
@@ -177,6 +183,40 @@ class Naive:
 
     async def change(self, ctx: RunContext, step: Step) -> None:
         await send_change(ctx, step)
+
+
+class NaiveRetry(Naive):
+    """`naive` with the obvious retry, the one robust integrations are written against: when reading or invoicing
+    does not succeed (a 5xx, a reset, a timeout: any outcome but a 2xx or a 4xx), wait a little and do it all again,
+    reading the order and invoicing its value with a new invoice document (a new invoice number, as an ERP that
+    numbers each document it issues does). It never asks whether the failed attempt landed, so an invoice that was
+    applied but answered badly is invoiced a second time: the double invoice of docs/faults.md.
+
+    Args:
+        retries: attempts after the first.
+        backoff_s: wait before the second attempt; each further wait is one `backoff_s` longer.
+        call_timeout_s: bound of each call; an answer that takes longer is an unknown outcome (retried).
+    """
+
+    name = "naive-retry"
+
+    def __init__(self, *, retries: int = 3, backoff_s: float = 0.05, call_timeout_s: float = 1.5) -> None:
+        self.retries = retries
+        self.backoff_s = backoff_s
+        self.call_timeout_s = call_timeout_s
+
+    async def invoice(self, ctx: RunContext, step: Step) -> None:
+        for attempt in range(1, self.retries + 2):
+            read = await ctx.api.get_order(ctx.order_id, timeout_s=self.call_timeout_s)
+            if read.ok:
+                result = await invoice_order(ctx, read.body, number=f"{ctx.invoice_number()}-{attempt}",
+                                             value=_step_value(step), timeout_s=self.call_timeout_s)  # fmt: skip
+                if result.outcome is not Outcome.INFO:
+                    return  # accepted, or refused (a 4xx): done either way
+            elif read.status is not None and read.status < 500:
+                return  # the order cannot be read (a 4xx): nothing to invoice
+            if attempt <= self.retries:
+                await asyncio.sleep(self.backoff_s * attempt)
 
 
 class Workaround(Naive):
@@ -245,21 +285,39 @@ class Workaround(Naive):
 
 
 class Robust(Workaround):
-    """The workaround, plus: the invoice is retried idempotently (same `invoiceNumber`, same `X-Request-ID`) when its
-    outcome is unknown, and the order is re-read until it reflects every finished Change before invoicing."""
+    """The workaround, made safe under faults.
+
+    - It re-reads the order until it reflects every finished Change before invoicing.
+    - Every call is bounded (`call_timeout_s`): an answer held longer is an unknown outcome, not a wait without end.
+    - The invoice number is the order's own (`NF-<orderId>`): its idempotency key.
+    - After an unknown outcome (a 5xx, a reset, a timeout) it never sends blindly: it reads the order and, if its
+      invoice number is there, the invoice landed and it is done. Only when the order shows no such invoice does
+      it send the same invoice again (same number, same `X-Request-ID`). Should that read lag behind the invoice,
+      the service refuses the repeated number (`OMS-INVOICE-DUPLICATE`), which also means it landed. When the
+      order cannot be read before `max_wait_s`, it stops without sending: an invoice it cannot account for is left
+      to a person rather than risked twice.
+
+    Args:
+        retries: sends after the first (each preceded by a read that shows the invoice missing).
+        call_timeout_s: bound of each invoice and order read.
+        backoff_s: wait before a resend; doubled each time.
+    """
 
     name = "robust"
 
-    def __init__(self, *, retries: int = 3, **kwargs: Any) -> None:
+    def __init__(self, *, retries: int = 5, call_timeout_s: float = 1.5, backoff_s: float = 0.05,
+                 **kwargs: Any) -> None:  # fmt: skip
         super().__init__(**kwargs)
         self.retries = retries
+        self.call_timeout_s = call_timeout_s
+        self.backoff_s = backoff_s
 
     async def invoice(self, ctx: RunContext, step: Step) -> None:
         deadline = asyncio.get_running_loop().time() + self.max_wait_s
         applied = set(await self.await_changes(ctx, deadline))
 
         async def reflecting() -> ApiResult | None:
-            read = await ctx.api.get_order(ctx.order_id)
+            read = await ctx.api.get_order(ctx.order_id, timeout_s=self.call_timeout_s)
             if read.ok and isinstance(read.body, Mapping):
                 changes = (read.body.get("changesAttachment") or {}).get("changesData") or []
                 if applied <= {c.get("requestId") for c in changes}:
@@ -272,10 +330,27 @@ class Robust(Workaround):
         number = ctx.invoice_number()
         for attempt in range(self.retries + 1):
             result = await invoice_order(ctx, read.body, number=number, value=_step_value(step),
-                                         request_id=f"{number}-invoice")  # fmt: skip
+                                         request_id=f"{number}-invoice", timeout_s=self.call_timeout_s)  # fmt: skip
             if result.outcome is not Outcome.INFO:
-                return  # ok, or refused (a duplicate on a retry means the first attempt landed)
-            await asyncio.sleep(0.05 * 2**attempt)
+                return  # accepted, or refused (OMS-INVOICE-DUPLICATE on a resend: an earlier attempt landed)
+            landed = await self.landed(ctx, number, deadline)
+            if landed is not False:
+                return  # there (True), or unknowable before the deadline (None): never send blind
+            if attempt < self.retries:
+                await asyncio.sleep(self.backoff_s * 2**attempt)
+
+    async def landed(self, ctx: RunContext, number: str, deadline: float) -> bool | None:
+        """Whether the order holds invoice `number`: read it (polling until a read succeeds). None: no read
+        succeeded before `deadline`."""
+
+        async def probe() -> bool | None:
+            read = await ctx.api.get_order(ctx.order_id, timeout_s=self.call_timeout_s)
+            if not read.ok or not isinstance(read.body, Mapping):
+                return None
+            packages = (read.body.get("packageAttachment") or {}).get("packages") or []
+            return any(p.get("invoiceNumber") == number for p in packages)
+
+        return await self.poll(deadline, probe)
 
 
 async def _start_handling(ctx: RunContext) -> None:
@@ -463,6 +538,7 @@ async def update_invoice(ctx: RunContext, step: Step) -> None:
 
 BUILTIN: dict[str, type[Any]] = {
     "naive": Naive,
+    "naive-retry": NaiveRetry,
     "workaround": Workaround,
     "robust": Robust,
     "hook-naive": HookNaive,

@@ -1,7 +1,8 @@
 """The simulator's configuration: consistency mode, per-operation phase timings, auth, limits; profiles.
 
 Owns: `SimConfig` (validated with pydantic, immutable once built), `load_profile()` (YAML files in
-`scenarios/profiles/`, by name or path), and `merge_patch()` used by `PATCH /_sim/config`.
+`scenarios/profiles/`, by name or path), and `merge_patch()` used by `PATCH /_sim/config`; `FaultsConfig`, the
+faults the HTTP edge injects per class of route (`FAULT_CLASSES`), and `FaultKind`.
 
 Imports: stdlib, pydantic, yaml and `simulator.timing`. No asyncio, no aiohttp.
 
@@ -20,22 +21,26 @@ import copy
 from datetime import datetime
 from enum import StrEnum
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, model_validator
 
 from .errors import ConfigError
 from .timing import Delay, Fixed
 
 __all__ = [
+    "FAULT_CLASSES",
     "AccountingConfig",
     "AuthConfig",
     "Consistency",
+    "FaultKind",
+    "FaultsConfig",
     "HookTiming",
     "LimitsConfig",
     "OrdersConfig",
     "ReadTiming",
+    "RouteFaults",
     "SimConfig",
     "WorkflowTiming",
     "WriteTiming",
@@ -160,6 +165,111 @@ class LimitsConfig(_Model):
     """How far back snapshot reads can reach; older versions are pruned."""
 
 
+class FaultKind(StrEnum):
+    """What the HTTP edge can do to a request instead of answering it normally (DESIGN §6)."""
+
+    ERROR_BEFORE = "error_before"
+    """Answer a 5xx without running the handler: nothing is applied."""
+    ERROR_AFTER = "error_after"
+    """Run the handler (it commits), then answer a 5xx instead of its answer: applied, reported as failed."""
+    RESET_BEFORE = "reset_before"
+    """Reset the connection (TCP RST) without running the handler: nothing is applied."""
+    RESET_AFTER = "reset_after"
+    """Run the handler (it commits), then reset the connection instead of answering."""
+    TIMEOUT = "timeout"
+    """Run the handler (it commits), then hold its answer for `hold` before sending it: the client has given up."""
+    HANG = "hang"
+    """Run the handler (it commits), then never answer: the connection stays open until the client closes it or
+    the server stops."""
+
+
+FAULT_CLASSES = (
+    "get_order", "reads", "invoice", "change", "tracking", "start_handling", "cancel", "hook_config", "feed",
+    "accounting",
+)  # fmt: skip
+"""The classes of routes faults are configured for (see `FaultsConfig`)."""
+
+Rate = Annotated[float, Field(ge=0.0, le=1.0)]
+
+
+class RouteFaults(_Model):
+    """Fault rates for one class of routes. Each request of the class draws once from its order's seeded stream
+    and meets at most one fault: `error_before` with probability `error_before`, else `error_after`, and so on.
+
+    RouteFaults(error_after=0.2, timeout=0.1, hold="3s")
+    """
+
+    error_before: Rate = 0.0
+    error_after: Rate = 0.0
+    reset_before: Rate = 0.0
+    reset_after: Rate = 0.0
+    timeout: Rate = 0.0
+    hang: Rate = 0.0
+    status: Literal[500, 502, 503, 504] = 503
+    """The status of an injected error (the body is the answering service's documented error shape)."""
+    hold: Delay = Fixed(ms=30_000.0)
+    """How long a `timeout` holds the answer; choose it longer than the client's timeout."""
+
+    @model_validator(mode="after")
+    def _at_most_one(self) -> RouteFaults:
+        total = sum(getattr(self, k.value) for k in FaultKind)
+        if total > 1.0 + 1e-9:
+            raise ValueError(f"the fault rates add up to {total:g}; a request meets at most one fault, so at most 1")
+        return self
+
+    @property
+    def any(self) -> bool:
+        return any(getattr(self, k.value) for k in FaultKind)
+
+    def pick(self, u: float) -> FaultKind | None:
+        """The fault for a uniform draw `u` in [0, 1): each kind owns a slice of the unit interval as wide as its
+        rate, in the order of `FaultKind`; past them all, no fault."""
+        for kind in FaultKind:
+            rate: float = getattr(self, kind.value)
+            if u < rate:
+                return kind
+            u -= rate
+        return None
+
+
+class FaultsConfig(_Model):
+    """Faults injected at the HTTP edge, per class of route. Default: none. The control API is never faulted, and
+    neither is a request sent with `X-Racelab-Control` by a client the control API would answer (the harness's own
+    reads of the final state). Duplicate hook deliveries are `orders.hook.duplicate_rate`.
+
+    faults = FaultsConfig(invoice=RouteFaults(error_after=0.2))
+    """
+
+    get_order: RouteFaults = RouteFaults()
+    reads: RouteFaults = RouteFaults()
+    """Change details and history, change summary, Change preview."""
+    invoice: RouteFaults = RouteFaults()
+    """Both invoice routes (OMS form and document form)."""
+    change: RouteFaults = RouteFaults()
+    """Create a Change, retry it, cancel it."""
+    tracking: RouteFaults = RouteFaults()
+    start_handling: RouteFaults = RouteFaults()
+    cancel: RouteFaults = RouteFaults()
+    hook_config: RouteFaults = RouteFaults()
+    feed: RouteFaults = RouteFaults()
+    accounting: RouteFaults = RouteFaults()
+    """Every Accounting route (writes and notification callbacks)."""
+
+    _active: frozenset[str] = PrivateAttr(default=frozenset())
+
+    def model_post_init(self, context: Any, /) -> None:
+        self._active = frozenset(c for c in FAULT_CLASSES if getattr(self, c).any)
+
+    @property
+    def active(self) -> frozenset[str]:
+        """The classes with a fault rate above zero (empty: the edge skips fault handling entirely)."""
+        return self._active
+
+    def of(self, fault_class: str) -> RouteFaults:
+        spec: RouteFaults = getattr(self, fault_class)
+        return spec
+
+
 class SimConfig(_Model):
     """Everything tunable about the simulator. Build it from a profile, patch it live through `/_sim/config`.
 
@@ -173,6 +283,8 @@ class SimConfig(_Model):
     accounting: AccountingConfig = AccountingConfig()
     auth: AuthConfig = AuthConfig()
     limits: LimitsConfig = LimitsConfig()
+    faults: FaultsConfig = FaultsConfig()
+    """Injected 5xx, connection resets and timeouts per class of route (none by default)."""
     epoch: datetime | None = None
     """Wall-clock time at the simulator's start, for the dates it writes; None: the real time (set it for runs
     whose answers must be identical byte for byte)."""

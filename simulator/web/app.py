@@ -6,26 +6,41 @@ outbound HTTP session are started and stopped through `cleanup_ctx`.
 
 One middleware does all the cross-cutting work, because every middleware layer costs on the hot path: it
 decides which service a path belongs to, checks credentials when they are configured, keeps the control API to
-loopback clients (or token holders), and renders every error in the answering service's documented shape.
+loopback clients (or token holders), renders every error in the answering service's documented shape, and injects
+the faults the configuration asks for (`faults.<class>`, see `simulator.config.FaultsConfig`):
+
+- `error_before` / `reset_before`: a 5xx in the service's error shape, or a TCP reset, instead of running the handler
+  (nothing is applied);
+- `error_after` / `reset_after` / `timeout` / `hang`: the handler runs (and commits), then its answer is replaced by
+  a 5xx, the connection is reset, the answer is held for `hold`, or it is never sent.
+
+Whether a request is faulted is drawn from the seeded stream (seed, order id, "fault", class), so the same seed
+faults the same requests of an order. Every injected fault is journaled (op `fault`, phase = the kind) and counted
+in `/_sim/metrics` under `requests` as `fault <class> <kind>`. With no fault configured the edge costs one check.
 
 Imports: aiohttp and everything in `simulator`.
 """
 
 from __future__ import annotations
 
+import asyncio
 import ipaddress
+import json
 import logging
+import socket
+import struct
 from collections.abc import AsyncIterator, Mapping
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, suppress
+from dataclasses import dataclass
 from typing import Any
 
 from aiohttp import ClientSession, ClientTimeout, TCPConnector, web
 from pydantic import ValidationError
 
 from ..accounting.service import AccountingService
-from ..config import SimConfig
+from ..config import FaultKind, RouteFaults, SimConfig
 from ..engine import Core
-from ..errors import ApiError, BadRequest, Forbidden, PayloadTooLarge, Unauthorized, http_status
+from ..errors import ApiError, BadRequest, Forbidden, InjectedFault, PayloadTooLarge, Unauthorized, http_status
 from ..orders.service import OrdersService
 from ._state import ACCOUNTING, CORE, HTTP, ORDERS, ROUTES, STATS
 from .accounting_api import accounting_routes
@@ -33,10 +48,39 @@ from .control_api import control_routes
 from .orders_api import orders_routes
 from .routing import Route, openapi_document, validation_message
 
-__all__ = ["create_app", "open_server"]
+__all__ = ["CONTROL_HEADER", "create_app", "open_server"]
 
 log = logging.getLogger("simulator")
 VERSION = "0.1.0"
+
+CONTROL_HEADER = "X-Racelab-Control"
+"""Sent by the harness on its own requests to the modelled APIs (reading the final state, configuring the hook):
+never faulted, when the sender may use the control API (loopback, or the control token)."""
+
+_FAULT_CLASS = web.AppKey("fault_class", dict[web.AbstractRoute, str])
+_STOPPING = web.AppKey("stopping", asyncio.Event)
+
+_ORDERS_FAULT_CLASSES = {
+    "getOrder": "get_order",
+    "invoiceNotification": "invoice",
+    "invoiceDocument": "invoice",
+    "updateTracking": "tracking",
+    "createChange": "change",
+    "retryChange": "change",
+    "cancelChange": "change",
+    "getChanges": "reads",
+    "getChange": "reads",
+    "previewChange": "reads",
+    "getChangeSummary": "reads",
+    "startHandling": "start_handling",
+    "cancelOrder": "cancel",
+    "getHookConfig": "hook_config",
+    "setHookConfig": "hook_config",
+    "deleteHookConfig": "hook_config",
+    "getFeed": "feed",
+    "commitFeed": "feed",
+}
+"""Orders routes by operationId → the class of `faults` that applies to them (every Accounting route: `accounting`)."""
 
 
 class _AiohttpSender:
@@ -115,9 +159,21 @@ def _check_access(request: web.Request, service: str, config: SimConfig) -> None
 @web.middleware
 async def _edge(request: web.Request, handler: Any) -> web.StreamResponse:
     app = request.app
-    path = request.path
-    service = _service_of(path)
+    service = _service_of(request.path)
+    if app[CORE].config.faults.active and service != "control":
+        fault = _draw_fault(request, service)
+        if fault is not None:
+            return await _inject(request, handler, service, fault)
+    response = await _answer(request, handler, service)
+    key = f"{service} {response.status}"
     stats = app[STATS]
+    stats[key] = stats.get(key, 0) + 1
+    return response
+
+
+async def _answer(request: web.Request, handler: Any, service: str) -> web.StreamResponse:
+    """The handler's answer, or its error in the answering service's documented shape."""
+    app = request.app
     try:
         _check_access(request, service, app[CORE].config)
         response: web.StreamResponse = await handler(request)
@@ -139,9 +195,128 @@ async def _edge(request: web.Request, handler: Any) -> web.StreamResponse:
             response.headers["Allow"] = exc.headers.get("Allow", "")
     except ValidationError as exc:  # a model validated outside parse_body
         response = web.json_response(_error_body(service, 400, "BAD-REQUEST", validation_message(exc)), status=400)
-    key = f"{service} {response.status}"
-    stats[key] = stats.get(key, 0) + 1
     return response
+
+
+# -- injected faults ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class _Fault:
+    kind: FaultKind
+    fault_class: str
+    key: str
+    """The order id (or Accounting order reference) the request is about; "" when the path names none."""
+    spec: RouteFaults
+
+
+def _draw_fault(request: web.Request, service: str) -> _Fault | None:
+    """The fault this request meets, if any: one draw from the (seed, order, "fault", class) stream."""
+    app = request.app
+    fault_class = app[_FAULT_CLASS].get(request.match_info.route)
+    core = app[CORE]
+    faults = core.config.faults
+    if fault_class is None or fault_class not in faults.active:
+        return None
+    if CONTROL_HEADER in request.headers and _may_control(request, core.config):
+        return None
+    match = request.match_info
+    key = match.get("orderId") or match.get("orderReference") or ""
+    spec = faults.of(fault_class)
+    kind = spec.pick(core.rng.get(key, "fault", fault_class).random())
+    return None if kind is None else _Fault(kind, fault_class, key, spec)
+
+
+def _may_control(request: web.Request, config: SimConfig) -> bool:
+    try:
+        _check_access(request, "control", config)
+    except ApiError:
+        return False
+    return True
+
+
+async def _inject(request: web.Request, handler: Any, service: str, fault: _Fault) -> web.StreamResponse:
+    """Answer `request` as `fault` says, journal the fault and count it."""
+    app = request.app
+    core = app[CORE]
+    kind = fault.kind
+    detail: dict[str, Any] = {"class": fault.fault_class, "route": f"{request.method} {request.path}"}
+    answer: web.StreamResponse | None = None
+    if kind not in (FaultKind.ERROR_BEFORE, FaultKind.RESET_BEFORE):
+        answer = await _answer(request, handler, service)
+        detail["answered"] = answer.status  # what the client would have seen
+    op_id = await _op_id(request)
+    if kind in (FaultKind.ERROR_BEFORE, FaultKind.ERROR_AFTER):
+        exc = InjectedFault(f"Injected fault ({kind.value}) on {request.method} {request.path}",
+                            status=fault.spec.status)  # fmt: skip
+        detail["status"] = exc.status
+        response: web.StreamResponse = web.json_response(
+            _error_body(service, exc.status, exc.code, exc.message), status=exc.status
+        )
+        response.headers["X-Racelab-Fault"] = kind.value
+    elif kind is FaultKind.TIMEOUT:
+        assert answer is not None
+        hold_ms = fault.spec.hold.draw_ms(core.rng.get(fault.key, "fault", f"{fault.fault_class}.hold"))
+        detail["hold_ms"] = round(hold_ms, 3)
+        response = answer
+    else:
+        response = answer or web.Response(status=204)  # never sent: the transport is gone before it is written
+    core.journal.record(core.now(), fault.key, "fault", kind.value, op_id, detail=detail)
+    stats = app[STATS]
+    name = f"fault {fault.fault_class} {kind.value}"
+    stats[name] = stats.get(name, 0) + 1
+    if kind in (FaultKind.RESET_BEFORE, FaultKind.RESET_AFTER):
+        _reset(request)
+    elif kind is FaultKind.TIMEOUT:
+        await _hold(request, detail["hold_ms"] / 1000.0)
+    elif kind is FaultKind.HANG:
+        await _hold(request, None)
+        _reset(request)  # the server is stopping (or the client left): drop the connection unanswered
+    else:
+        key = f"{service} {response.status}"
+        stats[key] = stats.get(key, 0) + 1
+    return response
+
+
+async def _op_id(request: web.Request) -> str:
+    """What ties the fault to the operation in the journal: the invoice number of an invoice (the op id the
+    service journals it under), else the client's `X-Request-ID`."""
+    if request.body_exists:
+        try:
+            body = json.loads(await request.read())
+        except (ValueError, web.HTTPException):
+            body = None
+        if isinstance(body, dict) and isinstance(body.get("invoiceNumber"), str):
+            return str(body["invoiceNumber"])
+    return request.headers.get("X-Request-ID", "")
+
+
+def _reset(request: web.Request) -> None:
+    """Abort the connection with a TCP reset (SO_LINGER 0), as a crashing proxy would: the client reads ECONNRESET."""
+    transport = request.transport
+    if transport is None:
+        return
+    sock = transport.get_extra_info("socket")
+    if sock is not None:
+        with suppress(OSError):  # already closed by the peer: aborting is enough
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    transport.abort()
+
+
+async def _hold(request: web.Request, seconds: float | None) -> None:
+    """Wait `seconds` (None: without end) before the answer goes out; cut short when the server stops, and for an
+    endless hold when the client has closed the connection (checked each second: a hung request costs a task)."""
+    stopping = request.app[_STOPPING]
+    if seconds is not None:
+        with suppress(TimeoutError):
+            await asyncio.wait_for(stopping.wait(), seconds)
+        return
+    while not stopping.is_set():
+        transport = request.transport
+        if transport is None or transport.is_closing():
+            return
+        with suppress(TimeoutError):
+            await asyncio.wait_for(stopping.wait(), 1.0)
 
 
 async def _openapi(request: web.Request) -> web.Response:
@@ -166,10 +341,22 @@ def create_app(config: SimConfig | None = None) -> web.Application:
                           responses={200: {"type": "object"}})  # fmt: skip
     routes.append(openapi_route)
     app[ROUTES] = routes
+    fault_class: dict[web.AbstractRoute, str] = {}
     for r in routes:
-        app.router.add_route(r.method, r.path, r.handler)
+        added = app.router.add_route(r.method, r.path, r.handler)
+        cls = "accounting" if r.service == "accounting" else _ORDERS_FAULT_CLASSES.get(r.operation_id)
+        if cls is not None:
+            fault_class[added] = cls
+    app[_FAULT_CLASS] = fault_class
+    app[_STOPPING] = asyncio.Event()
+    app.on_shutdown.append(_stop_holding)
     app.cleanup_ctx.append(_lifecycle)
     return app
+
+
+async def _stop_holding(app: web.Application) -> None:
+    """Release every held or hung answer: the server is stopping (`on_shutdown` runs before it waits for them)."""
+    app[_STOPPING].set()
 
 
 async def _lifecycle(app: web.Application) -> AsyncIterator[None]:
