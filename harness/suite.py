@@ -142,6 +142,9 @@ async def _run_plans(
     ran = {(r.spec.scenario, r.spec.integration) for r, _ in judged}
     gates = {s.name: {i: g for i, g in s.gates.items() if (s.name, i) in ran} for s in scenarios}
     summary = build_summary(judged, gates=gates, seed=options.seed, command=shlex.join(options.command) or None)
+    # What `racelab replay` needs besides the inputs: how the runs were executed.
+    summary["mode"] = options.mode
+    summary["settle_timeout_s"] = options.runner.settle_timeout_s
     name = scenarios[0].name if len(scenarios) == 1 else "suite"
     folder = open_result_dir(options.out, name, now=datetime.now())
     write_results(folder, records_with_results=judged, summary=summary, inputs=inputs)

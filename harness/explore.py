@@ -1,0 +1,367 @@
+"""`racelab explore`: search a scenario's schedules for a violation in virtual time, shrink it, write it down.
+
+Owns `Space` (what may vary), `explore()` and `write_minimal()`. A schedule is: which of the scenario's steps run,
+each step's offset within the scenario's window for it (its sweep's range, its distribution's range, or its fixed
+offset), and one fixed delay per latency of the profile, within that latency's range (uniform: min-max; lognormal,
+exponential, pareto: up to the cap; normal: its truncation; empirical: the smallest to the largest value). All
+values are whole milliseconds. Hypothesis generates schedules, each runs in its own virtual universe
+(`harness.virtual.run_virtual`), and a violation (a checker says `invalid`) is shrunk: fewer steps, earlier
+offsets, smaller delays. The minimal schedule is written as a scenario whose profile overrides pin every latency
+to the chosen fixed value, so `racelab run FILE` meets the same schedule (exactly with `--mode virtual`).
+
+Imports: stdlib, hypothesis, yaml, `simulator` (the profile's distributions), `harness.*`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import math
+import random
+import sys
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import yaml
+
+from .errors import InvalidScenario
+from .model import RunSpec, Step, Verdict
+from .runner import RunnerOptions, RunOutcome
+from .scenario import Scenario, expand, load_scenario
+from .virtual import run_virtual, virtual_config
+
+if TYPE_CHECKING:
+    from hypothesis.strategies import SearchStrategy
+
+__all__ = ["Found", "Schedule", "Space", "explore", "explore_main", "run_schedule", "schedules", "write_minimal"]
+
+_DELAY_KINDS = {"fixed", "uniform", "normal", "lognormal", "exponential", "pareto", "empirical"}
+_SIGMAS = 3.0
+"""An uncapped tail is bounded at median * e^(3 sigma) (lognormal), 5 * its mean or 20 * its scale: far enough out
+that the search covers it, near enough that shrinking does not start from absurd delays."""
+
+
+@dataclass(frozen=True, slots=True)
+class Latency:
+    path: tuple[str, ...]
+    """Where the delay lives in the simulator configuration, e.g. `("orders", "change", "read_lag")`."""
+    low: int
+    high: int
+
+
+@dataclass(frozen=True, slots=True)
+class Window:
+    step: int
+    low: int
+    high: int
+
+
+@dataclass(frozen=True, slots=True)
+class Space:
+    """Everything a schedule of one scenario and integration may vary, and the fixed rest."""
+
+    scenario: Scenario
+    integration: str
+    template: RunSpec
+    config: Mapping[str, Any]
+    windows: tuple[Window, ...]
+    latencies: tuple[Latency, ...]
+
+    @classmethod
+    def of(cls, scenario: Scenario, integration: str, seed: int) -> Space:
+        """Raises:
+        InvalidScenario: the integration is not the scenario's, or the scenario has Python step handlers."""
+        if scenario.handlers:
+            raise InvalidScenario(
+                "explore writes YAML scenarios; scenarios with Python step handlers are not supported"
+            )
+        specs = expand(scenario, seed=seed, runs=1, integrations=[integration])
+        config = virtual_config(scenario.profile, scenario.simulator, seed)
+        windows = []
+        for s in scenario.steps:
+            values = [spec.steps[s.index].at_ms for spec in specs]
+            low, high = _step_bounds(s.at) or (min(values), max(values))
+            windows.append(Window(step=s.index, low=math.ceil(low), high=max(math.ceil(low), math.floor(high))))
+        latencies = tuple(
+            Latency(path=path, low=low, high=high)
+            for path, dist in _delays(config)
+            if (bounds := _bounds(dist)) is not None
+            for low, high in [(math.ceil(bounds[0]), math.floor(bounds[1]))]
+            if high > low
+        )
+        return cls(scenario, integration, specs[0], config, tuple(windows), latencies)
+
+
+@dataclass(frozen=True, slots=True)
+class Schedule:
+    """One point of a `Space`: steps kept, their offsets, the fixed delays (ms)."""
+
+    keep: tuple[bool, ...]
+    offsets: tuple[int, ...]
+    delays: tuple[int, ...]
+
+    def spec(self, space: Space) -> RunSpec:
+        template = space.template
+        steps = tuple(
+            Step(at_ms=float(at), do=step.do, args=step.args)
+            for keep, at, step in zip(self.keep, self.offsets, template.steps, strict=True)
+            if keep
+        )
+        return replace(template, run_id="explore", cell={}, steps=steps)
+
+    def config(self, space: Space) -> dict[str, Any]:
+        config = copy.deepcopy(dict(space.config))
+        for latency, ms in zip(space.latencies, self.delays, strict=True):
+            _set(config, latency.path, {"kind": "fixed", "ms": ms})
+        return config
+
+
+@dataclass(frozen=True, slots=True)
+class Found:
+    schedule: Schedule | None
+    outcome: RunOutcome | None
+    tried: int
+    """Schedules executed (generation and shrinking)."""
+    violations: int = 0
+    """How many of them violated an invariant."""
+    checkers: tuple[str, ...] = field(default=())
+
+
+def _delays(config: Mapping[str, Any], path: tuple[str, ...] = ()) -> Iterator[tuple[tuple[str, ...], Any]]:
+    """Every delay distribution in a configuration, depth first, in the configuration's order."""
+    for key, value in config.items():
+        if isinstance(value, Mapping):
+            if value.get("kind") in _DELAY_KINDS:
+                yield (*path, key), value
+            else:
+                yield from _delays(value, (*path, key))
+
+
+def _bounds(d: Mapping[str, Any]) -> tuple[float, float] | None:
+    """The range a distribution draws from (see the module docstring); None for a fixed delay."""
+    kind = d.get("kind")
+    cap = d.get("cap_ms")
+    if kind == "uniform":
+        return float(d["min_ms"]), float(d["max_ms"])
+    if kind == "normal":
+        high = d.get("max_ms")
+        return float(d.get("min_ms") or 0.0), float(high if high is not None else d["mean_ms"] + 4 * d["sd_ms"])
+    if kind == "lognormal":
+        return 0.0, float(cap if cap is not None else d["median_ms"] * math.exp(_SIGMAS * d["sigma"]))
+    if kind == "exponential":
+        return 0.0, float(cap if cap is not None else 5 * d["mean_ms"])
+    if kind == "pareto":
+        return float(d["scale_ms"]), float(cap if cap is not None else 20 * d["scale_ms"])
+    if kind == "empirical":
+        return float(min(d["values_ms"])), float(max(d["values_ms"]))
+    return None
+
+
+def _step_bounds(at: Any) -> tuple[float, float] | None:
+    """A step's window from its sweep or its distribution; None for a fixed offset (take it from the specs)."""
+    if hasattr(at, "values") and callable(at.values):
+        values = list(at.values())
+        return min(values), max(values)
+    if hasattr(at, "model_dump"):
+        return _bounds(at.model_dump())
+    return None
+
+
+def _set(config: dict[str, Any], path: Sequence[str], value: Any) -> None:
+    node = config
+    for key in path[:-1]:
+        node = node[key]
+    node[path[-1]] = value
+
+
+def schedules(space: Space) -> SearchStrategy[Schedule]:
+    """Hypothesis's strategy for the schedules of `space` (also what the property tests draw from)."""
+    from hypothesis import strategies as st
+
+    return st.builds(
+        Schedule,
+        # Shrinking takes booleans to False: a minimal schedule keeps as few steps as still break something.
+        keep=st.tuples(*[st.booleans() for _ in space.windows]),
+        offsets=st.tuples(*[st.integers(w.low, w.high) for w in space.windows]),
+        delays=st.tuples(*[st.integers(lat.low, lat.high) for lat in space.latencies]),
+    )
+
+
+def explore(
+    space: Space,
+    *,
+    budget: int,
+    seed: int,
+    settle_timeout_s: float = 30.0,
+    on_try: Callable[[int, bool], None] | None = None,
+) -> Found:
+    """Search `space` for a schedule that violates an invariant; shrink the first found.
+
+    Args:
+        space: What may vary.
+        budget: Schedules to generate before giving up (shrinking a find adds its own tries).
+        seed: Seeds hypothesis's search (the simulator's seed is in the space's configuration).
+        settle_timeout_s: Virtual seconds an order may take to settle.
+        on_try: Called after every schedule with the count so far and whether it violated.
+    """
+    from hypothesis import HealthCheck, Phase, find, settings
+    from hypothesis.errors import NoSuchExample
+
+    strategy = schedules(space)
+    state = {"tried": 0, "violations": 0}
+    last: dict[Schedule, RunOutcome] = {}  # the latest violation only: the minimal one is usually the last
+
+    def violates(schedule: Schedule) -> bool:
+        outcome = run_schedule(space, schedule, settle_timeout_s=settle_timeout_s)
+        state["tried"] += 1
+        bad = outcome.verdict is Verdict.INVALID
+        if bad:
+            state["violations"] += 1
+            last.clear()
+            last[schedule] = outcome
+        if on_try is not None:
+            on_try(state["tried"], bad)
+        return bad
+
+    search = settings(
+        max_examples=budget,
+        database=None,
+        deadline=None,
+        phases=[Phase.generate, Phase.shrink],
+        suppress_health_check=list(HealthCheck),
+    )
+    try:
+        minimal = find(strategy, violates, settings=search, random=random.Random(seed))
+    except NoSuchExample:
+        return Found(schedule=None, outcome=None, tried=state["tried"])
+    outcome = last.get(minimal) or run_schedule(space, minimal, settle_timeout_s=settle_timeout_s)
+    broken = tuple(r.checker for r in outcome.results if r.verdict is Verdict.INVALID)
+    return Found(minimal, outcome, state["tried"], state["violations"], broken)
+
+
+def run_schedule(space: Space, schedule: Schedule, *, settle_timeout_s: float = 30.0) -> RunOutcome:
+    """Run one schedule of `space` in its own virtual universe."""
+    options = RunnerOptions(settle_timeout_s=settle_timeout_s)
+    return run_virtual(schedule.spec(space), schedule.config(space), options=options)
+
+
+def write_minimal(space: Space, found: Found, out: Path, *, command: str) -> dict[str, Any]:
+    """Write the shrunk schedule as a scenario file; returns what was written."""
+    assert found.schedule is not None
+    assert found.outcome is not None
+    schedule, scenario = found.schedule, space.scenario
+    overrides: dict[str, Any] = copy.deepcopy(dict(scenario.simulator))
+    for latency, ms in zip(space.latencies, schedule.delays, strict=True):
+        node = overrides
+        for key in latency.path[:-1]:
+            node = node.setdefault(key, {})
+        node[latency.path[-1]] = {"kind": "fixed", "ms": ms}
+    steps = [
+        {"at": f"{at}ms", "do": step.do, **dict(step.args)}
+        for keep, at, step in zip(schedule.keep, schedule.offsets, space.template.steps, strict=True)
+        if keep
+    ]
+    explanation = " ".join(r.explanation for r in found.outcome.results if r.verdict is Verdict.INVALID)
+    document = {
+        "name": f"{scenario.name}-minimal",
+        "summary": f"A minimal schedule found by `{command}` after {found.tried} schedules: {explanation}",
+        "profile": _profile_reference(scenario, out),
+        "simulator": overrides,
+        "order": dict(scenario.order),
+        "integrations": [space.integration],
+        "steps": steps,
+        "runs": 1,
+        "expect": list(scenario.expect),
+        "gate": {space.integration: {"reproduces": list(found.checkers)}},
+    }
+    header = (
+        f"# Written by racelab explore: the smallest schedule of {scenario.name} it found that breaks "
+        f"{', '.join(found.checkers)}\n"
+        f"# for {space.integration}. Every latency is pinned to the value shown; `racelab run {out}` meets the same\n"
+        "# schedule (exactly with --mode virtual). Once the integration is fixed, change the gate to\n"
+        f"# `{{{space.integration}: {{violations: 0}}}}` and keep this file as a regression test.\n"
+    )
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(
+        header + yaml.safe_dump(document, sort_keys=False, allow_unicode=True, width=116, default_flow_style=None),
+        encoding="utf-8",
+    )
+    return document
+
+
+def _profile_reference(scenario: Scenario, out: Path) -> str:
+    """The scenario's profile as the written file must name it: a profile name as is; a path made relative to
+    where the new file lives (profiles paths are relative to their scenario file)."""
+    profile = scenario.profile
+    if not (profile.endswith((".yaml", ".yml")) or "/" in profile):
+        return profile
+    source = (scenario.path.parent / profile).resolve()
+    try:
+        return str(source.relative_to(out.parent.resolve()))
+    except ValueError:
+        return str(source)
+
+
+def explore_main(args: argparse.Namespace) -> int:
+    """The `racelab explore` command (see `harness.virtual_cli`)."""
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    if args.budget < 1:
+        raise InvalidScenario(f"--budget must be at least 1, got {args.budget}")
+    if args.settle_timeout <= 0:
+        raise InvalidScenario("--settle-timeout must be positive")
+    scenario = load_scenario(args.scenario)
+    integration = args.integration or scenario.integrations[0]
+    space = Space.of(scenario, integration, args.seed)
+    console = Console(stderr=True)
+    out = Console() if sys.stdout.isatty() else Console(width=160)
+    out.print(
+        f"exploring {scenario.name} · {integration} · {len(space.windows)} steps · {len(space.latencies)} latencies "
+        f"· budget {args.budget} schedules · seed {args.seed}",
+        highlight=False,
+    )
+    progress = Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+        transient=True,
+    )
+    with progress:
+        task = progress.add_task("searching", total=args.budget)
+
+        def on_try(tried: int, bad: bool) -> None:
+            if bad:
+                progress.update(task, description="shrinking", total=None)
+            progress.update(task, completed=tried)
+
+        found = explore(space, budget=args.budget, seed=args.seed, settle_timeout_s=args.settle_timeout, on_try=on_try)
+    if found.schedule is None:
+        out.print(f"no violation in {found.tried} schedules of {scenario.name} for {integration}", highlight=False)
+        return 0
+    command = f"racelab explore {args.scenario} --integration {integration} --budget {args.budget} --seed {args.seed}"
+    write_minimal(space, found, args.out, command=command)
+    assert found.outcome is not None
+    out.print(
+        f"[red]violation[/]: {', '.join(found.checkers)} after {found.tried} schedules "
+        f"({found.violations} violating); shrunk to:",
+        highlight=False,
+    )
+    for keep, at, step in zip(found.schedule.keep, found.schedule.offsets, space.template.steps, strict=True):
+        if keep:
+            out.print(f"  at {at} ms: {step.do}", highlight=False)
+    changed = [
+        f"{'.'.join(lat.path)} = {ms} ms"
+        for lat, ms in zip(space.latencies, found.schedule.delays, strict=True)
+        if ms != lat.low
+    ]
+    out.print(f"  latencies at their minimum except: {', '.join(changed) or 'none'}", highlight=False)
+    for r in found.outcome.results:
+        if r.verdict is Verdict.INVALID:
+            out.print(f"  {r.checker}: {r.explanation}", highlight=False)
+    out.print(f"written to {args.out} · reproduce with: racelab run {args.out} --mode virtual", highlight=False)
+    return 1
