@@ -25,6 +25,7 @@ path values outside their patterns instead.
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -90,9 +91,9 @@ ACC_INVOICE = {"invoiceReference": "INV-9", "invoiceDate": "2026-11-21", "dueDat
                "dispatchDate": "2026-11-21", "shipmentReference": "S-1",
                "items": [{"orderItemReference": 1}]}  # fmt: skip
 ACC_LINE = {"orderItemReference": 1, "grossUnitPrice": 49.9, "quantity": 1, "vatAmount": 7.97, "vatPercent": 19,
-            "vatType": "STANDARD"}  # fmt: skip
-ACC_CREATE = {"orderReference": "NEW-1", "currency": "EUR", "orderChannel": "INTERNET", "orderDate": "2026-11-21",
-              "orderType": "WEBSHOP", "supplyingCountry": "DE",
+            "vatType": "NORMAL"}  # fmt: skip
+ACC_CREATE = {"orderReference": "NEW-1", "currency": "EUR", "orderChannel": "ECOM", "orderDate": "2026-11-21",
+              "orderType": "PHYSICAL_GOODS", "supplyingCountry": "DE",
               "items": [{**ACC_LINE, "positionType": "SALES_ARTICLE"}]}  # fmt: skip
 ACC_UPDATE = {"invoice": ACC_INVOICE, "order": ACC_CREATE}
 SEED = {"orderId": "NEW-1", "items": ITEMS, "shipping": 0, "status": "handling"}
@@ -106,9 +107,16 @@ def without(base: dict[str, Any], key: str) -> dict[str, Any]:
     return {k: v for k, v in base.items() if k != key}
 
 
+VALID: dict[tuple[str, str], dict[str, Any]] = {}
+"""The valid body each route's body cases start from."""
+
+
 def body_cases(route: tuple[str, str], path: str, *, valid: dict[str, Any], wrong: dict[str, Any],
                missing: str | None, service: str) -> list[Bad]:  # fmt: skip
-    """The four body mistakes every route with a body must refuse: 400 for the first three, 413 for the last."""
+    """The body mistakes every route with a body must refuse: bad JSON, a wrong type, an oversize body (413) and,
+    when `missing` names a required field, the valid body without it. `valid` must pass the route's model (a test
+    checks), so each case differs from an accepted body by one mistake."""
+    VALID[route] = valid
     code = "BAD-REQUEST" if service != "accounting" else None
     cases = [
         Bad(route, "bad-json", path, 400, raw=b'{"reason": ', code=code),
@@ -277,11 +285,11 @@ def explicit_cases() -> list[Bad]:
                     wrong=with_(ACC_UPDATE, goodwillReference=7), missing="invoice", service=a),
         Bad(r["acc_update_post"], "bad-path", f"{ACC}/orders/{'R' * 17}/invoices/INV-1", 400, body=ACC_UPDATE),
         *body_cases(r["acc_cancel"], f"{ACC_ORDER}/cancellations",
-                    valid={"cancellationDate": "2026-11-21", "cancellationReason": "OTHER"},
+                    valid={"cancellationDate": "2026-11-21", "cancellationReason": "OUT_OF_STOCK"},
                     wrong={"cancellationDate": "2026-11-21", "cancellationReason": "BORED"},
                     missing="cancellationReason", service=a),
         Bad(r["acc_cancel"], "bad-path", "/accounting/v1/businesses/1000/customers/-x/orders/ORD-1/cancellations",
-            400, body={"cancellationDate": "2026-11-21", "cancellationReason": "OTHER"}),
+            400, body={"cancellationDate": "2026-11-21", "cancellationReason": "OUT_OF_STOCK"}),
         *body_cases(r["acc_goodwill"], f"{ACC_ORDER}/goodwills",
                     valid={"goodwillReference": "G-1", "goodwillDate": "2026-11-21", "items": [ACC_LINE]},
                     wrong={"goodwillReference": "G-1", "goodwillDate": "2026-11-21", "items": [ACC_LINE] * 0},
@@ -289,13 +297,13 @@ def explicit_cases() -> list[Bad]:
         Bad(r["acc_goodwill"], "bad-path", f"{ACC}/orders/{'R' * 17}/goodwills", 400,
             body={"goodwillReference": "G-1", "goodwillDate": "2026-11-21", "items": [ACC_LINE]}),
         *body_cases(r["acc_return"], f"{ACC_ORDER}/returns",
-                    valid={"returnReference": "RT-1", "returnDate": "2026-11-21", "returnReason": "OTHER",
+                    valid={"returnReference": "RT-1", "returnDate": "2026-11-21", "returnReason": "CUSTOMER_RETURN",
                            "items": [ACC_LINE]},
-                    wrong={"returnReference": "RT-1", "returnDate": "2026-11-21", "returnReason": "OTHER",
+                    wrong={"returnReference": "RT-1", "returnDate": "2026-11-21", "returnReason": "CUSTOMER_RETURN",
                            "items": [with_(ACC_LINE, quantity=0)]},
                     missing="returnReason", service=a),
         Bad(r["acc_return"], "bad-path", f"{ACC}/orders/{'R' * 17}/returns", 400,
-            body={"returnReference": "RT-1", "returnDate": "2026-11-21", "returnReason": "OTHER",
+            body={"returnReference": "RT-1", "returnDate": "2026-11-21", "returnReason": "CUSTOMER_RETURN",
                   "items": [ACC_LINE]}),
         *body_cases(r["acc_payment"], f"{ACC_ORDER}/payments", valid={"authorizedAmount": 5.0},
                     wrong={"authorizedAmount": "5.00"}, missing="authorizedAmount", service=a),
@@ -385,6 +393,7 @@ def wrong_method_cases(routes: list[Route]) -> list[Bad]:
     return cases
 
 
+@functools.cache
 def route_table() -> list[Route]:
     return list(create_app(load_profile("instant"))[ROUTES])
 
@@ -540,3 +549,10 @@ async def test_the_state_check_sees_what_valid_requests_store(make_sim: SimFacto
         assert status < 300, answer
         await sim.quiesce()
         assert state(sim.app) != before, f"{method} {path} stored nothing the fingerprint sees"
+
+
+@pytest.mark.parametrize("route", sorted(VALID), ids=lambda r: f"{r[0]} {r[1]}")
+def test_the_valid_body_each_case_starts_from_is_accepted_by_the_route_model(route: tuple[str, str]) -> None:
+    model = next(r.body for r in route_table() if (r.method, r.path) == route)
+    assert model is not None
+    model.model_validate_json(json.dumps(VALID[route]), strict=True)
