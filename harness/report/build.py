@@ -1,0 +1,248 @@
+"""Building `report.html` from a result folder: read, shape, draw, render, write.
+
+Owns: `write_report` (the runs, streamed from `runs.jsonl` or handed over by `racelab run`, through the
+`Collector`; `summary.json`; the scenarios' `summary:` texts from `inputs/`; then the page, written atomically) and
+`render_report` (the page from the collected data). The page is self-contained: CSS, the few lines of JavaScript
+that filter the table, and the charts as inline SVG; it fetches nothing.
+
+Imports: stdlib, jinja2, yaml, `harness.results` (reading runs, the replay command) and `harness.report.data` /
+`harness.report.charts` (matplotlib). Loaded only when a report is built.
+
+    path = write_report(Path("results/latest"))          # results/latest/report.html
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shlex
+import tempfile
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import jinja2
+import yaml
+from markupsafe import Markup
+
+from ..errors import InvalidScenario
+from ..model import CheckResult, RunRecord
+from ..results import read_runs, replay_command
+from . import charts
+from .data import Collector, ReportData, timeline_events
+
+__all__ = ["REPORT", "render_report", "write_report"]
+
+REPORT = "report.html"
+"""The report's name inside a result folder."""
+
+Judged = tuple[RunRecord, Sequence[CheckResult]]
+
+
+def _display_dir(folder: Path) -> Path:
+    """The folder as the replay commands name it: relative to the current directory when inside it."""
+    resolved = folder.resolve()
+    with contextlib.suppress(ValueError):
+        return resolved.relative_to(Path.cwd().resolve())
+    return resolved
+
+
+def _load_summary(folder: Path) -> dict[str, Any]:
+    path = folder / "summary.json"
+    try:
+        loaded = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise InvalidScenario(f"{folder}: no summary.json; not a complete racelab result folder") from None
+    except ValueError as exc:
+        raise InvalidScenario(f"{path}: not valid JSON: {exc}") from None
+    if not isinstance(loaded, dict):
+        raise InvalidScenario(f"{path}: expected a JSON object")
+    return loaded
+
+
+def _stream(folder: Path) -> Iterator[Judged]:
+    """The runs of `runs.jsonl`, one at a time; a line that is not a run is reported with its number."""
+    path = folder / "runs.jsonl"
+    if not path.is_file():
+        raise InvalidScenario(f"{folder}: no runs.jsonl; not a complete racelab result folder")
+    runs = read_runs(path)
+    number = 0
+    while True:
+        number += 1
+        try:
+            judged = next(runs)
+        except StopIteration:
+            return
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            detail = f"missing field {exc}" if isinstance(exc, KeyError) else str(exc)
+            raise InvalidScenario(f"{path}: run {number}: not a racelab run record ({detail})") from None
+        yield judged
+
+
+def _scenario_texts(folder: Path) -> dict[str, str]:
+    """Scenario name → its `summary:` paragraph, from the copies under `inputs/scenarios/` (best effort)."""
+    texts: dict[str, str] = {}
+    for path in sorted((folder / "inputs" / "scenarios").glob("*.y*ml")):
+        try:
+            doc = yaml.safe_load(path.read_text(encoding="utf-8"))
+        except (OSError, yaml.YAMLError, UnicodeDecodeError):
+            continue
+        if isinstance(doc, dict) and isinstance(doc.get("name"), str) and isinstance(doc.get("summary"), str):
+            texts[doc["name"]] = doc["summary"].strip()
+    return texts
+
+
+def write_report(
+    folder: Path,
+    *,
+    out: Path | None = None,
+    runs: Iterable[Judged] | None = None,
+    summary: Mapping[str, Any] | None = None,
+    on_run: Callable[[], None] | None = None,
+) -> Path:
+    """Build the report of a result folder and write it (atomically: the old report or the new, never half).
+
+    Args:
+        folder: The result folder (`summary.json`, `runs.jsonl`, `inputs/`).
+        out: Where to write; default `folder/report.html`.
+        runs: The judged runs, when the caller has them (`racelab run`); else streamed from `runs.jsonl`.
+        summary: `summary.json`'s content, when the caller has it.
+        on_run: Called after each run is taken in (a progress bar).
+
+    Returns:
+        The report's path.
+
+    Raises:
+        InvalidScenario: The folder is not a complete result folder, or a file in it is not what racelab writes.
+    """
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise InvalidScenario(f"{folder}: no such result folder")
+    summary = dict(summary) if summary is not None else _load_summary(folder)
+    shown = _display_dir(folder)
+    collector = Collector(replay=lambda scenario, run_id: replay_command(shown, scenario, run_id))
+    for record, results in runs if runs is not None else _stream(folder):
+        collector.add(record, results)
+        if on_run is not None:
+            on_run()
+    html = render_report(
+        collector.finish(),
+        summary=summary,
+        folder=shown,
+        scenario_texts=_scenario_texts(folder),
+        generated=datetime.now(),
+    )
+    target = out if out is not None else folder / REPORT
+    _write_atomic(target, html.encode("utf-8"))
+    return target
+
+
+def _write_atomic(path: Path, content: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        os.fchmod(fd, 0o644)  # mkstemp makes 0600; a report is for colleagues and CI artifacts
+        with open(fd, "wb") as f:
+            f.write(content)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+
+
+def _environment() -> jinja2.Environment:
+    return jinja2.Environment(
+        loader=jinja2.PackageLoader("harness.report", "templates"),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+
+
+def render_report(
+    data: ReportData,
+    *,
+    summary: Mapping[str, Any],
+    folder: Path,
+    scenario_texts: Mapping[str, str],
+    generated: datetime,
+) -> str:
+    """The page: header with the gates' verdicts, a section per scenario, the workaround's cost, the table of runs.
+
+    Args:
+        data: What the `Collector` gathered.
+        summary: `summary.json`'s content (gates, seed, command, statistics).
+        folder: The result folder as the replay commands name it.
+        scenario_texts: Scenario name → its `summary:` paragraph.
+        generated: When the report is built.
+
+    Returns:
+        The HTML.
+    """
+    colors = charts.palette(i for s in data.scenarios for i in s.integrations)
+    ids = iter(range(1, 1_000_000))
+
+    def chart_id() -> str:
+        return f"c{next(ids)}"
+
+    scenarios = []
+    index = {s.name: i for i, s in enumerate(data.scenarios)}
+    for s in data.scenarios:
+        figures = [
+            {
+                "kind": "rate",
+                "title": f"Violation rate against {c.label}" if c.axis is not None else "Violation rate",
+                "svg": Markup(charts.rate_chart(c, colors=colors, chart_id=chart_id())),
+            }
+            for c in s.rate_charts
+        ]
+        if s.heat_map is not None:
+            aggregated = f" (summed over {', '.join(s.heat_map.aggregated)})" if s.heat_map.aggregated else ""
+            figures.append({
+                "kind": "heat-map",
+                "title": f"Violation rate over {s.heat_map.y_label} and {s.heat_map.x_label}{aggregated}",
+                "svg": Markup(charts.heat_map_chart(s.heat_map, chart_id=chart_id())),
+            })  # fmt: skip
+        timelines = [
+            {"data": tl, "svg": Markup(charts.timeline_chart(tl, chart_id=chart_id())), "events": timeline_events(tl)}
+            for tl in s.timelines
+        ]
+        scenarios.append({
+            "index": index[s.name],
+            "name": s.name,
+            "text": scenario_texts.get(s.name, ""),
+            "groups": s.groups,
+            "gates": [g for g in summary.get("gates", ()) if g.get("scenario") == s.name],
+            "figures": figures,
+            "timelines": timelines,
+            "cost": s.cost,
+        })  # fmt: skip
+    counts: dict[str, dict[str, int]] = {"all": {"all": 0, "valid": 0, "invalid": 0, "unknown": 0}}
+    for row in data.rows:
+        key = f"s{index[row.scenario]}"
+        bucket = counts.setdefault(key, {"all": 0, "valid": 0, "invalid": 0, "unknown": 0})
+        for b in (bucket, counts["all"]):
+            b["all"] += 1
+            b[row.verdict] += 1
+    # The SVGs are trusted markup: matplotlib's SVG writer escapes every text it draws.
+    cost_svg = charts.cost_chart(data.cost, colors=colors, chart_id=chart_id())
+    template = _environment().get_template("report.html.j2")
+    return template.render(
+        summary=summary,
+        gates=summary.get("gates", ()),
+        folder=str(folder),
+        replay_prefix=f"racelab replay {shlex.quote(str(folder))} --run ",
+        generated=f"{generated:%Y-%m-%d %H:%M:%S}",
+        scenarios=scenarios,
+        scenario_index=index,
+        cost=data.cost,
+        cost_svg=None if cost_svg is None else Markup(cost_svg),
+        rows=data.rows,
+        verdicts=data.verdicts,
+        counts_json=json.dumps(counts, separators=(",", ":")),
+        colors=colors,
+    )

@@ -1,0 +1,315 @@
+"""The report's charts: matplotlib figures of `harness.report.data` records, as small inline SVG.
+
+Owns: `rate_chart`, `heat_map_chart`, `cost_chart`, `timeline_chart` (each returns an `<svg>` element as text) and
+`palette` (one colour per integration, the same in every chart). Text stays text (`svg.fonttype: none`: no glyph
+outlines), ids are prefixed per chart so several SVGs can share one page, and nothing refers outside the SVG.
+
+Why matplotlib to SVG and not a JavaScript plotting bundle: the page stays small and works offline with no script
+to load, the charts are drawn once when the report is built, and they print.
+
+Imports: matplotlib (without pyplot: no global figure state), numpy (matplotlib's own dependency) and
+`harness.report.data`. Imported only when a report is built, never with `harness.report`.
+
+    svg = rate_chart(chart, colors=palette(["naive", "workaround"]))   # '<svg ...>...</svg>'
+"""
+
+from __future__ import annotations
+
+import io
+import re
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+import matplotlib
+import numpy as np
+from matplotlib.backends.backend_svg import FigureCanvasSVG
+from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
+from matplotlib.ticker import MaxNLocator
+from matplotlib.transforms import blended_transform_factory
+
+from .data import CostData, HeatMap, RateChart, Timeline
+
+__all__ = ["cost_chart", "heat_map_chart", "palette", "rate_chart", "timeline_chart"]
+
+BROKEN = "#d62728"
+"""The colour of the moment an invariant broke; no integration gets it."""
+CLIENT = "#1a4f80"
+"""The colour of the client's lanes in a timeline."""
+WIDTH = 10.6
+"""Inches (72 pt each): a chart fills the page's content column (1,140 px) at 100% zoom."""
+
+_COLORS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf")
+_OUTCOME = {"ok": "#8fbf8f", "fail": "#f0b060", "info": "#b0b0b0"}
+_PHASES: dict[str, tuple[str, str, float, str]] = {
+    # phase: (marker, colour, size, legend)
+    "read": ("v", "#1f77b4", 6.5, "READ"),
+    "commit": ("D", "#222222", 5.0, "COMMIT"),
+    "arrive": ("|", "#777777", 7.0, "arrive / respond"),
+    "respond": ("|", "#777777", 7.0, "arrive / respond"),
+}
+_OTHER_PHASE = (".", "#777777", 6.0, "other phase")
+
+_RC: Any = {  # Any: matplotlib types rc keys as a Literal of every known name
+    "svg.fonttype": "none",
+    "svg.hashsalt": "racelab",  # stable ids: the same data draws the same bytes
+    "text.parse_math": False,  # `$` in a scenario or an id is text, not TeX
+    "font.family": "sans-serif",
+    "font.size": 8.5,
+    "axes.spines.top": False,
+    "axes.spines.right": False,
+    "axes.titlesize": 9,
+    "axes.titleweight": "bold",
+    "legend.fontsize": 8,
+    "legend.frameon": False,
+}
+
+
+def palette(integrations: Iterable[str]) -> dict[str, str]:
+    """One colour per integration, in the order given (the same integration is the same colour everywhere)."""
+    return {name: _COLORS[i % len(_COLORS)] for i, name in enumerate(dict.fromkeys(integrations))}
+
+
+def _svg(fig: Figure, chart_id: str) -> str:
+    """The figure as an `<svg>` element: no XML prologue, metadata or global style; ids prefixed with `chart_id`."""
+    FigureCanvasSVG(fig)
+    buffer = io.StringIO()
+    fig.savefig(buffer, format="svg", metadata={"Date": None})
+    text = buffer.getvalue()
+    text = text[text.index("<svg") :]
+    text = re.sub(r"<metadata>.*?</metadata>\s*", "", text, flags=re.S)
+    text = re.sub(r"<style[^>]*>.*?</style>\s*", "", text, flags=re.S)  # `*{...}` would style the whole page
+    ids = set(re.findall(r'\bid="([^"]+)"', text))
+
+    def prefix(match: re.Match[str]) -> str:
+        name = match.group(2)
+        return match.group(1) + (f"{chart_id}-{name}" if name in ids else name)
+
+    text = re.sub(r'(\bid="|href="#|url\(#)([^")]+)', prefix, text)
+    return text.replace("<svg ", f'<svg role="img" data-chart-id="{chart_id}" ', 1)
+
+
+def _percent(values: Iterable[float]) -> list[float]:
+    return [v * 100 for v in values]
+
+
+def rate_chart(chart: RateChart, *, colors: Mapping[str, str], chart_id: str) -> str:
+    """Violation rate against one parameter per integration, with Wilson 95% intervals (error bars or a band).
+
+    Args:
+        chart: The data.
+        colors: Integration → colour.
+        chart_id: A page-unique id for the SVG's internal references.
+
+    Returns:
+        The `<svg>` element.
+    """
+    with matplotlib.rc_context(_RC):
+        fig = Figure(figsize=(WIDTH, 3.0), layout="constrained")
+        ax = fig.add_subplot()
+        if chart.axis is None:
+            _rate_bars(ax, chart, colors)
+        else:
+            for s in chart.series:
+                color = colors.get(s.integration, "#333333")
+                xs = [p.x for p in s.points]
+                rates = _percent(p.rate for p in s.points)
+                lows = _percent(p.low for p in s.points)
+                highs = _percent(p.high for p in s.points)
+                runs, invalid = sum(p.runs for p in s.points), sum(p.invalid for p in s.points)
+                label = f"{s.integration}: {invalid}/{runs} invalid"
+                if len(xs) <= 12:
+                    yerr = [[r - lo for r, lo in zip(rates, lows, strict=True)],
+                            [hi - r for r, hi in zip(rates, highs, strict=True)]]  # fmt: skip
+                    ax.errorbar(xs, rates, yerr=yerr, color=color, marker="o", ms=4, capsize=3, lw=1.4, label=label)
+                else:
+                    ax.fill_between(xs, lows, highs, color=color, alpha=0.16, linewidth=0)
+                    ax.plot(xs, rates, color=color, marker="o", ms=3, lw=1.4, label=label)
+            ax.set_xlabel(chart.label + (" (drawn per run; binned)" if chart.drawn else ""))
+            ax.grid(alpha=0.25)
+            ax.legend(loc="upper right")
+        ax.set_ylim(-3, 103)
+        ax.set_ylabel("violation rate, %\n(95% Wilson interval)")
+        return _svg(fig, chart_id)
+
+
+def _rate_bars(ax: Any, chart: RateChart, colors: Mapping[str, str]) -> None:
+    """Nothing varies in the scenario: one bar per integration, its interval as an error bar."""
+    names = [s.integration for s in chart.series]
+    points = [s.points[0] for s in chart.series]
+    rates = _percent(p.rate for p in points)
+    yerr = [[r - p.low * 100 for r, p in zip(rates, points, strict=True)],
+            [p.high * 100 - r for r, p in zip(rates, points, strict=True)]]  # fmt: skip
+    xs = list(range(len(names)))
+    ax.bar(xs, rates, yerr=yerr, capsize=4, width=0.5, color=[colors.get(n, "#333333") for n in names])
+    for x, p in zip(xs, points, strict=True):
+        ax.text(x + 0.3, p.rate * 100, f"{p.invalid}/{p.runs} invalid", va="center", fontsize=7)
+    ax.set_xticks(xs, names)
+    ax.set_xlim(-0.75, len(names) - 0.25 + 0.4)
+    ax.grid(axis="y", alpha=0.25)
+
+
+def heat_map_chart(heat: HeatMap, *, chart_id: str) -> str:
+    """One rate matrix per integration over two swept parameters, each cell annotated `invalid/runs`.
+
+    Args:
+        heat: The data.
+        chart_id: A page-unique id for the SVG's internal references.
+
+    Returns:
+        The `<svg>` element.
+    """
+    count = len(heat.integrations)
+    columns, rows = len(heat.xs), len(heat.ys)
+    width = min(WIDTH, 1.6 + count * max(2.8, 0.42 * columns + 1.0))
+    height = min(8.0, 1.3 + max(1.2, 0.3 * rows))
+    with matplotlib.rc_context(_RC):
+        fig = Figure(figsize=(width, height), layout="constrained")
+        axes = fig.subplots(1, count, squeeze=False, sharey=True)[0]
+        mesh = None
+        for ax, integration in zip(axes, heat.integrations, strict=True):
+            matrix = heat.cells[integration]
+            rates = np.ma.masked_invalid(
+                np.array([[np.nan if p is None else p.rate for p in row] for row in matrix], dtype=float)
+            )
+            mesh = ax.pcolormesh(rates, cmap="RdYlGn_r", vmin=0.0, vmax=1.0, edgecolors="white", linewidth=0.5)
+            if columns * rows <= 300:
+                for r, row in enumerate(matrix):
+                    for c, p in enumerate(row):
+                        if p is not None:
+                            dark = 0.25 < p.rate < 0.75
+                            ax.text(c + 0.5, r + 0.5, f"{p.invalid}/{p.runs}", ha="center", va="center",
+                                    fontsize=6.5, color="black" if dark else "white")  # fmt: skip
+            ax.set_title(integration)
+            ax.set_xticks(np.arange(columns) + 0.5, [f"{x:g}" for x in heat.xs], rotation=90 if columns > 8 else 0)
+            ax.set_yticks(np.arange(rows) + 0.5, [f"{y:g}" for y in heat.ys])
+            ax.set_xlabel(heat.x_label)
+            ax.tick_params(length=0)
+            for side in ("left", "bottom"):
+                ax.spines[side].set_visible(False)
+        axes[0].set_ylabel(heat.y_label)
+        if mesh is not None:
+            bar = fig.colorbar(mesh, ax=list(axes), shrink=0.9, pad=0.02)
+            bar.set_label("violation rate")
+        return _svg(fig, chart_id)
+
+
+def cost_chart(cost: CostData, *, colors: Mapping[str, str], chart_id: str) -> str | None:
+    """The distribution of added time to invoice, per integration against the baseline, with p50 and p99 marked.
+
+    Args:
+        cost: The data.
+        colors: Integration → colour.
+        chart_id: A page-unique id for the SVG's internal references.
+
+    Returns:
+        The `<svg>` element, or `None` when no pair of runs had an invoice accepted on both sides.
+    """
+    shown = [a for a in cost.integrations if a.added_ms]
+    if not shown:
+        return None
+    every = [t for a in shown for t in a.added_ms]
+    low, high = min(every), max(every)
+    bins = np.linspace(low, high if high > low else low + 1.0, 41).tolist()
+    with matplotlib.rc_context(_RC):
+        fig = Figure(figsize=(WIDTH, 2.8), layout="constrained")
+        ax = fig.add_subplot()
+        for a in shown:
+            color = colors.get(a.integration, "#333333")
+            label = f"{a.integration}: p50 {a.p50:+.0f} ms, p99 {a.p99:+.0f} ms ({len(a.added_ms)} pairs)"
+            ax.hist(a.added_ms, bins=bins, color=color, alpha=0.55, label=label)
+            ax.axvline(a.p50 or 0.0, color=color, ls="--", lw=1.2)
+            ax.axvline(a.p99 or 0.0, color=color, ls=":", lw=1.2)
+        ax.set_xlabel(f"added time to invoice against {cost.baseline} on the identical schedule, ms "
+                      "(dashed p50, dotted p99)")  # fmt: skip
+        ax.set_ylabel("runs")
+        ax.yaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.grid(alpha=0.25)
+        ax.legend(loc="upper right")
+        return _svg(fig, chart_id)
+
+
+def timeline_chart(tl: Timeline, *, chart_id: str) -> str:
+    """One failing run: client requests as bars (send → answer), the simulator's phases as marks per operation,
+    status changes as dotted lines, and the moment each invariant broke as a red line.
+
+    Only the timeline's focus window is drawn; a note at the right edge counts the simulator's later entries.
+
+    Args:
+        tl: The data.
+        chart_id: A page-unique id for the SVG's internal references.
+
+    Returns:
+        The `<svg>` element.
+    """
+    lanes = len(tl.lanes)
+    start, end = tl.focus_ms
+    pad = max(1.0, (end - start) * 0.015)
+    shown = [m for m in tl.marks if m.t_ms <= end]
+    with matplotlib.rc_context(_RC):
+        fig = Figure(figsize=(WIDTH, 1.9 + 0.27 * max(lanes, 1)), layout="constrained")
+        ax = fig.add_subplot()
+        for bar in tl.bars:
+            ax.barh(bar.lane, max(bar.end_ms - bar.start_ms, pad * 0.3), left=bar.start_ms, height=0.56,
+                    color=_OUTCOME.get(bar.outcome, "#b0b0b0"), edgecolor="#555555", linewidth=0.5)  # fmt: skip
+            if len(tl.bars) <= 24:
+                answer = str(bar.status) if bar.status is not None else bar.outcome
+                ax.text(bar.end_ms + pad * 0.4, bar.lane, f"#{bar.index} {answer}", va="center", fontsize=7,
+                        color="#444444", clip_on=True)  # fmt: skip
+        spans: dict[int, list[float]] = {}
+        for m in tl.marks:
+            spans.setdefault(m.lane, []).append(m.t_ms)
+        for lane, ts in spans.items():
+            ax.plot([min(ts), min(max(ts), end + pad)], [lane, lane], color="#cccccc", lw=1.0, zorder=1)
+        for phase, (marker, color, size, _) in {**_PHASES, "": _OTHER_PHASE}.items():
+            chosen = [m for m in shown if (m.phase == phase if phase else m.phase not in _PHASES)]
+            if chosen:
+                ax.plot([m.t_ms for m in chosen], [m.lane for m in chosen], ls="none", marker=marker, ms=size,
+                        color=color, zorder=3)  # fmt: skip
+        for m in shown:
+            if m.phase == "commit" and m.version is not None:
+                ax.text(m.t_ms + pad * 0.5, m.lane - 0.2, f"v{m.version}", ha="left", va="bottom", fontsize=7)
+        top = blended_transform_factory(ax.transData, ax.transAxes)
+        for i, change in enumerate(tl.status_changes):
+            if change.t_ms > end:
+                continue
+            ax.axvline(change.t_ms, color="#666666", ls=":", lw=0.9, zorder=0)
+            ax.text(change.t_ms, 1.01 + 0.06 * (i % 2), f"\N{RIGHTWARDS ARROW} {change.after}", transform=top,
+                    fontsize=7, color="#444444", ha="center", va="bottom")  # fmt: skip
+        broken: dict[float, list[str]] = {}
+        for b in tl.broken:
+            if b.at_ms is not None:
+                broken.setdefault(b.at_ms, []).append(b.checker)
+        for at, checkers in broken.items():
+            ax.axvline(at, color=BROKEN, lw=2.0, zorder=4)
+            ax.text(at, 1.13, " + ".join(checkers) + " broke", transform=top, color=BROKEN, fontsize=7.5,
+                    fontweight="bold", ha="center", va="bottom")  # fmt: skip
+        later = tl.later
+        if later:
+            ax.text(0.995, 0.02, f"+{len(later)} later simulator entries, to {max(m.t_ms for m in later):.0f} ms "
+                    "(event list)", transform=ax.transAxes, ha="right", va="bottom", fontsize=7,
+                    color="#666666")  # fmt: skip
+        client = sum(1 for lane in tl.lanes if lane.side == "client")
+        if 0 < client < lanes:
+            ax.axhline(client - 0.5, color="#aaaaaa", lw=0.8, ls="--")
+        ax.set_yticks(range(lanes), [lane.label for lane in tl.lanes])
+        for tick, row in zip(ax.get_yticklabels(), tl.lanes, strict=True):
+            tick.set_color(CLIENT if row.side == "client" else "#333333")
+        ax.set_ylim(lanes - 0.4, -0.6)
+        ax.set_xlim(start - pad, end + pad)
+        ax.set_xlabel("ms from the run's start")
+        ax.grid(axis="x", alpha=0.25)
+        handles = [Line2D([], [], color=_OUTCOME[o], lw=6, label=f"request {o}") for o in ("ok", "fail", "info")]
+        handles += [Line2D([], [], ls="none", marker=m, ms=s, color=c, label=name) for m, c, s, name in
+                    (*_PHASES.values(), _OTHER_PHASE)]  # fmt: skip
+        handles += [Line2D([], [], color="#666666", ls=":", label="status change"),
+                    Line2D([], [], color=BROKEN, lw=2, label="invariant broke")]  # fmt: skip
+        fig.legend(handles=_unique(handles), loc="outside lower center", ncols=8, fontsize=7.5)
+        return _svg(fig, chart_id)
+
+
+def _unique(handles: list[Line2D]) -> list[Line2D]:
+    seen: dict[str, Line2D] = {}
+    for h in handles:
+        seen.setdefault(str(h.get_label()), h)
+    return list(seen.values())
