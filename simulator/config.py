@@ -224,11 +224,11 @@ class RouteFaults(_Model):
     def pick(self, u: float) -> FaultKind | None:
         """The fault for a uniform draw `u` in [0, 1): each kind owns a slice of the unit interval as wide as its
         rate, in the order of `FaultKind`; past them all, no fault."""
+        edge = 0.0
         for kind in FaultKind:
-            rate: float = getattr(self, kind.value)
-            if u < rate:
+            edge += getattr(self, kind.value)
+            if u < edge:
                 return kind
-            u -= rate
         return None
 
 
