@@ -102,6 +102,15 @@ class Schedule:
     offsets: tuple[int, ...]
     delays: tuple[int, ...]
 
+    def nudged(self, margin_ms: int) -> Iterator[Schedule]:
+        """The schedule with one kept step `margin_ms` earlier (not before 0) or later, for each step and side."""
+        if margin_ms <= 0:
+            return
+        for i, keep in enumerate(self.keep):
+            if keep:
+                for at in (max(0, self.offsets[i] - margin_ms), self.offsets[i] + margin_ms):
+                    yield replace(self, offsets=(*self.offsets[:i], at, *self.offsets[i + 1 :]))
+
     def spec(self, space: Space) -> RunSpec:
         template = space.template
         steps = tuple(
@@ -195,6 +204,7 @@ def explore(
     budget: int,
     seed: int,
     settle_timeout_s: float = 30.0,
+    margin_ms: int = 0,
     on_try: Callable[[int, bool], None] | None = None,
 ) -> Found:
     """Search `space` for a schedule that violates an invariant; shrink the first found.
@@ -204,6 +214,9 @@ def explore(
         budget: Schedules to generate before giving up (shrinking a find adds its own tries).
         seed: Seeds hypothesis's search (the simulator's seed is in the space's configuration).
         settle_timeout_s: Virtual seconds an order may take to settle.
+        margin_ms: A schedule counts only if it still violates with any one step moved `margin_ms` earlier or
+            later. Shrinking pushes a schedule to the edge of the race window, where the jitter of a real-time run
+            could hide it; the margin keeps the written schedule that far inside the window.
         on_try: Called after every schedule with the count so far and whether it violated.
     """
     from hypothesis import HealthCheck, Phase, find, settings
@@ -216,7 +229,10 @@ def explore(
     def violates(schedule: Schedule) -> bool:
         outcome = run_schedule(space, schedule, settle_timeout_s=settle_timeout_s)
         state["tried"] += 1
-        bad = outcome.verdict is Verdict.INVALID
+        bad = outcome.verdict is Verdict.INVALID and all(
+            run_schedule(space, moved, settle_timeout_s=settle_timeout_s).verdict is Verdict.INVALID
+            for moved in schedule.nudged(margin_ms)
+        )
         if bad:
             state["violations"] += 1
             last.clear()
@@ -311,6 +327,8 @@ def explore_main(args: argparse.Namespace) -> int:
 
     if args.budget < 1:
         raise InvalidScenario(f"--budget must be at least 1, got {args.budget}")
+    if args.margin < 0:
+        raise InvalidScenario(f"--margin must not be negative, got {args.margin}")
     if args.settle_timeout <= 0:
         raise InvalidScenario("--settle-timeout must be positive")
     scenario = load_scenario(args.scenario)
@@ -339,11 +357,21 @@ def explore_main(args: argparse.Namespace) -> int:
                 progress.update(task, description="shrinking", total=None)
             progress.update(task, completed=tried)
 
-        found = explore(space, budget=args.budget, seed=args.seed, settle_timeout_s=args.settle_timeout, on_try=on_try)
+        found = explore(
+            space,
+            budget=args.budget,
+            seed=args.seed,
+            settle_timeout_s=args.settle_timeout,
+            margin_ms=args.margin,
+            on_try=on_try,
+        )
     if found.schedule is None:
         out.print(f"no violation in {found.tried} schedules of {scenario.name} for {integration}", highlight=False)
         return 0
-    command = f"racelab explore {args.scenario} --integration {integration} --budget {args.budget} --seed {args.seed}"
+    command = (
+        f"racelab explore {args.scenario} --integration {integration} --budget {args.budget} --seed {args.seed} "
+        f"--margin {args.margin}"
+    )
     write_minimal(space, found, args.out, command=command)
     assert found.outcome is not None
     out.print(

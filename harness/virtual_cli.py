@@ -58,6 +58,14 @@ def add_command(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     )
     explore.add_argument("--seed", type=int, default=1, help="seed for the search and the simulator (default: 1)")
     explore.add_argument(
+        "--margin",
+        type=int,
+        default=10,
+        metavar="MS",
+        help="a schedule counts only if it still violates with any one step moved MS earlier or later, so the "
+        "written schedule reproduces in real time despite jitter (default: 10; 0 for the exact edge)",
+    )
+    explore.add_argument(
         "--settle-timeout", type=float, default=30.0, help="virtual seconds to let an order settle (default: 30)"
     )
     explore.set_defaults(handler=_explore)

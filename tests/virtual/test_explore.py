@@ -1,0 +1,85 @@
+"""`racelab explore`: hypothesis searches a scenario's schedules in virtual time and shrinks a violation.
+
+The naive integration's over-invoice (failure A) and stuck order (failure B) are found and shrunk to a minimal
+schedule, written as a scenario that `racelab run` reproduces; the workaround yields nothing, and says how many
+schedules it tried.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from harness.explore import Space, explore
+from harness.scenario import load_scenario
+
+from .helpers import ROOT, only_result, racelab
+
+OVER_INVOICE = ROOT / "scenarios" / "over-invoice.yaml"
+STUCK_ORDER = ROOT / "scenarios" / "stuck-order.yaml"
+
+
+def test_failure_a_is_found_shrunk_and_written_as_a_scenario_that_reproduces(tmp_path: Path) -> None:
+    out = tmp_path / "minimal.yaml"
+    done = racelab("explore", OVER_INVOICE, "--integration", "naive", "--budget", "100", "--out", out)
+    assert done.returncode == 1, done.stderr + done.stdout  # 1: a violation was found
+    assert "violation: no-over-invoice" in done.stdout
+    written = yaml.safe_load(out.read_text())
+    assert written["integrations"] == ["naive"]
+    # Shrunk: both steps are needed, the Change at the earliest offset of the window (50 ms), the invoice at 0.
+    assert [(s["do"], s["at"]) for s in written["steps"]] == [("invoice", "0ms"), ("change", "50ms")]
+    # Every latency pinned to a fixed value, and the Change's replica lag is what makes the race.
+    change = written["simulator"]["orders"]["change"]
+    assert {d["kind"] for d in change.values()} == {"fixed"}
+    assert change["read_lag"]["ms"] > 0
+    assert written["gate"] == {"naive": {"reproduces": ["no-over-invoice", "change-respects-invoices"]}}
+
+    virtual = racelab("run", out, "--mode", "virtual", "--out", tmp_path / "virtual")
+    assert virtual.returncode == 0, virtual.stdout  # the gate `reproduces` passes: the violation is there
+    assert "naive reproduces: 1 of 1 runs" in virtual.stdout
+
+
+@pytest.mark.slow
+def test_the_minimal_scenario_also_reproduces_in_real_time(tmp_path: Path) -> None:
+    out = tmp_path / "minimal.yaml"
+    assert racelab("explore", OVER_INVOICE, "--integration", "naive", "--budget", "100", "--out", out).returncode == 1
+    real = racelab("run", out, "--runs", "5", "--out", tmp_path / "real")
+    assert real.returncode == 0, real.stdout
+    assert "naive reproduces: 5 of 5 runs" in real.stdout
+    assert only_result(tmp_path / "real").is_dir()
+
+
+def test_failure_b_is_found_and_shrunk() -> None:
+    space = Space.of(load_scenario(STUCK_ORDER), "naive", seed=1)
+    found = explore(space, budget=100, seed=1)
+    assert found.schedule is not None
+    assert "invoiced-when-fully-invoiced" in found.checkers
+    # Minimal: no step is dropped that the failure needs, every latency that does not matter is at its minimum.
+    assert found.schedule.keep == (True, True)
+    at_minimum = sum(ms == lat.low for lat, ms in zip(space.latencies, found.schedule.delays, strict=True))
+    assert at_minimum >= len(space.latencies) - 3
+    assert found.tried > found.violations >= 1
+
+
+def test_the_workaround_yields_nothing_and_says_how_many_schedules_were_tried(tmp_path: Path) -> None:
+    out = tmp_path / "minimal.yaml"
+    done = racelab("explore", OVER_INVOICE, "--integration", "workaround", "--budget", "30", "--out", out)
+    assert done.returncode == 0, done.stderr + done.stdout
+    assert "no violation in 30 schedules of over-invoice for workaround" in done.stdout
+    assert not out.exists()
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--budget", "0"], "--budget must be at least 1"),
+        (["--integration", "nobody"], "nobody"),
+    ],
+)
+def test_bad_input_exits_2(tmp_path: Path, args: list[str], message: str) -> None:
+    done = racelab("explore", OVER_INVOICE, "--out", tmp_path / "x.yaml", *args)
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert message in done.stderr
+    assert "Traceback" not in done.stderr
