@@ -7,9 +7,9 @@ monotonic clock, in ms from the run's start), `RunApi` (the calls an integration
 Outcomes follow Jepsen: a 2xx is `ok`; a 4xx is `fail` (refused: definitely not applied); a 5xx, a timeout or a
 dropped connection after the request was sent is `info` (unknown); a request that never left is `fail`.
 
-The runner's own requests (`ControlApi`) carry `X-Racelab-Control: 1`: the simulator never injects a fault into
-those that reach the modelled APIs (configuring the order hook), and the final order is read through the control
-API, so a run is never judged on a fault or a lagging replica (docs/faults.md).
+The runner's own requests (`ControlApi`) carry `X-Racelab-Control: 1`, so the simulator never injects a fault into
+those that reach the modelled APIs (reading the final order, configuring the order hook): a run is never judged on
+an injected fault (docs/faults.md).
 
 The send time of each request is taken when aiohttp has written its headers (`on_request_headers_sent`), so the
 recorded skew includes connection-pool queueing, the usual hidden source of lateness.
@@ -299,6 +299,10 @@ class ControlApi:
         self._session = session
         self._ep = endpoints
         self._headers = {**endpoints.control_headers, CONTROL_HEADER: "1"}
+        # The control token proves the harness may skip faults; it goes to the Orders URL only when that is the
+        # control API's own server (a credential must not leak to another host).
+        token = endpoints.control_headers if endpoints.orders == endpoints.control else {}
+        self._orders_headers = {**endpoints.orders_headers, **token, CONTROL_HEADER: "1"}
 
     async def call(
         self, method: str, path: str, *, json: Any = None, timeout_s: float | None = None
@@ -315,12 +319,12 @@ class ControlApi:
         return bool(isinstance(answer, Mapping) and answer.get("idle"))
 
     async def get_order(self, order_id: str) -> tuple[int, Any]:
-        """The order's latest version, as the Orders API renders it: read through `/_sim/orders/{id}`, so the
-        state a run is judged on is neither a lagging replica's (`get_order.read_lag`) nor an injected fault."""
-        status, answer = await self.call("GET", f"/_sim/orders/{order_id}")
-        if status == 200 and isinstance(answer, Mapping) and isinstance(answer.get("order"), Mapping):
-            return status, answer["order"]
-        return status, answer
+        """The order as the Orders API serves it (the final state a run is judged on). Marked as the harness's own
+        request, so the simulator never injects a fault into it."""
+        timeout = aiohttp.ClientTimeout(total=self._ep.request_timeout_s)
+        async with self._session.get(f"{self._ep.orders}/api/oms/pvt/orders/{order_id}",
+                                     headers=self._orders_headers, timeout=timeout) as resp:  # fmt: skip
+            return resp.status, _decode(await resp.text())
 
 
 def _decode(text: str) -> Any:
