@@ -1,0 +1,393 @@
+"""`racelab bench`: the numbers of DESIGN §5, measured side by side in one run, as a table and as JSON.
+
+Owns the command (its options, exit codes and progress bar), the order of the measures, the rows they become
+(measure, figure, target, pass/miss) and the JSON file. The measuring lives beside it:
+
+    _throughput.py   the simulator vs a bare aiohttp handler under wrk (same client, alternating rounds)
+    _precision.py    configured vs actual delay with 1,000 requests in flight
+    _sweeps.py       `racelab run` as a child: send skew, sweep wall time vs its longest run, virtual vs real
+                     time, time to first reproduction of failures A and B
+    _common.py       the plan (sizes), the row, child processes and cores
+
+Every simulator the bench measures is a child process (`racelab serve`), every sweep a `racelab run` child, so
+this package never imports `simulator`, and a figure is what a user's process would see. Timing figures are never
+asserted by tests; `tests/bench` checks the code paths with a tiny plan.
+
+Imports: stdlib, rich and aiohttp (inside the handler and the measures), `harness.bench.*`, `harness.results`
+(path safety), `harness.errors`.
+
+    report = asyncio.run(run_bench(Plan.quick(), console=Console()))
+    write_report(Path("results/bench.json"), report)
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import os
+import platform
+import sys
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, replace
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from ..errors import InvalidScenario
+from ._common import Plan, Row, Target
+
+if TYPE_CHECKING:
+    from rich.console import Console
+    from rich.table import Table
+
+__all__ = ["MEASURES", "BenchReport", "Plan", "Row", "add_command", "render_table", "run_bench", "write_report"]
+
+MEASURES = ("throughput", "precision", "sweep", "virtual", "repro")
+"""What `--only` may pick, in the order the bench runs them."""
+
+_ROW_KEYS = {
+    "throughput": ("throughput.get_order", "throughput.post_invoice"),
+    "precision": ("delay_precision.get_order", "delay_precision.invoice", "delay_precision.invoice_server"),
+    "sweep": ("send_skew", "sweep_wall"),
+    "virtual": ("virtual_speedup", "virtual_identical"),
+    "repro": ("first_repro.A", "first_repro.B"),
+}
+_EPILOG = (
+    "exit codes: 0 every target measured was met · 1 a target was missed · 2 bad input (an option) · "
+    "3 a measure could not run (the table and the JSON say which and why). The machine should be quiet: the "
+    "figures are ratios and percentiles of real time. Needs wrk for throughput (apt-get install wrk); without it an "
+    "aiohttp client is used and the table says so."
+)
+
+
+@dataclass(frozen=True, slots=True)
+class BenchReport:
+    """What one bench produced: the rows in table order, each measure's raw figures, and where it ran."""
+
+    plan: Plan
+    rows: tuple[Row, ...]
+    measures: dict[str, Any]
+    started: str
+    seconds: float
+    machine: dict[str, Any]
+
+    @property
+    def exit_code(self) -> int:
+        if any(r.error for r in self.rows):
+            return 3
+        return 1 if any(r.passed is False for r in self.rows) else 0
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "started": self.started,
+            "seconds": round(self.seconds, 1),
+            "plan": self.plan.to_json(),
+            "machine": self.machine,
+            "rows": [r.to_json() for r in self.rows],
+            "measures": self.measures,
+        }
+
+
+def add_command(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = sub.add_parser(
+        "bench",
+        help="measure the performance targets (DESIGN §5) and print them against their targets",
+        description="Measure, side by side in one run: simulator throughput vs a bare aiohttp handler (same client, "
+        "same machine), delay precision with 1,000 requests in flight, send skew and wall time of a 1,000-run "
+        "real-time sweep, virtual vs real time, and the time to first reproduction of failures A and B. Prints a "
+        "table (measure, figure, target, pass/miss) and writes JSON. The full bench takes about 5 minutes, "
+        "--quick about 1.",
+        epilog=_EPILOG,
+    )
+    parser.add_argument("--quick", action="store_true",
+                        help="the short version (~1 min): fewer and shorter rounds, and a 100-run virtual-vs-real "
+                        "sweep on the default profile instead of 1,000 runs on default-x10")  # fmt: skip
+    parser.add_argument("--out", type=Path, metavar="FILE",
+                        help="where to write the JSON (default: results/bench-<timestamp>.json)")  # fmt: skip
+    parser.add_argument("--only", action="append", choices=MEASURES, metavar="MEASURE",
+                        help=f"run only this measure (repeatable): {', '.join(MEASURES)}")  # fmt: skip
+    parser.add_argument("--seed", type=int, default=1, help="seed for the simulator and the sweeps (default: 1)")
+    parser.set_defaults(handler=_handle)
+
+
+def _handle(args: argparse.Namespace, argv: Sequence[str]) -> int:
+    from rich.console import Console
+
+    plan = replace(Plan.quick() if args.quick else Plan.full(), seed=args.seed)
+    now = datetime.now()
+    out = _output_path(args.out, now)  # refused before anything runs
+    console = Console() if sys.stdout.isatty() else Console(width=160)
+    console.print(f"racelab bench{' --quick' if args.quick else ''}: {', '.join(args.only or MEASURES)}",
+                  highlight=False)  # fmt: skip
+    report = asyncio.run(run_bench(plan, measures=args.only or MEASURES, console=console))
+    write_report(out, report)
+    console.print(render_table(report.rows))
+    console.print(f"JSON: {out}  ·  again: {' '.join(['racelab', *argv])}", highlight=False)
+    return report.exit_code
+
+
+def _output_path(out: Path | None, now: datetime) -> Path:
+    """`out` as given, or `results/bench-<timestamp>.json` (never outside `results/`, never overwriting).
+
+    Raises:
+        InvalidScenario: `out` is a folder.
+        UnsafeResultPath: the default file would resolve outside `results/` (a symlink).
+    """
+    if out is not None:
+        if out.is_dir():
+            raise InvalidScenario(f"--out {out}: is a folder; give a file name, e.g. {out / 'bench.json'}")
+        return out
+    from ..results import UnsafeResultPath
+
+    root = Path("results")
+    for attempt in range(1, 1000):
+        name = f"bench-{now:%Y%m%d-%H%M%S}{'' if attempt == 1 else f'-{attempt}'}.json"
+        path = root / name
+        resolved = path.resolve()
+        root_resolved = root.resolve()
+        if not resolved.is_relative_to(root_resolved):
+            raise UnsafeResultPath(f"{path} resolves to {resolved}, outside {root_resolved}")
+        if not path.exists():
+            return path
+    raise FileExistsError(f"no free bench file name in {root}")
+
+
+def write_report(path: Path, report: BenchReport) -> None:
+    """Write the report's JSON to `path` atomically (a temporary file in the same folder, then a rename)."""
+    import json
+    import tempfile
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        os.fchmod(fd, 0o644)
+        with open(fd, "w", encoding="utf-8") as f:
+            json.dump(report.to_json(), f, indent=2, ensure_ascii=False)
+            f.write("\n")
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+
+
+def render_table(rows: Sequence[Row]) -> Table:
+    """measure · figure · target · result · how it was measured."""
+    from rich.table import Table
+
+    table = Table(title="racelab bench (DESIGN §5)", title_justify="left")
+    for name, justify in (("measure", "left"), ("figure", "right"), ("target", "right"), ("result", "center")):
+        table.add_column(name, justify=justify)  # type: ignore[arg-type]
+    table.add_column("how", overflow="fold")
+    for row in rows:
+        if row.error:
+            result = "[yellow]error[/]"
+        elif row.passed is None:
+            result = "n/a"
+        else:
+            result = "[green]pass[/]" if row.passed else "[red]MISS[/]"
+        table.add_row(row.measure, row.shown, str(row.target) if row.target else "—", result, row.note)
+    return table
+
+
+# -- running the measures ------------------------------------------------------------------------------------------
+
+
+async def run_bench(plan: Plan, *, measures: Sequence[str] = MEASURES, console: Console | None = None) -> BenchReport:
+    """Run the chosen measures in order (one at a time: they would disturb each other) and build the rows.
+
+    A measure that fails becomes rows marked `error` with the reason; the others still run.
+    """
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from ._precision import measure_precision
+    from ._sweeps import first_reproduction, measure_sweep, measure_virtual
+    from ._throughput import measure_throughput
+
+    chosen = [m for m in MEASURES if m in measures]
+    started = datetime.now().astimezone().isoformat(timespec="seconds")
+    t0 = time.perf_counter()
+    load_before = _load()
+    rows: list[Row] = []
+    raw: dict[str, Any] = {}
+    # No refresh thread: in the precision measure this process is the client whose timing is measured.
+    progress = Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
+                        TimeElapsedColumn(), console=console, auto_refresh=False, transient=True,
+                        disable=console is None)  # fmt: skip
+    units = sum(2 if m == "repro" else 1 for m in chosen)
+    with progress:
+        task = progress.add_task("racelab bench", total=units)
+
+        def step(text: str) -> None:
+            progress.update(task, description=text)
+            progress.refresh()
+
+        async def unit(name: str, measure: Callable[[], Awaitable[dict[str, Any]]]) -> dict[str, Any] | None:
+            try:
+                found = await measure()
+            except Exception as exc:  # one measure failing must not lose the others' figures
+                raw[name] = {"error": f"{type(exc).__name__}: {exc}"}
+                return None
+            finally:
+                progress.advance(task)
+                progress.refresh()
+            raw[name] = found
+            return found
+
+        for name in chosen:
+            if name == "throughput":
+                rows += _throughput_rows(await unit(name, lambda: measure_throughput(plan, on_step=step)), raw, plan)
+            elif name == "precision":
+                rows += _precision_rows(await unit(name, lambda: measure_precision(plan, on_step=step)), raw, plan)
+            elif name == "sweep":
+                rows += _sweep_rows(await unit(name, lambda: measure_sweep(plan, on_step=step)), raw, plan)
+            elif name == "virtual":
+                rows += _virtual_rows(await unit(name, lambda: measure_virtual(plan, on_step=step)), raw, plan)
+            elif name == "repro":
+                for kind in ("A", "B"):
+                    key = f"repro.{kind}"
+                    found = await unit(key, lambda kind=kind: first_reproduction(plan, kind, on_step=step))  # type: ignore[misc]
+                    rows.append(_repro_row(kind, found, raw[key]))
+    machine = {
+        "cpus": os.cpu_count(),
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "load_before": load_before,
+        "load_after": _load(),
+    }
+    return BenchReport(plan=plan, rows=tuple(rows), measures=raw, started=started,
+                       seconds=time.perf_counter() - t0, machine=machine)  # fmt: skip
+
+
+def _load() -> list[float] | None:
+    try:
+        return [round(x, 2) for x in os.getloadavg()]
+    except OSError:
+        return None
+
+
+def _failed(keys: Sequence[str], titles: Sequence[str], raw: dict[str, Any], name: str) -> list[Row]:
+    reason = str(raw.get(name, {}).get("error", "failed"))
+    return [Row(key, title, None, "", note=f"could not measure: {reason}", error=True)
+            for key, title in zip(keys, titles, strict=True)]  # fmt: skip
+
+
+def _throughput_rows(found: dict[str, Any] | None, raw: dict[str, Any], plan: Plan) -> list[Row]:
+    titles = ("throughput, GET order: simulator / bare aiohttp", "throughput, POST invoice: simulator / bare aiohttp")
+    if found is None:
+        return _failed(_ROW_KEYS["throughput"], titles, raw, "throughput")
+    rows = []
+    for key, title, route in zip(_ROW_KEYS["throughput"], titles, ("get_order", "post_invoice"), strict=True):
+        r = found[route]
+        note = (f"{r['rps']['simulator']:,.0f}/s vs {r['rps']['bare']:,.0f}/s, median of {plan.throughput_rounds} "
+                f"alternating rounds of {plan.throughput_seconds} s; {found['client']}")  # fmt: skip
+        if route == "post_invoice":
+            note += f"; ~{found['invoices_per_order']:g} invoices per order"
+        rows.append(Row(key, title, r["ratio"]["simulator"], "ratio", Target(">=", 0.8, "ratio"), note, r))
+    return rows
+
+
+def _precision_rows(found: dict[str, Any] | None, raw: dict[str, Any], plan: Plan) -> list[Row]:
+    n = plan.precision_requests
+    span = f"uniform {plan.precision_min_ms:g}-{plan.precision_max_ms:g} ms"
+    titles = (f"delay precision, GET order, {n:,} in flight, {span}: p99 |actual - configured|",
+              f"delay precision, POST invoice, {n:,} in flight, {span}: p99 |actual - configured|",
+              "  POST invoice, server-side (journal: the ingress phase as lived)")  # fmt: skip
+    if found is None:
+        return _failed(_ROW_KEYS["precision"], titles, raw, "precision")
+    rows = []
+    for key, title, op in zip(_ROW_KEYS["precision"][:2], titles[:2], ("get_order", "invoice"), strict=True):
+        r = found[op]
+        client = r["client_error_ms"]
+        note = (f"client-observed; p50 {client['p50']:.2f} ms, max {client['max']:.1f} ms, bias "
+                f"{r['signed_client_ms']['p50']:+.2f} ms over {r['counted']:,} requests ({r['in_flight']:,.0f} in "
+                f"flight on average, closed loop), zero-delay baseline {r['baseline_ms']:.2f} ms")  # fmt: skip
+        rows.append(Row(key, title, client["p99"], "ms", Target("<=", 5.0, "ms"), note, r))
+    server = found["invoice"]["server_error_ms"]
+    rows.append(Row(_ROW_KEYS["precision"][2], titles[2], server["p99"], "ms", None,
+                    f"p50 {server['p50']:.2f} ms, max {server['max']:.1f} ms: the simulator's timer and event loop",
+                    server))  # fmt: skip
+    return rows
+
+
+def _sweep_rows(found: dict[str, Any] | None, raw: dict[str, Any], plan: Plan) -> list[Row]:
+    runs = 20 * plan.sweep_runs_per_offset
+    titles = (f"send skew p99, {runs:,} concurrent runs", f"real-time sweep of {runs:,} runs: wall / longest run")
+    if found is None:
+        return _failed(_ROW_KEYS["sweep"], titles, raw, "sweep")
+    skew = found["skew_ms"] or {}
+    return [
+        Row(
+            _ROW_KEYS["sweep"][0],
+            titles[0],
+            skew.get("p99"),
+            "ms",
+            Target("<=", 2.0, "ms"),
+            f"p50 {skew.get('p50') or 0:.2f} ms, max {skew.get('max') or 0:.2f} ms over {skew.get('count', 0)} "
+            "requests (racelab run, embedded, naive, over-invoice race, profile default)",
+            skew,
+        ),
+        Row(
+            _ROW_KEYS["sweep"][1],
+            titles[1],
+            found["wall_over_longest"],
+            "ratio",
+            Target("<=", 3.0, "ratio"),
+            f"wall {found['wall_s']:.1f} s (first start to last end), longest run {found['longest_run_s']:.1f} s, "
+            f"median run {found['run_s']['p50']:.1f} s; whole command {found['command_s']:.1f} s",
+            {k: v for k, v in found.items() if k != "scenario"},
+        ),
+    ]
+
+
+def _virtual_rows(found: dict[str, Any] | None, raw: dict[str, Any], plan: Plan) -> list[Row]:
+    runs = 20 * plan.virtual_runs_per_offset
+    titles = (f"virtual vs real time, {runs:,} runs, profile {plan.virtual_profile}: real / virtual",
+              "virtual mode: runs that differ on rerun")  # fmt: skip
+    if found is None:
+        return _failed(_ROW_KEYS["virtual"], titles, raw, "virtual")
+    if not found["available"]:
+        return [Row(key, title, None, "", note=f"not available: {found['reason']}")
+                for key, title in zip(_ROW_KEYS["virtual"], titles, strict=True)]  # fmt: skip
+    virtual = ", ".join(f"{s:.1f}" for s in found["virtual_s"])
+    return [
+        Row(
+            _ROW_KEYS["virtual"][0],
+            titles[0],
+            found["speedup"],
+            "ratio",
+            Target(">=", 10.0, "ratio"),
+            f"racelab run: real {found['real_s']:.1f} s, virtual {virtual} s (whole commands)",
+            {k: v for k, v in found.items() if k != "scenario"},
+        ),
+        Row(
+            _ROW_KEYS["virtual"][1],
+            titles[1],
+            float(len(found["differing"])),
+            "runs",
+            Target("<=", 0, "runs"),
+            "identical" if found["identical"] else f"differ: {', '.join(found['differing'])}",
+            {"identical": found["identical"], "violations": found["violations"]},
+        ),
+    ]
+
+
+def _repro_row(kind: str, found: dict[str, Any] | None, raw: dict[str, Any]) -> Row:
+    name = {"A": "over-invoice", "B": "stuck order"}[kind]
+    key = f"first_repro.{kind}"
+    if found is None:
+        return Row(key, f"time to first reproduction, failure {kind} ({name})", None, "s",
+                   note=f"could not measure: {raw.get('error', 'failed')}", error=True)  # fmt: skip
+    title = f"time to first reproduction, failure {kind} ({name}): racelab run, {found['runs']} runs"
+    walls = ", ".join(f"{r['wall_s']:.1f} s{'' if r['reproduced'] else ' (not reproduced)'}" for r in found["rounds"])
+    note = f"whole command, naive integration, profile default; round(s): {walls}"
+    return Row(key, title, found["seconds"], "s", Target("<=", 5.0, "s"), note,
+               {k: v for k, v in found.items() if k != "scenario"}, missed=not found["reproduced"])  # fmt: skip
+
+
+def _median(values: Sequence[float]) -> float | None:
+    import statistics
+
+    return statistics.median(values) if values else None

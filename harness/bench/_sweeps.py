@@ -1,0 +1,281 @@
+"""The measures that run `racelab run` as a user would: send skew and wall time of a 1,000-run sweep, virtual vs real
+time, and the time to first reproduction of failures A and B.
+
+Each is a child process (`python -m harness.cli run FILE --out TMP`) on a scenario the bench writes itself, so the
+figures do not move when someone edits the suite; the scenario text is kept in the JSON. Figures come from the
+result folder the command writes (`summary.json`, `runs.jsonl`).
+
+- **Send skew** is `summary.json`'s `skew_ms` (how late each scheduled request's headers left).
+- **Sweep wall vs longest run**: from `runs.jsonl`, a run lasts from its start (`origin_s`) to its last event (its
+  last request's answer or its order's last journal entry: the harness and the simulator share the monotonic
+  clock); the sweep's wall time is from the first run's start to the last run's end.
+- **Virtual vs real**: the wall time of the whole command on the same sweep, `--mode embedded` against
+  `--mode virtual`; the virtual sweep runs twice and its runs must be identical.
+- **Time to first reproduction**: the wall time of `racelab run` (start to exit) on the scenario with the naive
+  integration and one run per offset, whose gate passes only if the failure showed (an upper bound: the first
+  violating run is judged before the command ends).
+
+Imports: stdlib, `harness.bench._common`, `harness.errors`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ..errors import HarnessError, InvalidScenario
+from ._common import OFFSETS_MS, Plan
+
+__all__ = [
+    "RunResult",
+    "first_reproduction",
+    "measure_sweep",
+    "measure_virtual",
+    "racelab_run",
+    "scenario_text",
+    "virtual_available",
+]
+
+Step = Callable[[str], None]
+
+_ORDER = """order:
+  items: [{id: sku-1, price: 4990, quantity: 2}, {id: sku-2, price: 1500, quantity: 1}]
+  shipping: 1000
+  status: handling"""
+
+
+def scenario_text(kind: str, *, profile: str, runs: int) -> str:
+    """The scenario a measure runs: `sweep` (failure A's race, naive, no gate), `A` or `B` (the failure's canary).
+
+    Raises:
+        ValueError: an unknown kind.
+    """
+    start, stop, step = OFFSETS_MS
+    change = (
+        f"{{at: {{from: {start}ms, to: {stop}ms, step: {step}ms}}, do: change, remove: [{{id: sku-2, quantity: 1}}]}}"
+    )
+    if kind == "sweep":
+        name, invoice, expect, gate = "bench-sweep", "{at: 0ms, do: invoice}", "[no-over-invoice]", ""
+    elif kind == "A":
+        name, invoice, expect = "bench-failure-a", "{at: 0ms, do: invoice}", "[no-over-invoice]"
+        gate = "gate:\n  naive: {reproduces: [no-over-invoice]}\n"
+    elif kind == "B":
+        name, invoice, expect = (
+            "bench-failure-b",
+            "{at: 0ms, do: invoice, value: 10980}",
+            "[invoiced-when-fully-invoiced]",
+        )
+        gate = "gate:\n  naive: {reproduces: [invoiced-when-fully-invoiced]}\n"
+    else:
+        raise ValueError(f"unknown scenario kind {kind!r}")
+    return (
+        f"name: {name}\nsummary: racelab bench ({kind})\nprofile: {profile}\n{_ORDER}\nintegrations: [naive]\n"
+        f"steps:\n  - {invoice}\n  - {change}\nruns: {runs}\nexpect: {expect}\n{gate}"
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class RunResult:
+    """One `racelab run` child: its exit code, wall time and result folder (None when it wrote none)."""
+
+    exit_code: int
+    wall_s: float
+    folder: Path | None
+    output: str
+
+    def summary(self) -> dict[str, Any]:
+        if self.folder is None:
+            raise HarnessError(f"racelab run wrote no results (exit {self.exit_code}): {self.output[-2000:]}")
+        loaded: dict[str, Any] = json.loads((self.folder / "summary.json").read_text(encoding="utf-8"))
+        return loaded
+
+    def runs(self) -> Iterator[dict[str, Any]]:
+        if self.folder is None:
+            raise HarnessError(f"racelab run wrote no results (exit {self.exit_code}): {self.output[-2000:]}")
+        with (self.folder / "runs.jsonl").open(encoding="utf-8") as f:
+            for line in f:
+                if line.strip():
+                    yield json.loads(line)
+
+
+async def racelab_run(scenario: Path, out: Path, *, seed: int, extra: Sequence[str] = ()) -> RunResult:
+    """Run `racelab run scenario --out out --seed seed [extra]` as a child process and time it.
+
+    Raises:
+        InvalidScenario: it exited 2 (bad input: e.g. the profile is not found).
+        HarnessError: it exited 3 or otherwise failed without a result folder.
+    """
+    argv = [sys.executable, "-m", "harness.cli", "run", str(scenario), "--out", str(out), "--seed", str(seed), *extra]
+    start = time.perf_counter()
+    proc = await asyncio.create_subprocess_exec(*argv, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)
+    stdout, _ = await proc.communicate()
+    wall = time.perf_counter() - start
+    output = stdout.decode(errors="replace")
+    code = proc.returncode if proc.returncode is not None else -1
+    if code == 2:
+        raise InvalidScenario(f"racelab run {scenario.name} refused its input: {output.strip()[-1000:]}")
+    latest = out / "latest"
+    folder = latest.resolve() if latest.exists() else None
+    if code not in (0, 1) or folder is None:
+        raise HarnessError(f"racelab run {scenario.name} failed (exit {code}): {output.strip()[-2000:]}")
+    return RunResult(exit_code=code, wall_s=wall, folder=folder, output=output)
+
+
+def _write(workdir: Path, kind: str, profile: str, runs: int) -> tuple[Path, str]:
+    text = scenario_text(kind, profile=profile, runs=runs)
+    path = workdir / f"bench-{kind.lower()}-{profile}-{runs}.yaml"
+    path.write_text(text, encoding="utf-8")
+    return path, text
+
+
+def _durations(result: RunResult) -> tuple[list[float], float, float, float]:
+    """(each run's duration, s), the sweep's first start, its last end, and how many runs there were."""
+    durations, starts, ends = [], [], []
+    for run in result.runs():
+        origin = float(run["origin_s"])
+        events = [origin + op["t_complete"] / 1000.0 for op in run["history"]]
+        events += [float(e["t"]) for e in run["journal"]]
+        end = max(events, default=origin)
+        durations.append(end - origin)
+        starts.append(origin)
+        ends.append(end)
+    if not durations:
+        raise HarnessError("the sweep wrote no runs")
+    return durations, min(starts), max(ends), len(durations)
+
+
+async def measure_sweep(plan: Plan, *, on_step: Step | None = None) -> dict[str, Any]:
+    """Send skew, wall time and longest run of the real-time sweep (`plan.sweep_runs_per_offset` x 20 runs).
+
+    Returns:
+        `runs`, `skew_ms` (summary.json's), `wall_s`, `longest_run_s`, `wall_over_longest`, `run_s` (quantiles of
+        run durations), `command_s` (the whole command), `scenario` (its text).
+    """
+    with tempfile.TemporaryDirectory(prefix="racelab-bench-") as work:
+        workdir = Path(work)
+        path, text = _write(workdir, "sweep", "default", plan.sweep_runs_per_offset)
+        if on_step is not None:
+            on_step(f"sweep · racelab run, {20 * plan.sweep_runs_per_offset} runs in real time")
+        result = await racelab_run(path, workdir / "results", seed=plan.seed)
+        summary = result.summary()
+        durations, first, last, count = _durations(result)
+    longest = max(durations)
+    return {
+        "runs": count,
+        "profile": "default",
+        "skew_ms": summary.get("skew_ms"),
+        "wall_s": last - first,
+        "longest_run_s": longest,
+        "wall_over_longest": (last - first) / longest if longest > 0 else None,
+        "run_s": {"p50": statistics.median(durations), "max": longest},
+        "command_s": result.wall_s,
+        "scenario": text,
+    }
+
+
+async def virtual_available() -> bool:
+    """True when `racelab run` offers `--mode virtual` (being built while this bench was written)."""
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "harness.cli", "run", "--help", stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.DEVNULL,
+    )  # fmt: skip
+    out, _ = await proc.communicate()
+    return b"virtual" in out
+
+
+def _fingerprint(result: RunResult) -> dict[str, str]:
+    """Run id → a digest of what a rerun must reproduce: verdict, results, final state and the history's outcomes
+    and times."""
+    prints = {}
+    for run in result.runs():
+        kept = {
+            "verdict": run["verdict"],
+            "results": run["results"],
+            "final": run["final"],
+            "history": [
+                [op["f"], op["outcome"], op["status"], op["t_invoke"], op["t_complete"]] for op in run["history"]
+            ],
+        }
+        prints[run["run_id"]] = hashlib.sha256(json.dumps(kept, sort_keys=True).encode()).hexdigest()
+    return prints
+
+
+async def measure_virtual(plan: Plan, *, on_step: Step | None = None) -> dict[str, Any]:
+    """The same sweep in real time and in virtual time (twice): wall times, their ratio, and whether the two
+    virtual runs gave identical results.
+
+    Returns:
+        `available` False (and nothing else but `reason`) when `racelab run` has no virtual mode; otherwise `runs`,
+        `profile`, `real_s`, `virtual_s` (both runs), `speedup` (real / median virtual), `identical`, `differing`
+        (run ids whose results differ, at most 5), `violations` (naive's, real and virtual).
+    """
+    if not await virtual_available():
+        return {"available": False, "reason": "racelab run has no --mode virtual yet"}
+    runs = plan.virtual_runs_per_offset
+    with tempfile.TemporaryDirectory(prefix="racelab-bench-") as work:
+        workdir = Path(work)
+        path, text = _write(workdir, "sweep", plan.virtual_profile, runs)
+        if on_step is not None:
+            on_step(f"virtual vs real · {20 * runs} runs, profile {plan.virtual_profile}, real time")
+        real = await racelab_run(path, workdir / "real", seed=plan.seed)
+        virtual = []
+        for i in range(2):
+            if on_step is not None:
+                on_step(f"virtual vs real · {20 * runs} runs, profile {plan.virtual_profile}, virtual {i + 1}/2")
+            virtual.append(
+                await racelab_run(path, workdir / f"virtual{i}", seed=plan.seed, extra=["--mode", "virtual"])
+            )
+        first, second = (_fingerprint(v) for v in virtual)
+        differing = sorted(k for k in first.keys() | second.keys() if first.get(k) != second.get(k))
+        violations = {"real": real.summary()["invalid"], "virtual": [v.summary()["invalid"] for v in virtual]}
+    virtual_s = [v.wall_s for v in virtual]
+    return {
+        "available": True,
+        "runs": 20 * runs,
+        "profile": plan.virtual_profile,
+        "real_s": real.wall_s,
+        "virtual_s": virtual_s,
+        "speedup": real.wall_s / statistics.median(virtual_s),
+        "identical": not differing,
+        "differing": differing[:5],
+        "violations": violations,
+        "scenario": text,
+    }
+
+
+async def first_reproduction(plan: Plan, kind: str, *, on_step: Step | None = None) -> dict[str, Any]:
+    """Wall time of `racelab run` on failure `kind` (`A` or `B`), naive, one run per offset; `plan.repro_rounds`
+    times.
+
+    Returns:
+        `seconds` (the median wall time over the rounds), `reproduced` (True when every round's gate saw the
+        failure), `rounds` (each round's wall time and verdict), `runs`, `scenario`.
+    """
+    rounds = []
+    with tempfile.TemporaryDirectory(prefix="racelab-bench-") as work:
+        workdir = Path(work)
+        path, text = _write(workdir, kind, "default", 1)
+        for r in range(plan.repro_rounds):
+            if on_step is not None:
+                on_step(f"time to first reproduction · failure {kind} · round {r + 1}/{plan.repro_rounds}")
+            # A new seed per round: each round is a fresh first try, not a replay of the previous one.
+            result = await racelab_run(path, workdir / f"r{r}", seed=plan.seed + r)
+            summary = result.summary()
+            rounds.append({"wall_s": result.wall_s, "reproduced": bool(summary["passed"]),
+                           "violations": summary["invalid"], "runs": summary["runs"]})  # fmt: skip
+    return {
+        "seconds": statistics.median(r["wall_s"] for r in rounds),
+        "reproduced": all(r["reproduced"] for r in rounds),
+        "rounds": rounds,
+        "runs": rounds[0]["runs"] if rounds else 0,
+        "scenario": text,
+    }
