@@ -79,13 +79,13 @@ def _svg(fig: Figure, chart_id: str) -> str:
     text = text[text.index("<svg") :]
     text = re.sub(r"<metadata>.*?</metadata>\s*", "", text, flags=re.S)
     text = re.sub(r"<style[^>]*>.*?</style>\s*", "", text, flags=re.S)  # `*{...}` would style the whole page
-    ids = set(re.findall(r'\bid="([^"]+)"', text))
+    ids = set(re.findall(r'(?<![\w-])id="([^"]+)"', text))
 
     def prefix(match: re.Match[str]) -> str:
         name = match.group(2)
         return match.group(1) + (f"{chart_id}-{name}" if name in ids else name)
 
-    text = re.sub(r'(\bid="|href="#|url\(#)([^")]+)', prefix, text)
+    text = re.sub(r'((?<![\w-])id="|href="#|url\(#)([^")]+)', prefix, text)
     return text.replace("<svg ", f'<svg role="img" data-chart-id="{chart_id}" ', 1)
 
 
@@ -280,10 +280,12 @@ def timeline_chart(tl: Timeline, *, chart_id: str) -> str:
         for b in tl.broken:
             if b.at_ms is not None:
                 broken.setdefault(b.at_ms, []).append(b.checker)
-        for at, checkers in broken.items():
+        middle = (start + end) / 2
+        for row, (at, checkers) in enumerate(sorted(broken.items())):
+            # One row of label per moment, pointing away from the nearer edge, so close moments never overlap.
             ax.axvline(at, color=BROKEN, lw=2.0, zorder=4)
-            ax.text(at, 1.13, " + ".join(checkers) + " broke", transform=top, color=BROKEN, fontsize=7.5,
-                    fontweight="bold", ha="center", va="bottom")  # fmt: skip
+            ax.text(at, 1.13 + 0.075 * row, " + ".join(checkers) + " broke", transform=top, color=BROKEN,
+                    fontsize=7.5, fontweight="bold", ha="right" if at > middle else "left", va="bottom")  # fmt: skip
         later = tl.later
         if later:
             ax.text(0.995, 0.02, f"+{len(later)} later simulator entries, to {max(m.t_ms for m in later):.0f} ms "
@@ -304,7 +306,8 @@ def timeline_chart(tl: Timeline, *, chart_id: str) -> str:
                     (*_PHASES.values(), _OTHER_PHASE)]  # fmt: skip
         handles += [Line2D([], [], color="#666666", ls=":", label="status change"),
                     Line2D([], [], color=BROKEN, lw=2, label="invariant broke")]  # fmt: skip
-        fig.legend(handles=_unique(handles), loc="outside lower center", ncols=8, fontsize=7.5)
+        handles = _unique(handles)
+        fig.legend(handles=handles, loc="outside lower center", ncols=len(handles), fontsize=7.5)
         return _svg(fig, chart_id)
 
 
