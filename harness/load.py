@@ -29,8 +29,10 @@ locust process imports this module under gevent); `harness.scenario` (pydantic, 
 from __future__ import annotations
 
 import argparse
+import ast
 import csv
 import dataclasses
+import hashlib
 import json
 import math
 import os
@@ -101,17 +103,23 @@ _ROOT = Path(__file__).resolve().parents[1]
 # =====================================================================================================================
 
 
-def add_load_arguments(parser: Any) -> None:
+def add_load_arguments(parser: Any, *, scenario: str | None = DEFAULT_SCENARIO) -> None:
     """Add the load options to `parser`: locust's (configargparse) parser, or `racelab load`'s (argparse).
 
     Every option has a plain value, so `racelab load` can hand them on to locust as it received them.
+
+    Args:
+        parser: the parser.
+        scenario: the default of `--scenario` when `RACELAB_SCENARIO` is not set (a profile may choose its own;
+            `racelab load` leaves it unset and asks the profile).
     """
     group = parser.add_argument_group("racelab", "The race under load (racelab's own options)")
+    fallback = scenario or f"the profile's own, else {DEFAULT_SCENARIO}"
     group.add_argument(
         "--scenario",
-        default=os.environ.get("RACELAB_SCENARIO", DEFAULT_SCENARIO),
+        default=os.environ.get("RACELAB_SCENARIO", scenario),
         help="scenario YAML the users run: order, steps and their offsets, expected invariants, gates "
-        f"(default: $RACELAB_SCENARIO or {DEFAULT_SCENARIO})",
+        f"(default: $RACELAB_SCENARIO, else {fallback})",
     )
     group.add_argument("--seed", type=int, default=1, help="seed for the scenario's schedules (default: 1)")
     group.add_argument(
@@ -435,7 +443,9 @@ def evaluate(
             + (f", e.g. {tally.unknown_example}" if tally.unknown_example else ""),
         )
     )
-    named = set(thresholds.violations) - {"*"}
+    # A gate applies to the integrations that ran (a test may run some of the scenario's integrations only); a limit
+    # given on the command line for an integration that judged no run fails, so a misspelt name cannot pass.
+    named = {k for k, v in thresholds.violations.items() if k != "*" and v.source != "gate"}
     for integration in sorted(set(tally.runs) | named):
         limit = thresholds.limit_for(integration)
         runs = tally.runs.get(integration, 0)
@@ -655,6 +665,10 @@ class LoadTally:
 # =====================================================================================================================
 
 
+CONTROL_HEADER = "X-Racelab-Control"
+"""Marks the harness's own requests, as `harness.client` does: the simulator never injects a fault into them."""
+
+
 @dataclass(frozen=True, slots=True)
 class Answer:
     """What a transport got back: a status and a decoded body, or an error (`sent`: the request left)."""
@@ -677,8 +691,12 @@ class Answer:
 
 
 class Transport(Protocol):
-    """Sends one request to the services (`control=True`: the simulator's `/_sim/` API, or the harness's own
-    reads) and blocks until the answer. `name` is how load statistics group it, e.g. `/api/oms/pvt/orders/[id]`."""
+    """Sends one request and blocks until the answer; never raises for what the network or the service does.
+
+    `control=True` marks the harness's own requests (seeding, settling, the final state); `name` is how load
+    statistics group requests, e.g. `/api/oms/pvt/orders/[id]`; `timeout_s` bounds the call (None: the transport's
+    default, 10 s for the services' APIs).
+    """
 
     def request(
         self,
@@ -689,6 +707,7 @@ class Transport(Protocol):
         json: Any = None,
         headers: Mapping[str, str] | None = None,
         control: bool = False,
+        timeout_s: float | None = None,
     ) -> Answer: ...
 
 
@@ -823,12 +842,14 @@ class Race:
         transport: Transport,
         *,
         orders_headers: Mapping[str, str] | None = None,
+        control_headers: Mapping[str, str] | None = None,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self.spec = spec
         self.transport = transport
         self.orders_headers = dict(orders_headers or {})
+        self.control_headers = {**(control_headers or {}), CONTROL_HEADER: "1"}
         self.clock = clock
         self.sleep = sleep
         self.origin = clock()
@@ -865,13 +886,11 @@ class Race:
         event, box = self._changes[step]
         return box[0] if event.wait(max(0.0, timeout_s)) and box else None
 
-    def call(
-        self, method: str, path: str, *, name: str, json: Any = None, headers: Mapping[str, str] | None = None
-    ) -> Answer:
+    def control(self, method: str, path: str, *, name: str, json: Any = None) -> Answer:
         """One of the harness's own requests (seeding, settling, final state): counted, not in the history."""
         with self._lock:
             self.requests += 1
-        return self.transport.request(method, path, name=name, json=json, headers=headers, control=True)
+        return self.transport.request(method, path, name=name, json=json, headers=self.control_headers, control=True)
 
     def api(self, actor: str, *, step: int | None = None, scheduled_ms: float | None = None) -> StepApi:
         return StepApi(self, actor, step=step, scheduled_ms=scheduled_ms)
@@ -888,12 +907,13 @@ class Race:
         headers: Mapping[str, str] | None = None,
         record: Mapping[str, Any] | None = None,
         summarize: Callable[[Any], Any] | None = None,
+        timeout_s: float | None = None,
     ) -> Answer:
+        """One of the integration's requests, sent and recorded in the history as `harness.client` records it."""
         scheduled, api.scheduled_ms = api.scheduled_ms, None  # only the step's first request is scheduled
         t_invoke = self.clock()
-        answer = self.transport.request(
-            method, path, name=name, json=json, headers={**self.orders_headers, **(headers or {})}
-        )
+        answer = self.transport.request(method, path, name=name, json=json, timeout_s=timeout_s,
+                                        headers={**self.orders_headers, **(headers or {})})  # fmt: skip
         t_complete = self.clock()
         outcome = answer.outcome
         with self._lock:
@@ -912,8 +932,8 @@ class Race:
                     error=answer.error,
                     step=api.step,
                     scheduled_ms=scheduled,
-                    # The send time is when the request started: a blocking client shows no socket events. The skew
-                    # still shows how late the load generator fired compared with the schedule.
+                    # When the request started: a blocking client shows no socket events. The skew still shows how
+                    # late the load generator fired compared with the schedule.
                     sent_ms=self.ms(t_invoke) if answer.sent else None,
                 )
             )
@@ -935,16 +955,10 @@ class StepApi:
         """The integration chooses to wait first: its next request is not counted as scheduled (no send skew)."""
         self.scheduled_ms = None
 
-    def get_order(self) -> Answer:
-        order_id = self.race.order_id
-        return self.race.record(
-            self,
-            "get_order",
-            "GET",
-            f"/api/oms/pvt/orders/{order_id}",
-            name="/api/oms/pvt/orders/[id]",
-            summarize=_summary_order,
-        )
+    def get_order(self, *, timeout_s: float | None = None) -> Answer:
+        return self.race.record(self, "get_order", "GET", f"/api/oms/pvt/orders/{self.race.order_id}",
+                                name="/api/oms/pvt/orders/[id]", summarize=_summary_order,
+                                timeout_s=timeout_s)  # fmt: skip
 
     def invoice(
         self,
@@ -954,53 +968,29 @@ class StepApi:
         items: list[dict[str, int]],
         request_id: str | None = None,
         issued: str = "2026-11-21",
+        timeout_s: float | None = None,
     ) -> Answer:
         body = {"type": "Output", "issuedDate": issued, "invoiceNumber": number, "invoiceValue": value, "items": items}
-        headers = {"X-Request-ID": request_id} if request_id else None
-        return self.race.record(
-            self,
-            "invoice",
-            "POST",
-            f"/api/orders/pvt/document/{self.race.order_id}/invoices",
-            name="/api/orders/pvt/document/[id]/invoices",
-            json=body,
-            headers=headers,
-            record={"invoiceNumber": number, "invoiceValue": value},
-        )
+        return self.race.record(self, "invoice", "POST", f"/api/orders/pvt/document/{self.race.order_id}/invoices",
+                                name="/api/orders/pvt/document/[id]/invoices", json=body,
+                                headers={"X-Request-ID": request_id} if request_id else None,
+                                record={"invoiceNumber": number, "invoiceValue": value},
+                                timeout_s=timeout_s)  # fmt: skip
 
     def change(self, body: Mapping[str, Any]) -> Answer:
-        return self.race.record(
-            self,
-            "change",
-            "PATCH",
-            f"/api/order-system/orders/{self.race.order_id}/changes",
-            name="/api/order-system/orders/[id]/changes",
-            json=dict(body),
-            record=dict(body),
-            summarize=_summary_change,
-        )
+        return self.race.record(self, "change", "PATCH", f"/api/order-system/orders/{self.race.order_id}/changes",
+                                name="/api/order-system/orders/[id]/changes", json=dict(body), record=dict(body),
+                                summarize=_summary_change)  # fmt: skip
 
     def get_change(self, request_id: str) -> Answer:
-        path = f"/api/order-system/orders/{self.race.order_id}/changes/{request_id}"
-        return self.race.record(
-            self,
-            "get_change",
-            "GET",
-            path,
-            name="/api/order-system/orders/[id]/changes/[requestId]",
-            record={"requestId": request_id},
-            summarize=_summary_change,
-        )
+        return self.race.record(self, "get_change", "GET",
+                                f"/api/order-system/orders/{self.race.order_id}/changes/{request_id}",
+                                name="/api/order-system/orders/[id]/changes/[requestId]",
+                                record={"requestId": request_id}, summarize=_summary_change)  # fmt: skip
 
     def cancel(self, reason: str) -> Answer:
-        return self.race.record(
-            self,
-            "cancel",
-            "POST",
-            f"/api/oms/pvt/orders/{self.race.order_id}/cancel",
-            name="/api/oms/pvt/orders/[id]/cancel",
-            json={"reason": reason},
-        )
+        return self.race.record(self, "cancel", "POST", f"/api/oms/pvt/orders/{self.race.order_id}/cancel",
+                                name="/api/oms/pvt/orders/[id]/cancel", json={"reason": reason})  # fmt: skip
 
 
 def _step_value(step: Step) -> int | None:
@@ -1022,14 +1012,11 @@ def invoice_order(
     number: str | None = None,
     value: int | None = None,
     request_id: str | None = None,
+    timeout_s: float | None = None,
 ) -> Answer:
     """Invoice the order as read: its value (unless `value` says otherwise) and its remaining lines."""
-    return api.invoice(
-        number=number or race.invoice_number(),
-        value=int(order["value"] if value is None else value),
-        items=invoice_items(order),
-        request_id=request_id,
-    )
+    return api.invoice(number=number or race.invoice_number(), value=int(order["value"] if value is None else value),
+                       items=invoice_items(order), request_id=request_id, timeout_s=timeout_s)  # fmt: skip
 
 
 class Naive:
@@ -1046,6 +1033,31 @@ class Naive:
         send_change(race, api, step)
 
 
+class NaiveRetry(Naive):
+    """`naive` with the obvious retry (as `harness.integrations.NaiveRetry`): on any outcome but a 2xx or a 4xx,
+    read and invoice again with a new invoice document, never asking whether the failed attempt landed."""
+
+    name = "naive-retry"
+
+    def __init__(self, *, retries: int = 3, backoff_s: float = 0.05, call_timeout_s: float = 1.5) -> None:
+        self.retries = retries
+        self.backoff_s = backoff_s
+        self.call_timeout_s = call_timeout_s
+
+    def invoice(self, race: Race, api: StepApi, step: Step) -> None:
+        for attempt in range(1, self.retries + 2):
+            read = api.get_order(timeout_s=self.call_timeout_s)
+            if read.ok:
+                answer = invoice_order(race, api, read.body, number=f"{race.invoice_number()}-{attempt}",
+                                       value=_step_value(step), timeout_s=self.call_timeout_s)  # fmt: skip
+                if answer.outcome is not Outcome.INFO:
+                    return
+            elif read.status is not None and read.status < 500:
+                return
+            if attempt <= self.retries:
+                race.sleep(self.backoff_s * attempt)
+
+
 class Workaround(Naive):
     """The known issue's workaround: before invoicing, wait until every Change of the order reports `finished:
     true` (polling with backoff, bounded), then re-read the order and invoice its value. The same parameters as
@@ -1053,9 +1065,8 @@ class Workaround(Naive):
 
     name = "workaround"
 
-    def __init__(
-        self, *, max_wait_s: float = 15.0, poll_ms: float = 25.0, poll_max_ms: float = 400.0, backoff: float = 1.5
-    ) -> None:
+    def __init__(self, *, max_wait_s: float = 15.0, poll_ms: float = 25.0, poll_max_ms: float = 400.0,
+                 backoff: float = 1.5) -> None:  # fmt: skip
         self.max_wait_s = max_wait_s
         self.poll_ms = poll_ms
         self.poll_max_ms = poll_max_ms
@@ -1103,21 +1114,26 @@ class Workaround(Naive):
 
 
 class Robust(Workaround):
-    """The workaround, plus idempotent retries of the invoice (same `invoiceNumber`, same `X-Request-ID`) when its
-    outcome is unknown, and re-reads until the order reflects every finished Change (as `harness.integrations`)."""
+    """The workaround, made safe under faults (as `harness.integrations.Robust`): it re-reads the order until it
+    reflects every finished Change; every call is bounded; the invoice number is the order's own; after an unknown
+    outcome it reads the order and resends the same invoice (same number, same `X-Request-ID`) only when the order
+    does not hold it; when it cannot tell, it stops rather than risk a second invoice."""
 
     name = "robust"
 
-    def __init__(self, *, retries: int = 3, **kwargs: Any) -> None:
+    def __init__(self, *, retries: int = 5, call_timeout_s: float = 1.5, backoff_s: float = 0.05,
+                 **kwargs: Any) -> None:  # fmt: skip
         super().__init__(**kwargs)
         self.retries = retries
+        self.call_timeout_s = call_timeout_s
+        self.backoff_s = backoff_s
 
     def invoice(self, race: Race, api: StepApi, step: Step) -> None:
         deadline = race.clock() + self.max_wait_s
         applied = set(self.await_changes(race, api, deadline))
 
         def reflecting() -> Answer | None:
-            read = api.get_order()
+            read = api.get_order(timeout_s=self.call_timeout_s)
             if read.ok and isinstance(read.body, Mapping):
                 changes = (read.body.get("changesAttachment") or {}).get("changesData") or []
                 if applied <= {c.get("requestId") for c in changes}:
@@ -1129,16 +1145,36 @@ class Robust(Workaround):
             return  # the order never showed the Change: invoicing now could over-invoice
         number = race.invoice_number()
         for attempt in range(self.retries + 1):
-            answer = invoice_order(
-                race, api, read.body, number=number, value=_step_value(step), request_id=f"{number}-invoice"
-            )
+            answer = invoice_order(race, api, read.body, number=number, value=_step_value(step),
+                                   request_id=f"{number}-invoice", timeout_s=self.call_timeout_s)  # fmt: skip
             if answer.outcome is not Outcome.INFO:
                 return
-            race.sleep(0.05 * 2**attempt)
+            if self.landed(race, api, number, deadline) is not False:
+                return  # there, or unknowable before the deadline: never send blind
+            if attempt < self.retries:
+                race.sleep(self.backoff_s * 2**attempt)
+
+    def landed(self, race: Race, api: StepApi, number: str, deadline: float) -> bool | None:
+        """Whether the order holds invoice `number` (None: no read succeeded before `deadline`)."""
+
+        def probe() -> bool | None:
+            read = api.get_order(timeout_s=self.call_timeout_s)
+            if not read.ok or not isinstance(read.body, Mapping):
+                return None
+            packages = (read.body.get("packageAttachment") or {}).get("packages") or []
+            return any(p.get("invoiceNumber") == number for p in packages)
+
+        answer: bool | None = self.poll(race, deadline, probe)
+        return answer
 
 
-STRATEGIES: dict[str, type[Naive]] = {"naive": Naive, "workaround": Workaround, "robust": Robust}
-"""The integrations a load profile can run, by the names scenarios use."""
+STRATEGIES: dict[str, type[Naive]] = {
+    "naive": Naive,
+    "naive-retry": NaiveRetry,
+    "workaround": Workaround,
+    "robust": Robust,
+}
+"""The integrations a load profile can run, by the names `harness.integrations.BUILTIN` gives them."""
 
 
 def _slug(text: str, size: int) -> str:
@@ -1147,22 +1183,22 @@ def _slug(text: str, size: int) -> str:
 
 @dataclass(frozen=True, slots=True)
 class LoadPlan:
-    """A scenario expanded for load: per integration, the runs of its matrix, cycled through by the users.
+    """A scenario expanded for load: the runs of its matrix (each cell, each repetition), cycled through.
 
     plan = LoadPlan.load("scenarios/over-invoice.yaml", seed=1)
-    spec = plan.spec("naive", 17)     # the 18th race of this process: the next cell, an order id of its own
+    spec = plan.spec("naive", 17)     # the 18th race of this process: the next run of the matrix, a new order id
+
+    Schedules do not depend on the integration (A/B runs get the same ones), so one list serves every user class.
     """
 
     scenario: Scenario
     seed: int
     token: str
     """Random per process: order ids never collide across processes, workers or repeated tests."""
-    specs: Mapping[str, tuple[RunSpec, ...]]
+    runs: tuple[RunSpec, ...]
 
     @classmethod
-    def load(
-        cls, path: str | Path, *, seed: int, integrations: Iterable[str] = tuple(STRATEGIES), token: str | None = None
-    ) -> LoadPlan:
+    def load(cls, path: str | Path, *, seed: int, token: str | None = None) -> LoadPlan:
         """Load and expand a scenario.
 
         Raises:
@@ -1180,15 +1216,15 @@ class LoadPlan:
                     line=step.line,
                     field=f"steps[{step.index}].do",
                 )
-        specs = {name: tuple(expand(scenario, seed=seed, integrations=[name])) for name in integrations}
-        return cls(scenario=scenario, seed=seed, token=token or secrets.token_hex(4), specs=specs)
+        runs = tuple(expand(scenario, seed=seed, integrations=[scenario.integrations[0]]))
+        return cls(scenario=scenario, seed=seed, token=token or secrets.token_hex(4), runs=runs)
 
     def spec(self, integration: str, k: int) -> RunSpec:
-        """The `k`-th race of `integration` in this process: the matrix's runs in turn, each with a new order id."""
-        runs = self.specs[integration]
-        base = runs[k % len(runs)]
-        order_id = f"{_slug(self.scenario.name, 16)}-{_slug(integration, 10)}-{self.token}-{k}"
-        return dataclasses.replace(base, run_id=f"{base.run_id}-{self.token}-{k}", order_id=order_id)
+        """The `k`-th race of `integration` in this process: the matrix's runs in turn, each on a new order."""
+        base = self.runs[k % len(self.runs)]
+        order_id = f"{_slug(self.scenario.name, 16)}-{_slug(integration, 11)}-{self.token}-{k}"
+        run_id = f"{base.run_id.rsplit('-', 1)[0]}-{integration}-{self.token}-{k}"
+        return dataclasses.replace(base, run_id=run_id, integration=integration, order_id=order_id)
 
 
 def run_race(
@@ -1207,62 +1243,55 @@ def run_race(
 ) -> RaceOutcome:
     """One run, as the harness's runner does it: seed, fire each step at its offset, settle, read, judge.
 
-    Never raises for what happens to the run: a harness or connection error cuts it short and it is judged
+    Never raises for what happens to the run: a harness or connection error cuts it short, and it is judged
     `unknown` with the reason.
 
     Args:
         spec: the run (from `LoadPlan.spec`).
         transport: how requests are sent.
-        strategy: the integration (`Naive`, `Workaround`, `Robust`).
+        strategy: the integration (`Naive`, `NaiveRetry`, `Workaround`, `Robust`).
         settle_timeout_s: how long the simulator may take to finish the order's work.
         step_timeout_s: how long a step may take after its offset before the run is cut short.
         spawn: runs each step concurrently (threads; greenlets under locust).
-        lead_s: the run starts this long after the order is seeded, so the first step is not late by construction.
+        lead_s: the steps' clock starts this long after the order is seeded, so the first step is not late by
+            construction.
+        orders_headers: credentials for the Orders API; control_headers: for the control API.
+        clock: monotonic seconds; sleep: blocks (gevent's under locust).
     """
-    race = Race(spec, transport, orders_headers=orders_headers, clock=clock, sleep=sleep)
-    control = dict(control_headers or {})
+    race = Race(spec, transport, orders_headers=orders_headers, control_headers=control_headers, clock=clock,
+                sleep=sleep)  # fmt: skip
     errors: list[str] = []
-    try:
-        _seed(race, control)
+    seeded = _seed(race)
+    if seeded is not None:
+        errors.append(seeded)
+    else:
         race.origin = clock() + lead_s
         tasks = [spawn(_step_runner(race, i, step, strategy, errors)) for i, step in enumerate(spec.steps)]
         deadline = race.origin + max((s.at_ms for s in spec.steps), default=0.0) / 1000.0 + step_timeout_s
         late = [i for i, task in enumerate(tasks) if not task.wait(max(0.0, deadline - clock()))]
         if late and not errors:
             errors.append(f"step {late[0]} did not finish within {step_timeout_s:g} s of its offset")
-    except _RaceError as exc:
-        errors.append(str(exc))
-    final, journal = _final_state(race, control, settle_timeout_s)
-    record = RunRecord(
-        spec=spec,
-        history=tuple(race.ops),
-        final=final,
-        journal=journal,
-        error=errors[0] if errors else None,
-        origin_s=race.origin,
-    )
+    final, journal = _final_state(race, settle_timeout_s)
+    record = RunRecord(spec=spec, history=tuple(race.ops), final=final, journal=journal,
+                       error=errors[0] if errors else None, origin_s=race.origin)  # fmt: skip
     results, _ = check_all(record, spec.expect)
     return RaceOutcome(record=record, results=results, verdict=run_verdict(record, results), requests=race.requests)
 
 
-class _RaceError(Exception):
-    """The harness could not do its part of a run (seeding): the run is cut short."""
-
-
-def _seed(race: Race, control: Mapping[str, str]) -> None:
+def _seed(race: Race) -> str | None:
+    """Seed the run's order (before the clock starts: seeding is not the race). The error, if it failed."""
     order: dict[str, Any] = dict(race.spec.order)
     order["orderId"] = race.order_id
     if order.get("accounting"):
         order["accounting"] = {**order["accounting"], "orderReference": accounting_ref(race.spec)}
-    answer = race.call("POST", "/_sim/orders", name="/_sim/orders", json=order, headers=control)
+    answer = race.control("POST", "/_sim/orders", name="/_sim/orders", json=order)
     if answer.status != 201:
-        raise _RaceError(f"seeding order {race.order_id} failed: {answer.status or answer.error} {answer.body}")
+        return f"seeding order {race.order_id} failed: {_why(answer)}"
+    return None
 
 
 def accounting_ref(spec: RunSpec) -> str | None:
     """The run's Accounting order reference (as `harness.integrations.accounting_ref`)."""
-    import hashlib
-
     accounting = spec.order.get("accounting")
     if not accounting:
         return None
@@ -1293,53 +1322,35 @@ def _step_runner(race: Race, index: int, step: Step, strategy: Naive, errors: li
     return fire
 
 
-def _final_state(race: Race, control: Mapping[str, str], settle_s: float) -> tuple[FinalState, tuple[Any, ...]]:
+def _final_state(race: Race, settle_s: float) -> tuple[FinalState, tuple[Any, ...]]:
+    """As the harness's runner reads it: settle, then the order, its versions and Changes through the control API
+    (never a lagging replica or an injected fault), the journal when a checker needs it, and Accounting's state."""
     order_id = race.order_id
-    expect = set(race.spec.expect)
-    quiet = race.call(
-        "POST",
-        "/_sim/quiesce",
-        name="/_sim/quiesce",
-        headers=control,
-        json={"orderId": order_id, "timeout_ms": settle_s * 1000},
-    )
-    if quiet.status != 200:
-        return FinalState(order={}, settled=False, accounting={"error": _why(quiet)}), ()
-    order = race.call(
-        "GET",
-        f"/api/oms/pvt/orders/{order_id}",
-        name="/api/oms/pvt/orders/[id] (final state)",
-        headers=race.orders_headers,
-    )
-    versions: tuple[Any, ...] = ()
-    changes: tuple[Any, ...] = ()
+    quiet = race.control("POST", "/_sim/quiesce", name="/_sim/quiesce",
+                         json={"orderId": order_id, "timeout_ms": settle_s * 1000})  # fmt: skip
+    inspected = race.control("GET", f"/_sim/orders/{order_id}", name="/_sim/orders/[id]")
+    if quiet.status != 200 or inspected.status != 200 or not isinstance(inspected.body, Mapping):
+        failed = quiet if quiet.status != 200 else inspected
+        return FinalState(order={}, settled=False, accounting={"error": _why(failed)}), ()
     journal: tuple[Any, ...] = ()
-    if "change-respects-invoices" in expect:  # the only checker that needs the versions and the journal
-        inspected = race.call("GET", f"/_sim/orders/{order_id}", name="/_sim/orders/[id]", headers=control)
-        entries = race.call("GET", f"/_sim/journal?orderId={order_id}", name="/_sim/journal", headers=control)
-        if inspected.status != 200 or entries.status != 200:
-            return FinalState(order={}, settled=False), ()
-        versions = tuple((inspected.body or {}).get("versions") or ())
-        changes = tuple((inspected.body or {}).get("changes") or ())
+    if "change-respects-invoices" in race.spec.expect:  # the only checker that reads the journal
+        entries = race.control("GET", f"/_sim/journal?orderId={order_id}", name="/_sim/journal")
+        if entries.status != 200:
+            return FinalState(order={}, settled=False, accounting={"error": _why(entries)}), ()
         journal = tuple((entries.body or {}).get("entries") or ())
     accounting = None
     if (ref := accounting_ref(race.spec)) is not None:
-        race.call(
-            "POST",
-            "/_sim/quiesce",
-            name="/_sim/quiesce",
-            headers=control,
-            json={"orderId": ref, "timeout_ms": settle_s * 1000},
-        )
-        acc = race.call("GET", f"/_sim/accounting/orders/{ref}", name="/_sim/accounting/orders/[ref]", headers=control)
+        race.control("POST", "/_sim/quiesce", name="/_sim/quiesce",
+                     json={"orderId": ref, "timeout_ms": settle_s * 1000})  # fmt: skip
+        acc = race.control("GET", f"/_sim/accounting/orders/{ref}", name="/_sim/accounting/orders/[ref]")
         accounting = acc.body if acc.status == 200 else None
-    settled = isinstance(quiet.body, Mapping) and bool(quiet.body.get("idle"))
+    order = inspected.body.get("order")
     final = FinalState(
-        order=order.body if order.status == 200 and isinstance(order.body, Mapping) else {},
-        versions=versions,
-        changes=changes,
+        order=order if isinstance(order, Mapping) else {},
+        versions=tuple(inspected.body.get("versions") or ()),
+        changes=tuple(inspected.body.get("changes") or ()),
         accounting=accounting,
-        settled=settled,
+        settled=isinstance(quiet.body, Mapping) and bool(quiet.body.get("idle")),
     )
     return final, journal
 
@@ -1397,7 +1408,7 @@ def _own_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--sim-profile", metavar="NAME|FILE", help="embedded simulator profile instead of the scenario's (e.g. instant)"
     )
-    add_load_arguments(parser)
+    add_load_arguments(parser, scenario=None)
 
 
 def split_load_argv(args: argparse.Namespace) -> tuple[argparse.Namespace, list[str]]:
@@ -1418,6 +1429,26 @@ def _locust_profile(name: str) -> Path:
             return candidate
     available = ", ".join(sorted(p.stem for p in (_ROOT / _PROFILES).glob("[!_]*.py"))) or "none"
     raise InvalidScenario(f"no locust profile {name!r}: give a path or one of {available}")
+
+
+def profile_scenario(profile: Path) -> str | None:
+    """The scenario a profile chooses with `default_scenario("...")`, read from its source (importing a locustfile
+    would monkey-patch this process with gevent)."""
+    try:
+        tree = ast.parse(profile.read_text(encoding="utf-8"), filename=str(profile))
+    except (OSError, SyntaxError, ValueError):
+        return None
+    for node in ast.walk(tree):
+        if (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Name | ast.Attribute)
+            and (node.func.id if isinstance(node.func, ast.Name) else node.func.attr) == "default_scenario"
+            and node.args
+            and isinstance(node.args[0], ast.Constant)
+            and isinstance(node.args[0].value, str)
+        ):
+            return node.args[0].value
+    return None
 
 
 _RESERVED = {
@@ -1477,6 +1508,7 @@ async def _load(args: argparse.Namespace, extra: list[str], argv: list[str]) -> 
                 "locust -f scenarios/load/race.py --worker"
             )
     profile = _locust_profile(args.profile)
+    args.scenario = args.scenario or profile_scenario(profile) or DEFAULT_SCENARIO
     plan = LoadPlan.load(args.scenario, seed=args.seed)  # bad input is reported before anything starts
     thresholds_from(args, plan.scenario, integrations=STRATEGIES)
     console = Console() if sys.stdout.isatty() else Console(width=160)

@@ -37,6 +37,7 @@ from locust.runners import WorkerRunner
 
 from harness.errors import InvalidScenario
 from harness.load import (
+    DEFAULT_SCENARIO,
     RACE_TYPE,
     STRATEGIES,
     Answer,
@@ -53,7 +54,7 @@ from harness.load import (
 )
 from harness.model import Verdict
 
-__all__ = ["NaiveUser", "RaceUser", "RobustUser", "Undecided", "Violation", "WorkaroundUser"]
+__all__ = ["NaiveRetryUser", "NaiveUser", "RaceUser", "RobustUser", "Undecided", "Violation", "WorkaroundUser"]
 
 log = logging.getLogger("racelab")
 
@@ -63,6 +64,14 @@ TALLY = LoadTally()
 _plans: dict[tuple[str, int], LoadPlan] = {}
 _counters: dict[str, itertools.count[int]] = {name: itertools.count() for name in STRATEGIES}
 _thresholds: list[Thresholds] = []
+_default_scenario: list[str] = []
+
+
+def default_scenario(path: str) -> None:
+    """Make `path` the scenario a profile runs when neither `--scenario` nor `RACELAB_SCENARIO` names one. (When
+    several profiles are loaded together, e.g. `locust -f scenarios/load/`, the last one imported wins: name the
+    scenario then.)"""
+    _default_scenario.append(path)
 
 
 class Violation(Exception):
@@ -86,7 +95,7 @@ def _plan(options: Any) -> LoadPlan:
 
 @events.init_command_line_parser.add_listener
 def _add_arguments(parser: Any, **_: Any) -> None:
-    add_load_arguments(parser)
+    add_load_arguments(parser, scenario=_default_scenario[-1] if _default_scenario else DEFAULT_SCENARIO)
 
 
 @events.init.add_listener
@@ -173,32 +182,44 @@ def _decide(environment: Environment, **_: Any) -> None:
 
 
 class _Transport:
-    """`harness.load.Transport` on locust's sessions: the integration's requests on the user's client, the harness's
-    own (seeding, quiesce, final state) on a second session with a timeout longer than the settle timeout.
+    """`harness.load.Transport` on locust's sessions: the integration's requests on the user's client (10 s
+    timeout), a call with its own bound (`timeout_s`, e.g. the robust integration's 1.5 s) on a session with that
+    timeout, and the harness's own requests (seeding, quiesce, final state) on a session whose timeout outlasts
+    the settle timeout.
 
-    A 4xx is an answer (an invoice or a Change refused is part of the race), so locust counts it a success; a 5xx,
-    a timeout or a connection error is a failure. A request that could not even connect was never sent.
+    A 4xx from the services is an answer (an invoice or a Change refused is part of the race), so locust counts it
+    a success; a 5xx, a timeout or a connection error is a failure, and so is any non-2xx from the control API. A
+    request that could not even connect was never sent.
     """
 
-    def __init__(self, client: FastHttpSession, control: FastHttpSession) -> None:
-        self.client = client
-        self.control = control
+    def __init__(self, user: RaceUser, *, control_timeout_s: float) -> None:
+        self.user = user
+        self.sessions: dict[float, FastHttpSession] = {user.network_timeout: user.client}
+        self.control = self._session(control_timeout_s, concurrency=2)
 
-    def request(
-        self, method: str, path: str, *, name: str, json: Any = None, headers: Any = None, control: bool = False
-    ) -> Answer:
-        session = self.control if control else self.client
-        with session.request(
-            method, path, name=name, json=json, headers=dict(headers or {}), catch_response=True
-        ) as resp:
+    def _session(self, timeout_s: float, *, concurrency: int = 10) -> FastHttpSession:
+        return FastHttpSession(base_url=self.user.host, request_event=self.user.environment.events.request,
+                               user=self.user, network_timeout=timeout_s, connection_timeout=min(timeout_s, 10.0),
+                               concurrency=concurrency)  # fmt: skip
+
+    def request(self, method: str, path: str, *, name: str, json: Any = None, headers: Any = None,
+                control: bool = False, timeout_s: float | None = None) -> Answer:  # fmt: skip
+        if control:
+            session = self.control
+        else:
+            bound = self.user.network_timeout if timeout_s is None else timeout_s
+            if bound not in self.sessions:
+                self.sessions[bound] = self._session(bound)
+            session = self.sessions[bound]
+        with session.request(method, path, name=name, json=json, headers=dict(headers or {}),
+                             catch_response=True) as resp:  # fmt: skip
             status = resp.status_code or None
             error = getattr(resp, "error", None)
             if status is None:
                 resp.failure(error or "no answer")
                 sent = not isinstance(error, ConnectionRefusedError)
                 return Answer(None, None, f"{type(error).__name__}: {error}", sent=sent)
-            bad = status >= 500 or (control and status >= 400)  # the harness's own requests must succeed
-            if bad:
+            if status >= 500 or (control and status >= 400):
                 resp.failure(f"{status} {(resp.text or '')[:200]}")
             else:
                 resp.success()
@@ -234,15 +255,7 @@ class RaceUser(FastHttpUser):
         self.done = 0
         self.steps = gevent.pool.Group()
         self.orders_headers, self.control_headers = credential_headers()
-        control = FastHttpSession(
-            base_url=self.host,
-            request_event=self.environment.events.request,
-            user=self,
-            network_timeout=self.settle_s + 10.0,
-            connection_timeout=10.0,
-            concurrency=2,
-        )
-        self.transport = _Transport(self.client, control)
+        self.transport = _Transport(self, control_timeout_s=self.settle_s + 10.0)
 
     def on_stop(self) -> None:
         steps = getattr(self, "steps", None)
@@ -299,6 +312,13 @@ class NaiveUser(RaceUser):
     """Reads the order and invoices its value when the schedule says so; sends the Change the moment it is due."""
 
     integration = "naive"
+
+
+class NaiveRetryUser(RaceUser):
+    """`naive` with a blind retry: on a 5xx, a reset or a timeout it invoices again with a new invoice document. Under
+    the `faults` profile it invoices some orders twice."""
+
+    integration = "naive-retry"
 
 
 class WorkaroundUser(RaceUser):

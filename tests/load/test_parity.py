@@ -1,0 +1,193 @@
+"""The load users' integrations are the harness's, rewritten for blocking calls: on the same service they must send
+the same requests in the same order. Each case runs the async integration of `harness.integrations` and its blocking
+twin of `harness.load` against one scripted fake service and compares what each sent.
+
+When this fails after a change to `harness/integrations.py`, make the same change to the twin in `harness/load.py`.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+import pytest
+
+from harness import integrations
+from harness import load as sync
+from harness.client import ApiResult
+from harness.integrations import RunContext
+from harness.model import Outcome, RunSpec, Step
+
+VALUE = 12480
+ITEMS = [{"id": "sku-1", "price": 4990, "quantity": 2}, {"id": "sku-2", "price": 1500, "quantity": 1}]
+CHANGE = Step(100.0, "change", {"remove": [{"id": "sku-2", "quantity": 1}], "reason": "out of stock"})
+FAST = {"poll_ms": 1.0, "poll_max_ms": 2.0}
+"""Identical options for both twins, so polling takes milliseconds."""
+
+
+class FakeService:
+    """Orders, scripted: invoices answer with the statuses given (`503+`: applied, then answered 503; `503`: not
+    applied), a Change finishes on the `finish_after`-th poll and then shows on the order. Records every call."""
+
+    def __init__(self, *, invoices: tuple[str, ...] = ("200",), finish_after: int = 1, reads_fail: int = 0) -> None:
+        self.invoices: Iterator[str] = iter(invoices)
+        self.finish_after = finish_after
+        self.reads_fail = reads_fail
+        self.polls = 0
+        self.calls: list[tuple[Any, ...]] = []
+        self.order: dict[str, Any] = {
+            "orderId": "o-1", "status": "handling", "value": VALUE, "items": copy.deepcopy(ITEMS),
+            "packageAttachment": {"packages": []}, "changesAttachment": {"changesData": []},
+        }  # fmt: skip
+
+    def get_order(self) -> tuple[int, Any]:
+        self.calls.append(("get_order",))
+        if self.reads_fail > 0:
+            self.reads_fail -= 1
+            return 503, {"error": "unavailable"}
+        return 200, copy.deepcopy(self.order)
+
+    def invoice(self, number: str, value: int, items: list[dict[str, int]], request_id: str | None) -> tuple[int, Any]:
+        self.calls.append(("invoice", number, value, tuple(sorted(i["itemIndex"] for i in items)), request_id))
+        answer = next(self.invoices, "200")
+        if answer in ("200", "503+"):
+            self.order["packageAttachment"]["packages"].append({"type": "Output", "invoiceNumber": number,
+                                                                "invoiceValue": value})  # fmt: skip
+        return (200, {"receipt": "r"}) if answer == "200" else (503, {"error": "unavailable"})
+
+    def change(self, body: Mapping[str, Any]) -> tuple[int, Any]:
+        self.calls.append(("change", dict(body)))
+        return 202, {"requestId": "c-1", "status": "preparing", "finished": False}
+
+    def get_change(self, request_id: str) -> tuple[int, Any]:
+        self.calls.append(("get_change", request_id))
+        self.polls += 1
+        finished = self.polls >= self.finish_after
+        if finished and not self.order["changesAttachment"]["changesData"]:
+            self.order["value"] = VALUE - 1500
+            self.order["items"][1]["quantity"] = 0
+            self.order["changesAttachment"]["changesData"].append({"requestId": request_id})
+        return 200, {"requestId": request_id, "status": "finished" if finished else "processing", "finished": finished}
+
+
+def _result(status: int, body: Any) -> ApiResult:
+    return ApiResult(Outcome.OK if status < 400 else Outcome.FAIL if status < 500 else Outcome.INFO, status, body)
+
+
+class AsyncApi:
+    """What `RunContext.api` offers the async integrations, on the fake."""
+
+    def __init__(self, service: FakeService) -> None:
+        self.service = service
+
+    async def get_order(self, order_id: str, *, timeout_s: float | None = None) -> ApiResult:
+        return _result(*self.service.get_order())
+
+    async def invoice(self, order_id: str, *, number: str, value: int, items: list[dict[str, int]],
+                      issued: str = "", request_id: str | None = None, timeout_s: float | None = None) -> ApiResult:  # fmt: skip
+        return _result(*self.service.invoice(number, value, items, request_id))
+
+    async def change(self, order_id: str, body: Mapping[str, Any]) -> ApiResult:
+        return _result(*self.service.change(body))
+
+    async def get_change(self, order_id: str, request_id: str) -> ApiResult:
+        return _result(*self.service.get_change(request_id))
+
+
+class SyncTransport:
+    """`harness.load.Transport` on the fake."""
+
+    def __init__(self, service: FakeService) -> None:
+        self.service = service
+
+    def request(self, method: str, path: str, *, name: str, json: Any = None, headers: Any = None,
+                control: bool = False, timeout_s: float | None = None) -> sync.Answer:  # fmt: skip
+        if name == "/api/oms/pvt/orders/[id]":
+            return sync.Answer(*self.service.get_order())
+        if name == "/api/orders/pvt/document/[id]/invoices":
+            return sync.Answer(*self.service.invoice(json["invoiceNumber"], json["invoiceValue"], json["items"],
+                                                     (headers or {}).get("X-Request-ID")))  # fmt: skip
+        if name == "/api/order-system/orders/[id]/changes":
+            return sync.Answer(*self.service.change(json))
+        if name == "/api/order-system/orders/[id]/changes/[requestId]":
+            return sync.Answer(*self.service.get_change(path.rsplit("/", 1)[1]))
+        raise AssertionError(f"unexpected request {method} {path}")
+
+
+def spec(steps: tuple[Step, ...]) -> RunSpec:
+    return RunSpec(run_id="r", scenario="s", integration="x", cell={}, repetition=0, seed=1, order_id="o-1",
+                   order={}, steps=steps, expect=())  # fmt: skip
+
+
+CASES = [
+    pytest.param("naive", {}, {}, (Step(0.0, "invoice"), CHANGE), id="naive"),
+    pytest.param("naive", {}, {}, (Step(0.0, "invoice", {"value": 9980}),), id="naive-partial-value"),
+    pytest.param("naive-retry", {"backoff_s": 0.0}, {"invoices": ("503+", "503", "200")}, (Step(0.0, "invoice"),),
+                 id="naive-retry-double-invoices"),
+    pytest.param("naive-retry", {"backoff_s": 0.0}, {"reads_fail": 2}, (Step(0.0, "invoice"),),
+                 id="naive-retry-failed-reads"),
+    pytest.param("workaround", FAST, {"finish_after": 4}, (Step(0.0, "invoice"), CHANGE), id="workaround"),
+    pytest.param("robust", {**FAST, "backoff_s": 0.0}, {"finish_after": 2}, (Step(0.0, "invoice"), CHANGE),
+                 id="robust"),
+    pytest.param("robust", {**FAST, "backoff_s": 0.0}, {"invoices": ("503", "503+")}, (Step(0.0, "invoice"),),
+                 id="robust-resends-only-when-not-landed"),
+    pytest.param("robust", {**FAST, "backoff_s": 0.0}, {"invoices": ("503+",)}, (Step(0.0, "invoice"),),
+                 id="robust-stops-when-landed"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("name", "kwargs", "script", "steps"), CASES)
+async def test_the_blocking_twin_sends_what_the_harness_integration_sends(
+    name: str, kwargs: dict[str, Any], script: dict[str, Any], steps: tuple[Step, ...]
+) -> None:
+    run = spec(steps)
+    async_service, sync_service = FakeService(**script), FakeService(**script)
+
+    ctx = RunContext(spec=run, api=AsyncApi(async_service), control=None)  # type: ignore[arg-type]
+    harness_integration = integrations.BUILTIN[name](**kwargs)
+    for step in sorted(steps, key=lambda s: -s.at_ms):  # the Change first: the invoice then finds it sent
+        if step.do == "change":
+            await harness_integration.change(ctx, step)
+        else:
+            await harness_integration.invoice(ctx, step)
+
+    race = sync.Race(run, SyncTransport(sync_service))
+    twin = sync.STRATEGIES[name](**kwargs)
+    for step in sorted(steps, key=lambda s: -s.at_ms):
+        api = race.api(name, step=run.steps.index(step))
+        if step.do == "change":
+            twin.change(race, api, step)
+        else:
+            twin.invoice(race, api, step)
+
+    assert sync_service.calls == async_service.calls
+    assert len(sync_service.calls) >= 2
+    assert [op.f for op in race.ops] == [c[0] for c in sync_service.calls]  # and the history records each one
+
+
+def test_every_integration_a_load_user_runs_is_a_harness_builtin_with_the_same_defaults() -> None:
+    for name, twin in sync.STRATEGIES.items():
+        original = integrations.BUILTIN[name]()
+        copy_ = twin()
+        assert copy_.name == original.name == name
+        shared = {k for k in vars(original) if not k.startswith("_")}
+        assert {k: getattr(copy_, k) for k in shared} == {k: getattr(original, k) for k in shared}, name
+
+
+@pytest.mark.parametrize(
+    "step",
+    [
+        CHANGE,
+        Step(0.0, "change", {"add": [{"id": "sku-9", "quantity": 1}]}),
+        Step(0.0, "change", {"replace": [{"from": {"items": []}, "to": {"items": []}}], "manualDiscountValue": 100}),
+        Step(0.0, "change", {}),
+    ],
+)
+def test_change_bodies_match(step: Step) -> None:
+    assert sync.change_body(step) == integrations.change_body(step)
+
+
+def test_invoice_items_match() -> None:
+    order = {"items": [{"price": 4990, "quantity": 2}, {"price": 1500, "quantity": 0}, {"price": 7, "quantity": 3}]}
+    assert sync.invoice_items(order) == integrations.invoice_items(order)
