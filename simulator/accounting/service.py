@@ -14,6 +14,11 @@ is the same):
     delivery: [notify] → POST to every registered callback that wants the type (EDIErrorSent: every callback),
               retried with exponential backoff up to `notify_max_attempts`
 
+Retention (memory stays bounded in a soak): beyond `limits.max_orders` accounting orders, the oldest settled ones
+(no open position, no pending work) are forgotten with every trace of them: notifications, update-invoice outcomes
+and the X-Request-IDs that named them. Writes for references that have no accounting order leave the same traces;
+the newest `limits.max_orders` such references keep theirs.
+
 Journal ops are `accounting.<kind>` (`accounting.invoice`, `accounting.update_invoice`...) and `accounting.notify`;
 their checkpoints (`accounting.invoice.after_read`...) can be gated like the Orders ones. The key of the journal,
 the gates, the locks and the pending work is the order reference, so an Accounting order seeded beside an Orders
@@ -57,7 +62,7 @@ from .model import (
 __all__ = ["AccountingService", "Callback", "Notification"]
 
 _IDEMPOTENCY_MAX = 100_000
-"""X-Request-IDs remembered; the oldest are forgotten beyond this (memory stays bounded in a soak)."""
+"""A backstop: X-Request-IDs are forgotten with their order (retention), and the oldest beyond this many."""
 _SERVICE_KEY = "accounting"
 """Journal and RNG key of what belongs to no order (callback registrations)."""
 
@@ -137,7 +142,13 @@ class AccountingService:
         """By order reference (also for requests about an order that does not exist)."""
         self.updates: dict[str, list[dict[str, Any]]] = {}
         """Update-invoice outcomes by order reference, accepted and refused (see `model.update_summary`)."""
-        self._requests: dict[tuple[str, str], str] = {}
+        self._requests: dict[tuple[str, str], tuple[str, str]] = {}
+        """(businessCode, X-Request-ID) → (internalRequestId, order reference)."""
+        self._request_keys: dict[str, list[tuple[str, str]]] = {}
+        """The X-Request-IDs remembered per order reference, forgotten with it."""
+        self._orphans: dict[str, None] = {}
+        """References that left traces (notifications, update outcomes, X-Request-IDs) but have no accounting order,
+        least recently used first: at most `limits.max_orders` are kept, like settled orders."""
         self._seq = itertools.count(1)
 
     # -- lookups and control (not part of the modelled API) ------------------------------------------------
@@ -187,6 +198,7 @@ class AccountingService:
         )
         self._retain()
         self.store.create(order_reference, order, self.core.now())
+        self._orphans.pop(order_reference, None)  # its traces now live and go with the order
         self.core.journal.record(self.core.now(), order_reference, "accounting.seed", "commit", order_reference,
                                  version=1, detail={"total": str(order.total)})  # fmt: skip
         return order
@@ -197,6 +209,8 @@ class AccountingService:
         self.notifications.clear()
         self.updates.clear()
         self._requests.clear()
+        self._request_keys.clear()
+        self._orphans.clear()
         self._seq = itertools.count(1)
 
     def _retain(self) -> None:
@@ -208,10 +222,29 @@ class AccountingService:
             order = self.store.get(reference)
             settled = order is not None and all(p.state is not PositionState.OPEN for p in order.positions)
             if settled and not self.core.work.pending(reference):
-                self.store.forget(reference)
-                self.notifications.pop(reference, None)
-                self.updates.pop(reference, None)
+                self._forget(reference)
                 excess -= 1
+
+    def _forget(self, reference: str) -> None:
+        """Drop an order reference and every trace of it: notifications, update outcomes, X-Request-IDs."""
+        self.store.forget(reference)
+        self.notifications.pop(reference, None)
+        self.updates.pop(reference, None)
+        self._orphans.pop(reference, None)
+        for key in self._request_keys.pop(reference, ()):
+            remembered = self._requests.get(key)
+            if remembered is not None and remembered[1] == reference:  # not reused since for another order
+                del self._requests[key]
+
+    def _traced(self, reference: str) -> None:
+        """`reference` just left a trace; if no accounting order holds it, keep it among the newest orphans."""
+        if reference in self.store:
+            return
+        self._orphans.pop(reference, None)
+        self._orphans[reference] = None
+        excess = len(self._orphans) - self.core.config.limits.max_orders
+        for oldest in list(itertools.islice(self._orphans, max(excess, 0))):
+            self._forget(oldest)
 
     # -- notification callbacks ----------------------------------------------------------------------------
     def register_callback(
@@ -242,14 +275,15 @@ class AccountingService:
             op.record("arrive", requestType=kind.request_type, x_request_id=request_id)
             await op.delay("ingress", cfg.ingress)
             await op.checkpoint("received")
-            seen = self._requests.get((business_code, request_id)) if request_id is not None else None
+            remembered = self._requests.get((business_code, request_id)) if request_id is not None else None
+            seen = remembered[0] if remembered is not None else None
             if seen is not None:
                 op.record("repeat", x_request_id=request_id, internalRequestId=seen)  # ignored, as documented
                 answer = seen
             else:
                 answer = internal_id
                 if request_id is not None:
-                    self._remember(business_code, request_id, internal_id)
+                    self._remember(business_code, request_id, internal_id, key)
                 request = AccountingRequest(kind, business_code, customer_number, order_reference, internal_id,
                                             request_id or internal_id.replace("-", ""), body)  # fmt: skip
                 if cfg.mode == "sync":
@@ -263,8 +297,11 @@ class AccountingService:
         finally:
             work.leave(key)
 
-    def _remember(self, business_code: str, request_id: str, internal_id: str) -> None:
-        self._requests[(business_code, request_id)] = internal_id
+    def _remember(self, business_code: str, request_id: str, internal_id: str, reference: str) -> None:
+        key = (business_code, request_id)
+        self._requests[key] = (internal_id, reference)
+        self._request_keys.setdefault(reference, []).append(key)
+        self._traced(reference)
         if len(self._requests) > _IDEMPOTENCY_MAX:
             del self._requests[next(iter(self._requests))]
 
@@ -328,6 +365,7 @@ class AccountingService:
             self._retain()
             state = new_order(request, at=self.core.iso())
             self.store.create(key, state, self.core.now())
+            self._orphans.pop(key, None)  # its traces now live and go with the order
             op.record("commit", version=state.version, internalRequestId=request.internal_request_id)
             await op.checkpoint("after_commit")
         self._accepted(op, request, None, state)
@@ -341,6 +379,7 @@ class AccountingService:
                       errors=[p.to_json() for p in found])  # fmt: skip
         if request.kind is RequestKind.UPDATE_INVOICE:
             self.updates.setdefault(op.key, []).append(update_summary(seen, None, request, "ERROR_IN_FILE"))
+            self._traced(op.key)
         self._edi(request, found)
 
     def _accepted(
@@ -405,6 +444,7 @@ class AccountingService:
         notification = Notification(next(self._seq), kind, {"type": kind.value, "parameters": parameters}, key,
                                     self.core.iso())  # fmt: skip
         self.notifications.setdefault(key, []).append(notification)
+        self._traced(key)
         op = self.core.op("accounting.notify", key, f"{kind.value.rpartition('/')[2]}-{notification.seq}")
         targets = [c for c in self.callbacks.values() if c.wants(kind)]
         op.record("emit", type=kind.value, callbacks=len(targets), internalRequestId=request.internal_request_id)
