@@ -119,11 +119,39 @@ def run_locust(url: str, args: argparse.Namespace, scratch: Path, label: str) ->
     """One locust run against `url`; its HTTP and race figures."""
     prefix = scratch / label
     report = scratch / f"{label}.json"
-    argv = pinned(1, [sys.executable, "-m", "locust", "-f", str(ROOT / "scenarios/load/race.py"), "--headless",
-                      "-u", str(args.users), "-r", str(args.users), "-t", f"{args.seconds}s", "--host", url,
-                      "--scenario", args.scenario, "--csv", str(prefix), "--racelab-report", str(report),
-                      "--max-fail-ratio", "1", "--max-violations", "*=inf", "--max-unknown", "1000000000",
-                      "--only-summary", *args.classes])  # fmt: skip
+    argv = pinned(
+        1,
+        [
+            sys.executable,
+            "-m",
+            "locust",
+            "-f",
+            str(ROOT / "scenarios/load/race.py"),
+            "--headless",
+            "-u",
+            str(args.users),
+            "-r",
+            str(args.users),
+            "-t",
+            f"{args.seconds}s",
+            "--host",
+            url,
+            "--scenario",
+            args.scenario,
+            "--csv",
+            str(prefix),
+            "--racelab-report",
+            str(report),
+            "--max-fail-ratio",
+            "1",
+            "--max-violations",
+            "*=inf",
+            "--max-unknown",
+            "1000000000",
+            "--only-summary",
+            *args.classes,
+        ],
+    )
     done = subprocess.run(argv, cwd=ROOT, capture_output=True, text=True, timeout=args.seconds + 120)
     if not report.is_file():
         raise SystemExit(f"locust against {url} gave no verdict (exit {done.returncode}):\n{done.stderr[-3000:]}")
@@ -149,14 +177,21 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3, help="bare/simulator pairs (default: 3)")
     parser.add_argument("--users", type=int, default=100, help="locust users (default: 100)")
     parser.add_argument("--scenario", default="scenarios/over-invoice.yaml", help="scenario the users run")
-    parser.add_argument("--classes", nargs="*", default=["NaiveUser", "WorkaroundUser", "RobustUser"],
-                        help="user classes (default: all three)")  # fmt: skip
+    parser.add_argument(
+        "--classes",
+        nargs="*",
+        default=["NaiveUser", "WorkaroundUser", "RobustUser"],
+        help="user classes (default: all three)",
+    )
     parser.add_argument("--out", type=Path, help="write the figures as JSON here")
     args = parser.parse_args()
 
     sim_port, bare_port = free_port(), free_port()
-    sim = subprocess.Popen(pinned(0, [sys.executable, "-m", "harness.cli", "serve", "--profile", "instant",
-                                      "--port", str(sim_port)]), cwd=ROOT, stdout=subprocess.DEVNULL)  # fmt: skip
+    sim = subprocess.Popen(
+        pinned(0, [sys.executable, "-m", "harness.cli", "serve", "--profile", "instant", "--port", str(sim_port)]),
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+    )
     bare = subprocess.Popen(pinned(0, [sys.executable, "-c", BARE_SERVER, str(bare_port)]), cwd=ROOT)
     sim_url, bare_url = f"http://127.0.0.1:{sim_port}", f"http://127.0.0.1:{bare_port}"
     runs: dict[str, list[dict[str, Any]]] = {"bare": [], "simulator": []}
@@ -168,9 +203,11 @@ def main() -> None:
                 for label, url in (("bare", bare_url), ("simulator", sim_url)):
                     figures = run_locust(url, args, Path(scratch), f"{label}-{i}")
                     runs[label].append(figures)
-                    print(f"round {i + 1} {label:<10} {figures['rps']:>8.0f} req/s  {figures['races_per_s']:>7.1f} "
-                          f"races/s  harness errors {figures['harness_errors']}  failures {figures['failures']}",
-                          flush=True)  # fmt: skip
+                    print(
+                        f"round {i + 1} {label:<10} {figures['rps']:>8.0f} req/s  {figures['races_per_s']:>7.1f} "
+                        f"races/s  harness errors {figures['harness_errors']}  failures {figures['failures']}",
+                        flush=True,
+                    )
     finally:
         for proc in (sim, bare):
             proc.terminate()
@@ -184,8 +221,14 @@ def main() -> None:
         "ratio": sim_rps / bare_rps,
         "sim_harness_errors": errors,
         "runs": runs,
-        "setup": {"seconds": args.seconds, "rounds": args.rounds, "users": args.users, "scenario": args.scenario,
-                  "classes": args.classes, "profile": "instant"},  # fmt: skip
+        "setup": {
+            "seconds": args.seconds,
+            "rounds": args.rounds,
+            "users": args.users,
+            "scenario": args.scenario,
+            "classes": args.classes,
+            "profile": "instant",
+        },
     }
     print(f"\nrace profile under locust, {args.users} users, median of {args.rounds} rounds of {args.seconds} s:")
     print(f"  bare aiohttp handler {bare_rps:>8.0f} req/s")

@@ -7,6 +7,7 @@ is gone once its leader exited (no simulator or worker left behind).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -46,17 +47,16 @@ def _group_alive(pgid: int) -> bool:
 
 
 def _kill_group(pgid: int) -> None:
-    try:
+    with contextlib.suppress(ProcessLookupError):
         os.killpg(pgid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
 
 
 def run_bounded(argv: Sequence[str], *, timeout: float, cwd: Path = ROOT) -> Done:
     """Run `argv` in a process group of its own; kill the group if it outlives `timeout` (the test fails then).
     After the leader exits, its whole group must be gone within a few seconds."""
-    proc = subprocess.Popen(list(argv), cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            start_new_session=True)  # fmt: skip
+    proc = subprocess.Popen(
+        list(argv), cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True
+    )
     try:
         out, err = proc.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:
@@ -110,25 +110,39 @@ class Background:
 
 def start(argv: Sequence[str], *, log: Path | None = None) -> Background:
     out = log.open("w") if log is not None else subprocess.DEVNULL
-    proc = subprocess.Popen(list(argv), cwd=ROOT, stdout=out, stderr=subprocess.STDOUT, text=True,
-                            start_new_session=True)  # fmt: skip
+    proc = subprocess.Popen(
+        list(argv), cwd=ROOT, stdout=out, stderr=subprocess.STDOUT, text=True, start_new_session=True
+    )
     if log is not None:
         out.close()  # type: ignore[union-attr]
     return Background(proc)
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def simulator() -> Iterator[str]:
     """`racelab serve` (fixed profile, short invoice verification) on a free loopback port; its base URL."""
-    argv = [sys.executable, "-m", "harness.cli", "serve", "--port", "0", "--profile", "fixed",
-            "--overrides", json.dumps(FAST_OVERRIDES)]  # fmt: skip
-    proc = subprocess.Popen(argv, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            start_new_session=True)  # fmt: skip
+    argv = [
+        sys.executable,
+        "-m",
+        "harness.cli",
+        "serve",
+        "--port",
+        "0",
+        "--profile",
+        "fixed",
+        "--overrides",
+        json.dumps(FAST_OVERRIDES),
+    ]
+    proc = subprocess.Popen(
+        argv, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True
+    )
     background = Background(proc)
     try:
         assert proc.stdout is not None
         line = proc.stdout.readline()  # the server prints this line once it listens (or exits and closes stdout)
-        assert line.startswith(READY), f"the simulator did not start: {line!r} {proc.stderr.read() if proc.stderr else ''}"
+        assert line.startswith(READY), (
+            f"the simulator did not start: {line!r} {proc.stderr.read() if proc.stderr else ''}"
+        )
         yield line[len(READY) :].strip()
     finally:
         background.stop()

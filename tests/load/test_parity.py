@@ -37,9 +37,13 @@ class FakeService:
         self.polls = 0
         self.calls: list[tuple[Any, ...]] = []
         self.order: dict[str, Any] = {
-            "orderId": "o-1", "status": "handling", "value": VALUE, "items": copy.deepcopy(ITEMS),
-            "packageAttachment": {"packages": []}, "changesAttachment": {"changesData": []},
-        }  # fmt: skip
+            "orderId": "o-1",
+            "status": "handling",
+            "value": VALUE,
+            "items": copy.deepcopy(ITEMS),
+            "packageAttachment": {"packages": []},
+            "changesAttachment": {"changesData": []},
+        }
 
     def get_order(self) -> tuple[int, Any]:
         self.calls.append(("get_order",))
@@ -52,8 +56,9 @@ class FakeService:
         self.calls.append(("invoice", number, value, tuple(sorted(i["itemIndex"] for i in items)), request_id))
         answer = next(self.invoices, "200")
         if answer in ("200", "503+"):
-            self.order["packageAttachment"]["packages"].append({"type": "Output", "invoiceNumber": number,
-                                                                "invoiceValue": value})  # fmt: skip
+            self.order["packageAttachment"]["packages"].append(
+                {"type": "Output", "invoiceNumber": number, "invoiceValue": value}
+            )
         return (200, {"receipt": "r"}) if answer == "200" else (503, {"error": "unavailable"})
 
     def change(self, body: Mapping[str, Any]) -> tuple[int, Any]:
@@ -84,8 +89,17 @@ class AsyncApi:
     async def get_order(self, order_id: str, *, timeout_s: float | None = None) -> ApiResult:
         return _result(*self.service.get_order())
 
-    async def invoice(self, order_id: str, *, number: str, value: int, items: list[dict[str, int]],
-                      issued: str = "", request_id: str | None = None, timeout_s: float | None = None) -> ApiResult:  # fmt: skip
+    async def invoice(
+        self,
+        order_id: str,
+        *,
+        number: str,
+        value: int,
+        items: list[dict[str, int]],
+        issued: str = "",
+        request_id: str | None = None,
+        timeout_s: float | None = None,
+    ) -> ApiResult:
         return _result(*self.service.invoice(number, value, items, request_id))
 
     async def change(self, order_id: str, body: Mapping[str, Any]) -> ApiResult:
@@ -101,13 +115,25 @@ class SyncTransport:
     def __init__(self, service: FakeService) -> None:
         self.service = service
 
-    def request(self, method: str, path: str, *, name: str, json: Any = None, headers: Any = None,
-                control: bool = False, timeout_s: float | None = None) -> sync.Answer:  # fmt: skip
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        name: str,
+        json: Any = None,
+        headers: Any = None,
+        control: bool = False,
+        timeout_s: float | None = None,
+    ) -> sync.Answer:
         if name == "/api/oms/pvt/orders/[id]":
             return sync.Answer(*self.service.get_order())
         if name == "/api/orders/pvt/document/[id]/invoices":
-            return sync.Answer(*self.service.invoice(json["invoiceNumber"], json["invoiceValue"], json["items"],
-                                                     (headers or {}).get("X-Request-ID")))  # fmt: skip
+            return sync.Answer(
+                *self.service.invoice(
+                    json["invoiceNumber"], json["invoiceValue"], json["items"], (headers or {}).get("X-Request-ID")
+                )
+            )
         if name == "/api/order-system/orders/[id]/changes":
             return sync.Answer(*self.service.change(json))
         if name == "/api/order-system/orders/[id]/changes/[requestId]":
@@ -116,25 +142,52 @@ class SyncTransport:
 
 
 def spec(steps: tuple[Step, ...]) -> RunSpec:
-    return RunSpec(run_id="r", scenario="s", integration="x", cell={}, repetition=0, seed=1, order_id="o-1",
-                   order={}, steps=steps, expect=())  # fmt: skip
+    return RunSpec(
+        run_id="r",
+        scenario="s",
+        integration="x",
+        cell={},
+        repetition=0,
+        seed=1,
+        order_id="o-1",
+        order={},
+        steps=steps,
+        expect=(),
+    )
 
 
 CASES = [
     pytest.param("naive", {}, {}, (Step(0.0, "invoice"), CHANGE), id="naive"),
     pytest.param("naive", {}, {}, (Step(0.0, "invoice", {"value": 9980}),), id="naive-partial-value"),
-    pytest.param("naive-retry", {"backoff_s": 0.0}, {"invoices": ("503+", "503", "200")}, (Step(0.0, "invoice"),),
-                 id="naive-retry-double-invoices"),
-    pytest.param("naive-retry", {"backoff_s": 0.0}, {"reads_fail": 2}, (Step(0.0, "invoice"),),
-                 id="naive-retry-failed-reads"),
+    pytest.param(
+        "naive-retry",
+        {"backoff_s": 0.0},
+        {"invoices": ("503+", "503", "200")},
+        (Step(0.0, "invoice"),),
+        id="naive-retry-double-invoices",
+    ),
+    pytest.param(
+        "naive-retry", {"backoff_s": 0.0}, {"reads_fail": 2}, (Step(0.0, "invoice"),), id="naive-retry-failed-reads"
+    ),
     pytest.param("workaround", FAST, {"finish_after": 4}, (Step(0.0, "invoice"), CHANGE), id="workaround"),
-    pytest.param("robust", {**FAST, "backoff_s": 0.0}, {"finish_after": 2}, (Step(0.0, "invoice"), CHANGE),
-                 id="robust"),
-    pytest.param("robust", {**FAST, "backoff_s": 0.0}, {"invoices": ("503", "503+")}, (Step(0.0, "invoice"),),
-                 id="robust-resends-only-when-not-landed"),
-    pytest.param("robust", {**FAST, "backoff_s": 0.0}, {"invoices": ("503+",)}, (Step(0.0, "invoice"),),
-                 id="robust-stops-when-landed"),
-]  # fmt: skip
+    pytest.param(
+        "robust", {**FAST, "backoff_s": 0.0}, {"finish_after": 2}, (Step(0.0, "invoice"), CHANGE), id="robust"
+    ),
+    pytest.param(
+        "robust",
+        {**FAST, "backoff_s": 0.0},
+        {"invoices": ("503", "503+")},
+        (Step(0.0, "invoice"),),
+        id="robust-resends-only-when-not-landed",
+    ),
+    pytest.param(
+        "robust",
+        {**FAST, "backoff_s": 0.0},
+        {"invoices": ("503+",)},
+        (Step(0.0, "invoice"),),
+        id="robust-stops-when-landed",
+    ),
+]
 
 
 @pytest.mark.parametrize(("name", "kwargs", "script", "steps"), CASES)

@@ -43,14 +43,42 @@ def options(*argv: str) -> argparse.Namespace:
     return parser.parse_args(list(argv))
 
 
-def outcome(integration: str, verdict_: Verdict, *, checker: str = "no-over-invoice", order_id: str = "o-1",
-            error: str | None = None, skew_ms: float | None = None, requests: int = 8) -> RaceOutcome:  # fmt: skip
-    spec = RunSpec(run_id="r", scenario="s", integration=integration, cell={}, repetition=0, seed=1,
-                   order_id=order_id, order={}, steps=(Step(0.0, "invoice"),), expect=(checker,))  # fmt: skip
+def outcome(
+    integration: str,
+    verdict_: Verdict,
+    *,
+    checker: str = "no-over-invoice",
+    order_id: str = "o-1",
+    error: str | None = None,
+    skew_ms: float | None = None,
+    requests: int = 8,
+) -> RaceOutcome:
+    spec = RunSpec(
+        run_id="r",
+        scenario="s",
+        integration=integration,
+        cell={},
+        repetition=0,
+        seed=1,
+        order_id=order_id,
+        order={},
+        steps=(Step(0.0, "invoice"),),
+        expect=(checker,),
+    )
     history = ()
     if skew_ms is not None:
-        history = (Operation(index=0, actor=integration, f="invoice", outcome=Outcome.OK, t_invoke=skew_ms,
-                             t_complete=skew_ms + 1, scheduled_ms=0.0, sent_ms=skew_ms),)  # fmt: skip
+        history = (
+            Operation(
+                index=0,
+                actor=integration,
+                f="invoice",
+                outcome=Outcome.OK,
+                t_invoke=skew_ms,
+                t_complete=skew_ms + 1,
+                scheduled_ms=0.0,
+                sent_ms=skew_ms,
+            ),
+        )
     record = RunRecord(spec=spec, history=history, final=FinalState(order={"orderId": order_id}), error=error)
     text = {
         Verdict.INVALID: f"Order {order_id} is over-invoiced; Change 0f8fad5b-d9cb-469f-a165-70867728950e did it.",
@@ -145,8 +173,11 @@ def test_violation_limits_per_integration_and_unknown_runs_count_as_possible_vio
         outcome("workaround", Verdict.VALID),
         outcome("robust", Verdict.UNKNOWN),
     )
-    limits = {"naive": ViolationLimit(count=math.inf), "workaround": ViolationLimit(count=0),
-              "robust": ViolationLimit(count=0)}  # fmt: skip
+    limits = {
+        "naive": ViolationLimit(count=math.inf),
+        "workaround": ViolationLimit(count=0),
+        "robust": ViolationLimit(count=0),
+    }
     passed = results_by_name(Thresholds(violations=limits, max_unknown=5), tally, [])
     assert passed["violations naive"] is True
     assert passed["violations workaround"] is True
@@ -189,8 +220,11 @@ def test_fail_ratio_counts_http_rows_and_p95_limits_match_method_and_name() -> N
 
 def test_a_p95_limit_for_an_endpoint_nobody_requested_fails_and_says_what_was_seen() -> None:
     endpoints = [EndpointStats("POST", INVOICES, requests=3, failures=0, p95_ms=40.0)]
-    [result] = [r for r in evaluate(Thresholds(max_p95_ms={"POST /invoice": 100.0}), LoadTally(), endpoints)
-                if r.threshold.startswith("p95")]  # fmt: skip
+    [result] = [
+        r
+        for r in evaluate(Thresholds(max_p95_ms={"POST /invoice": 100.0}), LoadTally(), endpoints)
+        if r.threshold.startswith("p95")
+    ]
     assert not result.passed
     assert f"POST {INVOICES}" in result.reason
 
@@ -212,8 +246,10 @@ def test_verdict_passes_only_when_every_threshold_holds() -> None:
 
 
 def test_a_workers_drained_tally_merges_into_the_masters_and_resets() -> None:
-    worker = tally_of(outcome("naive", Verdict.INVALID, order_id="w-1", skew_ms=0.25),
-                      outcome("workaround", Verdict.UNKNOWN, order_id="w-2"))  # fmt: skip
+    worker = tally_of(
+        outcome("naive", Verdict.INVALID, order_id="w-1", skew_ms=0.25),
+        outcome("workaround", Verdict.UNKNOWN, order_id="w-2"),
+    )
     master = LoadTally()
     master.merge(worker.drain())
     master.merge(worker.drain())  # nothing new: merging it again adds nothing
@@ -250,8 +286,25 @@ def test_a_failure_row_names_no_order_and_no_request_id_so_alike_runs_share_it()
 def test_racelab_options_after_the_profile_are_racelabs_and_the_rest_is_locusts() -> None:
     from harness.cli import _parser
 
-    args = _parser().parse_args(["load", "--seed", "3", "race", "-u", "5", "-t", "10s", "--max-violations",
-                                 "naive=inf", "WorkaroundUser", "--iterations", "2", "--host", "http://x"])  # fmt: skip
+    args = _parser().parse_args(
+        [
+            "load",
+            "--seed",
+            "3",
+            "race",
+            "-u",
+            "5",
+            "-t",
+            "10s",
+            "--max-violations",
+            "naive=inf",
+            "WorkaroundUser",
+            "--iterations",
+            "2",
+            "--host",
+            "http://x",
+        ]
+    )
     own, rest = split_load_argv(args)
     assert (own.profile, own.seed, own.iterations, own.max_violations) == ("race", 3, 2, "naive=inf")
     assert rest == ["-u", "5", "-t", "10s", "WorkaroundUser", "--host", "http://x"]
