@@ -9,13 +9,13 @@ Owns four things, each a section below:
   integration (default: the scenario's `gate:`), the ratio of failed HTTP requests, the p95 of named endpoints,
   runs that could not be judged, and a minimum of judged runs. `LoadTally` counts judged runs; it is merged from
   the workers on the master in a distributed run.
-- **The race in synchronous code** (`LoadPlan`, `run_race`, `Naive`, `Workaround`, `Robust`): one run of a scenario
-  exactly as the harness's runner does it (seed the order, fire each step at its offset, let the integration
-  react, wait for the simulator to settle, read the final state, judge it with the shared checkers), written with
-  blocking calls. The integrations are the strategies of `harness.integrations` (same requests, same polling
-  backoff, same retries), rewritten for blocking I/O. Under locust, gevent makes the blocking calls cooperative:
-  the locust profile supplies a `Transport` on `FastHttpSession` and spawns steps as greenlets; in tests, plain
-  threads and `urllib` do the same.
+- **The race in blocking code** (`LoadPlan`, `run_race`, `Naive`, `NaiveRetry`, `Workaround`, `Robust`): one run
+  of a scenario exactly as the harness's runner does it (seed the order, fire each step at its offset, let the
+  integration react, wait for the simulator to settle, read the final state, judge it with the shared checkers),
+  written with blocking calls. The integrations are the strategies of `harness.integrations` (same requests, same
+  polling backoff, same retries; `tests/load/test_parity.py` holds them to it), rewritten for blocking I/O. Under
+  locust, gevent makes the blocking calls cooperative: the locust profile supplies a `Transport` on
+  `FastHttpSession` and spawns steps as greenlets; in tests, plain threads and `urllib` do the same.
 - **The command** (`add_command`): `racelab load PROFILE [options] [locust options]` starts the embedded simulator
   when no `--host` is given, runs locust headless as a separate process with its CSV and HTML reports in
   `results/<timestamp>-load-<profile>/`, shows progress, and summarises the outcome.
@@ -57,6 +57,7 @@ if TYPE_CHECKING:
     from .scenario import Gate, Scenario
 
 __all__ = [
+    "CONTROL_HEADER",
     "DEFAULT_SCENARIO",
     "RACE_TYPE",
     "STEP_ACTIONS",
@@ -66,22 +67,36 @@ __all__ = [
     "LoadPlan",
     "LoadTally",
     "Naive",
+    "NaiveRetry",
+    "Race",
     "RaceOutcome",
     "Robust",
+    "StepApi",
+    "Task",
     "ThresholdResult",
     "Thresholds",
     "Transport",
     "ViolationLimit",
     "Workaround",
+    "accounting_ref",
     "add_command",
     "add_load_arguments",
     "change_body",
+    "credential_headers",
+    "decode",
     "evaluate",
     "invoice_items",
+    "load_argv",
     "parse_max_p95",
     "parse_max_violations",
+    "profile_scenario",
+    "read_stats_csv",
+    "resolve_scenario",
     "run_race",
+    "spawn_thread",
+    "split_load_argv",
     "thresholds_from",
+    "verdict",
 ]
 
 DEFAULT_SCENARIO = "scenarios/over-invoice.yaml"
@@ -285,13 +300,13 @@ def parse_max_violations(spec: str, *, known: Iterable[str] = ()) -> dict[str, V
         InvalidScenario: a part that does not parse, a repeated or unknown integration, a negative limit.
     """
     limits: dict[str, ViolationLimit] = {}
+    known = tuple(known)
     for part in (p.strip() for p in spec.split(",")):
         if not part:
             continue
         name, sep, value = (s.strip() for s in part.partition("="))
         if not sep or not name or not value or not _NAME.match(name):
             raise InvalidScenario(f"--max-violations: expected integration=limit, e.g. workaround=0 (got {part!r})")
-        known = tuple(known)
         if known and name != "*" and name not in known:
             raise InvalidScenario(
                 f"--max-violations: unknown integration {name!r}; expected one of {', '.join(known)} or *"
@@ -303,19 +318,17 @@ def parse_max_violations(spec: str, *, known: Iterable[str] = ()) -> dict[str, V
 
 
 def _violation_limit(name: str, value: str) -> ViolationLimit:
-    bad = InvalidScenario(f"--max-violations: {name}: expected a count, inf or a percentage like 1% (got {value!r})")
+    percent = value.endswith("%")
+    number = value[:-1] if percent else value
     try:
-        if value.endswith("%"):
-            rate = float(value[:-1]) / 100
-            if not 0 <= rate <= 1:
-                raise bad
-            return ViolationLimit(rate=rate)
-        count = math.inf if value.lower() in ("inf", "infinity") else float(value)
+        x = math.inf if number.lower() in ("inf", "infinity") else float(number)
     except ValueError:
-        raise bad from None
-    if count < 0 or math.isnan(count) or (not math.isinf(count) and count != int(count)):
-        raise bad
-    return ViolationLimit(count=count)
+        x = math.nan
+    if percent and 0 <= x <= 100:
+        return ViolationLimit(rate=x / 100)
+    if not percent and x >= 0 and (math.isinf(x) or x == int(x)):
+        return ViolationLimit(count=x)
+    raise InvalidScenario(f"--max-violations: {name}: expected a count, inf or a percentage like 1% (got {value!r})")
 
 
 def parse_max_p95(specs: Iterable[str]) -> dict[str, float]:
@@ -1452,10 +1465,11 @@ def profile_scenario(profile: Path) -> str | None:
 
 
 _RESERVED = {
-    "--csv": "the CSV reports",
-    "--html": "the HTML report",
-    "--worker": "no worker",
-    "--racelab-report": "the verdict",
+    "--csv": "racelab load writes the CSV reports into its results folder itself (--csv); use --out to move it",
+    "--html": "racelab load writes the HTML report into its results folder itself (--html); use --out to move it",
+    "--racelab-report": "racelab load writes the verdict into its results folder itself (--racelab-report)",
+    "--worker": "racelab load runs locust alone or as the master; start workers with plain locust: "
+    "locust -f scenarios/load/race.py --worker --master-host HOST",
 }
 
 
@@ -1501,12 +1515,9 @@ async def _load(args: argparse.Namespace, extra: list[str], argv: list[str]) -> 
     from .embedded import open_embedded
     from .results import open_result_dir
 
-    for flag, what in _RESERVED.items():
+    for flag, message in _RESERVED.items():
         if _flag_given(extra, flag):
-            raise InvalidScenario(
-                f"racelab load writes {what} itself ({flag}); run plain locust for that, e.g. "
-                "locust -f scenarios/load/race.py --worker"
-            )
+            raise InvalidScenario(message)
     profile = _locust_profile(args.profile)
     args.scenario = args.scenario or profile_scenario(profile) or DEFAULT_SCENARIO
     plan = LoadPlan.load(args.scenario, seed=args.seed)  # bad input is reported before anything starts

@@ -106,6 +106,7 @@ def test_max_violations_takes_counts_infinity_and_percentages() -> None:
         ("naive=", "expected integration=limit"),
         ("naive=lots", "expected a count, inf or a percentage"),
         ("naive=-1", "expected a count, inf or a percentage"),
+        ("naive=-inf", "expected a count, inf or a percentage"),
         ("naive=1.5", "expected a count, inf or a percentage"),
         ("naive=150%", "expected a count, inf or a percentage"),
         ("naive=1,naive=2", "naive is given twice"),
