@@ -245,7 +245,7 @@ def timeline_chart(tl: Timeline, *, chart_id: str) -> str:
     lanes = len(tl.lanes)
     start, end = tl.focus_ms
     pad = max(1.0, (end - start) * 0.015)
-    shown = [m for m in tl.marks if m.t_ms <= end]
+    shown = [m for m in tl.marks if start <= m.t_ms <= end]
     with matplotlib.rc_context(_RC):
         fig = Figure(figsize=(WIDTH, 1.9 + 0.27 * max(lanes, 1)), layout="constrained")
         ax = fig.add_subplot()
@@ -260,7 +260,8 @@ def timeline_chart(tl: Timeline, *, chart_id: str) -> str:
         for m in tl.marks:
             spans.setdefault(m.lane, []).append(m.t_ms)
         for lane, ts in spans.items():
-            ax.plot([min(ts), min(max(ts), end + pad)], [lane, lane], color="#cccccc", lw=1.0, zorder=1)
+            ax.plot([max(min(ts), start - pad), min(max(ts), end + pad)], [lane, lane], color="#cccccc", lw=1.0,
+                    zorder=1)  # fmt: skip
         for phase, (marker, color, size, _) in {**_PHASES, "": _OTHER_PHASE}.items():
             chosen = [m for m in shown if (m.phase == phase if phase else m.phase not in _PHASES)]
             if chosen:
@@ -281,16 +282,21 @@ def timeline_chart(tl: Timeline, *, chart_id: str) -> str:
             if b.at_ms is not None:
                 broken.setdefault(b.at_ms, []).append(b.checker)
         middle = (start + end) / 2
-        for row, (at, checkers) in enumerate(sorted(broken.items())):
+        for level, (at, checkers) in enumerate(sorted(broken.items())):
             # One row of label per moment, pointing away from the nearer edge, so close moments never overlap.
             ax.axvline(at, color=BROKEN, lw=2.0, zorder=4)
-            ax.text(at, 1.13 + 0.075 * row, " + ".join(checkers) + " broke", transform=top, color=BROKEN,
+            ax.text(at, 1.13 + 0.075 * level, " + ".join(checkers) + " broke", transform=top, color=BROKEN,
                     fontsize=7.5, fontweight="bold", ha="right" if at > middle else "left", va="bottom")  # fmt: skip
         later = tl.later
         if later:
             ax.text(0.995, 0.02, f"+{len(later)} later simulator entries, to {max(m.t_ms for m in later):.0f} ms "
                     "(event list)", transform=ax.transAxes, ha="right", va="bottom", fontsize=7,
                     color="#666666")  # fmt: skip
+        earlier = tl.earlier
+        if earlier:
+            ax.text(0.005, 0.02, f"{len(earlier)} earlier ({', '.join(dict.fromkeys(m.op for m in earlier))}) from "
+                    f"{min(m.t_ms for m in earlier):.0f} ms (event list)", transform=ax.transAxes, ha="left",
+                    va="bottom", fontsize=7, color="#666666")  # fmt: skip
         client = sum(1 for lane in tl.lanes if lane.side == "client")
         if 0 < client < lanes:
             ax.axhline(client - 0.5, color="#aaaaaa", lw=0.8, ls="--")

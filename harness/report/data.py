@@ -291,6 +291,11 @@ class Timeline:
         """The simulator's marks after the focus window."""
         return tuple(m for m in self.marks if m.t_ms > self.focus_ms[1])
 
+    @property
+    def earlier(self) -> tuple[Mark, ...]:
+        """The simulator's marks before the focus window (the order's seeding, long before the run)."""
+        return tuple(m for m in self.marks if m.t_ms < self.focus_ms[0])
+
 
 @dataclass(frozen=True, slots=True)
 class Row:
@@ -660,19 +665,24 @@ def _bar_start(op: Operation) -> float:
 def focus_window(
     bars: Sequence[Bar], marks: Sequence[Mark], changes: Sequence[StatusChange], broken: Sequence[float]
 ) -> tuple[float, float]:
-    """From the first event to the last request answer, commit, status change or breakage, plus 10% of that span.
+    """The part of a run worth drawing: the race, not the set-up before it nor the settling after it.
 
-    What comes later than that is the simulator settling (a superseded check firing at its time, the harness reading
-    the final state): real, listed in the event list, but drawing it would squeeze the race into a corner.
+    It ends at the last request answer, commit, status change or breakage, plus 10% of the span; what comes later
+    is the simulator settling (a superseded check firing at its time, the harness reading the final state). It starts
+    at the first event other than the order's seeding, which the harness does before the run's clock starts (under
+    load, seconds before); the seed is drawn only when it is that close. Everything outside stays in the event list.
     """
     every = [b.start_ms for b in bars] + [m.t_ms for m in marks] + [c.t_ms for c in changes] + list(broken)
     if not every:
         return (0.0, 1.0)
-    start = min(every)
+    race = [b.start_ms for b in bars] + [m.t_ms for m in marks if m.op != "seed"] + [c.t_ms for c in changes]
+    start = min(race + list(broken)) if race or broken else min(every)
     core = [b.end_ms for b in bars] + [m.t_ms for m in marks if m.phase == "commit"]
     core += [c.t_ms for c in changes] + list(broken)
     end = max(core) if core else max(every)
-    return (start, min(max(every), end + max(1.0, (end - start) * 0.1)))
+    margin = max(1.0, (end - start) * 0.1)
+    seeded = [m.t_ms for m in marks if m.op == "seed" and start - m.t_ms <= (end - start) * 0.15]
+    return (min([start, *seeded]), min(max(every), end + margin))
 
 
 def timeline(record: RunRecord, results: Sequence[CheckResult], *, replay: str) -> Timeline:

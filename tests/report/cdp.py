@@ -178,9 +178,11 @@ class Page:
             if e.get("sessionId") == self._session and e.get("method") == "Network.requestWillBeSent"
         ]
 
-    async def evaluate(self, expression: str) -> Any:
-        """The value of a JavaScript expression (JSON-serialisable), evaluated in the page."""
-        result = await self.send("Runtime.evaluate", {"expression": expression, "returnByValue": True})
+    async def evaluate(self, expression: str, *, await_promise: bool = False) -> Any:
+        """The value of a JavaScript expression (JSON-serialisable), evaluated in the page; with `await_promise`,
+        the value the promise it returns resolves to."""
+        params = {"expression": expression, "returnByValue": True, "awaitPromise": await_promise}
+        result = await self.send("Runtime.evaluate", params)
         if "exceptionDetails" in result:
             raise CdpError(f"evaluate failed: {result['exceptionDetails']}")
         return result["result"].get("value")

@@ -114,6 +114,17 @@ async def test_the_report_of_a_real_run_renders_offline_in_chromium(real_run: Pa
         await page.evaluate(click('button[data-verdict="valid"]'))
         assert len(await page.evaluate(VISIBLE_ROWS)) == summary["runs"] - summary["invalid"] - summary["unknown"]
 
+        # Pages: 16 runs, 5 to a page.
+        await page.evaluate('document.getElementById("runs").dataset.pageSize = "5"')
+        await page.evaluate(click('button[data-verdict="all"]'))
+        assert await page.evaluate(VISIBLE_ROWS) == [r["run_id"] for r in runs[:5]]
+        assert await page.evaluate('document.getElementById("runs-shown").textContent') == (
+            f"{len(runs)} runs shown · page 1 of {-(-len(runs) // 5)}"
+        )
+        await page.evaluate(click("#page-next"))
+        assert await page.evaluate(VISIBLE_ROWS) == [r["run_id"] for r in runs[5:10]]
+        await page.evaluate('document.getElementById("runs").dataset.pageSize = "200"')
+
         # The replay command of a row, built in the page, is the one `racelab replay` is documented with.
         await page.evaluate(click('button[data-verdict="all"]'))
         await page.evaluate('[...document.querySelectorAll("#runs tbody tr.invalid td:nth-child(3)")][0].click()')

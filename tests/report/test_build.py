@@ -87,8 +87,16 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> tuple[Result, Path]:
     return result, write_report(result.folder)
 
 
+def table(html: str) -> dict[str, Any]:
+    """The data the page's table is drawn from."""
+    found = re.search(r'<script type="application/json" id="runs-data">(.*?)</script>', html, flags=re.S)
+    assert found is not None
+    data: dict[str, Any] = json.loads(found.group(1))
+    return data
+
+
 def rows(html: str) -> list[str]:
-    return re.findall(r'<tr class="(?:valid|invalid|unknown) s\d+"><td>[^<]*<td>[^<]*<td>([^<]*)<', html)
+    return [row[2] for row in table(html)["rows"]]
 
 
 def without_build_time(html: str) -> str:
@@ -104,6 +112,12 @@ def test_report_of_a_result_folder(built: tuple[Result, Path]) -> None:
         assert gate["reason"] in html
     assert "The over-invoice race &lt;in short&gt;, as a person reads it." in html  # from inputs/, escaped
     assert rows(html) == [record.spec.run_id for record, _ in result.judged]
+    data = table(html)
+    assert data["scenarios"] == ["over-invoice", "stuck-order"]
+    first, last = data["rows"][0], data["rows"][-1]
+    assert first == [0, "naive", "0000-0000-naive", "step1.at_ms=50", 0, "invalid",
+                     "no-over-invoice, invoiced-when-fully-invoiced, change-respects-invoices", 37, ""]  # fmt: skip
+    assert last[:3] == [1, "workaround", "0001-0001-workaround"]
     kinds = re.findall(r'<figure class="chart" data-chart="([^"]+)">', html)
     # Per scenario a rate chart and the timeline of its one failing run; then the cost.
     assert kinds == ["rate", "timeline", "rate", "timeline", "cost"]
@@ -112,6 +126,7 @@ def test_report_of_a_result_folder(built: tuple[Result, Path]) -> None:
 
 def test_report_is_self_contained(built: tuple[Result, Path]) -> None:
     html = built[1].read_text(encoding="utf-8")
+    assert html.count("<script") == 2  # the table's data and its few lines of script, both inline
     assert not re.search(r'\b(?:src|href)\s*=\s*["\']?(?:https?:)?//', html)
     assert "<link" not in html
     assert not re.search(r"<script[^>]*\bsrc=", html)

@@ -108,6 +108,7 @@ def test_timeline_chart_draws_lanes_the_breakage_and_a_note_for_later_entries() 
     assert "\N{RIGHTWARDS ARROW} payment-approved" in labels
     assert "v3" in labels
     assert any(label.startswith("+1 later simulator entries") for label in labels)
+    assert "1 earlier (seed) from -60 ms (event list)" in labels
     assert "#2 202" in labels
 
 

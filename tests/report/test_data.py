@@ -277,12 +277,21 @@ def test_timeline_lays_out_client_requests_and_simulator_phases_in_ms_from_the_s
     assert tl.replay.endswith("over-invoice/0000-0000-naive")
 
 
-def test_timeline_focus_leaves_out_the_simulator_settling_long_after() -> None:
+def test_timeline_focus_leaves_out_the_set_up_before_and_the_settling_after() -> None:
     tl = timeline(failure_a(), [result(OVER)], replay="")
     start, end = tl.focus_ms
-    assert start == pytest.approx(-60.0)  # the seed commit
-    assert 240.0 < end < 400.0  # the last status change, plus a margin; not the superseded check at 1950 ms
+    assert start == pytest.approx(0.5)  # the first request sent; the seed, 60 ms before, is not the race
+    assert 240.0 < end < 300.0  # the last status change, plus a margin; not the superseded check at 1950 ms
+    assert [(m.op, m.phase) for m in tl.earlier] == [("seed", "commit")]
     assert [(m.op_id, m.phase) for m in tl.later] == [("check-1", "superseded")]
+
+
+def test_focus_window_keeps_a_seed_that_is_close() -> None:
+    bars = [Bar(0, 0.0, 100.0, 0, "invoice", "ok", 200)]
+    seed = Mark(1, -10.0, "seed", "commit", "o-1", 1, {})
+    assert focus_window(bars, [seed], [], [])[0] == -10.0
+    far = dataclasses.replace(seed, t_ms=-5000.0)
+    assert focus_window(bars, [far], [], [])[0] == 0.0
 
 
 def test_focus_window_of_an_empty_timeline() -> None:
