@@ -118,7 +118,7 @@ _ROOT = Path(__file__).resolve().parents[1]
 # =====================================================================================================================
 
 
-def add_load_arguments(parser: Any, *, scenario: str | None = DEFAULT_SCENARIO) -> None:
+def add_load_arguments(parser: Any, *, scenario: str | None = DEFAULT_SCENARIO, report: bool = True) -> None:
     """Add the load options to `parser`: locust's (configargparse) parser, or `racelab load`'s (argparse).
 
     Every option has a plain value, so `racelab load` can hand them on to locust as it received them.
@@ -127,6 +127,7 @@ def add_load_arguments(parser: Any, *, scenario: str | None = DEFAULT_SCENARIO) 
         parser: the parser.
         scenario: the default of `--scenario` when `RACELAB_SCENARIO` is not set (a profile may choose its own;
             `racelab load` leaves it unset and asks the profile).
+        report: offer `--racelab-report` (`racelab load` writes the verdict into its results folder itself).
     """
     group = parser.add_argument_group("racelab", "The race under load (racelab's own options)")
     fallback = scenario or f"the profile's own, else {DEFAULT_SCENARIO}"
@@ -182,12 +183,13 @@ def add_load_arguments(parser: Any, *, scenario: str | None = DEFAULT_SCENARIO) 
         help="runs that could not be judged (harness errors, orders that did not settle) allowed in total (default: 0)",
     )
     group.add_argument("--min-runs", type=int, default=1, help="judged runs required in total (default: 1)")
-    group.add_argument(
-        "--racelab-report",
-        default="",
-        metavar="PATH",
-        help="write the verdict (thresholds, runs, violations per integration) as JSON here",
-    )
+    if report:
+        group.add_argument(
+            "--racelab-report",
+            default="",
+            metavar="PATH",
+            help="write the verdict (thresholds, runs, violations per integration) as JSON here",
+        )
 
 
 _LOAD_OPTIONS = (
@@ -208,7 +210,7 @@ def load_argv(options: argparse.Namespace) -> list[str]:
     """The load options in `options` as command-line arguments again (for the locust process)."""
     argv: list[str] = []
     for dest in _LOAD_OPTIONS:
-        value = getattr(options, dest)
+        value = getattr(options, dest, None)
         flag = "--" + dest.replace("_", "-")
         if isinstance(value, list):
             for item in value:
@@ -1421,7 +1423,7 @@ def _own_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--sim-profile", metavar="NAME|FILE", help="embedded simulator profile instead of the scenario's (e.g. instant)"
     )
-    add_load_arguments(parser, scenario=None)
+    add_load_arguments(parser, scenario=None, report=False)
 
 
 def split_load_argv(args: argparse.Namespace) -> tuple[argparse.Namespace, list[str]]:

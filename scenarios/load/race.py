@@ -10,7 +10,8 @@ violation is a locust failure of type RACE named after the integration, with the
 integrations by class name (`... WorkaroundUser RobustUser`); all three run by default, in equal numbers.
 
 racelab's options (`--scenario`, `--iterations`, `--max-violations`, `--max-fail-ratio`, `--max-p95`, ...) are listed
-by `locust -f scenarios/load/race.py --help`; docs/load.md explains them, and how to run distributed.
+by `racelab load --help` (locust's own --help does not show them); docs/load.md explains them, and how to run
+distributed.
 """
 
 from _racelab import NaiveUser, RobustUser, WorkaroundUser
