@@ -1,7 +1,7 @@
 """Histories are complete under load: every operation has exactly one terminal outcome; nothing lost, nothing
 duplicated.
 
-The real runner (`harness.runner.run_specs`) drives 600 concurrent runs (200 each of `naive`, `workaround` and
+The real runner (`harness.runner.run_specs`) drives 300 concurrent runs (100 each of `naive`, `workaround` and
 `robust`: an invoice at 0 ms, a Change at 5 ms) against an in-process simulator on a loopback port, as in
 external mode. Then, for every run:
 
@@ -29,7 +29,7 @@ from simulator import load_profile, open_server
 from simulator.web._state import CORE, STATS
 from tests.reliability.conftest import Trap
 
-RUNS_PER_INTEGRATION = 200
+RUNS_PER_INTEGRATION = 100
 INTEGRATIONS = ("naive", "workaround", "robust")
 ORDER = {
     "items": [{"id": "sku-1", "price": 4990, "quantity": 2}, {"id": "sku-2", "price": 1500, "quantity": 1}],
@@ -60,7 +60,7 @@ def answered_orders(metrics: dict[str, Any]) -> int:
 
 
 @pytest.mark.slow
-async def test_every_operation_of_600_concurrent_runs_has_one_outcome_and_the_server_saw_it_once(trap: Trap) -> None:
+async def test_every_operation_of_300_concurrent_runs_has_one_outcome_and_the_server_saw_it_once(trap: Trap) -> None:
     config = load_profile("instant", overrides={"consistency": "serializable"})
     async with open_server(config) as (app, url):
         endpoints = Endpoints(orders=url, accounting=url, control=url)

@@ -1,13 +1,13 @@
 """Soak: memory stays bounded over a long run; finished orders and the journal are retained up to their limits.
 
 A cheap in-suite soak. The simulator runs in-process with small limits (`max_orders` 200, `journal_max_entries`
-1,000, `history_horizon_ms` 1) and thousands of orders go through its services window after window; between
+1,000, `history_horizon_ms` 1) and 1,600 orders go through its services, 400 per window; between
 windows, with all work settled and the garbage collected, the test takes the simulator's footprint (the size of
 every structure that grows with traffic) and the interpreter's allocated blocks. Bounded means a plateau: after the
 first window has filled the limits, the footprint is the same window after window and the allocated blocks stop
 growing.
 
-The services are driven directly (no HTTP) to keep thousands of orders within a couple of seconds;
+The services are driven directly (no HTTP) to keep 1,600 orders within a couple of seconds;
 `benchmarks/soak.py` runs the long version over HTTP against a real `racelab serve` and prints its RSS.
 
 Three tests are `xfail(strict=True)`: real unbounded growth in files this suite does not own
@@ -34,7 +34,7 @@ from tests.conftest import SimFactory
 
 MAX_ORDERS = 200
 LIMITS = {"max_orders": MAX_ORDERS, "journal_max_entries": 1000, "history_horizon_ms": 1}
-WINDOW = 500
+WINDOW = 400
 WINDOWS = 4
 ITEMS = [SeedItem("sku-1", 4990, 2), SeedItem("sku-2", 1500, 1)]
 POSITIONS = positions_from_cents(
@@ -141,7 +141,7 @@ def without(footprint: dict[str, int], *keys: str) -> dict[str, int]:
 
 
 @pytest.mark.slow
-async def test_two_thousand_finished_orders_reach_a_plateau(soak: Soak) -> None:
+async def test_sixteen_hundred_finished_orders_reach_a_plateau(soak: Soak) -> None:
     async def traffic() -> None:
         await soak.finished_order()
         if soak.n % 50 == 0:
