@@ -112,7 +112,7 @@ ACTION_ARGS: dict[str, frozenset[str]] = {
 ACTIONS = tuple(ACTION_ARGS)
 """The built-in `do:` actions; a Python scenario script adds its own with `async def step_<name>(ctx, step)`."""
 
-INTEGRATIONS = ("naive", "workaround", "robust", "hook-naive", "hook-dedupe")
+INTEGRATIONS = ("naive", "naive-retry", "workaround", "robust", "hook-naive", "hook-dedupe")
 """The built-in integrations; a scenario may also name `module:Class` or `external:<hook URL>`."""
 
 MAX_POINTS = 10_000

@@ -176,7 +176,7 @@ async def test_duplicate_hook_deliveries(make_sim: SimFactory) -> None:
 
 # -- the scenario of the suite, in real time --------------------------------------------------------------------------
 
-NAIVE_RETRY = "harness.integrations:NaiveRetry"
+NAIVE_RETRY = "naive-retry"
 """How `scenarios/faults.yaml` names naive-retry until the scenario loader lists it among the built-ins."""
 
 
