@@ -223,8 +223,9 @@ def test_help_lists_the_options_and_the_exit_codes() -> None:
     done = racelab("--help", timeout=60)
     assert done.returncode == 0
     text = flat(done.stdout)
-    options = ("--mode {embedded,external,virtual}", "--seed", "--runs", "--integration NAME", "--out", "--orders-url",
-               "--accounting-url", "--control-url", "--concurrency", "--max-rate", "--settle-timeout", "--jobs")  # fmt: skip
+    options = ("--mode {embedded,external,virtual}", "--seed", "--runs", "--integration NAME", "--out",
+               "--orders-url", "--accounting-url", "--control-url", "--concurrency", "--max-rate",
+               "--settle-timeout", "--jobs")  # fmt: skip
     for option in options:
         assert option in text
     codes = "exit codes: 0 every gate passed · 1 a gate failed · 2 bad input (scenario, option) · 3 harness or"

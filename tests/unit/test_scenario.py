@@ -166,8 +166,8 @@ ERRORS = [
         edit("[naive, workaround]", "[naive, workarond]"),
         6,
         "integrations[1]",
-        "unknown integration workarond (did you mean workaround?); expected one of: naive, naive-retry, workaround, robust, "
-        "hook-naive, hook-dedupe, a class as module:Class, or external:<hook URL>",
+        "unknown integration workarond (did you mean workaround?); expected one of: naive, naive-retry, workaround, "
+        "robust, hook-naive, hook-dedupe, a class as module:Class, or external:<hook URL>",
     ),
     ("integration-twice", edit("[naive, workaround]", "[naive, naive]"), 6, "integrations[1]", "naive is listed twice"),
     (
