@@ -38,6 +38,10 @@ CLIENT = "#1a4f80"
 """The colour of the client's lanes in a timeline."""
 WIDTH = 10.6
 """Inches (72 pt each): a chart fills the page's content column (1,140 px) at 100% zoom."""
+_AXES_PT = 620.0
+"""About how wide a timeline's plot area is, in points (the figure less its lane labels and margins)."""
+_CHAR_PT = 4.0
+"""About how wide a 7 pt character is, in points: to keep labels from running into each other."""
 
 _COLORS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf")
 _OUTCOME = {"ok": "#8fbf8f", "fail": "#f0b060", "info": "#b0b0b0"}
@@ -249,13 +253,19 @@ def timeline_chart(tl: Timeline, *, chart_id: str) -> str:
     with matplotlib.rc_context(_RC):
         fig = Figure(figsize=(WIDTH, 1.9 + 0.27 * max(lanes, 1)), layout="constrained")
         ax = fig.add_subplot()
+        char = (end - start + 2 * pad) / _AXES_PT * _CHAR_PT  # the width of a 7 pt character, in ms
+        following: dict[int, list[float]] = {}
+        for bar in tl.bars:
+            following.setdefault(bar.lane, []).append(bar.start_ms)
         for bar in tl.bars:
             ax.barh(bar.lane, max(bar.end_ms - bar.start_ms, pad * 0.3), left=bar.start_ms, height=0.56,
                     color=_OUTCOME.get(bar.outcome, "#b0b0b0"), edgecolor="#555555", linewidth=0.5)  # fmt: skip
-            if len(tl.bars) <= 24:
-                answer = str(bar.status) if bar.status is not None else bar.outcome
-                ax.text(bar.end_ms + pad * 0.4, bar.lane, f"#{bar.index} {answer}", va="center", fontsize=7,
-                        color="#444444", clip_on=True)  # fmt: skip
+            answer = str(bar.status) if bar.status is not None else bar.outcome
+            label = f"#{bar.index} {answer}"
+            room = min((t for t in following[bar.lane] if t > bar.start_ms), default=float("inf")) - bar.end_ms
+            if room > char * (len(label) + 2):  # a label that would run into the next bar is left to the event list
+                ax.text(bar.end_ms + pad * 0.4, bar.lane, label, va="center", fontsize=7, color="#444444",
+                        clip_on=True)  # fmt: skip
         spans: dict[int, list[float]] = {}
         for m in tl.marks:
             spans.setdefault(m.lane, []).append(m.t_ms)
@@ -271,22 +281,43 @@ def timeline_chart(tl: Timeline, *, chart_id: str) -> str:
             if m.phase == "commit" and m.version is not None:
                 ax.text(m.t_ms + pad * 0.5, m.lane - 0.2, f"v{m.version}", ha="left", va="bottom", fontsize=7)
         top = blended_transform_factory(ax.transData, ax.transAxes)
-        for i, change in enumerate(tl.status_changes):
-            if change.t_ms > end:
-                continue
-            ax.axvline(change.t_ms, color="#666666", ls=":", lw=0.9, zorder=0)
-            ax.text(change.t_ms, 1.01 + 0.06 * (i % 2), f"\N{RIGHTWARDS ARROW} {change.after}", transform=top,
-                    fontsize=7, color="#444444", ha="center", va="bottom")  # fmt: skip
+        # Labels above the plot: status changes, then the breakages, each on the lowest row where it fits.
+        rows: list[float] = []  # the right edge (ms) of the last label on each row
+
+        def row_for(left: float, right: float) -> int:
+            for i, taken in enumerate(rows):
+                if taken < left:
+                    rows[i] = right
+                    return i
+            rows.append(right)
+            return len(rows) - 1
+
+        def above(x: float, text: str, row: int, **style: Any) -> None:
+            ax.annotate(text, xy=(x, 1.0), xycoords=top, xytext=(0, 3 + 10 * row), textcoords="offset points",
+                        va="bottom", annotation_clip=False, **style)  # fmt: skip
+
+        for change in tl.status_changes:
+            if start - pad <= change.t_ms <= end + pad:
+                ax.axvline(change.t_ms, color="#666666", ls=":", lw=0.9, zorder=0)
+                text = f"\N{RIGHTWARDS ARROW} {change.after}"
+                half = char * len(text) / 2
+                above(change.t_ms, text, row_for(change.t_ms - half, change.t_ms + half), fontsize=7,
+                      color="#444444", ha="center")  # fmt: skip
         broken: dict[float, list[str]] = {}
         for b in tl.broken:
             if b.at_ms is not None:
                 broken.setdefault(b.at_ms, []).append(b.checker)
         middle = (start + end) / 2
-        for level, (at, checkers) in enumerate(sorted(broken.items())):
-            # One row of label per moment, pointing away from the nearer edge, so close moments never overlap.
+        first = len(rows)
+        rows.clear()
+        for at, checkers in sorted(broken.items()):
             ax.axvline(at, color=BROKEN, lw=2.0, zorder=4)
-            ax.text(at, 1.13 + 0.075 * level, " + ".join(checkers) + " broke", transform=top, color=BROKEN,
-                    fontsize=7.5, fontweight="bold", ha="right" if at > middle else "left", va="bottom")  # fmt: skip
+            text = " + ".join(checkers) + " broke"
+            width = char * 1.1 * len(text)
+            # Pointing away from the nearer edge, so it stays inside the figure.
+            left, right = (at - width, at) if at > middle else (at, at + width)
+            above(at, text, first + row_for(left, right), color=BROKEN, fontsize=7.5, fontweight="bold",
+                  ha="right" if at > middle else "left")  # fmt: skip
         later = tl.later
         if later:
             ax.text(0.995, 0.02, f"+{len(later)} later simulator entries, to {max(m.t_ms for m in later):.0f} ms "

@@ -654,8 +654,12 @@ def broke_at(record: RunRecord, result: CheckResult) -> tuple[float | None, str]
     return None, ""
 
 
-def _short(text: str, limit: int = 14) -> str:
-    return text if len(text) <= limit else text[: limit - 1] + "\N{HORIZONTAL ELLIPSIS}"
+def _short(text: str, limit: int = 17) -> str:
+    """At most `limit` characters, the middle elided: ids that share a prefix (`NF-<scenario>-…`) differ at the end."""
+    if len(text) <= limit:
+        return text
+    tail = (limit - 1) // 2
+    return text[: limit - 1 - tail] + "\N{HORIZONTAL ELLIPSIS}" + text[-tail:]
 
 
 def _bar_start(op: Operation) -> float:
@@ -688,10 +692,11 @@ def focus_window(
 def timeline(record: RunRecord, results: Sequence[CheckResult], *, replay: str) -> Timeline:
     """One failing run laid out for its timeline: client requests, the simulator's phases, status changes.
 
-    Client requests get one lane per kind (`f`) in order of first use, with a bar from send to answer. Journal
-    entries get one lane per simulator operation (`op` and `op_id`: an invoice number, a Change's `requestId`, a
-    workflow check), in order of first entry; `status` entries become status changes instead. Journal times are on
-    the simulator's monotonic clock, which the embedded runner shares: `(t - origin_s) * 1000`.
+    Client requests get one lane per kind (`f`) in order of first use (more when requests of a kind overlap), with a
+    bar from send to answer. Journal entries get one lane per simulator operation (`op` and `op_id`: an invoice
+    number, a Change's `requestId`, a workflow check), in order of first entry; the `change` phase of `status`
+    entries becomes a status change instead. Journal times are on the simulator's monotonic clock, which the
+    embedded runner shares: `(t - origin_s) * 1000`.
 
     Args:
         record: The run.
@@ -710,18 +715,20 @@ def timeline(record: RunRecord, results: Sequence[CheckResult], *, replay: str) 
             lanes.append(Lane(label, side))
         return lane_of[(side, key)]
 
-    bars = tuple(
-        Bar(
-            lane=lane("client", op.f, op.f),
-            start_ms=_bar_start(op),
-            end_ms=max(op.t_complete, _bar_start(op)),
-            index=op.index,
-            f=op.f,
-            outcome=op.outcome.value,
-            status=op.status,
-        )
-        for op in sorted(record.history, key=_bar_start)
-    )
+    # Requests of one kind that overlap in time (a retry, a duplicate hook) get a row each: `invoice`, `invoice (2)`.
+    rows: dict[str, list[float]] = {}
+    bars = []
+    for request in sorted(record.history, key=_bar_start):
+        start, end = _bar_start(request), max(request.t_complete, _bar_start(request))
+        f = request.f
+        ends = rows.setdefault(f, [])
+        row = next((i for i, free_at in enumerate(ends) if free_at <= start), len(ends))
+        if row == len(ends):
+            ends.append(end)
+        ends[row] = end
+        label = f if row == 0 else f"{f} ({row + 1})"
+        bar_lane = lane("client", f"{f}|{row}", label)
+        bars.append(Bar(bar_lane, start, end, request.index, f, request.outcome.value, request.status))
     marks: list[Mark] = []
     changes: list[StatusChange] = []
     for entry in sorted(record.journal, key=lambda e: (float(e.get("t", 0.0)), int(e.get("seq", 0)))):
@@ -731,7 +738,7 @@ def timeline(record: RunRecord, results: Sequence[CheckResult], *, replay: str) 
         op, op_id = str(entry.get("op", "")), str(entry.get("op_id") or "")
         version = entry.get("version")
         detail = entry.get("detail") or {}
-        if op == "status":
+        if op == "status" and entry.get("phase") == "change":
             number = int(version) if _number(version) else None
             changes.append(StatusChange(t, str(detail.get("from", "")), str(detail.get("to", op_id)), number))
             continue
@@ -747,7 +754,7 @@ def timeline(record: RunRecord, results: Sequence[CheckResult], *, replay: str) 
         replay=replay,
         broken=broken,
         lanes=tuple(lanes),
-        bars=bars,
+        bars=tuple(bars),
         marks=tuple(marks),
         status_changes=tuple(changes),
         focus_ms=focus_window(bars, marks, changes, [b.at_ms for b in broken if b.at_ms is not None]),
@@ -882,6 +889,9 @@ class Collector:
         )
 
 
+_SAME_MOMENT_MS = 0.05
+
+
 @dataclass(frozen=True, slots=True)
 class Event:
     """One line of a timeline's event list."""
@@ -911,13 +921,15 @@ def timeline_events(tl: Timeline) -> tuple[Event, ...]:
                             f"{bar.outcome}, {bar.end_ms - bar.start_ms:.1f} ms"))  # fmt: skip
     for mark in tl.marks:
         version = f" v{mark.version}" if mark.version is not None else ""
-        events.append(Event(mark.t_ms, "simulator", f"{tl.lanes[mark.lane].label}: {mark.phase}{version}",
-                            _compact(mark.detail)))  # fmt: skip
+        who = f"{mark.op} {mark.op_id}" if mark.op_id and mark.op_id != tl.order_id else mark.op
+        events.append(Event(mark.t_ms, "simulator", f"{who}: {mark.phase}{version}", _compact(mark.detail)))
     for change in tl.status_changes:
         version = f" (v{change.version})" if change.version is not None else ""
         events.append(Event(change.t_ms, "status", f"{change.before} \N{RIGHTWARDS ARROW} {change.after}{version}", ""))
     for b in tl.broken:
         if b.at_ms is not None:
             events.append(Event(b.at_ms, "broken", f"{b.checker} broke", b.label))
-    events.sort(key=lambda e: e.t_ms)
+    # A version's time is read a few microseconds before its commit is journaled: a breakage dated by a version
+    # goes after the entries of the same moment, so it reads as the consequence it is.
+    events.sort(key=lambda e: e.t_ms + (_SAME_MOMENT_MS if e.side == "broken" else 0.0))
     return tuple(events)

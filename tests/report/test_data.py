@@ -33,7 +33,24 @@ from harness.report.data import (
 )
 from harness.stats import invoice_cost, wilson
 
-from .runs import CHANGE, EXPECT, LOST, ORIGIN, OVER, STUCK, at, clean, failure_a, final_order, judge, result, spec
+from .runs import (
+    CHANGE,
+    EXPECT,
+    FAILURE_A_VERSIONS,
+    LOST,
+    ORIGIN,
+    OVER,
+    STUCK,
+    at,
+    clean,
+    entry,
+    failure_a,
+    final_order,
+    history,
+    judge,
+    result,
+    spec,
+)
 
 INVALID, VALID, UNKNOWN = Verdict.INVALID, Verdict.VALID, Verdict.UNKNOWN
 
@@ -277,6 +294,33 @@ def test_timeline_lays_out_client_requests_and_simulator_phases_in_ms_from_the_s
     assert tl.replay.endswith("over-invoice/0000-0000-naive")
 
 
+def test_timeline_moving_the_status_is_an_operation_and_its_change_a_status_change() -> None:
+    moves = (
+        entry(20, 11, "status", "read", "handling", 1),
+        entry(21, 11, "status", "commit", "handling", 2),
+        entry(22, 11, "status", "change", "handling", 2, **{"from": "ready-for-handling", "to": "handling"}),
+    )
+    record = dataclasses.replace(failure_a(), journal=moves)
+    tl = timeline(record, [result(OVER)], replay="")
+    assert [(m.op, m.phase) for m in tl.marks] == [("status", "read"), ("status", "commit")]
+    assert [lane.label for lane in tl.lanes if lane.side == "simulator"] == ["status handling"]
+    assert [(c.before, c.after) for c in tl.status_changes] == [("ready-for-handling", "handling")]
+
+
+def test_timeline_gives_overlapping_requests_of_one_kind_a_row_each() -> None:
+    first, invoice, change = history()
+    retry = dataclasses.replace(invoice, index=3, t_invoke=20.0, sent_ms=20.0, t_complete=60.0)
+    later = dataclasses.replace(invoice, index=4, t_invoke=80.0, sent_ms=80.0, t_complete=90.0)
+    record = dataclasses.replace(failure_a(), history=(first, invoice, change, retry, later), journal=())
+    tl = timeline(record, [result(OVER)], replay="")
+    assert [lane.label for lane in tl.lanes] == ["get_order", "invoice", "invoice (2)", "change"]
+    assert [(bar.index, tl.lanes[bar.lane].label) for bar in tl.bars if bar.f == "invoice"] == [
+        (1, "invoice"),
+        (3, "invoice (2)"),  # sent while #1 was in flight
+        (4, "invoice"),  # #1 had answered by then
+    ]
+
+
 def test_timeline_focus_leaves_out_the_set_up_before_and_the_settling_after() -> None:
     tl = timeline(failure_a(), [result(OVER)], replay="")
     start, end = tl.focus_ms
@@ -313,6 +357,14 @@ def test_timeline_events_tell_the_same_story_in_time_order() -> None:
     assert events[commit + 1].side == "broken"
     assert any(e.what == "#2 change answered 202" for e in events)
     assert any(e.side == "status" and e.what.startswith("invoice → payment-approved") for e in events)
+
+
+def test_timeline_events_list_a_breakage_after_the_commit_that_caused_it_even_when_dated_microseconds_before() -> None:
+    versions = tuple(dict(v, t=v["t"] - 0.000003) if v["version"] == 3 else v for v in FAILURE_A_VERSIONS)
+    record = dataclasses.replace(failure_a(), final=FinalState(order=final_order(), versions=versions))
+    events = timeline_events(timeline(record, [result(OVER)], replay=""))
+    whats = [e.what for e in events]
+    assert whats.index(f"{OVER} broke") == whats.index("change req-1: commit v3") + 1
 
 
 # -- the table ---------------------------------------------------------------------------------------------------------
