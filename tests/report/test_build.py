@@ -7,6 +7,8 @@ import json
 import re
 import socket
 import stat
+import subprocess
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
@@ -24,6 +26,7 @@ from harness.results import build_summary, open_result_dir, replay_command, writ
 from .test_data import sweep
 
 Judged = tuple[RunRecord, tuple[CheckResult, ...]]
+ROOT = Path(__file__).resolve().parents[2]
 
 SCENARIO_FILE = """\
 name: over-invoice
@@ -238,3 +241,13 @@ def test_racelab_run_keeps_its_results_and_exit_code_when_the_report_fails(
     out = " ".join(capsys.readouterr().out.split())
     assert "racelab: warning: report.html not written: RuntimeError: the disk [is] full" in out
     assert f"results: {folder}" in out
+
+
+def test_the_cli_loads_no_plotting_or_templates_until_a_report_is_built() -> None:
+    probe = (
+        "import sys, harness.cli; harness.cli._parser(); "
+        "print(','.join(sorted(m for m in ('matplotlib', 'jinja2', 'harness.report.build') if m in sys.modules)))"
+    )
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, cwd=ROOT)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == ""
