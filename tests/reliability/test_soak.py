@@ -216,6 +216,7 @@ async def test_orders_that_never_finish_are_retained_up_to_the_limit(soak: Soak)
         oid = soak.order_id()
         await soak.orders.seed_order(items=ITEMS, shipping=1000, order_id=oid)
         await soak.orders.invoice(oid, invoice("NF-1", 1000))
+        await soak.core.work.wait_idle(oid)  # the workflow's invoiced-check ran: the order is idle, not finished
 
     seen = await soak.windows(stuck, count=2, size=300)
     assert soak.orders.latest(f"SK-{soak.n:07d}").status == "payment-approved"  # partially invoiced, idle
