@@ -36,7 +36,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..errors import InvalidScenario
-from ._common import Plan, Row, Target
+from ._common import TIMES, Plan, Row, Target
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -352,6 +352,9 @@ def _virtual_rows(found: dict[str, Any] | None, raw: dict[str, Any], plan: Plan)
         return [Row(key, title, None, "", note=f"not available: {found['reason']}")
                 for key, title in zip(_ROW_KEYS["virtual"], titles, strict=True)]  # fmt: skip
     virtual = ", ".join(f"{s:.1f}" for s in found["virtual_s"])
+    note = f"whole racelab run commands: real {found['real_s']:.1f} s, virtual {virtual} s"
+    if found["speedup_to_results"] is not None:
+        note += f"; until summary.json is written (before the HTML report) {found['speedup_to_results']:.2f}{TIMES}"
     return [
         Row(
             _ROW_KEYS["virtual"][0],
@@ -359,7 +362,7 @@ def _virtual_rows(found: dict[str, Any] | None, raw: dict[str, Any], plan: Plan)
             found["speedup"],
             "ratio",
             Target(">=", 10.0, "ratio"),
-            f"racelab run: real {found['real_s']:.1f} s, virtual {virtual} s (whole commands)",
+            note,
             {k: v for k, v in found.items() if k != "scenario"},
         ),
         Row(
@@ -383,6 +386,10 @@ def _repro_row(kind: str, found: dict[str, Any] | None, raw: dict[str, Any]) -> 
     title = f"time to first reproduction, failure {kind} ({name}): racelab run, {found['runs']} runs"
     walls = ", ".join(f"{r['wall_s']:.1f} s{'' if r['reproduced'] else ' (not reproduced)'}" for r in found["rounds"])
     note = f"whole command, naive integration, profile default; round(s): {walls}"
+    first = [r["first_violation_s"] for r in found["rounds"] if r["first_violation_s"] is not None]
+    if first:
+        note += (f"; the first violating run had ended {_median(first):.1f} s after the start, the runs took "
+                 f"{_median([r['sweep_s'] for r in found['rounds']]):.1f} s")  # fmt: skip
     return Row(key, title, found["seconds"], "s", Target("<=", 5.0, "s"), note,
                {k: v for k, v in found.items() if k != "scenario"}, missed=not found["reproduced"])  # fmt: skip
 

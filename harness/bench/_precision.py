@@ -3,8 +3,9 @@
 The simulator runs `instant` with one phase overridden: `orders.invoice.ingress` drawn uniform in 50-1000 ms. The
 bench runs 1,000 workers, each sending invoices for its own order back to back (closed loop: the next one as soon
 as the previous answer is read), so 1,000 requests are in flight all the time; the workers' first requests are
-spread over one second, and only requests sent after a warm-up count (the figure would otherwise measure how fast
-the simulator ingests 1,000 requests arriving in the same millisecond, which is the throughput rows' business).
+spread over one longest delay (1 s), and only requests sent after a warm-up of 1.5 longest delays count (the
+figure would otherwise measure how fast the simulator ingests 1,000 requests arriving in the same millisecond,
+which is the throughput rows' business).
 
 For each request the bench knows the configured delay exactly: the simulator draws the k-th invoice of an order
 from the stream named (seed, order id, `invoice`, `ingress`) (README, "Seeded"), which `delay_stream`
@@ -38,10 +39,7 @@ __all__ = ["delay_stream", "measure_precision"]
 
 SIM_READY = b"racelab simulator listening on "
 BASELINE_REQUESTS = 100
-STAGGER_S = 1.0
-"""The workers' first requests are spread over this long."""
-WARMUP_S = 1.5
-"""Requests sent earlier than this after the first one do not count."""
+
 _ORDER = {"items": [{"id": "x", "price": 10**9, "quantity": 1}], "status": "handling"}
 Step = Callable[[str], None]
 
@@ -103,18 +101,26 @@ Sample = tuple[int, int, float, float]
 """(worker, k-th request of that worker, written, answer read)."""
 
 
+def warmup_s(plan: Plan) -> tuple[float, float]:
+    """(stagger, warm-up): the workers' first requests are spread over the longest delay, so they do not all arrive
+    in the same millisecond; requests sent before 1.5 longest delays do not count."""
+    longest = plan.precision_max_ms / 1000.0
+    return longest, 1.5 * longest
+
+
 async def _closed_loop(
-    session: aiohttp.ClientSession, base: str, op: str, n: int, seconds: float
+    session: aiohttp.ClientSession, base: str, op: str, n: int, plan: Plan
 ) -> tuple[list[Sample], float, float]:
-    """`n` workers sending `op` back to back until `seconds` after the warm-up. Returns every sample, the time the
-    first worker started and the time the last ones stopped sending."""
+    """`n` workers sending `op` back to back until `plan.precision_seconds` after the warm-up. Returns every sample,
+    the time the counting starts and the time the workers stop sending."""
     loop = asyncio.get_running_loop()
     samples: list[Sample] = []
+    stagger, warmup = warmup_s(plan)
     t0 = loop.time() + 0.05
-    stop = t0 + WARMUP_S + seconds
+    stop = t0 + warmup + plan.precision_seconds
 
     async def worker(i: int) -> None:
-        await asyncio.sleep(max(0.0, t0 + i * STAGGER_S / n - loop.time()))
+        await asyncio.sleep(max(0.0, t0 + i * stagger / n - loop.time()))
         k = 0
         while loop.time() < stop:
             sent, done = await _timed(session, base, op, f"W{i}", f"{op}-{i}-{k}")
@@ -122,7 +128,7 @@ async def _closed_loop(
             k += 1
 
     await asyncio.gather(*(worker(i) for i in range(n)))
-    return samples, t0, stop
+    return samples, t0 + warmup, stop
 
 
 OPS = ("get_order", "invoice")
@@ -154,7 +160,7 @@ async def measure_precision(plan: Plan, *, on_step: Step | None = None) -> dict[
     found: dict[str, Any] = {
         "requests_in_flight": n,
         "seconds": plan.precision_seconds,
-        "warmup_s": WARMUP_S,
+        "warmup_s": warmup_s(plan)[1],
         "delay": {"phase": "ingress", "seed": seed, **uniform},
         "cpus": {"server": servers, "client": clients},
     }
@@ -168,19 +174,19 @@ async def measure_precision(plan: Plan, *, on_step: Step | None = None) -> dict[
         ):
             if on_step is not None:
                 on_step("delay precision · seeding")
-            for start in range(0, n + 1, 256):
-                ids = [f"W{i}" for i in range(start, min(n, start + 256))] + (["Z"] if start + 256 > n else [])
+            for first in range(0, n + 1, 256):
+                ids = [f"W{i}" for i in range(first, min(n, first + 256))] + (["Z"] if first + 256 > n else [])
                 await asyncio.gather(*(_call(session, "POST", f"{base}/_sim/orders", {**_ORDER, "orderId": o})
                                        for o in ids))  # fmt: skip
             since = int((await _call(session, "GET", f"{base}/_sim/journal?since=0&limit=1000000"))["last_seq"])
             for op in OPS:
                 if on_step is not None:
-                    on_step(f"delay precision · {op} · {n:,} in flight for {WARMUP_S + plan.precision_seconds:g} s")
-                samples, t0, stop = await _closed_loop(session, base, op, n, plan.precision_seconds)
+                    on_step(f"delay precision · {op} · {n:,} in flight")
+                samples, counted_from, stop = await _closed_loop(session, base, op, n, plan)
                 await _call(session, "POST", f"{base}/_sim/quiesce", {"timeout_ms": 60_000})
                 journal = await _call(session, "GET", f"{base}/_sim/journal?since={since}&limit=1000000")
                 since = int(journal["last_seq"])
-                measured[op] = (samples, t0, stop, journal["entries"])
+                measured[op] = (samples, counted_from, stop, journal["entries"])
             if on_step is not None:
                 on_step("delay precision · zero-delay baselines")
             await _call(session, "PATCH", f"{base}/_sim/config", {"orders": {op: {"ingress": 0} for op in OPS}})
@@ -188,8 +194,8 @@ async def measure_precision(plan: Plan, *, on_step: Step | None = None) -> dict[
             for op in OPS:
                 times = [await _timed(session, base, op, "Z", f"{op}-Z-{k}") for k in range(BASELINE_REQUESTS)]
                 baselines[op] = statistics.median((done - sent) * 1000.0 for sent, done in times)
-    for op, (samples, t0, stop, entries) in measured.items():
-        found[op] = _judge(plan, op, samples, (t0 + WARMUP_S, stop), entries, baselines[op])
+    for op, (samples, counted_from, stop, entries) in measured.items():
+        found[op] = _judge(plan, op, samples, (counted_from, stop), entries, baselines[op])
     return found
 
 

@@ -11,9 +11,9 @@ result folder the command writes (`summary.json`, `runs.jsonl`).
   clock); the sweep's wall time is from the first run's start to the last run's end.
 - **Virtual vs real**: the wall time of the whole command on the same sweep, `--mode embedded` against
   `--mode virtual`; the virtual sweep runs twice and its runs must be identical.
-- **Time to first reproduction**: the wall time of `racelab run` (start to exit) on the scenario with the naive
-  integration and one run per offset, whose gate passes only if the failure showed (an upper bound: the first
-  violating run is judged before the command ends).
+- **Time to first reproduction**: the wall time of `racelab run` (start to exit: what a user waits for) on the
+  scenario with the naive integration and one run per offset, whose gate passes only if the failure showed; the
+  details say when the first violating run had ended and when the results were written.
 
 Imports: stdlib, `harness.bench._common`, `harness.errors`.
 """
@@ -89,8 +89,13 @@ class RunResult:
 
     exit_code: int
     wall_s: float
+    """From spawning the command to its exit."""
     folder: Path | None
     output: str
+    started: float = 0.0
+    """When it was spawned, on the monotonic clock (the one a real-time run's `origin_s` and journal use)."""
+    results_s: float | None = None
+    """From spawning the command to `summary.json` being written (the HTML report, if any, comes after)."""
 
     def summary(self) -> dict[str, Any]:
         if self.folder is None:
@@ -115,10 +120,10 @@ async def racelab_run(scenario: Path, out: Path, *, seed: int, extra: Sequence[s
         HarnessError: it exited 3 or otherwise failed without a result folder.
     """
     argv = [sys.executable, "-m", "harness.cli", "run", str(scenario), "--out", str(out), "--seed", str(seed), *extra]
-    start = time.perf_counter()
+    started, started_wall = time.monotonic(), time.time()
     proc = await asyncio.create_subprocess_exec(*argv, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)
     stdout, _ = await proc.communicate()
-    wall = time.perf_counter() - start
+    wall = time.monotonic() - started
     output = stdout.decode(errors="replace")
     code = proc.returncode if proc.returncode is not None else -1
     if code == 2:
@@ -127,7 +132,9 @@ async def racelab_run(scenario: Path, out: Path, *, seed: int, extra: Sequence[s
     folder = latest.resolve() if latest.exists() else None
     if code not in (0, 1) or folder is None:
         raise HarnessError(f"racelab run {scenario.name} failed (exit {code}): {output.strip()[-2000:]}")
-    return RunResult(exit_code=code, wall_s=wall, folder=folder, output=output)
+    summary = folder / "summary.json"
+    results_s = summary.stat().st_mtime - started_wall if summary.exists() else None
+    return RunResult(exit_code=code, wall_s=wall, folder=folder, output=output, started=started, results_s=results_s)
 
 
 def _write(workdir: Path, kind: str, profile: str, runs: int) -> tuple[Path, str]:
@@ -137,9 +144,20 @@ def _write(workdir: Path, kind: str, profile: str, runs: int) -> tuple[Path, str
     return path, text
 
 
-def _durations(result: RunResult) -> tuple[list[float], float, float, float]:
-    """(each run's duration, s), the sweep's first start, its last end, and how many runs there were."""
-    durations, starts, ends = [], [], []
+@dataclass(frozen=True, slots=True)
+class _Timeline:
+    """A real-time result's runs on the monotonic clock."""
+
+    durations: list[float]
+    """Each run, from its start (`origin_s`) to its last event (last answer, or its order's last journal entry)."""
+    first_start: float
+    last_end: float
+    first_violation_end: float | None
+    """When the first run judged `invalid` had ended (None if none was)."""
+
+
+def _timeline(result: RunResult) -> _Timeline:
+    durations, starts, ends, violating = [], [], [], []
     for run in result.runs():
         origin = float(run["origin_s"])
         events = [origin + op["t_complete"] / 1000.0 for op in run["history"]]
@@ -148,9 +166,11 @@ def _durations(result: RunResult) -> tuple[list[float], float, float, float]:
         durations.append(end - origin)
         starts.append(origin)
         ends.append(end)
+        if run["verdict"] == "invalid":
+            violating.append(end)
     if not durations:
         raise HarnessError("the sweep wrote no runs")
-    return durations, min(starts), max(ends), len(durations)
+    return _Timeline(durations, min(starts), max(ends), min(violating, default=None))
 
 
 async def measure_sweep(plan: Plan, *, on_step: Step | None = None) -> dict[str, Any]:
@@ -167,16 +187,17 @@ async def measure_sweep(plan: Plan, *, on_step: Step | None = None) -> dict[str,
             on_step(f"sweep · racelab run, {20 * plan.sweep_runs_per_offset} runs in real time")
         result = await racelab_run(path, workdir / "results", seed=plan.seed)
         summary = result.summary()
-        durations, first, last, count = _durations(result)
-    longest = max(durations)
+        line = _timeline(result)
+    longest = max(line.durations)
+    wall = line.last_end - line.first_start
     return {
-        "runs": count,
+        "runs": len(line.durations),
         "profile": "default",
         "skew_ms": summary.get("skew_ms"),
-        "wall_s": last - first,
+        "wall_s": wall,
         "longest_run_s": longest,
-        "wall_over_longest": (last - first) / longest if longest > 0 else None,
-        "run_s": {"p50": statistics.median(durations), "max": longest},
+        "wall_over_longest": wall / longest if longest > 0 else None,
+        "run_s": {"p50": statistics.median(line.durations), "max": longest},
         "command_s": result.wall_s,
         "scenario": text,
     }
@@ -238,6 +259,7 @@ async def measure_virtual(plan: Plan, *, on_step: Step | None = None) -> dict[st
         differing = sorted(k for k in first.keys() | second.keys() if first.get(k) != second.get(k))
         violations = {"real": real.summary()["invalid"], "virtual": [v.summary()["invalid"] for v in virtual]}
     virtual_s = [v.wall_s for v in virtual]
+    results_s = [v.results_s for v in virtual if v.results_s is not None]
     return {
         "available": True,
         "runs": 20 * runs,
@@ -245,6 +267,10 @@ async def measure_virtual(plan: Plan, *, on_step: Step | None = None) -> dict[st
         "real_s": real.wall_s,
         "virtual_s": virtual_s,
         "speedup": real.wall_s / statistics.median(virtual_s),
+        "results_s": {"real": real.results_s, "virtual": results_s},
+        "speedup_to_results": real.results_s / statistics.median(results_s)
+        if real.results_s is not None and results_s
+        else None,
         "identical": not differing,
         "differing": differing[:5],
         "violations": violations,
@@ -258,7 +284,9 @@ async def first_reproduction(plan: Plan, kind: str, *, on_step: Step | None = No
 
     Returns:
         `seconds` (the median wall time over the rounds), `reproduced` (True when every round's gate saw the
-        failure), `rounds` (each round's wall time and verdict), `runs`, `scenario`.
+        failure), `rounds` (each round's wall time, verdict, and where the time went: `first_violation_s` from
+        spawning the command to the end of the first violating run, `sweep_s` the runs themselves, `results_s`
+        until `summary.json` was written), `runs`, `scenario`.
     """
     rounds = []
     with tempfile.TemporaryDirectory(prefix="racelab-bench-") as work:
@@ -270,8 +298,12 @@ async def first_reproduction(plan: Plan, kind: str, *, on_step: Step | None = No
             # A new seed per round: each round is a fresh first try, not a replay of the previous one.
             result = await racelab_run(path, workdir / f"r{r}", seed=plan.seed + r)
             summary = result.summary()
+            line = _timeline(result)
+            first = line.first_violation_end
             rounds.append({"wall_s": result.wall_s, "reproduced": bool(summary["passed"]),
-                           "violations": summary["invalid"], "runs": summary["runs"]})  # fmt: skip
+                           "violations": summary["invalid"], "runs": summary["runs"],
+                           "first_violation_s": None if first is None else first - result.started,
+                           "results_s": result.results_s, "sweep_s": line.last_end - line.first_start})  # fmt: skip
     return {
         "seconds": statistics.median(r["wall_s"] for r in rounds),
         "reproduced": all(r["reproduced"] for r in rounds),

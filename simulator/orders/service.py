@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, fields, replace
 from typing import Any, Protocol
@@ -40,6 +41,7 @@ from typing import Any, Protocol
 from ..config import WriteTiming
 from ..engine import Core, Op, VersionedStore
 from ..errors import BadRequest, NotFound, RuleViolation, http_status
+from ..timing import Delay
 from .model import (
     FINAL,
     HAPPY_PATH,
@@ -63,6 +65,11 @@ _CHECK_TIMING = WriteTiming()  # the workflow check locks like a write; its lag 
 _FEED_MAX = 100_000
 _SENT_FIELDS = tuple(f.name for f in fields(InvoiceInput))
 """What a stored package keeps of the notification as sent (computed once: this is on the request path)."""
+
+
+def _wake(waiting: asyncio.Future[None]) -> None:
+    if not waiting.done():
+        waiting.set_result(None)
 
 
 class HookSender(Protocol):
@@ -145,8 +152,11 @@ class OrdersService:
         self.store: VersionedStore[Order] = VersionedStore()
         self.changes: dict[str, dict[str, ChangeRequest]] = {}
         self.hook: HookConfig | None = None
-        self.feed: dict[str, FeedEvent] = {}
+        self.feed: OrderedDict[str, FeedEvent] = OrderedDict()
+        """Uncommitted feed events, oldest first (an OrderedDict: dropping the oldest is O(1))."""
         self._check_generation: dict[str, int] = {}
+        self._check_waits: dict[str, asyncio.Future[None]] = {}
+        """The pending check's wait per order, so that a newer check can wake it (see `_check_queue`)."""
         self._order_numbers = itertools.count(1)
         self._hook_numbers = itertools.count(1)
         self.rendered: dict[str, tuple[Order, bytes]] = {}
@@ -258,6 +268,7 @@ class OrdersService:
         self.changes.pop(order_id, None)
         self.rendered.pop(order_id, None)
         self._check_generation.pop(order_id, None)
+        self._check_waits.pop(order_id, None)
         self.core.forget(order_id)
 
     def reset(self) -> None:
@@ -266,6 +277,7 @@ class OrdersService:
         self.feed.clear()
         self.rendered.clear()
         self._check_generation.clear()
+        self._check_waits.clear()
         self.hook = None
         self._order_numbers = itertools.count(1)
 
@@ -338,9 +350,9 @@ class OrdersService:
         await op.delay("queue", cfg.queue)
         async with self.core.transaction(self.store, order_id, op, cfg) as tx:
             snapshot = await tx.read()
-            existing = self.latest(order_id).package(inv.invoice_number)  # a unique index: always current
-            if existing is not None and inv.form == "oms":
-                op.record("repeat", receipt=existing.receipt)  # newer docs: a repeat only returns the receipt
+            # Newer docs: a repeat of the OMS form only returns the receipt. (A unique index: always current.)
+            if inv.form == "oms" and (existing := self.latest(order_id).package(inv.invoice_number)) is not None:
+                op.record("repeat", receipt=existing.receipt)
                 return existing
             try:
                 check_invoice(snapshot, inv)
@@ -633,15 +645,37 @@ class OrdersService:
     def _schedule_check(self, order_id: str, cause: str, by: str, *, carried: Package | None = None) -> None:
         generation = self._check_generation.get(order_id, 0) + 1
         self._check_generation[order_id] = generation
+        if (superseded := self._check_waits.pop(order_id, None)) is not None:
+            _wake(superseded)  # it can only record "superseded" now: let it, instead of holding the order busy
         op = self.core.op("workflow", order_id, f"check-{generation}")
         op.record("scheduled", cause=cause, by=by)
         self.core.work.spawn(order_id, self._check(op, generation, cause, carried), name=f"check {order_id}")
+
+    async def _check_queue(self, op: Op, generation: int, delay: Delay) -> None:
+        """Wait the check's delay, unless a newer check supersedes it first.
+
+        A superseded check does nothing when its time comes, so waking it at once changes no outcome; it only
+        stops the order from looking busy (`/_sim/quiesce`) for the rest of a delay that can last seconds.
+        """
+        ms = op.draw("queue", delay)
+        if ms <= 0.0 or self._check_generation.get(op.key) != generation:
+            return
+        loop = asyncio.get_running_loop()
+        wake: asyncio.Future[None] = loop.create_future()
+        self._check_waits[op.key] = wake
+        timer = loop.call_later(ms / 1000.0, _wake, wake)
+        try:
+            await wake
+        finally:
+            timer.cancel()
+            if self._check_waits.get(op.key) is wake:
+                del self._check_waits[op.key]
 
     async def _check(self, op: Op, generation: int, cause: str, carried: Package | None) -> None:
         """Is the order fully invoiced? Reads the invoice view `invoice_view_lag` ago (module doc, failure B)."""
         wf = self.core.config.orders.workflow
         order_id = op.key
-        await op.delay("queue", wf.after_invoice if cause == "invoice" else wf.after_change)
+        await self._check_queue(op, generation, wf.after_invoice if cause == "invoice" else wf.after_change)
         if self._check_generation.get(order_id) != generation or order_id not in self.store:
             op.record("superseded", by=f"check-{self._check_generation.get(order_id)}")
             return
@@ -651,10 +685,9 @@ class OrdersService:
             latest = history.latest()
             lag_ms = 0.0 if tx.serial else op.draw("invoice_view_lag", wf.invoice_view_lag)
             view = history.lagging(self.core.now(), lag_ms)
-            packages = list(view.packages)
-            if carried is not None and carried not in packages:
-                packages.append(carried)
-            seen = sum(p.invoice_value for p in packages if p.type == "Output")
+            seen = sum(p.invoice_value for p in view.packages if p.type == "Output")
+            if carried is not None and carried.type == "Output" and view.package(carried.invoice_number) is None:
+                seen += carried.invoice_value  # the invoice that triggered the check, even if the view predates it
             op.record("read", version=view.version, lag_ms=round(lag_ms, 3), latest=latest.version,
                       invoiced_seen=seen, value=latest.value, cause=cause)  # fmt: skip
             await op.checkpoint("after_read")
@@ -692,7 +725,7 @@ class OrdersService:
         )
         self.feed[event.handle] = event
         if len(self.feed) > _FEED_MAX:
-            del self.feed[next(iter(self.feed))]
+            self.feed.popitem(last=False)
         hook = self.hook
         if hook is not None and after.status in hook.statuses:
             payload = {
