@@ -348,7 +348,12 @@ class Op:
                                  version=version, detail=detail or None)  # fmt: skip
 
 
-def _with_version(state: S, version: int) -> S:
+def _with_version(state: S, version: int, *, fresh: bool) -> S:
+    """`state` as version `version`. A `fresh` state (a record `apply` has just built, which nothing else holds
+    yet) is stamped in place instead of copied a second time: a COMMIT is on every write's path."""
+    if fresh:
+        object.__setattr__(state, "version", version)
+        return state
     evolve = getattr(state, "evolve", None)  # records on the hot path offer a faster copy than `replace`
     if evolve is not None:
         return cast(S, evolve(version=version))
@@ -389,7 +394,8 @@ class Tx(Generic[S]):
         """COMMIT: write `apply(base)` as the next version; the base depends on the write mode (module doc).
 
         Args:
-            apply: computes the new version from the base version.
+            apply: computes the new version from the base version: a new record, or its argument unchanged
+                (never a record kept elsewhere: a new one is stamped with its version in place).
             precheck: judged against the latest version at the instant of COMMIT (a unique index, a cancel flag);
                 if it raises, nothing is written and the exception propagates.
             **detail: journaled with the commit.
@@ -407,7 +413,8 @@ class Tx(Generic[S]):
         self.previous = latest
         document = not self.serial and self.timing.write == "document" and self._snapshot is not None
         base = self._snapshot if document and self._snapshot is not None else latest
-        state = _with_version(apply(base), latest.version + 1)
+        new = apply(base)
+        state = _with_version(new, latest.version + 1, fresh=new is not base and new is not latest)
         now = self.core.now()
         history.append(now, state, self.core.config.limits.history_horizon_ms / 1000.0)
         if document and base.version != latest.version:

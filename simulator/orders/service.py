@@ -17,7 +17,8 @@ Failure B — stuck in `payment-approved` with a valid invoice.
     An invoice's COMMIT moves the order to `invoice` ("Verifying invoice") and schedules the invoiced-check
     (`workflow.after_invoice` later), which carries the invoice it was triggered by. A Change reaching its end
     (applied, or refused by validation) re-triggers the check (`workflow.after_change` later), superseding any
-    pending one: the order's check generation advances and the earlier check, when its time comes, does nothing.
+    pending one: the order's check generation advances and the earlier check does nothing (it is woken at once
+    and only journals `superseded`, so the order does not stay busy for the rest of its delay).
     The re-triggered check reads the invoice view as it was `workflow.invoice_view_lag` ago; if the invoice is
     younger than that, the check finds less than the order value, concludes "partial invoice" and moves the order
     to `payment-approved`. Nothing re-evaluates it: the order stays there with a valid invoice.
