@@ -22,7 +22,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import resource
+import os
 import statistics
 import subprocess
 import sys
@@ -42,12 +42,18 @@ TARGET_BYTES = 5 * 1024 * 1024
 TARGET_LOAD_MS = 2000.0
 
 
-def racelab(*args: str) -> tuple[float, subprocess.CompletedProcess[str]]:
-    started = time.perf_counter()
-    done = subprocess.run([sys.executable, "-m", "harness.cli", *args], cwd=ROOT, capture_output=True, text=True)
-    if done.returncode not in (0, 1):  # 1: a gate failed, which says nothing about the report
-        sys.exit(f"racelab {' '.join(args)} failed ({done.returncode}):\n{done.stdout}\n{done.stderr}")
-    return time.perf_counter() - started, done
+def racelab(*args: str) -> tuple[float, float]:
+    """Run `racelab ARGS` as a process: its wall time (s) and its own peak RSS (MB)."""
+    with tempfile.TemporaryFile("w+") as out:
+        started = time.perf_counter()
+        process = subprocess.Popen([sys.executable, "-m", "harness.cli", *args], cwd=ROOT, stdout=out, stderr=out)
+        _, status, usage = os.wait4(process.pid, 0)
+        wall = time.perf_counter() - started
+        code = os.waitstatus_to_exitcode(status)
+        if code not in (0, 1):  # 1: a gate failed, which says nothing about the report
+            out.seek(0)
+            sys.exit(f"racelab {' '.join(args)} failed ({code}):\n{out.read()}")
+    return wall, usage.ru_maxrss / 1024
 
 
 async def browser_loads(url: str, loads: int, profile: Path) -> list[dict[str, Any]]:
@@ -91,8 +97,7 @@ def main() -> None:
         summary = json.loads((folder / "summary.json").read_text())
         runs_bytes = (folder / "runs.jsonl").stat().st_size
         report = Path(scratch) / "report.html"
-        build_s, _ = racelab("report", str(folder), "--out", str(report))
-        peak_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+        build_s, peak_mb = racelab("report", str(folder), "--out", str(report))
         size = report.stat().st_size
         loads = asyncio.run(browser_loads(report.resolve().as_uri(), args.loads, Path(scratch) / "chromium"))
         load_ms = [x["load_ms"] for x in loads]
