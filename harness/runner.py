@@ -135,18 +135,20 @@ async def _run_all(
             await _configure_hook(control, await stack.enter_async_context(HookReceiver(dispatch)))
         seeded = await _seed_all(specs, integrations, control)  # before the clock starts: seeding is not the race
         limit = asyncio.Semaphore(options.concurrency)
-        base = loop.time() + 0.05
-        slots = _pace(specs, options, base)
+        pacer = _Pacer(options, loop.time() + 0.05)
 
-        async def one(spec: RunSpec, start: float) -> RunOutcome:
+        async def one(spec: RunSpec) -> RunOutcome:
             async with limit:
+                # The slot is taken once the run may start: a run held back by the concurrency limit gets a later
+                # slot instead of starting late against an old one (lateness would show as send skew).
+                start = pacer.next(spec, loop.time())
                 outcome = await _run_one(spec, start, integrations[spec.integration], handlers, endpoints,
                                          api_session, control, options, seeded.get(spec.run_id), contexts)  # fmt: skip
             if on_progress is not None:
                 on_progress(outcome)
             return outcome
 
-        tasks = [asyncio.create_task(one(spec, start)) for spec, start in zip(specs, slots, strict=True)]
+        tasks = [asyncio.create_task(one(spec)) for spec in specs]
         try:
             return list(await asyncio.gather(*tasks))
         finally:
@@ -154,14 +156,24 @@ async def _run_all(
                 task.cancel()
 
 
-def _pace(specs: Sequence[RunSpec], options: RunnerOptions, base: float) -> list[float]:
-    """A start time per run: spread so the estimated request rate stays under `max_rate`."""
-    starts = []
-    t = base
-    for spec in specs:
-        starts.append(t)
-        t += max(1, len(spec.steps)) * options.requests_per_step / options.max_rate
-    return starts
+class _Pacer:
+    """Hands out run start times: in order, spaced so the estimated request rate stays under `max_rate`, and never
+    in the past (a slot is at least `_PACER_LEAD_S` ahead of when it is handed out)."""
+
+    __slots__ = ("_next", "_options")
+
+    def __init__(self, options: RunnerOptions, base: float) -> None:
+        self._options = options
+        self._next = base
+
+    def next(self, spec: RunSpec, now: float) -> float:
+        start = max(self._next, now + _PACER_LEAD_S)
+        self._next = start + max(1, len(spec.steps)) * self._options.requests_per_step / self._options.max_rate
+        return start
+
+
+_PACER_LEAD_S = 0.005
+"""How far ahead of now a late run's slot is put: enough for its first coarse sleep, short enough not to idle."""
 
 
 async def _seed_all(specs: Sequence[RunSpec], integrations: Mapping[str, Any], control: ControlApi) -> dict[str, str]:
