@@ -35,6 +35,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from aiohttp import ClientSession, ClientTimeout, TCPConnector, web
+from aiohttp.http_exceptions import HttpProcessingError
 from pydantic import ValidationError
 
 from ..accounting.service import AccountingService
@@ -321,6 +322,25 @@ async def _hold(request: web.Request, seconds: float | None) -> None:
 
 async def _openapi(request: web.Request) -> web.Response:
     return web.json_response(openapi_document(request.app[ROUTES], title="racelab simulator", version=VERSION))
+
+
+class _ClientMistakes(logging.Filter):
+    """aiohttp logs bytes it cannot parse as HTTP (a NUL in a header, ...) with a traceback at ERROR, before any app
+    sees them. That is the client's mistake, answered 400: log it at DEBUG without the traceback, as aiohttp does
+    for a bad method. Every other record passes unchanged."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        exc = record.exc_info[1] if record.exc_info else None
+        if isinstance(exc, HttpProcessingError) and 400 <= exc.code < 500:
+            record.msg, record.args = f"{record.getMessage()}: {exc.code} {exc.message}", None
+            record.levelno, record.levelname = logging.DEBUG, "DEBUG"
+            record.exc_info, record.exc_text = None, None
+        return True
+
+
+_SERVER_LOG = logging.getLogger("aiohttp.server")
+if not any(isinstance(f, _ClientMistakes) for f in _SERVER_LOG.filters):
+    _SERVER_LOG.addFilter(_ClientMistakes())
 
 
 def create_app(config: SimConfig | None = None) -> web.Application:

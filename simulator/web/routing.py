@@ -142,8 +142,8 @@ _ACCOUNTING_ERROR = {
     },
 }
 _ERROR_STATUSES: dict[str, tuple[int, ...]] = {
-    "orders": (400, 401, 403, 404, 405, 413, 503),
-    "accounting": (400, 401, 403, 404, 405, 413, 500, 503),
+    "orders": (400, 401, 403, 404, 405, 413, 500, 502, 503, 504),
+    "accounting": (400, 401, 403, 404, 405, 413, 500, 502, 503, 504),
     "control": (400, 403, 404, 405, 413),
 }
 _ERROR_TEXT = {
@@ -153,8 +153,11 @@ _ERROR_TEXT = {
     404: "Unknown resource",
     405: "Method not allowed",
     413: "Body over the size limit",
-    500: "Missing subscription key with faithful_errors on (the real service's documented oddity)",
+    500: "An injected fault, or (Accounting) a missing subscription key with faithful_errors on, the real service's "
+    "documented oddity",
+    502: "An injected fault",
     503: "An injected fault",
+    504: "An injected fault",
 }
 
 

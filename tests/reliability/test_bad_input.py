@@ -560,12 +560,6 @@ def test_the_valid_body_each_case_starts_from_is_accepted_by_the_route_model(rou
     model.model_validate_json(json.dumps(VALID[route]), strict=True)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bytes aiohttp cannot parse as HTTP (a NUL in a header) never reach the app: aiohttp answers a text/plain "
-    "400 and logs the client's mistake at ERROR with a traceback; a filter on the aiohttp.server logger should log a "
-    "4xx HttpProcessingError at DEBUG without it (simulator/web/app.py; docs/reliability.md has the code)",
-)
 async def test_a_request_that_is_not_http_is_refused_without_an_error_log(caplog: pytest.LogCaptureFixture) -> None:
     async with open_server(load_profile("instant")) as (_, url):
         host, port = url.removeprefix("http://").rsplit(":", 1)

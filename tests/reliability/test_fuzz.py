@@ -109,12 +109,9 @@ def served() -> Iterator[str]:
         proc.terminate()
         _, err = proc.communicate(timeout=30)
     assert proc.returncode == 0, err
-    # schemathesis probes the server with a NUL byte in a header; aiohttp's parser refuses it (400) and logs the
-    # traceback at ERROR, before the app sees the request (test_bad_input.py keeps that as an xfail). Any other
-    # traceback is a failure.
-    tracebacks = err.count("Traceback (most recent call last)")
-    refused_by_parser = err.count("aiohttp.http_exceptions.BadHttpMessage")
-    assert tracebacks == refused_by_parser, err[-5000:]
+    # schemathesis probes the server with a NUL byte in a header; aiohttp's parser refuses it (400), and the
+    # simulator logs that client mistake at DEBUG without a traceback (test_bad_input.py). Any traceback is a failure.
+    assert "Traceback (most recent call last)" not in err, err[-5000:]
 
 
 def run_schemathesis(url: str, workdir: Path) -> tuple[subprocess.CompletedProcess[str], list[dict[str, Any]]]:
