@@ -20,7 +20,7 @@ import asyncio
 import bisect
 import logging
 import time
-from collections.abc import Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, replace
 from typing import Any, Generic, Protocol, TypeVar, cast
@@ -197,11 +197,18 @@ class Core:
         self._wall0 = 0.0
         self._iso_second = -1
         self._iso_prefix = ""
-        self._ready: asyncio.Future[Any] | None = None
+        self._done_zero: asyncio.Future[float] | None = None
+        self._done_none: asyncio.Future[None] | None = None
+        """Futures already done (0 ms, None): what `Op.delay` and `Op.checkpoint` give when there is nothing to wait
+        for. Awaiting a done future returns its result at once; many awaiting the same one is fine."""
 
     # -- clock -------------------------------------------------------------------------------------------
     async def start(self) -> None:
         self._loop = asyncio.get_running_loop()
+        self._done_zero = self._loop.create_future()
+        self._done_zero.set_result(0.0)
+        self._done_none = self._loop.create_future()
+        self._done_none.set_result(None)
         self._t0 = self._loop.time()
         self._wall0 = self.config.epoch.timestamp() if self.config.epoch else time.time()
 
@@ -323,8 +330,17 @@ class Op:
         self.key = key
         self.op_id = op_id
 
-    async def delay(self, phase: str, dist: _Dist) -> float:
-        """Wait the phase's drawn delay (no await at all for a zero delay). Returns the delay in ms."""
+    def delay(self, phase: str, dist: _Dist) -> Awaitable[float]:
+        """Wait the phase's drawn delay; awaiting it gives the delay in ms.
+
+        A zero delay (most phases of the `instant` profile, on every request) gives an already-done future: no
+        coroutine to create, no suspension.
+        """
+        if dist.is_zero and (done := self.core._done_zero) is not None:
+            return done
+        return self._sleep(phase, dist)
+
+    async def _sleep(self, phase: str, dist: _Dist) -> float:
         if dist.is_zero:
             return 0.0
         ms = dist.draw_ms(self.core.rng.get(self.key, self.name, phase))
@@ -336,7 +352,14 @@ class Op:
         """Draw a phase value (ms) without waiting, e.g. a read lag."""
         return 0.0 if dist.is_zero else dist.draw_ms(self.core.rng.get(self.key, self.name, phase))
 
-    async def checkpoint(self, point: str) -> None:
+    def checkpoint(self, point: str) -> Awaitable[None]:
+        """Park here while a gate holds `<op>.<point>` for this order. With no gate held anywhere (the usual case,
+        on every request) it gives an already-done future: no coroutine, no suspension."""
+        if not self.core.gates.active and (done := self.core._done_none) is not None:
+            return done
+        return self._checkpoint(point)
+
+    async def _checkpoint(self, point: str) -> None:
         gates = self.core.gates
         if gates.active:
             name = f"{self.name}.{point}"

@@ -121,6 +121,10 @@ def _handle(args: argparse.Namespace, argv: Sequence[str]) -> int:
     console = Console() if sys.stdout.isatty() else Console(width=160)
     console.print(f"racelab bench{' --quick' if args.quick else ''}: {', '.join(args.only or MEASURES)}",
                   highlight=False)  # fmt: skip
+    load, cpus = _load(), os.cpu_count() or 1
+    if load is not None and load[0] > 0.5 * cpus:
+        console.print(f"[yellow]the machine is busy (load {load[0]:.1f} on {cpus} cores): percentiles of real time "
+                      "and ratios will be noisy; run the bench on a quiet machine for figures to keep[/]")  # fmt: skip
     report = asyncio.run(run_bench(plan, measures=args.only or MEASURES, console=console))
     write_report(out, report)
     console.print(render_table(report.rows))
