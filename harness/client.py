@@ -29,6 +29,7 @@ from typing import Any
 
 import aiohttp
 
+from .bodies import summary_change, summary_order
 from .model import Operation, Outcome
 
 __all__ = [
@@ -145,30 +146,6 @@ class Recorder:
 Summarize = Callable[[Any], Any]
 
 
-def _summary_order(body: Any) -> Any:
-    """What a history keeps of an order read: enough to judge it, small enough for a million runs."""
-    if not isinstance(body, Mapping):
-        return body
-    packages = (body.get("packageAttachment") or {}).get("packages") or []
-    changes = (body.get("changesAttachment") or {}).get("changesData") or []
-    return {
-        "value": body.get("value"),
-        "status": body.get("status"),
-        "version": body.get("version"),
-        "invoiced": sum(p.get("invoiceValue", 0) for p in packages if p.get("type") == "Output"),
-        "changes": [c.get("requestId") for c in changes],
-    }
-
-
-def _summary_change(body: Any) -> Any:
-    if not isinstance(body, Mapping) or "requestId" not in body:
-        return body
-    out = {k: body.get(k) for k in ("requestId", "status", "inProgress", "finished", "totalChangeValue")}
-    if "cancellationData" in body:
-        out["cancellationData"] = body["cancellationData"]
-    return out
-
-
 class RunApi:
     """The API calls an integration makes for one run, each recorded in the run's history.
 
@@ -243,7 +220,7 @@ class RunApi:
     # -- Orders ------------------------------------------------------------------------------------------------
     async def get_order(self, order_id: str, *, timeout_s: float | None = None) -> ApiResult:
         return await self.request("get_order", "GET", f"{self._ep.orders}/api/oms/pvt/orders/{order_id}",
-                                  headers=self._ep.orders_headers, summarize=_summary_order,
+                                  headers=self._ep.orders_headers, summarize=summary_order,
                                   timeout_s=timeout_s)  # fmt: skip
 
     async def invoice(
@@ -269,12 +246,12 @@ class RunApi:
     async def change(self, order_id: str, body: Mapping[str, Any]) -> ApiResult:
         return await self.request("change", "PATCH", f"{self._ep.orders}/api/order-system/orders/{order_id}/changes",
                                   json=dict(body), headers=self._ep.orders_headers, record=dict(body),
-                                  summarize=_summary_change)  # fmt: skip
+                                  summarize=summary_change)  # fmt: skip
 
     async def get_change(self, order_id: str, request_id: str) -> ApiResult:
         url = f"{self._ep.orders}/api/order-system/orders/{order_id}/changes/{request_id}"
         return await self.request("get_change", "GET", url, headers=self._ep.orders_headers,
-                                  record={"requestId": request_id}, summarize=_summary_change)  # fmt: skip
+                                  record={"requestId": request_id}, summarize=summary_change)  # fmt: skip
 
     # -- Accounting ----------------------------------------------------------------------------------------------
     async def accounting_write(

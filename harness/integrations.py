@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any, Protocol, TypeVar, runtime_checkable
 
+from .bodies import change_body, invoice_items
 from .client import ApiResult, ControlApi, RunApi, step_mark
 from .errors import InvalidScenario
 from .model import Outcome, RunSpec, Step
@@ -118,31 +119,6 @@ class Integration(Protocol):
     async def invoice(self, ctx: RunContext, step: Step) -> None: ...
 
     async def change(self, ctx: RunContext, step: Step) -> None: ...
-
-
-def invoice_items(order: Mapping[str, Any]) -> list[dict[str, int]]:
-    """The order's remaining lines as document-form invoice items (`price` is the line total)."""
-    return [
-        {"itemIndex": i, "price": int(item["price"]) * int(item["quantity"]), "quantity": int(item["quantity"])}
-        for i, item in enumerate(order.get("items") or [])
-        if int(item["quantity"]) > 0
-    ]
-
-
-def change_body(step: Step) -> dict[str, Any]:
-    """A Change request from a scenario step: `remove: [{id, quantity}]` → `{"remove": {"items": [...]}}`."""
-    args = dict(step.args)
-    body: dict[str, Any] = {"reason": str(args.pop("reason", "racelab scenario: value-reducing change"))}
-    for key in ("add", "remove"):
-        if key in args:
-            value = args.pop(key)
-            body[key] = {"items": list(value)} if isinstance(value, list) else value
-    if "replace" in args:
-        body["replace"] = args.pop("replace")
-    for key in ("manualDiscountValue", "manualIncrementValue"):
-        if key in args:
-            body[key] = args.pop(key)
-    return body
 
 
 async def send_change(ctx: RunContext, step: Step) -> None:

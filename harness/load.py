@@ -48,6 +48,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
+from .bodies import change_body, invoice_items, summary_change, summary_order
 from .checkers import check_all
 from .errors import HarnessError, InvalidScenario
 from .gates import run_verdict
@@ -767,55 +768,6 @@ def credential_headers(environ: Mapping[str, str] = os.environ) -> tuple[dict[st
     return orders, control
 
 
-def invoice_items(order: Mapping[str, Any]) -> list[dict[str, int]]:
-    """The order's remaining lines as document-form invoice items (as `harness.integrations.invoice_items`)."""
-    return [
-        {"itemIndex": i, "price": int(item["price"]) * int(item["quantity"]), "quantity": int(item["quantity"])}
-        for i, item in enumerate(order.get("items") or [])
-        if int(item["quantity"]) > 0
-    ]
-
-
-def change_body(step: Step) -> dict[str, Any]:
-    """A Change request from a scenario step (as `harness.integrations.change_body`)."""
-    args = dict(step.args)
-    body: dict[str, Any] = {"reason": str(args.pop("reason", "racelab scenario: value-reducing change"))}
-    for key in ("add", "remove"):
-        if key in args:
-            value = args.pop(key)
-            body[key] = {"items": list(value)} if isinstance(value, list) else value
-    if "replace" in args:
-        body["replace"] = args.pop("replace")
-    for key in ("manualDiscountValue", "manualIncrementValue"):
-        if key in args:
-            body[key] = args.pop(key)
-    return body
-
-
-def _summary_order(body: Any) -> Any:
-    """What a history keeps of an order read (as `harness.client`)."""
-    if not isinstance(body, Mapping):
-        return body
-    packages = (body.get("packageAttachment") or {}).get("packages") or []
-    changes = (body.get("changesAttachment") or {}).get("changesData") or []
-    return {
-        "value": body.get("value"),
-        "status": body.get("status"),
-        "version": body.get("version"),
-        "invoiced": sum(p.get("invoiceValue", 0) for p in packages if p.get("type") == "Output"),
-        "changes": [c.get("requestId") for c in changes],
-    }
-
-
-def _summary_change(body: Any) -> Any:
-    if not isinstance(body, Mapping) or "requestId" not in body:
-        return body
-    out = {k: body.get(k) for k in ("requestId", "status", "inProgress", "finished", "totalChangeValue")}
-    if "cancellationData" in body:
-        out["cancellationData"] = body["cancellationData"]
-    return out
-
-
 _UUID = re.compile(r"\b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b")
 
 
@@ -972,7 +924,7 @@ class StepApi:
 
     def get_order(self, *, timeout_s: float | None = None) -> Answer:
         return self.race.record(self, "get_order", "GET", f"/api/oms/pvt/orders/{self.race.order_id}",
-                                name="/api/oms/pvt/orders/[id]", summarize=_summary_order,
+                                name="/api/oms/pvt/orders/[id]", summarize=summary_order,
                                 timeout_s=timeout_s)  # fmt: skip
 
     def invoice(
@@ -995,13 +947,13 @@ class StepApi:
     def change(self, body: Mapping[str, Any]) -> Answer:
         return self.race.record(self, "change", "PATCH", f"/api/order-system/orders/{self.race.order_id}/changes",
                                 name="/api/order-system/orders/[id]/changes", json=dict(body), record=dict(body),
-                                summarize=_summary_change)  # fmt: skip
+                                summarize=summary_change)  # fmt: skip
 
     def get_change(self, request_id: str) -> Answer:
         return self.race.record(self, "get_change", "GET",
                                 f"/api/order-system/orders/{self.race.order_id}/changes/{request_id}",
                                 name="/api/order-system/orders/[id]/changes/[requestId]",
-                                record={"requestId": request_id}, summarize=_summary_change)  # fmt: skip
+                                record={"requestId": request_id}, summarize=summary_change)  # fmt: skip
 
     def cancel(self, reason: str) -> Answer:
         return self.race.record(self, "cancel", "POST", f"/api/oms/pvt/orders/{self.race.order_id}/cancel",

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from harness import integrations
+from harness import bodies, integrations
 from harness import load as sync
 from harness.client import ApiResult
 from harness.integrations import RunContext
@@ -228,19 +228,9 @@ def test_every_integration_a_load_user_runs_is_a_harness_builtin_with_the_same_d
         assert {k: getattr(copy_, k) for k in shared} == {k: getattr(original, k) for k in shared}, name
 
 
-@pytest.mark.parametrize(
-    "step",
-    [
-        CHANGE,
-        Step(0.0, "change", {"add": [{"id": "sku-9", "quantity": 1}]}),
-        Step(0.0, "change", {"replace": [{"from": {"items": []}, "to": {"items": []}}], "manualDiscountValue": 100}),
-        Step(0.0, "change", {}),
-    ],
-)
-def test_change_bodies_match(step: Step) -> None:
-    assert sync.change_body(step) == integrations.change_body(step)
-
-
-def test_invoice_items_match() -> None:
-    order = {"items": [{"price": 4990, "quantity": 2}, {"price": 1500, "quantity": 0}, {"price": 7, "quantity": 3}]}
-    assert sync.invoice_items(order) == integrations.invoice_items(order)
+def test_both_sides_build_bodies_and_summaries_from_one_definition() -> None:
+    # One module (harness.bodies, tested in tests/unit/test_bodies.py) serves both; a copy would drift.
+    for name in ("change_body", "invoice_items", "summary_order", "summary_change"):
+        assert getattr(sync, name) is getattr(bodies, name), name
+    assert integrations.change_body is bodies.change_body
+    assert integrations.invoice_items is bodies.invoice_items

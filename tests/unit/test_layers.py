@@ -221,7 +221,7 @@ def test_walker_reports_file_and_line() -> None:
     assert str(hit) == "simulator/orders/service.py:15 imports locust"
 
 
-PURE_HARNESS = ("harness/model.py", "harness/checkers.py", "harness/stats.py", "harness/gates.py")
+PURE_HARNESS = ("harness/model.py", "harness/checkers.py", "harness/stats.py", "harness/gates.py", "harness/bodies.py")
 """Reused by the locust profiles under gevent: no event loop, no HTTP client, nothing but each other."""
 
 
