@@ -127,14 +127,23 @@ async def racelab_run(scenario: Path, out: Path, *, seed: int, extra: Sequence[s
     output = stdout.decode(errors="replace")
     code = proc.returncode if proc.returncode is not None else -1
     if code == 2:
-        raise InvalidScenario(f"racelab run {scenario.name} refused its input: {output.strip()[-1000:]}")
+        raise InvalidScenario(f"racelab run {scenario.name} refused its input: {_gist(output)}")
     latest = out / "latest"
     folder = latest.resolve() if latest.exists() else None
     if code not in (0, 1) or folder is None:
-        raise HarnessError(f"racelab run {scenario.name} failed (exit {code}): {output.strip()[-2000:]}")
+        raise HarnessError(f"racelab run {scenario.name} failed (exit {code}): {_gist(output)}")
     summary = folder / "summary.json"
     results_s = summary.stat().st_mtime - started_wall if summary.exists() else None
     return RunResult(exit_code=code, wall_s=wall, folder=folder, output=output, started=started, results_s=results_s)
+
+
+def _gist(output: str) -> str:
+    """What a failed `racelab run` said about why: its `racelab:` lines and the runs cut short, not its table."""
+    lines = [ln.strip() for ln in output.splitlines() if ln.strip()]
+    said = [ln for ln in lines if ln.startswith("racelab: ") and "scenario(s)" not in ln]
+    said += [ln for ln in lines if "cut short" in ln or "Error" in ln or "Traceback" in ln]
+    text = " · ".join(dict.fromkeys(said)) or (lines[-1] if lines else "no output")
+    return text if len(text) <= 400 else text[:397] + "..."
 
 
 def _write(workdir: Path, kind: str, profile: str, runs: int) -> tuple[Path, str]:
