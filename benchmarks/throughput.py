@@ -43,11 +43,11 @@ def main() -> None:
             parser.error(f"--compare {spec!r}: expected NAME=DIR with DIR a checkout's root")
         variants[name] = Path(folder).resolve()
     found = asyncio.run(measure_throughput(plan, variants=variants, on_step=lambda s: print(f"  {s}", flush=True)))
-    sides = ["bare", *variants]
+    sides = ["bare", "bare-bytes", *variants]
     print(f"\n{'route':<14}" + "".join(f"{s:>14}" for s in sides) + "".join(f"{s + '/bare':>18}" for s in variants))
     for name, key in (("GET order", "get_order"), ("POST invoice", "post_invoice")):
         r = found[key]
-        line = f"{name:<14}" + "".join(f"{r['rps'][s]:>12,.0f}/s" for s in sides)
+        line = f"{name:<14}" + "".join(f"{r['rps'][s]:>12,.0f}/s" if s in r["rps"] else f"{'':>14}" for s in sides)
         print(line + "".join(f"{r['ratio'][s]:>18.2f}" for s in variants))
     print(f"\nmedian of {args.rounds} alternating rounds of {args.seconds} s; {found['client']}; target >= 0.80")
     if args.out:

@@ -289,6 +289,9 @@ def _throughput_rows(found: dict[str, Any] | None, raw: dict[str, Any], plan: Pl
                 f"alternating rounds of {plan.throughput_seconds} s; {found['client']}")  # fmt: skip
         if route == "post_invoice":
             note += f"; ~{found['invoices_per_order']:g} invoices per order"
+        elif "bare-bytes" in r["rps"]:
+            floor = r["rps"]["simulator"] / r["rps"]["bare-bytes"]
+            note += f"; against aiohttp answering pre-rendered bytes: {floor:.2f}{TIMES}"
         rows.append(Row(key, title, r["ratio"]["simulator"], "ratio", Target(">=", 0.8, "ratio"), note, r))
     return rows
 

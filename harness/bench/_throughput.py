@@ -1,11 +1,14 @@
 """Throughput: the simulator against a bare aiohttp handler, same client, same machine, alternating rounds.
 
 The simulator runs `racelab serve --profile instant` (every delay zero); the bare server is the smallest aiohttp
-application that answers the same two routes: `GET /api/oms/pvt/orders/{orderId}` with the very document the
-simulator serves for that order, and `POST /api/orders/pvt/document/{orderId}/invoices`, which parses the JSON body
-and answers a receipt. Both run as processes pinned to the servers' core; the load client (wrk, or a small aiohttp
-client when wrk is missing) runs on the other core(s). Rounds alternate (bare, simulator, bare, simulator, ...) so
-that noise from a shared machine falls on both sides alike; each side's figure is the median of its rounds.
+application that answers the same two routes: `GET /api/oms/pvt/orders/{orderId}` with the document the simulator
+serves for that order (`web.json_response(document)`, as a plain handler would), and
+`POST /api/orders/pvt/document/{orderId}/invoices`, which parses the JSON body and answers a receipt. For context,
+GET is also measured against a `bare-bytes` server that answers the simulator's bytes as they are (no
+serialization per request: aiohttp's floor; the simulator itself keeps each version's rendered bytes). Every server
+runs as a process pinned to the servers' core; the load client (wrk, or a small aiohttp client when wrk is
+missing) runs on the other core(s). Rounds alternate (bare, simulator, bare, simulator, ...) so that noise from a
+shared machine falls on every side alike; each side's figure is the median of its rounds.
 
 POST invoice spreads its invoices over `throughput_orders` seeded orders, each worth far more than it will be
 invoiced, so every invoice is accepted and does the full work of the model: READ, validate, COMMIT a package, the
@@ -43,9 +46,12 @@ BARE_READY = b"bare aiohttp listening on "
 BARE_SERVER = r"""
 import asyncio, json, socket, sys
 from aiohttp import web
-document = sys.argv[1].encode()
+document, mode = json.loads(sys.argv[1]), sys.argv[2]
+rendered = json.dumps(document).encode()
 async def get_order(request):
-    return web.Response(body=document, content_type="application/json")
+    if mode == "bytes":
+        return web.Response(body=rendered, content_type="application/json")
+    return web.json_response(document)
 async def post_invoice(request):
     data = await request.json()
     return web.json_response({"date": "2026-11-21T00:00:00.000000Z", "orderId": request.match_info["orderId"],
@@ -62,7 +68,8 @@ async def main():
     await asyncio.Event().wait()
 asyncio.run(main())
 """
-"""The bare side: aiohttp with nothing but the two handlers (its GET answers the simulator's own bytes)."""
+"""The bare side: aiohttp with nothing but the two handlers. Arguments: the order document (JSON), and `json` (GET
+renders it per request) or `bytes` (GET answers it pre-rendered)."""
 
 _WRK_POST = r"""
 counter = 0
@@ -211,8 +218,9 @@ async def measure_throughput(
         on_step: called with a short description before each load run (the progress bar).
 
     Returns:
-        `client`, `cpus`, per route `rps` (median per side), `rounds` (every figure) and `ratio` (median side /
-        median bare), and `invoices_per_order` (how many packages the busiest order ended with, about).
+        `client`, `cpus`, per route `rps` (median per side: `bare`, `bare-bytes` for GET, then each variant),
+        `rounds` (every figure) and `ratio` (median variant / median bare), and `invoices_per_order` (about how
+        many packages each order ended with).
 
     Raises:
         HarnessError: a server did not start, or answered errors under load.
@@ -236,12 +244,16 @@ async def measure_throughput(
                 )
                 await _seed(urls[name], plan)
             document = await _document(urls[next(iter(variants))])
-            bare = [sys.executable, "-c", BARE_SERVER, document]
-            urls = {"bare": await stack.enter_async_context(open_process_server(bare, ready=BARE_READY, cpus=servers)),
-                    **urls}  # fmt: skip
+            bare = {}
+            for mode, side in (("json", "bare"), ("bytes", "bare-bytes")):
+                argv = [sys.executable, "-c", BARE_SERVER, document, mode]
+                bare[side] = await stack.enter_async_context(open_process_server(argv, ready=BARE_READY, cpus=servers))
+            urls = {**bare, **urls}
             for r in range(plan.throughput_rounds):
                 for route, key in (("get", "get_order"), ("post", "post_invoice")):
                     for side, url in urls.items():
+                        if route == "post" and side == "bare-bytes":
+                            continue  # the same POST handler as `bare`
                         if on_step is not None:
                             on_step(f"throughput · {route.upper()} · {side} · round {r + 1}/{plan.throughput_rounds}")
                         rounds[key].setdefault(side, []).append(await client.run(url, route))
@@ -257,9 +269,10 @@ async def measure_throughput(
         result[key] = {
             "rps": rps,
             "rounds": per_side,
-            "ratio": {side: rps[side] / rps["bare"] for side in per_side if side != "bare"},
+            "ratio": {side: rps[side] / rps["bare"] for side in per_side if not side.startswith("bare")},
         }
-    sent = max(sum(v) for side, v in rounds["post_invoice"].items() if side != "bare") * plan.throughput_seconds
+    sent = max(sum(v) for side, v in rounds["post_invoice"].items() if not side.startswith("bare"))
+    sent *= plan.throughput_seconds
     result["invoices_per_order"] = round(sent / max(1, plan.throughput_orders), 1)
     """About how many packages each order ended with (the POST load is spread evenly over the orders)."""
     return result
