@@ -114,9 +114,11 @@ class VersionedStore(Generic[S]):
 class Work:
     """Counts pending work (requests in progress, workers, deliveries) per key, so `/_sim/quiesce` can wait on it."""
 
-    __slots__ = ("_pending", "_tasks", "_total", "_waiters", "errors")
+    __slots__ = ("_pending", "_tasks", "_total", "_waiters", "errors", "on_idle")
 
     def __init__(self) -> None:
+        self.on_idle: Callable[[str], None] | None = None
+        """Called with a key when its last pending piece of work ends."""
         self._pending: dict[str, int] = {}
         self._total = 0
         self._waiters: dict[str | None, list[asyncio.Future[None]]] = {}
@@ -135,6 +137,8 @@ class Work:
         else:
             del self._pending[key]
             self._wake(key)
+            if self.on_idle is not None:
+                self.on_idle(key)
         if not self._total:
             self._wake(None)
 
@@ -191,6 +195,9 @@ class Core:
         self.journal = Journal(max_entries=config.limits.journal_max_entries)
         self.gates = Gates()
         self.work = Work()
+        self.work.on_idle = self._idle
+        self.stores: list[VersionedStore[Any]] = []
+        """Every service's store registers here, so a key none of them keeps can be let go (`_idle`)."""
         self._locks: dict[str, asyncio.Lock] = {}
         self._loop: asyncio.AbstractEventLoop | None = None
         self._t0 = 0.0
@@ -260,6 +267,13 @@ class Core:
 
     def op(self, name: str, key: str, op_id: str) -> Op:
         return Op(self, name, key, op_id)
+
+    def _idle(self, key: str) -> None:
+        """A request for a key no service keeps (an unknown order) leaves no RNG stream or lock behind: its ids
+        and delays are drawn before the existence check, and only retention would drop them otherwise."""
+        if not any(key in store for store in self.stores):
+            self.rng.drop(key)
+            self._locks.pop(key, None)
 
     def forget(self, key: str) -> None:
         """Drop everything kept for `key` (retention)."""

@@ -136,6 +136,7 @@ class AccountingService:
         self.core = core
         self.sender = sender
         self.store: VersionedStore[AccountingOrder] = VersionedStore()
+        core.stores.append(self.store)
         self.callbacks: dict[str, Callback] = {}
         """By callback URL: registering a URL again replaces its notification types."""
         self.notifications: dict[str, list[Notification]] = {}

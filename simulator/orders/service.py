@@ -151,9 +151,11 @@ class OrdersService:
         self.core = core
         self.sender = sender
         self.store: VersionedStore[Order] = VersionedStore()
+        core.stores.append(self.store)
         self.changes: dict[str, dict[str, ChangeRequest]] = {}
         self.hook: HookConfig | None = None
         self.feed: OrderedDict[str, FeedEvent] = OrderedDict()
+        self._feed_handles: dict[str, list[str]] = {}  # order id → its feed events' handles, to forget them with it
         """Uncommitted feed events, oldest first (an OrderedDict: dropping the oldest is O(1))."""
         self._check_generation: dict[str, int] = {}
         self._check_waits: dict[str, asyncio.Future[None]] = {}
@@ -252,19 +254,24 @@ class OrdersService:
         return state
 
     def _retain(self) -> None:
-        """Forget the oldest settled orders beyond `limits.max_orders` (memory stays bounded in a soak)."""
+        """Forget the oldest orders beyond `limits.max_orders` (memory stays bounded in a soak): settled orders in a
+        final status first, then the oldest idle ones (left in handling, or stuck in payment-approved by failure B)."""
         excess = len(self.store) + 1 - self.core.config.limits.max_orders
         if excess <= 0:
             return
-        for order_id in self.store.ids():
-            order = self.store.get(order_id)
-            if order is not None and order.status in FINAL and not self.core.work.pending(order_id):
+        for final_only in (True, False):
+            for order_id in self.store.ids():
+                order = self.store.get(order_id)
+                if order is None or self.core.work.pending(order_id) or (final_only and order.status not in FINAL):
+                    continue
                 self.forget(order_id)
                 excess -= 1
                 if excess <= 0:
                     return
 
     def forget(self, order_id: str) -> None:
+        for handle in self._feed_handles.pop(order_id, ()):
+            self.feed.pop(handle, None)
         self.store.forget(order_id)
         self.changes.pop(order_id, None)
         self.rendered.pop(order_id, None)
@@ -276,6 +283,7 @@ class OrdersService:
         self.store.clear()
         self.changes.clear()
         self.feed.clear()
+        self._feed_handles.clear()
         self.rendered.clear()
         self._check_generation.clear()
         self._check_waits.clear()
@@ -725,6 +733,7 @@ class OrdersService:
             current_change=after.last_change,
         )
         self.feed[event.handle] = event
+        self._feed_handles.setdefault(after.order_id, []).append(event.handle)
         if len(self.feed) > _FEED_MAX:
             self.feed.popitem(last=False)
         hook = self.hook

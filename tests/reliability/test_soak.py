@@ -10,8 +10,9 @@ growing.
 The services are driven directly (no HTTP) to keep 1,600 orders within a couple of seconds;
 `benchmarks/soak.py` runs the long version over HTTP against a real `racelab serve` and prints its RSS.
 
-Three tests are `xfail(strict=True)`: real unbounded growth in files this suite does not own
-(`simulator/orders/service.py`, `simulator/engine.py`); each reason names the fix, `docs/reliability.md` gives it.
+Three tests began as `xfail(strict=True)` and found real unbounded growth, since fixed: the order feed kept events
+of forgotten orders, retention never forgot orders that do not finish (failure B leaves them in payment-approved),
+and a request for an unknown order left its seeded RNG stream behind.
 """
 
 from __future__ import annotations
@@ -195,22 +196,11 @@ async def test_accounting_writes_for_unknown_orders_are_retained_up_to_the_limit
     assert soak.accounting.notifications_of(f"SK-{soak.n:07d}"), "the newest references keep their notifications"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the order feed keeps up to 100,000 events whatever limits.max_orders says, also of orders retention "
-    "forgot: OrdersService.forget() should drop the order's feed events (simulator/orders/service.py)",
-)
 async def test_the_feed_holds_only_events_of_kept_orders(soak: Soak) -> None:
     await soak.windows(soak.finished_order, count=2, size=300)
     assert {e.order_id for e in soak.orders.feed.values()} <= set(soak.orders.store.ids())
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="retention forgets only orders in a final status: orders left in handling or stuck in payment-approved "
-    "(failure B) are kept forever; OrdersService._retain() should then forget the oldest idle ones "
-    "(simulator/orders/service.py)",
-)
 async def test_orders_that_never_finish_are_retained_up_to_the_limit(soak: Soak) -> None:
     async def stuck() -> None:
         oid = soak.order_id()
@@ -223,12 +213,6 @@ async def test_orders_that_never_finish_are_retained_up_to_the_limit(soak: Soak)
     assert seen[-1]["orders"] <= MAX_ORDERS
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a request for an order that does not exist leaves a seeded RNG stream behind (the Change's requestId, "
-    "Accounting's internalRequestId and every non-zero delay are drawn before the existence check), never dropped: "
-    "Core should drop the streams of a key no service keeps once its work is done (simulator/engine.py)",
-)
 async def test_requests_for_unknown_orders_leave_nothing_behind(soak: Soak) -> None:
     async def unknown() -> None:
         oid = f"NOPE-{soak.order_id()}"
