@@ -155,8 +155,9 @@ class OrdersService:
         self.changes: dict[str, dict[str, ChangeRequest]] = {}
         self.hook: HookConfig | None = None
         self.feed: OrderedDict[str, FeedEvent] = OrderedDict()
-        self._feed_handles: dict[str, list[str]] = {}  # order id → its feed events' handles, to forget them with it
         """Uncommitted feed events, oldest first (an OrderedDict: dropping the oldest is O(1))."""
+        self._feed_handles: dict[str, list[str]] = {}
+        """Order id → its feed events' handles, to forget them with the order."""
         self._check_generation: dict[str, int] = {}
         self._check_waits: dict[str, asyncio.Future[None]] = {}
         """The pending check's wait per order, so that a newer check can wake it (see `_check_queue`)."""
