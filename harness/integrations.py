@@ -151,6 +151,8 @@ class Naive:
     """On the trigger, read the order and invoice its value; send Changes the moment they are due."""
 
     name = "naive"
+    requests_per_step = 1.5
+    """For the runner's pacing: an invoice step is a read and a write, a Change step one write."""
 
     async def invoice(self, ctx: RunContext, step: Step) -> None:
         read = await ctx.api.get_order(ctx.order_id)
@@ -205,6 +207,8 @@ class Workaround(Naive):
     """
 
     name = "workaround"
+    requests_per_step = 3.0
+    """For the runner's pacing: it also polls the Change until it finishes."""
 
     def __init__(self, *, max_wait_s: float = 15.0, poll_ms: float = 25.0, poll_max_ms: float = 400.0,
                  backoff: float = 1.5) -> None:  # fmt: skip

@@ -40,7 +40,8 @@ class RunnerOptions:
     max_rate: float = 1500.0
     """Requests per second this client may send; run starts are spread to stay under it."""
     requests_per_step: float = 3.0
-    """Estimate used for pacing (a naive invoice is a read and a write; a workaround polls)."""
+    """Estimate used for pacing when the integration does not give its own (`requests_per_step` on its class: a
+    naive invoice is a read and a write, a Change one write; a workaround also polls)."""
     lead_ms: float = 2.0
     """Sleep until this long before a step, then yield until it (0 under a virtual clock)."""
     settle_timeout_s: float = 30.0
@@ -141,7 +142,7 @@ async def _run_all(
             async with limit:
                 # The slot is taken once the run may start: a run held back by the concurrency limit gets a later
                 # slot instead of starting late against an old one (lateness would show as send skew).
-                start = pacer.next(spec, loop.time())
+                start = pacer.next(spec, loop.time(), integrations[spec.integration])
                 outcome = await _run_one(spec, start, integrations[spec.integration], handlers, endpoints,
                                          api_session, control, options, seeded.get(spec.run_id), contexts)  # fmt: skip
             if on_progress is not None:
@@ -166,9 +167,10 @@ class _Pacer:
         self._options = options
         self._next = base
 
-    def next(self, spec: RunSpec, now: float) -> float:
+    def next(self, spec: RunSpec, now: float, integration: Any = None) -> float:
         start = max(self._next, now + _PACER_LEAD_S)
-        self._next = start + max(1, len(spec.steps)) * self._options.requests_per_step / self._options.max_rate
+        per_step = getattr(integration, "requests_per_step", None) or self._options.requests_per_step
+        self._next = start + max(1, len(spec.steps)) * per_step / self._options.max_rate
         return start
 
 

@@ -148,6 +148,8 @@ async def _run_plans(
     name = scenarios[0].name if len(scenarios) == 1 else "suite"
     folder = open_result_dir(options.out, name, now=datetime.now())
     write_results(folder, records_with_results=judged, summary=summary, inputs=inputs)
+    errors = sum(1 for r, _ in judged if r.error is not None)
+    _report(console, summary, judged, folder, options)  # the verdicts first: the HTML report takes seconds more
     try:  # report.html is a view of the results: failing to build it must not cost them, nor change the exit code
         from .report import write_report
 
@@ -155,8 +157,6 @@ async def _run_plans(
     except Exception as exc:
         console.print(f"racelab: warning: report.html not written: {type(exc).__name__}: {exc}", style="yellow",
                       markup=False, highlight=False)  # fmt: skip
-    errors = sum(1 for r, _ in judged if r.error is not None)
-    _report(console, summary, judged, folder, options)
     return SuiteResult(folder=folder, summary=summary, passed=bool(summary["passed"]), errors=errors)
 
 

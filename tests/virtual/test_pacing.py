@@ -7,6 +7,7 @@ from __future__ import annotations
 import pytest
 
 from harness.client import Endpoints
+from harness.integrations import Naive
 from harness.runner import RunnerOptions, _Pacer, run_specs
 from harness.scenario import expand, load_scenario
 from harness.virtual import virtual_config
@@ -25,6 +26,9 @@ def test_slots_are_in_order_spaced_by_the_rate_and_never_in_the_past() -> None:
     late = pacer.next(spec, now=50.0)
     assert late == pytest.approx(50.005)
     assert pacer.next(spec, now=0.0) == pytest.approx(50.015)
+    # An integration that says how many requests a step costs is paced by it: naive sends 3 for its 2 steps.
+    assert pacer.next(spec, now=0.0, integration=Naive()) == pytest.approx(50.025)
+    assert pacer.next(spec, now=0.0) == pytest.approx(50.03)
 
 
 @pytest.mark.looptime
