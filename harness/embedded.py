@@ -1,11 +1,14 @@
-"""The embedded simulator: `racelab serve` started as a child process on an ephemeral loopback port.
+"""Servers in child processes: the embedded simulator (`racelab serve` on an ephemeral loopback port) and, for the
+bench, any server that announces itself with a line on stdout; and which core each process runs on.
 
-Why a child process and not the harness's own event loop: the simulator's work then runs on the other core
-instead of delaying the firing loop. Measured on a 1,000-run sweep (2 cores): send skew p99 0.55 ms with the
-simulator in a child process, 12-13 ms with it in-process. Virtual mode (a virtual clock) needs one process and
-is the exception.
+Why the embedded simulator is a child process and not in the harness's own event loop: the simulator's work then
+runs on the other core instead of delaying the firing loop. Measured on a 1,000-run sweep (2 cores): send skew p99
+0.55 ms with the simulator in a child process, 12-13 ms with it in-process. Virtual mode (a virtual clock) needs one
+process and is the exception (`harness.virtual`).
 
-Owns `open_embedded()`. Imports: stdlib and `harness.errors` (no `simulator`: the child imports it).
+Owns `open_process_server()` (start, wait until ready, stop; the one mechanism), `open_embedded()` (the simulator
+on it, on a core of its own), `simulator_argv()`, and the affinity helpers `cores()`, `set_affinity()`, `pinned()`.
+Imports: stdlib and `harness.errors` (no `simulator`: the child imports it).
 """
 
 from __future__ import annotations
@@ -15,68 +18,129 @@ import contextlib
 import json
 import os
 import sys
-from collections.abc import AsyncIterator, Mapping
+import tempfile
+from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Any
 
 from .errors import HarnessError, InvalidScenario
 
-__all__ = ["open_embedded"]
+__all__ = ["cores", "open_embedded", "open_process_server", "pinned", "set_affinity", "simulator_argv"]
 
 _READY = b"racelab simulator listening on "
 
 
-def _split_cores(child: int) -> set[int] | None:
-    """Give the simulator a core of its own and the harness the others, so neither steals the other's time slices
-    (measured on the 1,000-run sweep: skew p99 3.6-9.7 ms floating, 0.5-0.9 ms pinned). Returns the harness's
-    former affinity, to restore; None where the platform cannot pin or there is a single core."""
+def cores() -> list[int]:
+    """The cores this process may run on (one entry per core; `[0]` where the platform cannot say)."""
     getter = getattr(os, "sched_getaffinity", None)
-    if getter is None:
-        return None
-    mine = set(getter(0))
-    if len(mine) < 2:
-        return None
-    last = max(mine)
-    with contextlib.suppress(OSError):
-        os.sched_setaffinity(child, {last})
-        os.sched_setaffinity(0, mine - {last})
-        return mine
-    return None
+    return sorted(getter(0)) if getter is not None else [0]
+
+
+def set_affinity(pid: int, cpus: Iterable[int]) -> bool:
+    """Pin `pid` (0: this process) to `cpus`; False where the platform cannot pin."""
+    setter = getattr(os, "sched_setaffinity", None)
+    if setter is None:
+        return False
+    try:
+        setter(pid, set(cpus))
+    except OSError:
+        return False
+    return True
+
+
+@contextlib.contextmanager
+def pinned(cpus: Sequence[int] | None) -> Any:
+    """Run this process on `cpus` for the block (nothing when None), then restore its affinity."""
+    before = cores()
+    if cpus:
+        set_affinity(0, cpus)
+    try:
+        yield
+    finally:
+        if cpus:
+            set_affinity(0, before)
+
+
+def simulator_argv(profile: str, overrides: Mapping[str, Any] | None = None) -> list[str]:
+    """`racelab serve` on an ephemeral loopback port, as a command line for this interpreter."""
+    argv = [sys.executable, "-m", "harness.cli", "serve", "--host", "127.0.0.1", "--port", "0", "--profile", profile]
+    if overrides:
+        argv += ["--overrides", json.dumps(overrides)]
+    return argv
+
+
+@asynccontextmanager
+async def open_process_server(
+    argv: Sequence[str],
+    *,
+    ready: bytes,
+    cpus: Sequence[int] | None,
+    env: Mapping[str, str] | None = None,
+    cwd: Path | None = None,
+    name: str | None = None,
+) -> AsyncIterator[str]:
+    """Start a server process, pin it to `cpus`, wait for the line that starts with `ready` and yield what follows
+    on that line (its URL). The process is terminated on exit.
+
+    Raises:
+        InvalidScenario: the child exited 2 (it refused its configuration, e.g. an unknown profile).
+        HarnessError: the child exited or said something else before it was ready.
+    """
+    # stderr goes to a file, not a pipe: a server that logs a lot must never block on a pipe nobody reads.
+    with tempfile.TemporaryFile() as errors:
+        proc = await asyncio.create_subprocess_exec(
+            *argv,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=errors,
+            env=dict(env) if env is not None else None,
+            cwd=cwd,
+        )
+        try:
+            yield await _ready(proc, ready, errors, name or " ".join(argv[2:4]) or argv[0], cpus)
+        finally:
+            if proc.returncode is None:
+                proc.terminate()
+                try:
+                    await asyncio.wait_for(proc.wait(), 10)
+                except TimeoutError:
+                    proc.kill()
+                    await proc.wait()
+
+
+async def _ready(
+    proc: asyncio.subprocess.Process, ready: bytes, errors: Any, name: str, cpus: Sequence[int] | None
+) -> str:
+    assert proc.stdout is not None
+    if cpus:
+        set_affinity(proc.pid, cpus)
+    line = await asyncio.wait_for(proc.stdout.readline(), 60)
+    if not line.startswith(ready):
+        await proc.wait()
+        errors.seek(0)
+        err = errors.read().decode(errors="replace").strip().removeprefix("racelab: ")
+        if proc.returncode == 2:
+            raise InvalidScenario(err)
+        raise HarnessError(f"{name} did not start (exit {proc.returncode}): {err or line.decode(errors='replace')}")
+    return line[len(ready) :].decode().strip()
 
 
 @asynccontextmanager
 async def open_embedded(profile: str, *, overrides: Mapping[str, Any] | None = None) -> AsyncIterator[str]:
     """Start the simulator with `profile` and `overrides`; yield its base URL; stop it on exit.
 
+    The simulator gets the last core and the harness the others, so neither steals the other's time slices
+    (measured on the 1,000-run sweep: skew p99 3.6-9.7 ms floating, 0.5-0.9 ms pinned); with one core, nothing is
+    pinned.
+
     Raises:
         InvalidScenario: the profile or the overrides do not validate (the child exits 2 and says why).
         HarnessError: the child could not start.
     """
-    args = [sys.executable, "-m", "harness.cli", "serve", "--host", "127.0.0.1", "--port", "0", "--profile", profile]
-    if overrides:
-        args += ["--overrides", json.dumps(overrides)]
-    proc = await asyncio.create_subprocess_exec(*args, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
-    assert proc.stdout is not None
-    assert proc.stderr is not None
-    restore = _split_cores(proc.pid)
-    try:
-        line = await asyncio.wait_for(proc.stdout.readline(), 60)
-        if not line.startswith(_READY):
-            await proc.wait()
-            err = (await proc.stderr.read()).decode(errors="replace").strip()
-            err = err.removeprefix("racelab: ")
-            if proc.returncode == 2:
-                raise InvalidScenario(err)
-            raise HarnessError(f"the embedded simulator did not start (exit {proc.returncode}): {err or line!r}")
-        url = line[len(_READY) :].decode().strip()
-        yield url
-    finally:
-        if restore is not None:
-            os.sched_setaffinity(0, restore)
-        if proc.returncode is None:
-            proc.terminate()
-            try:
-                await asyncio.wait_for(proc.wait(), 10)
-            except TimeoutError:
-                proc.kill()
-                await proc.wait()
+    mine = cores()
+    simulator, harness = ([mine[-1]], mine[:-1]) if len(mine) > 1 else (None, None)
+    async with open_process_server(
+        simulator_argv(profile, overrides), ready=_READY, cpus=simulator, name="the embedded simulator"
+    ) as url:
+        with pinned(harness):
+            yield url

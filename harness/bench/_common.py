@@ -1,25 +1,20 @@
 """What every measure of `racelab bench` shares: the plan (how much each measure does), the result row, child
 processes (a simulator, a bare server, a load client, `racelab run`) and which core each of them gets.
 
-Imports: stdlib and `harness.errors`, `harness.stats` (pure). Never `simulator`: every simulator the bench talks to
-is a child process (`python -m harness.cli serve`), so the bench measures what a user's process would see.
+Imports: stdlib, `harness.errors`, `harness.stats` (pure) and `harness.embedded` (child processes, cores). Never
+`simulator`: every simulator the bench talks to is a child process (`python -m harness.cli serve`), so the bench
+measures what a user's process would see.
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import json
 import os
-import sys
-import tempfile
-from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from ..errors import HarnessError, InvalidScenario
+from ..embedded import cores, open_process_server, pinned, set_affinity, simulator_argv
 from ..stats import percentile
 
 __all__ = [
@@ -192,40 +187,6 @@ def quantiles(values: Iterable[float]) -> dict[str, float | int | None]:
     }
 
 
-# -- cores ---------------------------------------------------------------------------------------------------------
-
-
-def cores() -> list[int]:
-    """The cores this process may run on (one entry per core; `[0]` where the platform cannot say)."""
-    getter = getattr(os, "sched_getaffinity", None)
-    return sorted(getter(0)) if getter is not None else [0]
-
-
-def set_affinity(pid: int, cpus: Iterable[int]) -> bool:
-    """Pin `pid` (0: this process) to `cpus`; False where the platform cannot pin."""
-    setter = getattr(os, "sched_setaffinity", None)
-    if setter is None:
-        return False
-    try:
-        setter(pid, set(cpus))
-    except OSError:
-        return False
-    return True
-
-
-@contextlib.contextmanager
-def pinned(cpus: Sequence[int] | None) -> Any:
-    """Run this process on `cpus` for the block (nothing when None), then restore its affinity."""
-    before = cores()
-    if cpus:
-        set_affinity(0, cpus)
-    try:
-        yield
-    finally:
-        if cpus:
-            set_affinity(0, before)
-
-
 # -- child processes -----------------------------------------------------------------------------------------------
 
 
@@ -235,66 +196,3 @@ def child_env(source: Path | None = None) -> dict[str, str]:
     if source is not None:
         env["PYTHONPATH"] = os.pathsep.join(p for p in (str(source), env.get("PYTHONPATH", "")) if p)
     return env
-
-
-def simulator_argv(profile: str, overrides: Mapping[str, Any] | None = None) -> list[str]:
-    """`racelab serve` on an ephemeral loopback port, as a command line for this interpreter."""
-    argv = [sys.executable, "-m", "harness.cli", "serve", "--host", "127.0.0.1", "--port", "0", "--profile", profile]
-    if overrides:
-        argv += ["--overrides", json.dumps(overrides)]
-    return argv
-
-
-@asynccontextmanager
-async def open_process_server(
-    argv: Sequence[str],
-    *,
-    ready: bytes,
-    cpus: Sequence[int] | None,
-    env: Mapping[str, str] | None = None,
-    cwd: Path | None = None,
-) -> AsyncIterator[str]:
-    """Start a server process, pin it to `cpus`, wait for the line that starts with `ready` and yield what follows
-    on that line (its URL). The process is terminated on exit.
-
-    Raises:
-        InvalidScenario: the child exited 2 (it refused its configuration, e.g. an unknown profile).
-        HarnessError: the child exited or said something else before it was ready.
-    """
-    # stderr goes to a file, not a pipe: a server that logs a lot must never block on a pipe nobody reads.
-    with tempfile.TemporaryFile() as errors:
-        proc = await asyncio.create_subprocess_exec(
-            *argv,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=errors,
-            env=dict(env) if env is not None else None,
-            cwd=cwd,
-        )
-        try:
-            yield await _ready(proc, ready, errors, argv, cpus)
-        finally:
-            if proc.returncode is None:
-                proc.terminate()
-                try:
-                    await asyncio.wait_for(proc.wait(), 10)
-                except TimeoutError:
-                    proc.kill()
-                    await proc.wait()
-
-
-async def _ready(
-    proc: asyncio.subprocess.Process, ready: bytes, errors: Any, argv: Sequence[str], cpus: Sequence[int] | None
-) -> str:
-    assert proc.stdout is not None
-    if cpus:
-        set_affinity(proc.pid, cpus)
-    line = await asyncio.wait_for(proc.stdout.readline(), 60)
-    if not line.startswith(ready):
-        await proc.wait()
-        errors.seek(0)
-        err = errors.read().decode(errors="replace").strip().removeprefix("racelab: ")
-        if proc.returncode == 2:
-            raise InvalidScenario(err)
-        name = " ".join(argv[2:4]) if len(argv) > 3 else argv[0]
-        raise HarnessError(f"{name} did not start (exit {proc.returncode}): {err or line.decode(errors='replace')}")
-    return line[len(ready) :].decode().strip()
