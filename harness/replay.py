@@ -15,13 +15,13 @@ Imports: stdlib, `harness.*` (the in-process simulator through `harness.virtual`
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from .errors import InvalidScenario
-from .results import LATEST, run_from_json, run_to_json
+from .results import run_from_json, run_lines, run_to_json
 from .runner import RunnerOptions, RunOutcome
 from .scenario import load_scenario
 
@@ -60,16 +60,6 @@ class Comparison:
     """The largest difference in a request's send or completion time (0 when exact)."""
 
 
-def _lines(path: Path) -> Iterator[dict[str, Any]]:
-    with path.open(encoding="utf-8") as f:
-        for number, line in enumerate(f, 1):
-            if line.strip():
-                try:
-                    yield json.loads(line)
-                except ValueError:
-                    raise InvalidScenario(f"{path}:{number}: not a JSON line; the file is damaged") from None
-
-
 def find_run(folder: Path, run: str) -> SavedRun:
     """The run named `SCENARIO/RUN_ID` (or a bare `RUN_ID` that only one scenario has) in a result folder.
 
@@ -77,14 +67,14 @@ def find_run(folder: Path, run: str) -> SavedRun:
         InvalidScenario: not a result folder, no such run, an ambiguous bare id, or a result without a simulator
             configuration (recorded against external services).
     """
-    folder = folder.resolve() if folder.name != LATEST else folder.resolve(strict=False)
+    folder = folder.resolve()
     runs = folder / "runs.jsonl"
     if not runs.is_file():
         raise InvalidScenario(f"{folder}: not a result folder (no runs.jsonl)")
     scenario, _, run_id = run.rpartition("/")
     found = [
         line
-        for line in _lines(runs)
+        for line in run_lines(runs)
         if line.get("run_id") == run_id and (not scenario or line.get("scenario") == scenario)
     ]
     if not found:

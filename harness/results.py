@@ -51,6 +51,7 @@ __all__ = [
     "render_table",
     "replay_command",
     "run_from_json",
+    "run_lines",
     "run_to_json",
     "slugify",
     "write_results",
@@ -271,6 +272,23 @@ def run_from_json(d: Mapping[str, Any]) -> tuple[RunRecord, tuple[CheckResult, .
     return record, results
 
 
+def run_lines(path: Path) -> Iterator[dict[str, Any]]:
+    """The lines of a `runs.jsonl` (or of a result folder's) as JSON objects, in file order.
+
+    Raises:
+        ValueError: a line is not JSON (the file is damaged); the message names the file and the line.
+    """
+    if path.is_dir():
+        path = path / "runs.jsonl"
+    with path.open(encoding="utf-8") as f:
+        for number, line in enumerate(f, 1):
+            if line.strip():
+                try:
+                    yield json.loads(line)
+                except ValueError:
+                    raise ValueError(f"{path}:{number}: not a JSON line; the file is damaged") from None
+
+
 def read_runs(path: Path) -> Iterator[tuple[RunRecord, tuple[CheckResult, ...]]]:
     """The runs of a `runs.jsonl` (or of a result folder), as `write_results` wrote them.
 
@@ -280,12 +298,8 @@ def read_runs(path: Path) -> Iterator[tuple[RunRecord, tuple[CheckResult, ...]]]
     Yields:
         Each run with its check results, in file order.
     """
-    if path.is_dir():
-        path = path / "runs.jsonl"
-    with path.open(encoding="utf-8") as f:
-        for line in f:
-            if line.strip():
-                yield run_from_json(json.loads(line))
+    for line in run_lines(path):
+        yield run_from_json(line)
 
 
 # -- summary -----------------------------------------------------------------------------------------------------------
