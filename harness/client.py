@@ -35,6 +35,7 @@ from .model import Operation, Outcome
 __all__ = [
     "CONTROL_HEADER",
     "ApiResult",
+    "ConnectorFactory",
     "ControlApi",
     "Endpoints",
     "Recorder",
@@ -42,6 +43,7 @@ __all__ = [
     "StepMark",
     "open_sessions",
     "step_mark",
+    "tcp_connector",
 ]
 
 CONTROL_HEADER = "X-Racelab-Control"
@@ -105,18 +107,25 @@ async def _on_headers_sent(session: Any, ctx: Any, params: Any) -> None:
         box.at = asyncio.get_running_loop().time()
 
 
+ConnectorFactory = Callable[[int], aiohttp.BaseConnector]
+"""Makes a session's connector, given its connection limit."""
+
+
+def tcp_connector(connections: int) -> aiohttp.BaseConnector:
+    return aiohttp.TCPConnector(limit=connections, limit_per_host=connections)
+
+
 @asynccontextmanager
 async def open_sessions(
-    *, connections: int = 1000
+    *, connections: int = 1000, connector: ConnectorFactory = tcp_connector
 ) -> AsyncIterator[tuple[aiohttp.ClientSession, aiohttp.ClientSession]]:
     """Two sessions: one for the traffic under test (its send times are measured), one for the runner's control
-    requests, so a long `/_sim/quiesce` never holds a connection the next step needs."""
+    requests, so a long `/_sim/quiesce` never holds a connection the next step needs. Over TCP unless `connector`
+    says otherwise (virtual mode's in-process pipes)."""
     trace = aiohttp.TraceConfig()
     trace.on_request_headers_sent.append(_on_headers_sent)
-    api = aiohttp.ClientSession(
-        connector=aiohttp.TCPConnector(limit=connections, limit_per_host=connections), trace_configs=[trace]
-    )
-    control = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=connections, limit_per_host=connections))
+    api = aiohttp.ClientSession(connector=connector(connections), trace_configs=[trace])
+    control = aiohttp.ClientSession(connector=connector(connections))
     try:
         yield api, control
     finally:
@@ -294,6 +303,26 @@ class ControlApi:
         _, answer = await self.call("POST", "/_sim/quiesce", json={"orderId": key, "timeout_ms": timeout_s * 1000},
                                     timeout_s=timeout_s + 10)  # fmt: skip
         return bool(isinstance(answer, Mapping) and answer.get("idle"))
+
+    async def seed_order(self, order: Mapping[str, Any]) -> tuple[int, Any]:
+        """Create an order directly in its status (`POST /_sim/orders`); 201 and its summary."""
+        return await self.call("POST", "/_sim/orders", json=dict(order))
+
+    async def inspect_order(self, order_id: str) -> tuple[int, Any]:
+        """The order's kept versions and Changes (`GET /_sim/orders/{orderId}`)."""
+        return await self.call("GET", f"/_sim/orders/{order_id}")
+
+    async def journal(self, order_id: str) -> tuple[int, Any]:
+        """The order's journal entries (`GET /_sim/journal?orderId=`)."""
+        return await self.call("GET", f"/_sim/journal?orderId={order_id}")
+
+    async def accounting_order(self, reference: str) -> tuple[int, Any]:
+        """The Accounting order's positions, invoices and outcomes (`GET /_sim/accounting/orders/{reference}`)."""
+        return await self.call("GET", f"/_sim/accounting/orders/{reference}")
+
+    async def move_status(self, order_id: str, status: str) -> tuple[int, Any]:
+        """Move the order to `status`; its hooks fire (`POST /_sim/orders/{orderId}/status`)."""
+        return await self.call("POST", f"/_sim/orders/{order_id}/status", json={"status": status})
 
     async def get_order(self, order_id: str) -> tuple[int, Any]:
         """The order as the Orders API serves it (the final state a run is judged on). Marked as the harness's own

@@ -335,7 +335,7 @@ class Robust(Workaround):
 
 async def _start_handling(ctx: RunContext) -> None:
     """A hook-driven run's t=0: the order moves to `handling`, and the platform fires the hook."""
-    await ctx.control.call("POST", f"/_sim/orders/{ctx.order_id}/status", json={"status": "handling"})
+    await ctx.control.move_status(ctx.order_id, "handling")
 
 
 class ExternalIntegration:
@@ -437,7 +437,9 @@ def _accounting_path(spec: RunSpec) -> str:
 
 async def _accounting_state(ctx: RunContext) -> Mapping[str, Any]:
     ref = accounting_ref(ctx.spec)
-    status, state = await ctx.control.call("GET", f"/_sim/accounting/orders/{ref}")
+    if ref is None:
+        raise ConnectionError(f"order {ctx.order_id} has no Accounting order (its scenario seeds none)")
+    status, state = await ctx.control.accounting_order(ref)
     if status != 200:
         raise ConnectionError(f"cannot read Accounting order {ref}: {status} {state}")
     return dict(state)

@@ -55,6 +55,7 @@ __all__ = [
     "run_to_json",
     "slugify",
     "write_results",
+    "write_timing",
 ]
 
 LATEST = "latest"
@@ -461,6 +462,13 @@ def replay_command(folder: Path, scenario: str, run_id: str) -> str:
 
 
 # -- the folder --------------------------------------------------------------------------------------------------------
+
+
+def write_timing(folder: Path, timing: Mapping[str, Any]) -> None:
+    """Write `timing.json`: how long each phase of the command took, in wall-clock seconds. Kept out of
+    `summary.json`, which two identical virtual runs write byte for byte."""
+    with _atomic(folder / "timing.json") as f:
+        f.write(_dumps(timing, indent=2).encode() + b"\n")
 
 
 def write_results(

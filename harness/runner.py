@@ -25,12 +25,22 @@ from typing import Any
 import aiohttp
 
 from .checkers import check_all
-from .client import ControlApi, Endpoints, Recorder, RunApi, StepMark, open_sessions, step_mark
+from .client import (
+    ConnectorFactory,
+    ControlApi,
+    Endpoints,
+    Recorder,
+    RunApi,
+    StepMark,
+    open_sessions,
+    step_mark,
+    tcp_connector,
+)
 from .hook_receiver import HookReceiver
 from .integrations import RunContext, accounting_ref, load_integration, register_invoice, update_invoice
 from .model import CheckResult, FinalState, RunRecord, RunSpec, Step, Verdict
 
-__all__ = ["RunOutcome", "RunnerOptions", "run_specs", "sleep_until"]
+__all__ = ["ControlFactory", "RunOutcome", "RunnerOptions", "run_specs", "sleep_until"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,6 +70,7 @@ class RunOutcome:
 
 StepHandler = Callable[[RunContext, Step], Awaitable[None]]
 Progress = Callable[[RunOutcome], None]
+ControlFactory = Callable[[aiohttp.ClientSession, Endpoints], ControlApi]
 
 
 async def sleep_until(target: float, *, lead_s: float) -> None:
@@ -83,13 +94,20 @@ async def run_specs(
     options: RunnerOptions = RunnerOptions(),
     handlers: Mapping[str, StepHandler] | None = None,
     on_progress: Progress | None = None,
+    control: ControlFactory = ControlApi,
+    connector: ConnectorFactory = tcp_connector,
 ) -> list[RunOutcome]:
-    """Execute runs concurrently (one order each) and judge them. Results come back in the order of `specs`."""
+    """Execute runs concurrently (one order each) and judge them. Results come back in the order of `specs`.
+
+    `control` makes the runner's control API from its control session (over HTTP by default) and `connector` the
+    sessions' connectors (TCP by default); virtual mode passes a control API that asks the simulator in process,
+    and in-process pipes.
+    """
     handlers = dict(handlers or {})
     integrations = {name: load_integration(name) for name in sorted({s.integration for s in specs})}
     loop = asyncio.get_running_loop()
     with _quiet_gc() if options.freeze_gc else contextlib.nullcontext():
-        return await _run_all(specs, endpoints, integrations, handlers, options, on_progress, loop)
+        return await _run_all(specs, endpoints, integrations, handlers, options, on_progress, loop, control, connector)
 
 
 @contextmanager
@@ -116,6 +134,8 @@ async def _run_all(
     options: RunnerOptions,
     on_progress: Progress | None,
     loop: asyncio.AbstractEventLoop,
+    make_control: ControlFactory,
+    connector: ConnectorFactory,
 ) -> list[RunOutcome]:
     contexts: dict[str, tuple[RunContext, Any]] = {}
 
@@ -127,10 +147,13 @@ async def _run_all(
             ctx.hook_tasks.append(loop.create_task(integration.on_hook(ctx, payload)))
 
     async with (
-        open_sessions(connections=max(100, min(options.concurrency, 2000))) as (api_session, control_session),
+        open_sessions(connections=max(100, min(options.concurrency, 2000)), connector=connector) as (
+            api_session,
+            control_session,
+        ),
         AsyncExitStack() as stack,
     ):
-        control = ControlApi(control_session, endpoints)
+        control = make_control(control_session, endpoints)
         await _prepare_external(control, integrations)
         if any(getattr(i, "hook_driven", False) for i in integrations.values()):
             await _configure_hook(control, await stack.enter_async_context(HookReceiver(dispatch)))
@@ -192,7 +215,7 @@ async def _seed_all(specs: Sequence[RunSpec], integrations: Mapping[str, Any], c
             order["status"] = status
         async with limit:
             try:
-                code, answer = await control.call("POST", "/_sim/orders", json=order)
+                code, answer = await control.seed_order(order)
             except (OSError, TimeoutError) as exc:
                 errors[spec.run_id] = f"seeding order {spec.order_id} failed: {type(exc).__name__}: {exc}"
                 return
@@ -313,11 +336,11 @@ async def _final_state(
     try:
         quiet = await control.quiesce(spec.order_id, timeout_s=settle_s)
         status, order = await control.get_order(spec.order_id)
-        _, inspected = await control.call("GET", f"/_sim/orders/{spec.order_id}")
-        _, journal = await control.call("GET", f"/_sim/journal?orderId={spec.order_id}")
+        _, inspected = await control.inspect_order(spec.order_id)
+        _, journal = await control.journal(spec.order_id)
         if (ref := accounting_ref(spec)) is not None:
             await control.quiesce(ref, timeout_s=settle_s)
-            code, acc = await control.call("GET", f"/_sim/accounting/orders/{ref}")
+            code, acc = await control.accounting_order(ref)
             accounting = acc if code == 200 else None
     except (OSError, TimeoutError, ConnectionError, aiohttp.ClientError) as exc:
         reason = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__

@@ -28,7 +28,7 @@ from .client import Endpoints
 from .embedded import open_embedded
 from .errors import HarnessConnectionError, InvalidScenario
 from .model import CheckResult, RunRecord
-from .results import build_summary, open_result_dir, render_table, write_results
+from .results import build_summary, open_result_dir, render_table, write_results, write_timing
 from .runner import RunnerOptions, RunOutcome, run_specs
 from .scenario import Scenario, expand, find_scenarios, load_scenario
 
@@ -112,6 +112,8 @@ async def _run_plans(
 ) -> SuiteResult:
     judged: list[tuple[RunRecord, tuple[CheckResult, ...]]] = []
     inputs: dict[str, Path] = {}
+    sweeps: dict[str, dict[str, Any]] = {}
+    began = time.perf_counter()
     progress = Progress(
         TextColumn("{task.description}"),
         BarColumn(),
@@ -135,8 +137,11 @@ async def _run_plans(
         for scenario, specs in plans:
             progress.update(task, description=scenario.name)
             progress.refresh()
+            started = time.perf_counter()
             outcomes = await _run_scenario(scenario, specs, options, advance, scratch, inputs)
+            sweeps[scenario.name] = {"runs": len(specs), "seconds": round(time.perf_counter() - started, 4)}
             judged.extend((o.record, o.results) for o in outcomes)
+    sweep_s = time.perf_counter() - began
     for scenario in scenarios:
         inputs[f"scenarios/{scenario.path.name}"] = scenario.path
     ran = {(r.spec.scenario, r.spec.integration) for r, _ in judged}
@@ -148,6 +153,7 @@ async def _run_plans(
     name = scenarios[0].name if len(scenarios) == 1 else "suite"
     folder = open_result_dir(options.out, name, now=datetime.now())
     write_results(folder, records_with_results=judged, summary=summary, inputs=inputs)
+    results_s = time.perf_counter() - began
     errors = sum(1 for r, _ in judged if r.error is not None)
     _report(console, summary, judged, folder, options)  # the verdicts first: the HTML report takes seconds more
     try:  # report.html is a view of the results: failing to build it must not cost them, nor change the exit code
@@ -157,6 +163,10 @@ async def _run_plans(
     except Exception as exc:
         console.print(f"racelab: warning: report.html not written: {type(exc).__name__}: {exc}", style="yellow",
                       markup=False, highlight=False)  # fmt: skip
+    report_s = time.perf_counter() - began - results_s
+    timing = {"mode": options.mode, "runs": total, "sweep_s": sweep_s, "results_s": results_s, "report_s": report_s}
+    write_timing(folder, {**{k: round(v, 4) if isinstance(v, float) else v for k, v in timing.items()},
+                          "scenarios": sweeps})  # fmt: skip
     return SuiteResult(folder=folder, summary=summary, passed=bool(summary["passed"]), errors=errors)
 
 

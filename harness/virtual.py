@@ -1,11 +1,15 @@
-"""Virtual mode: every run in a universe of its own, on a virtual clock, so results are exact and replayable.
+"""Virtual mode: every run from the same fresh state, on a virtual clock, so results are exact and replayable.
 
-Owns `virtual_config()`, `run_virtual()` (one run, synchronously) and `run_virtual_specs()` (many, across worker
-processes). A run gets a fresh event loop whose clock is looptime's virtual clock starting at 0, a fresh simulator
-(the same aiohttp application as `racelab serve`, on an ephemeral loopback port) and the same runner and HTTP
-client as real time. Time moves only when every task waits on a timer, so a run's history depends on its spec, the
-configuration and the seed, and on nothing else: not the machine's speed or load, not which other runs exist, not
-the order runs execute in or which process runs them. That is what makes `racelab replay` exact.
+Owns `virtual_config()`, `Universe` (a simulator on a virtual clock, reused run after run), `run_virtual()` (one
+run, synchronously) and `run_virtual_specs()` (many, across worker processes).
+
+A run gets: looptime's virtual clock at 0 on an event loop of its universe; the simulator (the same aiohttp
+application as `racelab serve`) as new; the same runner and the same aiohttp client as real time, talking HTTP to
+the application through in-process pipes (`harness.pipes`) rather than a kernel socket; the harness's own
+requests (seeding, settling, final state) answered in process (`simulator.web.local`). Time moves only when every
+task waits on a timer, so a run's history depends on its spec, the configuration and the seed, and on nothing
+else: not the machine's speed or load, not which other runs exist or ran before it, not the order runs execute in
+or which process runs them. That is what makes `racelab replay` exact.
 
 The simulator's dates come from its clock plus an epoch; virtual mode fixes the epoch (`VIRTUAL_EPOCH`, unless
 the profile or scenario sets one), so no field of a virtual `runs.jsonl` is wall-clock.
@@ -18,32 +22,50 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import contextlib
 import multiprocessing
 import os
+import sys
+import threading
+import warnings
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from .client import Endpoints
+import aiohttp
+
+from .client import ControlApi, Endpoints
 from .errors import HarnessError, InvalidScenario
+from .integrations import load_integration
 from .model import RunSpec
+from .pipes import PipeConnector
 from .results import run_from_json, run_to_json
 from .runner import RunnerOptions, RunOutcome, StepHandler, run_specs
 from .scenario import load_scenario
 
-__all__ = ["VIRTUAL_EPOCH", "run_virtual", "run_virtual_specs", "usable_cores", "virtual_config"]
+__all__ = [
+    "VIRTUAL_EPOCH",
+    "Universe",
+    "import_looptime",
+    "run_virtual",
+    "run_virtual_specs",
+    "usable_cores",
+    "virtual_config",
+]
 
 VIRTUAL_EPOCH = "2026-01-01T00:00:00Z"
 """The simulator's wall-clock date at virtual time 0, unless the profile or the scenario sets `epoch`."""
 
 NOOP_CYCLES = 5
-"""looptime's idle loop cycles before it moves the clock to the next timer (its default is 42). The count restarts
-whenever a callback is ready, so it only matters for input arriving from outside the loop; loopback data written
-in this process is readable at once, so a few suffice: a run of over-invoice took 10.3 ms instead of 14.2 ms with
-42 (alternating, quiet machine). Results must not hang on it: `tests/virtual` checks a run is identical with 2 and
-with 200.
+"""looptime's idle loop cycles before it moves the clock to the next timer (its default is 42), for a run whose
+traffic leaves the process: a hook-driven integration's hooks go over loopback TCP. The count restarts whenever a
+callback is ready, so it only matters for input arriving from outside the loop; loopback data written in this
+process is readable at once, so a few suffice. A run that stays in process (in-process pipes, local answers: every
+other integration) has no input from outside the loop at all, and gets 0: a run of over-invoice took 2.5 ms instead
+of 2.9 ms (alternating, quiet machine). Results must not hang on it: `tests/virtual` checks runs are identical with
+0, 2 and 200.
 """
 
 _CHUNK = 25
@@ -73,42 +95,256 @@ def run_virtual(
     *,
     handlers: Mapping[str, StepHandler] | None = None,
     options: RunnerOptions | None = None,
-    noop_cycles: int = NOOP_CYCLES,
+    noop_cycles: int | None = None,
 ) -> RunOutcome:
-    """Run one spec against a fresh simulator on a fresh virtual clock, and judge it. Synchronous.
+    """Run one spec against a new simulator on a new virtual clock, and judge it. Synchronous.
 
         outcome = run_virtual(spec, virtual_config("default", {}, seed=1))
         outcome.verdict, outcome.record.history
 
     Must not be called from a running event loop's thread (it runs a loop of its own).
     """
-    import looptime
-
-    from simulator import SimConfig
-
-    sim_config = SimConfig.model_validate(dict(config))
-    # The loop class is built explicitly from asyncio's selector loop: an event-loop policy such as uvloop's would
-    # otherwise hand looptime a loop it cannot patch, and time would silently be real.
-    loop_class = looptime.make_event_loop_class(asyncio.SelectorEventLoop)
-    loop = loop_class(start=0.0, noop_cycles=noop_cycles)
-    with asyncio.Runner(loop_factory=lambda: loop) as runner:
-        if not loop.looptime_on or loop.time() != 0.0:
-            raise HarnessError("virtual mode: the virtual clock is not in effect")
-        return runner.run(_one(spec, sim_config, handlers, options))
+    with Universe(config, handlers=handlers, options=options, noop_cycles=noop_cycles) as universe:
+        return universe.run(spec)
 
 
-async def _one(
-    spec: RunSpec, config: Any, handlers: Mapping[str, StepHandler] | None, options: RunnerOptions | None
-) -> RunOutcome:
-    from simulator import open_server
+class Universe:
+    """One simulator on one virtual clock, reused run after run; every run starts from the state of a new one.
 
-    # No GC freezing (a pause costs no virtual time), no lead before steps (a busy wait would spin forever on a
-    # clock that moves only when the loop is idle), one run per universe.
-    options = replace(options or RunnerOptions(), concurrency=1, lead_ms=0.0, freeze_gc=False)
-    async with open_server(config) as (_, url):
-        endpoints = Endpoints(orders=url, accounting=url, control=url)
-        (outcome,) = await run_specs([spec], endpoints, options=options, handlers=handlers)
+        with Universe(config) as universe:
+            outcomes = [universe.run(spec) for spec in specs]
+
+    A run gets: the simulator reset as `/_sim/reset` resets it (journal numbering included), the clock back at 0,
+    no connection, no timer and no callback pending. It is the state a new universe starts in, so a run's result
+    does not depend on which runs came before it in the same universe (`tests/virtual` runs specs in different
+    orders and chunks, and against a new universe each, and compares). Should a run leave anything behind (a
+    timer, a task: a hung request, a run that timed out), the next run gets a new universe instead.
+
+    The harness's own requests (seeding, settling, final state) are answered in process (`simulator.web.local`):
+    the same answers as the control API, without a socket. The integration's requests go over HTTP, through the
+    same aiohttp client and application as in real time.
+
+    Not thread-safe: one thread uses a universe.
+    """
+
+    def __init__(
+        self,
+        config: Mapping[str, Any],
+        *,
+        handlers: Mapping[str, StepHandler] | None = None,
+        options: RunnerOptions | None = None,
+        noop_cycles: int | None = None,
+    ) -> None:
+        """`noop_cycles`: looptime's idle cycles; by default `NOOP_CYCLES` for a run whose traffic leaves the
+        process, 0 for one that stays in it."""
+        from simulator import SimConfig
+
+        self._config = SimConfig.model_validate(dict(config))
+        self._handlers = handlers
+        # No GC freezing (a pause costs no virtual time), no lead before steps (a busy wait would spin forever on a
+        # clock that moves only when the loop is idle), one run at a time.
+        self._options = replace(options or RunnerOptions(), concurrency=1, lead_ms=0.0, freeze_gc=False)
+        self._noop_cycles = noop_cycles
+        self._leaves: dict[str, bool] = {}
+        self._world: _World | None = None
+        self.worlds = 0
+        """How many times this universe was built: 1, plus one for each run that left something behind."""
+
+    def __enter__(self) -> Universe:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
+    def run(self, spec: RunSpec) -> RunOutcome:
+        """Run `spec` from a fresh state on this universe's clock, and judge it."""
+        world = self._world if self._world is not None else self._open()
+        world.reset(self._idle_cycles(spec))
+        try:
+            outcome = world.loop.run_until_complete(world.run(spec, self._options, self._handlers))
+        except BaseException:
+            self.close()
+            raise
+        if not world.settle():
+            self.close()  # something outlived the run: the next one gets a new universe
         return outcome
+
+    def close(self) -> None:
+        world, self._world = self._world, None
+        if world is not None:
+            world.close()
+
+    def _open(self) -> _World:
+        self._world = _World.open(self._config)
+        self.worlds += 1
+        return self._world
+
+    def _idle_cycles(self, spec: RunSpec) -> int:
+        if self._noop_cycles is not None:
+            return self._noop_cycles
+        leaves = self._leaves.get(spec.integration)
+        if leaves is None:  # hooks arrive over loopback TCP; an external integration is reached over it
+            integration = load_integration(spec.integration)
+            leaves = getattr(integration, "hook_driven", False) or getattr(integration, "url", None) is not None
+            self._leaves[spec.integration] = leaves
+        return NOOP_CYCLES if leaves else 0
+
+
+class _World:
+    """A universe's parts: the loop with its virtual clock, the simulator's app (reached through in-process pipes),
+    its local answers."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, stack: Any, runner: Any) -> None:
+        from simulator.web.local import LocalAnswers
+
+        self.loop = loop
+        self._stack = stack
+        self._app = runner.app
+        self._server = runner.server
+        self._local = LocalAnswers(runner.app)
+
+    @classmethod
+    def open(cls, config: Any) -> _World:
+        from simulator.web.app import open_runner
+
+        looptime = import_looptime()
+
+        # The loop class is built explicitly from asyncio's selector loop: an event-loop policy such as uvloop's
+        # would otherwise hand looptime a loop it cannot patch, and time would silently be real.
+        loop = looptime.make_event_loop_class(asyncio.SelectorEventLoop)(start=0.0, noop_cycles=NOOP_CYCLES)
+        if not loop.looptime_on or loop.time() != 0.0:
+            loop.close()
+            raise HarnessError("virtual mode: the virtual clock is not in effect")
+        asyncio.set_event_loop(loop)
+        stack = contextlib.AsyncExitStack()
+        try:
+            runner = loop.run_until_complete(stack.enter_async_context(open_runner(config)))
+        except BaseException:
+            loop.run_until_complete(stack.aclose())
+            loop.close()
+            asyncio.set_event_loop(None)
+            raise
+        return cls(loop, stack, runner)
+
+    def reset(self, noop_cycles: int) -> None:
+        """The simulator as new, the clock back at 0 (with `noop_cycles` idle cycles)."""
+        from simulator.web.control_api import reset_state
+
+        reset_state(self._app)
+        _rewind(self.loop, noop_cycles)
+
+    async def run(
+        self, spec: RunSpec, options: RunnerOptions, handlers: Mapping[str, StepHandler] | None
+    ) -> RunOutcome:
+        (outcome,) = await run_specs([spec], _ENDPOINTS, options=options, handlers=handlers, control=self._control,
+                                     connector=self._connector)  # fmt: skip
+        return outcome
+
+    def _control(self, session: aiohttp.ClientSession, endpoints: Endpoints) -> ControlApi:
+        return _LocalControl(self._local, session, endpoints)
+
+    def _connector(self, connections: int) -> aiohttp.BaseConnector:
+        return PipeConnector(self._server, limit=connections, limit_per_host=connections)
+
+    def settle(self) -> bool:
+        """Let closed connections finish closing; True when nothing is left: no task, callback or live timer."""
+        loop = self.loop
+        for _ in range(_SETTLE_CYCLES):
+            loop.run_until_complete(asyncio.sleep(0))
+            if _quiet(loop):
+                return True
+        return False
+
+    def close(self) -> None:
+        loop = self.loop
+        try:
+            loop.run_until_complete(self._stack.aclose())
+            loop.run_until_complete(loop.shutdown_asyncgens())
+        finally:
+            loop.close()
+            asyncio.set_event_loop(None)
+
+
+_URL = "http://127.0.0.1"
+_ENDPOINTS = Endpoints(orders=_URL, accounting=_URL, control=_URL)
+"""Where a universe's simulator is, as URLs say it; nothing listens there: the pipes lead to the app whatever the
+address (it only names the server in the `Host` header)."""
+
+_SETTLE_CYCLES = 50
+"""Loop cycles allowed after a run for its connections to finish closing (a handful is the norm)."""
+
+
+def _quiet(loop: Any) -> bool:
+    """Nothing pending on `loop`: no ready callback, no timer (cancelled ones are gone once the loop has cycled
+    past them), no task. Reads asyncio's base loop internals (`_ready`, `_scheduled`); a loop without them is never
+    taken as quiet, so each run gets a new universe."""
+    ready, scheduled = getattr(loop, "_ready", None), getattr(loop, "_scheduled", None)
+    if ready is None or scheduled is None:
+        return False
+    return not ready and not scheduled and not asyncio.all_tasks(loop)
+
+
+def _rewind(loop: Any, noop_cycles: int) -> None:
+    """Put looptime's clock back at 0, with its idle counters as new. Only on a quiet loop (no timer to misplace).
+
+    looptime's own `setup_looptime(start=0)` keeps the old time (it reads a start of 0 as "none given"), so the
+    time is set on its attribute, and checked.
+    """
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # looptime warns that time moves backwards: on a quiet loop, that is the point
+        loop.setup_looptime(start=None, noop_cycles=noop_cycles)
+    loop._LoopTimeEventLoop__now = 0  # see above
+    if loop.time() != 0.0:
+        raise HarnessError("virtual mode: cannot set the virtual clock back to 0 (has looptime changed?)")
+
+
+class _LocalControl(ControlApi):
+    """The runner's control API answered in process (`simulator.web.local`); `call` still goes over HTTP."""
+
+    def __init__(self, local: Any, session: aiohttp.ClientSession, endpoints: Endpoints) -> None:
+        super().__init__(session, endpoints)
+        self._local = local
+
+    async def quiesce(self, key: str, *, timeout_s: float) -> bool:
+        _, answer = await self._local.quiesce(key, timeout_s=timeout_s)
+        return bool(isinstance(answer, Mapping) and answer.get("idle"))
+
+    async def seed_order(self, order: Mapping[str, Any]) -> tuple[int, Any]:
+        return await self._local.seed_order(order)  # type: ignore[no-any-return]
+
+    async def inspect_order(self, order_id: str) -> tuple[int, Any]:
+        return await self._local.inspect_order(order_id)  # type: ignore[no-any-return]
+
+    async def journal(self, order_id: str) -> tuple[int, Any]:
+        return await self._local.journal(order_id)  # type: ignore[no-any-return]
+
+    async def accounting_order(self, reference: str) -> tuple[int, Any]:
+        return await self._local.accounting_order(reference)  # type: ignore[no-any-return]
+
+    async def move_status(self, order_id: str, status: str) -> tuple[int, Any]:
+        return await self._local.move_status(order_id, status)  # type: ignore[no-any-return]
+
+    async def get_order(self, order_id: str) -> tuple[int, Any]:
+        return await self._local.get_order(order_id)  # type: ignore[no-any-return]
+
+
+def import_looptime() -> Any:
+    """looptime, imported without pytest.
+
+    looptime's package imports pytest, when it can, to define a fixture: half a second in a process that has not
+    imported pytest, paid again by every worker process. Outside pytest, the import is made with `pytest` marked
+    unimportable, so looptime skips its fixture.
+    """
+    if "looptime" in sys.modules or "pytest" in sys.modules:
+        import looptime
+
+        return looptime
+    sys.modules["pytest"] = None  # type: ignore[assignment] # `import pytest` raises ImportError
+    try:
+        import looptime
+    finally:
+        del sys.modules["pytest"]
+    return looptime
 
 
 def usable_cores() -> int:
@@ -139,6 +375,7 @@ async def run_virtual_specs(
     if jobs < 1:
         raise InvalidScenario(f"--jobs must be at least 1, got {jobs}")
     chunks = [list(specs[i : i + _CHUNK]) for i in range(0, len(specs), _CHUNK)]
+    import_looptime()  # once, before the workers fork, rather than in each of them
     loop = asyncio.get_running_loop()
     # Workers are forked: they start at once with everything imported (`spawn` re-imports for ~1 s per worker; a
     # 1,000-run sweep took 13-14 s spawned, 11.6-12 s forked). Safe here: a worker only runs `_run_chunk`, which
@@ -149,30 +386,57 @@ async def run_virtual_specs(
         if jobs == 1 or len(chunks) == 1
         else concurrent.futures.ProcessPoolExecutor(min(jobs, len(chunks)), mp_context=context)
     ) as pool:
-        pending = [
-            loop.run_in_executor(pool, _run_chunk, chunk, dict(config), scenario_path, options) for chunk in chunks
-        ]
+        setup = (dict(config), scenario_path, options)
+        pending = [loop.run_in_executor(pool, _run_chunk, chunk, setup) for chunk in chunks]
         by_id: dict[str, RunOutcome] = {}
-        for future in asyncio.as_completed(pending):
-            for line in await future:
-                outcome = _outcome(line)
-                by_id[outcome.record.spec.run_id] = outcome
-                if on_progress is not None:
-                    on_progress(outcome)
+        try:
+            for future in asyncio.as_completed(pending):
+                for line in await future:
+                    outcome = _outcome(line)
+                    by_id[outcome.record.spec.run_id] = outcome
+                    if on_progress is not None:
+                        on_progress(outcome)
+        finally:
+            if isinstance(pool, concurrent.futures.ThreadPoolExecutor):  # its thread outlives no universe
+                for future in pending:
+                    future.cancel()
+                await loop.run_in_executor(pool, _forget_universe)
     return [by_id[spec.run_id] for spec in specs]
 
 
-def _run_chunk(
-    specs: Sequence[RunSpec], config: dict[str, Any], scenario_path: Path | None, options: RunnerOptions | None
-) -> list[dict[str, Any]]:
+_Setup = tuple[dict[str, Any], Path | None, RunnerOptions | None]
+"""What a worker's universe is made from: the simulator configuration, the scenario file (for a Python scenario's
+step handlers), the runner options."""
+
+_worker = threading.local()
+"""A worker's universe, kept from one chunk to the next while the setup stays the same (`_run_chunk`)."""
+
+
+def _run_chunk(specs: Sequence[RunSpec], setup: _Setup) -> list[dict[str, Any]]:
     """Worker side: run specs one after the other; return them as `runs.jsonl` lines (what pickles, and what is
-    kept, so the parent judges exactly what is written)."""
+    kept, so the parent judges exactly what is written). The worker's universe is built on its first chunk and
+    reused for the next ones."""
+    universe = _universe(setup)
+    return [run_to_json(o.record, o.results) for o in map(universe.run, specs)]
+
+
+def _universe(setup: _Setup) -> Universe:
+    kept = getattr(_worker, "kept", None)
+    if kept is not None and kept[0] == setup:
+        return kept[1]  # type: ignore[no-any-return]
+    _forget_universe()
+    config, scenario_path, options = setup
     handlers = load_scenario(scenario_path).handlers if scenario_path is not None else None
-    lines = []
-    for spec in specs:
-        outcome = run_virtual(spec, config, handlers=handlers, options=options)
-        lines.append(run_to_json(outcome.record, outcome.results))
-    return lines
+    universe = Universe(config, handlers=handlers, options=options)
+    _worker.kept = (setup, universe)
+    return universe
+
+
+def _forget_universe() -> None:
+    kept = getattr(_worker, "kept", None)
+    _worker.kept = None
+    if kept is not None:
+        kept[1].close()
 
 
 def _outcome(line: Mapping[str, Any]) -> RunOutcome:

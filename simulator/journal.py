@@ -115,8 +115,10 @@ class Journal:
         self._count -= len(self._by_order.pop(order_id, ()))
 
     def clear(self) -> None:
+        """Forget every entry; numbering restarts at 1, as on a new server."""
         self._by_order.clear()
         self._count = 0
+        self._seq = itertools.count(1)
 
     def __len__(self) -> int:
         return self._count

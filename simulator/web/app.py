@@ -49,7 +49,7 @@ from .control_api import control_routes
 from .orders_api import orders_routes
 from .routing import Route, openapi_document, validation_message
 
-__all__ = ["CONTROL_HEADER", "create_app", "open_server"]
+__all__ = ["CONTROL_HEADER", "create_app", "error_answer", "open_runner", "open_server"]
 
 log = logging.getLogger("simulator")
 VERSION = "0.1.0"
@@ -104,6 +104,13 @@ def _service_of(path: str) -> str:
     if path.startswith(("/accounting", "/administration")):
         return "accounting"
     return "orders"
+
+
+def error_answer(exc: ApiError, service: str = "control") -> tuple[int, dict[str, Any]]:
+    """The status and body `exc` is answered with, in `service`'s documented shape (for callers in the same
+    process, who get what HTTP would have answered)."""
+    status = http_status(exc)
+    return status, _error_body(service, status, exc.code, exc.message)
 
 
 def _error_body(service: str, status: int, code: str, message: str) -> dict[str, Any]:
@@ -389,6 +396,22 @@ async def _lifecycle(app: web.Application) -> AsyncIterator[None]:
 
 
 @asynccontextmanager
+async def open_runner(config: SimConfig | None = None) -> AsyncIterator[web.AppRunner]:
+    """The simulator's app, set up (its startup has run) and served nowhere yet: add a site to it, or connect to
+    `runner.server` in process (virtual mode's pipes). Cleaned up on exit.
+
+    async with open_runner(load_profile("instant")) as runner:
+        runner.app, runner.server
+    """
+    runner = web.AppRunner(create_app(config), access_log=None, handle_signals=False)
+    await runner.setup()
+    try:
+        yield runner
+    finally:
+        await runner.cleanup()
+
+
+@asynccontextmanager
 async def open_server(
     config: SimConfig | None = None, *, host: str = "127.0.0.1", port: int = 0
 ) -> AsyncIterator[tuple[web.Application, str]]:
@@ -397,15 +420,10 @@ async def open_server(
     async with open_server(load_profile("instant")) as (app, url):
         ...  # http://127.0.0.1:PORT
     """
-    app = create_app(config)
-    runner = web.AppRunner(app, access_log=None, handle_signals=False)
-    await runner.setup()
-    site = web.TCPSite(runner, host, port, backlog=1024)
-    await site.start()
-    sockets = runner.addresses
-    bound_port = sockets[0][1] if sockets else port
-    shown = f"[{host}]" if ":" in host else host
-    try:
-        yield app, f"http://{shown}:{bound_port}"
-    finally:
-        await runner.cleanup()
+    async with open_runner(config) as runner:
+        site = web.TCPSite(runner, host, port, backlog=1024)
+        await site.start()
+        sockets = runner.addresses
+        bound_port = sockets[0][1] if sockets else port
+        shown = f"[{host}]" if ":" in host else host
+        yield runner.app, f"http://{shown}:{bound_port}"

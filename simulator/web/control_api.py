@@ -3,6 +3,9 @@ moves, state inspection, journal, gates, quiesce, metrics.
 
 Loopback clients only, unless `auth.control_token` is set and sent as `X-Racelab-Token` (see `app.py`).
 
+The work of the routes a harness needs is a plain function of the app (`seed`, `settle`, `inspect`, `journal_of`,
+`move`, `reset_state`), so a harness in the same process (virtual mode) gets the same answers without a socket.
+
 Imports: aiohttp, pydantic, `simulator.*`.
 """
 
@@ -29,7 +32,10 @@ from ._state import ACCOUNTING, CORE, ORDERS, STATS
 from .accounting_api import ORDER_REFERENCE_PATTERN, Percent
 from .routing import Query, Route, parse_body
 
-__all__ = ["GATED_OPS", "control_routes"]
+__all__ = [
+    "GATED_OPS", "QuiesceBody", "SeedOrderBody", "StatusBody", "control_routes", "inspect", "journal_of", "move",
+    "reset_state", "seed", "settle",
+]  # fmt: skip
 
 GATED_OPS = (
     "invoice", "change", "workflow", "tracking", "start_handling", "cancel", "status",
@@ -192,20 +198,34 @@ async def patch_config(request: web.Request) -> web.Response:
 
 
 async def reset(request: web.Request) -> web.Response:
-    core = request.app[CORE]
-    request.app[ORDERS].reset()
-    request.app[ACCOUNTING].reset()
-    core.reset()
-    request.app[STATS].clear()
+    reset_state(request.app)
     return web.json_response({"reset": True})
+
+
+def reset_state(app: web.Application) -> None:
+    """Forget every order, Change, journal entry (numbering restarts), gate, RNG stream and request count: the
+    state of a server just started with the same configuration."""
+    app[ORDERS].reset()
+    app[ACCOUNTING].reset()
+    app[CORE].reset()
+    app[STATS].clear()
 
 
 async def seed_order(request: web.Request) -> web.Response:
     body = await parse_body(request, SeedOrderBody)
+    return web.json_response(await seed(request.app, body), status=201)
+
+
+async def seed(app: web.Application, body: SeedOrderBody) -> dict[str, Any]:
+    """`POST /_sim/orders` without HTTP: create the order (and its accounting twin); the answer's JSON (201).
+
+    Raises:
+        BadRequest: the body is inconsistent (status, accounting reference, tax with accounting).
+    """
     if body.status not in STATUSES:
         raise BadRequest(f"status must be one of {', '.join(STATUSES)}; got {body.status!r}")
     acc = body.accounting
-    accounting = request.app[ACCOUNTING]
+    accounting = app[ACCOUNTING]
     if acc is not None:  # checked before anything is stored: both orders are created, or neither
         if body.tax:
             raise BadRequest("accounting: seed with tax 0; Accounting prices include VAT (vatPercent)")
@@ -215,7 +235,7 @@ async def seed_order(request: web.Request) -> web.Response:
                 raise BadRequest(f"accounting.orderReference: orderId {reference!r} is longer than the 16 characters "
                                  "of an order reference; give accounting.orderReference")  # fmt: skip
             accounting.check_seed(reference)
-    orders = request.app[ORDERS]
+    orders = app[ORDERS]
     order = await orders.seed_order(
         items=[SeedItem(i.id, i.price, i.quantity, i.name, i.listPrice) for i in body.items],
         shipping=body.shipping,
@@ -250,7 +270,7 @@ async def seed_order(request: web.Request) -> web.Response:
             "customerNumber": acc.customerNumber,
             "totalGross": money_json(mirrored.total),
         }
-    return web.json_response(answer, status=201)
+    return answer
 
 
 async def list_orders(request: web.Request) -> web.Response:
@@ -265,51 +285,76 @@ async def list_orders(request: web.Request) -> web.Response:
 
 
 async def inspect_order(request: web.Request) -> web.Response:
-    """The latest version as the API renders it, plus every kept version and the Changes."""
-    orders = request.app[ORDERS]
-    order_id = request.match_info["orderId"]
+    return web.json_response(inspect(request.app, request.match_info["orderId"]))
+
+
+def inspect(app: web.Application, order_id: str) -> dict[str, Any]:
+    """`GET /_sim/orders/{orderId}` without HTTP: the latest version as the API renders it, plus every kept
+    version and the Changes.
+
+    Raises:
+        NotFound: no such order.
+    """
+    orders = app[ORDERS]
     latest = orders.latest(order_id)
-    core = request.app[CORE]
+    core = app[CORE]
     history = orders.store.history(order_id)
     changes = list(orders.changes.get(order_id, {}).values())
-    return web.json_response(
-        {
-            "order": order_document(latest),
-            "versions": [
-                {
-                    "version": s.version,
-                    "t": t,
-                    "t_ms": round(core.ms_since_start(t), 3),
-                    "status": s.status,
-                    "value": s.value,
-                    "invoiced": s.invoiced_value,
-                    "packages": len(s.packages),
-                }
-                for t, s in zip(history.times, history.states, strict=True)
-            ],
-            "changes": [c.to_json() for c in changes],
-            "pending": core.work.pending(order_id),
-        }
-    )
+    return {
+        "order": order_document(latest),
+        "versions": [
+            {
+                "version": s.version,
+                "t": t,
+                "t_ms": round(core.ms_since_start(t), 3),
+                "status": s.status,
+                "value": s.value,
+                "invoiced": s.invoiced_value,
+                "packages": len(s.packages),
+            }
+            for t, s in zip(history.times, history.states, strict=True)
+        ],
+        "changes": [c.to_json() for c in changes],
+        "pending": core.work.pending(order_id),
+    }
 
 
 async def move_status(request: web.Request) -> web.Response:
     body = await parse_body(request, StatusBody)
-    orders = request.app[ORDERS]
-    order = await orders.set_status(request.match_info["orderId"], body.status)
-    return web.json_response(order_document(order))
+    return web.json_response(await move(request.app, request.match_info["orderId"], body))
+
+
+async def move(app: web.Application, order_id: str, body: StatusBody) -> dict[str, Any]:
+    """`POST /_sim/orders/{orderId}/status` without HTTP: the order after the move (hooks fire).
+
+    Raises:
+        NotFound: no such order.
+        BadRequest: a status the order cannot move to.
+    """
+    order = await app[ORDERS].set_status(order_id, body.status)
+    return order_document(order)
 
 
 async def quiesce(request: web.Request) -> web.Response:
     body = await parse_body(request, QuiesceBody, required=False) or QuiesceBody()
-    core = request.app[CORE]
-    known = (request.app[ORDERS].store, request.app[ACCOUNTING].store)
+    return web.json_response(await settle(request.app, body))
+
+
+async def settle(app: web.Application, body: QuiesceBody) -> dict[str, Any]:
+    """`POST /_sim/quiesce` without HTTP: wait until no work is pending (for one key, or at all), up to the
+    body's timeout; whether it is idle.
+
+    Raises:
+        NotFound: the key names no order and has no pending work.
+    """
+    core = app[CORE]
+    known = (app[ORDERS].store, app[ACCOUNTING].store)
     if body.orderId is not None and not any(body.orderId in s for s in known) and not core.work.pending(body.orderId):
         raise NotFound(f"Order Not Found: {body.orderId}", code="OMS007")
     with contextlib.suppress(TimeoutError):  # not idle in time: the answer says so
         await asyncio.wait_for(core.work.wait_idle(body.orderId), body.timeout_ms / 1000.0)
     pending = core.work.pending(body.orderId)
-    return web.json_response({"idle": pending == 0, "pending": pending})
+    return {"idle": pending == 0, "pending": pending}
 
 
 async def journal(request: web.Request) -> web.Response:
@@ -321,10 +366,15 @@ async def journal(request: web.Request) -> web.Response:
         raise BadRequest("since and limit must be integers") from None
     if since < 0 or (limit is not None and not 1 <= limit <= 1_000_000):
         raise BadRequest("since must be >= 0 and limit between 1 and 1000000")
-    entries = request.app[CORE].journal.entries(order_id=q.get("orderId"), since=since, limit=limit)
-    return web.json_response(
-        {"entries": [e.to_json() for e in entries], "last_seq": entries[-1].seq if entries else since}
-    )
+    return web.json_response(journal_of(request.app, q.get("orderId"), since=since, limit=limit))
+
+
+def journal_of(
+    app: web.Application, order_id: str | None, *, since: int = 0, limit: int | None = None
+) -> dict[str, Any]:
+    """`GET /_sim/journal` without HTTP: entries (of one order, or all) after sequence number `since`."""
+    entries = app[CORE].journal.entries(order_id=order_id, since=since, limit=limit)
+    return {"entries": [e.to_json() for e in entries], "last_seq": entries[-1].seq if entries else since}
 
 
 async def list_gates(request: web.Request) -> web.Response:

@@ -17,7 +17,7 @@ from pydantic.json_schema import models_json_schema
 
 from ..errors import BadRequest
 
-__all__ = ["Handler", "Query", "Route", "openapi_document", "parse_body", "validation_message"]
+__all__ = ["Handler", "Query", "Route", "openapi_document", "parse_body", "validate_json", "validation_message"]
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 Service = Literal["orders", "accounting", "control"]
@@ -108,6 +108,17 @@ async def parse_body(
         if required:
             raise BadRequest(missing)
         return None
+    return validate_json(model, raw, describe=describe)
+
+
+def validate_json(
+    model: type[M], raw: bytes | str, *, describe: Callable[[ValidationError], str] = _orders_message
+) -> M:
+    """A JSON body validated as `parse_body` validates it (for callers in the same process).
+
+    Raises:
+        BadRequest: malformed JSON, wrong types or missing fields.
+    """
     try:
         return model.model_validate_json(raw, strict=True)
     except ValidationError as exc:

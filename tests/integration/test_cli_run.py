@@ -112,6 +112,11 @@ def test_exit_0_when_every_gate_passes_with_a_complete_results_folder(tmp_path: 
     assert all(r["history"] for r in runs)
     suites = ET.parse(folder / "junit.xml").getroot()
     assert (suites.get("tests"), suites.get("failures")) == ("2", "0")
+    # Wall-clock durations are kept apart from summary.json (which a virtual rerun must reproduce byte for byte).
+    timing = json.loads((folder / "timing.json").read_text())
+    assert (timing["mode"], timing["runs"], timing["scenarios"]["race-canary"]["runs"]) == ("embedded", 4, 4)
+    assert 0 < timing["scenarios"]["race-canary"]["seconds"] <= timing["sweep_s"] <= timing["results_s"]
+    assert timing["report_s"] > 0
     printed = flat(done.stdout)
     assert "PASS race-canary · naive" in printed
     assert "PASS race-canary · workaround" in printed

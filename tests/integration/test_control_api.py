@@ -102,6 +102,9 @@ async def test_reset_forgets_orders_journal_and_gates(sim: Sim) -> None:
     assert gates["gates"] == []
     _, journal = await sim.call("GET", "/_sim/journal", expect=200)
     assert journal["entries"] == []
+    await sim.seed()
+    _, journal = await sim.call("GET", "/_sim/journal", expect=200)
+    assert journal["entries"][0]["seq"] == 1, "after a reset the journal is numbered as on a new server"
 
 
 async def test_move_status_fires_through_the_workflow(sim: Sim) -> None:

@@ -237,7 +237,7 @@ def test_racelab_run_keeps_its_results_and_exit_code_when_the_report_fails(
     monkeypatch.setattr(harness.report.build, "write_report", broken)
     code, folder = run_unreachable(tmp_path, closed_port)
     assert code == 3  # as without the failure: every run was cut short
-    assert {p.name for p in folder.iterdir()} == {"inputs", "junit.xml", "runs.jsonl", "summary.json"}
+    assert {p.name for p in folder.iterdir()} == {"inputs", "junit.xml", "runs.jsonl", "summary.json", "timing.json"}
     out = " ".join(capsys.readouterr().out.split())
     assert "racelab: warning: report.html not written: RuntimeError: the disk [is] full" in out
     assert f"results: {folder}" in out

@@ -66,10 +66,11 @@ def test_a_run_does_not_depend_on_how_the_loop_interleaves_callbacks() -> None:
     scenario = load_scenario(OVER_INVOICE)
     spec = expand(scenario, seed=3, runs=1, integrations=["naive"])[5]
     config = virtual_config(scenario.profile, scenario.simulator, 3)
-    eager = run_virtual(spec, config, noop_cycles=2)
-    patient = run_virtual(spec, config, noop_cycles=200)
-    assert eager.record == patient.record
-    assert eager.results == patient.results
+    default = run_virtual(spec, config)
+    for cycles in (0, 2, 200):
+        other = run_virtual(spec, config, noop_cycles=cycles)
+        assert other.record == default.record, cycles
+        assert other.results == default.results, cycles
 
 
 def test_time_is_virtual_a_run_of_many_simulated_seconds_reports_them_exactly() -> None:
