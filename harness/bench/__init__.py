@@ -351,17 +351,21 @@ def _sweep_rows(found: dict[str, Any] | None, raw: dict[str, Any], plan: Plan) -
 
 def _virtual_rows(found: dict[str, Any] | None, raw: dict[str, Any], plan: Plan) -> list[Row]:
     runs = 20 * plan.virtual_runs_per_offset
-    titles = (f"virtual vs real time, {runs:,} runs, profile {plan.virtual_profile}: real / virtual",
+    titles = (f"virtual vs real time, {runs:,} runs, profile {plan.virtual_profile}: real sweep / virtual sweep",
               "virtual mode: runs that differ on rerun")  # fmt: skip
     if found is None:
         return _failed(_ROW_KEYS["virtual"], titles, raw, "virtual")
     if not found["available"]:
         return [Row(key, title, None, "", note=f"not available: {found['reason']}")
                 for key, title in zip(_ROW_KEYS["virtual"], titles, strict=True)]  # fmt: skip
-    virtual = ", ".join(f"{s:.1f}" for s in found["virtual_s"])
-    note = f"whole racelab run commands: real {found['real_s']:.1f} s, virtual {virtual} s"
-    if found["speedup_to_results"] is not None:
-        note += f"; until summary.json is written (before the HTML report) {found['speedup_to_results']:.2f}{TIMES}"
+    sweeps = found["sweep_s"]
+    virtual = ", ".join(f"{s:.2f}" for s in sweeps["virtual"] if s is not None)
+    note = f"the runs (timing.json sweep_s): real {sweeps['real']:.2f} s, virtual {virtual} s"
+    if sweeps.get("virtual_one_job") is not None:
+        note += f" (one worker: {sweeps['virtual_one_job']:.2f} s)"
+    commands = ", ".join(f"{s:.1f}" for s in found["virtual_s"])
+    note += (f"; whole commands: real {found['real_s']:.1f} s, virtual {commands} s "
+             f"({found['speedup_commands']:.2f}{TIMES}, startup and HTML report included)")  # fmt: skip
     return [
         Row(
             _ROW_KEYS["virtual"][0],

@@ -103,6 +103,15 @@ class RunResult:
         loaded: dict[str, Any] = json.loads((self.folder / "summary.json").read_text(encoding="utf-8"))
         return loaded
 
+    def sweep_s(self) -> float | None:
+        """The runs' wall time, as the command measured it (`timing.json`): from starting the scenario's runs
+        (the embedded simulator or the worker processes included) to its last result; None if not recorded."""
+        if self.folder is None or not (self.folder / "timing.json").exists():
+            return None
+        timing: dict[str, Any] = json.loads((self.folder / "timing.json").read_text(encoding="utf-8"))
+        value = timing.get("sweep_s")
+        return float(value) if isinstance(value, (int, float)) else None
+
     def runs(self) -> Iterator[dict[str, Any]]:
         if self.folder is None:
             raise HarnessError(f"racelab run wrote no results (exit {self.exit_code}): {self.output[-2000:]}")
@@ -240,13 +249,15 @@ def _fingerprint(result: RunResult) -> dict[str, str]:
 
 
 async def measure_virtual(plan: Plan, *, on_step: Step | None = None) -> dict[str, Any]:
-    """The same sweep in real time and in virtual time (twice): wall times, their ratio, and whether the two
-    virtual runs gave identical results.
+    """The same sweep in real time and in virtual time (twice, then once with one worker): the sweeps' wall times
+    and their ratio, the whole commands' too, and whether the two virtual runs gave identical results.
 
     Returns:
         `available` False (and nothing else but `reason`) when `racelab run` has no virtual mode; otherwise `runs`,
-        `profile`, `real_s`, `virtual_s` (both runs), `speedup` (real / median virtual), `identical`, `differing`
-        (run ids whose results differ, at most 5), `violations` (naive's, real and virtual).
+        `profile`, `sweep_s` (`real`, `virtual` (both runs), `virtual_one_job`: each command's `timing.json`),
+        `speedup` (real sweep / median virtual sweep), `real_s` and `virtual_s` (the whole commands),
+        `speedup_commands`, `speedup_to_results` (until `summary.json`), `identical`, `differing` (run ids whose
+        results differ, at most 5), `violations` (naive's, real and virtual).
     """
     if not await virtual_available():
         return {"available": False, "reason": "racelab run has no --mode virtual yet"}
@@ -264,18 +275,31 @@ async def measure_virtual(plan: Plan, *, on_step: Step | None = None) -> dict[st
             virtual.append(
                 await racelab_run(path, workdir / f"virtual{i}", seed=plan.seed, extra=["--mode", "virtual"])
             )
+        if on_step is not None:
+            on_step(f"virtual vs real · {20 * runs} runs, profile {plan.virtual_profile}, virtual, one worker")
+        one_job = await racelab_run(path, workdir / "one", seed=plan.seed, extra=["--mode", "virtual", "--jobs", "1"])
         first, second = (_fingerprint(v) for v in virtual)
         differing = sorted(k for k in first.keys() | second.keys() if first.get(k) != second.get(k))
         violations = {"real": real.summary()["invalid"], "virtual": [v.summary()["invalid"] for v in virtual]}
+        sweeps = {
+            "real": real.sweep_s(),
+            "virtual": [v.sweep_s() for v in virtual],
+            "virtual_one_job": one_job.sweep_s(),
+        }
     virtual_s = [v.wall_s for v in virtual]
     results_s = [v.results_s for v in virtual if v.results_s is not None]
+    virtual_sweeps = [s for s in sweeps["virtual"] if s is not None]
+    if sweeps["real"] is None or not virtual_sweeps:
+        raise HarnessError("racelab run wrote no timing.json: cannot time the sweeps")
     return {
         "available": True,
         "runs": 20 * runs,
         "profile": plan.virtual_profile,
+        "sweep_s": sweeps,
+        "speedup": sweeps["real"] / statistics.median(virtual_sweeps),
         "real_s": real.wall_s,
         "virtual_s": virtual_s,
-        "speedup": real.wall_s / statistics.median(virtual_s),
+        "speedup_commands": real.wall_s / statistics.median(virtual_s),
         "results_s": {"real": real.results_s, "virtual": results_s},
         "speedup_to_results": real.results_s / statistics.median(results_s)
         if real.results_s is not None and results_s

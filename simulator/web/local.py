@@ -4,9 +4,11 @@ over HTTP, status and JSON alike, without a socket.
 Virtual mode's harness uses it for its own requests (seeding, settling, reading the final state), so a run costs
 only the requests of the integration under test. Each method runs the route's own function (`control_api.seed`,
 `settle`, `inspect`, `journal_of`, `move`, `orders_api.order_json`, `AccountingService.inspect`), validates a
-body as the route would, turns an `ApiError` into the route's error status and body, and passes the answer through
-JSON, so the caller holds exactly what it would have parsed from the wire. Not counted in `/_sim/metrics`'
-request counts (they count HTTP requests).
+body as the route would, and turns an `ApiError` into the route's error status and body. Those functions build
+their answers from JSON types only (dict, list, str, int, float, bool, None), so the caller holds what it would
+have parsed from the wire without a trip through JSON (`tests/integration/test_local_answers.py` compares both,
+types included). An answer may share parts the simulator never changes once written (a journal entry's
+`detail`): read it, do not change it. Not counted in `/_sim/metrics`' request counts (they count HTTP requests).
 
     local = LocalAnswers(app)
     status, answer = await local.seed_order({"items": [{"id": "sku-1", "price": 1000, "quantity": 1}]})
@@ -80,15 +82,14 @@ class LocalAnswers:
 
 
 async def _answer(work: Callable[[], Any], *, status: int = 200) -> Answer:
-    """Run a route's function (plain or async) as its handler would: its answer through JSON, or its error as HTTP
-    shows it."""
+    """Run a route's function (plain or async) as its handler would: its answer, or its error as HTTP shows it."""
     try:
         answer = work()
         if inspect.isawaitable(answer):
             answer = await answer
     except ApiError as exc:
         return error_answer(exc, "control")
-    return status, json.loads(_dump(answer))
+    return status, answer
 
 
 def _dump(value: Any) -> str:

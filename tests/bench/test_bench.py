@@ -103,8 +103,11 @@ def test_rows_judge_each_figure_against_its_target() -> None:
              "wall_over_longest": 2.25, "run_s": {"p50": 1.0, "max": 4.0}, "command_s": 12.0}  # fmt: skip
     assert [r.passed for r in _sweep_rows(sweep, {}, plan)] == [True, True]
     virtual = {"available": True, "runs": 1000, "real_s": 60.0, "virtual_s": [4.0, 5.0], "speedup": 13.3,
+               "sweep_s": {"real": 40.0, "virtual": [3.0, 3.1], "virtual_one_job": 5.9}, "speedup_commands": 13.3,
                "speedup_to_results": 20.0, "identical": False, "differing": ["run-7"], "violations": {}}  # fmt: skip
-    assert [(r.figure, r.passed) for r in _virtual_rows(virtual, {}, plan)] == [(13.3, True), (1.0, False)]
+    rows = _virtual_rows(virtual, {}, plan)
+    assert [(r.figure, r.passed) for r in rows] == [(13.3, True), (1.0, False)]
+    assert "real 40.00 s, virtual 3.00, 3.10 s (one worker: 5.90 s)" in rows[0].note
     missing = _virtual_rows({"available": False, "reason": "no virtual mode"}, {}, plan)
     assert [(r.figure, r.passed, r.error) for r in missing] == [(None, None, False)] * 2
     rounds = [{"wall_s": 3.0, "reproduced": False, "first_violation_s": None, "sweep_s": 1.0}]

@@ -44,9 +44,20 @@ async def test_every_answer_is_what_the_route_answers(sim: Sim) -> None:
     for name, in_process, (method, path, body) in cases:
         answers[name] = await in_process
         assert answers[name] == await sim.call(method, path, body=body), name
+        assert _json_types_only(answers[name][1]), name  # what parsing the wire would give, no tuple or object
     assert answers["inspect"][0] == 200
     assert answers["unknown order"][0] == 404
     assert answers["bad seed"][0] == 400
+
+
+def _json_types_only(value: Any) -> bool:
+    if value is None or type(value) in (str, int, float, bool):
+        return True
+    if type(value) is list:
+        return all(map(_json_types_only, value))
+    if type(value) is dict:
+        return all(type(k) is str and _json_types_only(v) for k, v in value.items())
+    return False
 
 
 def _undated(value: Any) -> Any:
@@ -69,6 +80,7 @@ async def test_writes_answer_as_the_routes_do(make_sim: SimFactory) -> None:
               await over_http.call("POST", "/_sim/orders", body=ACCOUNTING_ORDER))  # fmt: skip
     assert seeded[0] == seeded[1]
     assert seeded[0][0] == 201
+    assert _json_types_only(seeded[0][1])
     moved = (await local.move_status("ACC-1", "next"),
              await over_http.call("POST", "/_sim/orders/ACC-1/status", body={"status": "next"}))  # fmt: skip
     assert _undated(moved[0]) == _undated(moved[1])
@@ -77,6 +89,8 @@ async def test_writes_answer_as_the_routes_do(make_sim: SimFactory) -> None:
                   await over_http.call("GET", "/_sim/accounting/orders/ACC-1"))  # fmt: skip
     assert _undated(accounting[0]) == _undated(accounting[1])
     assert accounting[0][0] == 200
+    assert _json_types_only(accounting[0][1])
+    assert _json_types_only(moved[0][1])
     twice = (await local.seed_order(ACCOUNTING_ORDER),
              await over_http.call("POST", "/_sim/orders", body=ACCOUNTING_ORDER))  # fmt: skip
     assert twice[0] == twice[1]
