@@ -281,22 +281,19 @@ async def measure_virtual(plan: Plan, *, on_step: Step | None = None) -> dict[st
         first, second = (_fingerprint(v) for v in virtual)
         differing = sorted(k for k in first.keys() | second.keys() if first.get(k) != second.get(k))
         violations = {"real": real.summary()["invalid"], "virtual": [v.summary()["invalid"] for v in virtual]}
-        sweeps = {
-            "real": real.sweep_s(),
-            "virtual": [v.sweep_s() for v in virtual],
-            "virtual_one_job": one_job.sweep_s(),
-        }
+        real_sweep, one_job_sweep = real.sweep_s(), one_job.sweep_s()
+        virtual_sweeps = [s for s in (v.sweep_s() for v in virtual) if s is not None]
+    if real_sweep is None or len(virtual_sweeps) != len(virtual):
+        raise HarnessError("racelab run wrote no timing.json: cannot time the sweeps")
+    sweeps = {"real": real_sweep, "virtual": virtual_sweeps, "virtual_one_job": one_job_sweep}
     virtual_s = [v.wall_s for v in virtual]
     results_s = [v.results_s for v in virtual if v.results_s is not None]
-    virtual_sweeps = [s for s in sweeps["virtual"] if s is not None]
-    if sweeps["real"] is None or not virtual_sweeps:
-        raise HarnessError("racelab run wrote no timing.json: cannot time the sweeps")
     return {
         "available": True,
         "runs": 20 * runs,
         "profile": plan.virtual_profile,
         "sweep_s": sweeps,
-        "speedup": sweeps["real"] / statistics.median(virtual_sweeps),
+        "speedup": real_sweep / statistics.median(virtual_sweeps),
         "real_s": real.wall_s,
         "virtual_s": virtual_s,
         "speedup_commands": real.wall_s / statistics.median(virtual_s),
