@@ -2,13 +2,14 @@
 over HTTP, status and JSON alike, without a socket.
 
 Virtual mode's harness uses it for its own requests (seeding, settling, reading the final state), so a run costs
-only the requests of the integration under test. Each method runs the route's own function (`control_api.seed`,
-`settle`, `inspect`, `journal_of`, `move`, `orders_api.order_json`, `AccountingService.inspect`), validates a
-body as the route would, and turns an `ApiError` into the route's error status and body. Those functions build
-their answers from JSON types only (dict, list, str, int, float, bool, None), so the caller holds what it would
-have parsed from the wire without a trip through JSON (`tests/integration/test_local_answers.py` compares both,
-types included). An answer may share parts the simulator never changes once written (a journal entry's
-`detail`): read it, do not change it. Not counted in `/_sim/metrics`' request counts (they count HTTP requests).
+only the requests of the integration under test. Each method runs what the route runs (`control_api.seed`,
+`settle`, `inspect`, `journal_of`, `move`; `OrdersService.get_order` and `order_document`;
+`AccountingService.inspect`), validates a body as the route would, and turns an `ApiError` into the route's error
+status and body. Those functions build their answers from JSON types only (dict, list, str, int, float, bool,
+None), so the caller holds what it would have parsed from the wire without a trip through JSON
+(`tests/integration/test_local_answers.py` compares both, types included). An answer may share parts the
+simulator never changes once written (a journal entry's `detail`): read it, do not change it. Not counted in
+`/_sim/metrics`' request counts (they count HTTP requests).
 
     local = LocalAnswers(app)
     status, answer = await local.seed_order({"items": [{"id": "sku-1", "price": 1000, "quantity": 1}]})
@@ -26,10 +27,10 @@ from typing import Any
 from aiohttp import web
 
 from ..errors import ApiError
+from ..orders.documents import order_document
 from . import control_api
 from ._state import ACCOUNTING, ORDERS
 from .app import error_answer
-from .orders_api import order_json
 from .routing import validate_json
 
 __all__ = ["LocalAnswers"]
@@ -75,10 +76,10 @@ class LocalAnswers:
     async def get_order(self, order_id: str) -> Answer:
         """`GET /api/oms/pvt/orders/{orderId}` as the harness sends it (no fault), its delays and lag included."""
         try:
-            raw = await order_json(self._app[ORDERS], order_id)
+            order = await self._app[ORDERS].get_order(order_id)
         except ApiError as exc:
             return error_answer(exc, "orders")
-        return 200, json.loads(raw)
+        return 200, order_document(order)
 
 
 async def _answer(work: Callable[[], Any], *, status: int = 200) -> Answer:

@@ -22,7 +22,7 @@ from ..orders.service import HookConfig, OrdersService
 from ._state import ORDERS
 from .routing import Query, Route, parse_body
 
-__all__ = ["order_json", "orders_routes"]
+__all__ = ["orders_routes"]
 
 Cents = Annotated[int, Field(ge=0, le=10**12)]
 Text = Annotated[str, Field(max_length=500)]
@@ -347,24 +347,16 @@ def _receipt(orders: OrdersService, order_id: str, receipt: str) -> web.Response
 
 
 async def get_order(request: web.Request) -> web.Response:
-    body = await order_json(_orders(request), request.match_info["orderId"], request.headers.get("X-Request-ID", ""))
-    return web.Response(body=body, content_type="application/json")
-
-
-async def order_json(orders: OrdersService, order_id: str, op_id: str = "") -> bytes:
-    """`GET /api/oms/pvt/orders/{orderId}` without HTTP: the order as the API serves it (its delays and lag
-    included), rendered.
-
-    Raises:
-        NotFound: no such order.
-    """
-    order = await orders.get_order(order_id, op_id=op_id)
+    orders = _orders(request)
+    order_id = request.match_info["orderId"]
+    order = await orders.get_order(order_id, op_id=request.headers.get("X-Request-ID", ""))
     cached = orders.rendered.get(order_id)
     if cached is not None and cached[0] is order:
-        return cached[1]
-    body = json.dumps(order_document(order)).encode()  # versions are immutable: render each one once
-    orders.rendered[order_id] = (order, body)
-    return body
+        body = cached[1]
+    else:  # versions are immutable: render each one once (a lagging read may be served an older one)
+        body = json.dumps(order_document(order)).encode()
+        orders.rendered[order_id] = (order, body)
+    return web.Response(body=body, content_type="application/json")
 
 
 async def post_oms_invoice(request: web.Request) -> web.Response:
