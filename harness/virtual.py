@@ -3,7 +3,7 @@
 Owns `virtual_config()`, `Universe` (a simulator on a virtual clock, reused run after run), `run_virtual()` (one
 run, synchronously) and `run_virtual_specs()` (many, across worker processes).
 
-A run gets: looptime's virtual clock at 0 on an event loop of its universe; the simulator (the same aiohttp
+A run gets: a virtual clock at 0 on the event loop of its universe (`harness.clock`); the simulator (the same aiohttp
 application as `racelab serve`) as new; the same runner and the same aiohttp client as real time, talking HTTP to
 the application through in-process pipes (`harness.pipes`) rather than a kernel socket; the harness's own
 requests (seeding, settling, final state) answered in process (`simulator.web.local`). Time moves only when every
@@ -14,7 +14,7 @@ or which process runs them. That is what makes `racelab replay` exact.
 The simulator's dates come from its clock plus an epoch; virtual mode fixes the epoch (`VIRTUAL_EPOCH`, unless
 the profile or scenario sets one), so no field of a virtual `runs.jsonl` is wall-clock.
 
-Imports: stdlib, looptime, `simulator` (to run it in-process: this module is loaded only by the CLI, the suite in
+Imports: stdlib, aiohttp, `simulator` (to run it in-process: this module is loaded only by the CLI, the suite in
 virtual mode and tests), `harness.*`.
 """
 
@@ -25,9 +25,7 @@ import concurrent.futures
 import contextlib
 import multiprocessing
 import os
-import sys
 import threading
-import warnings
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime
@@ -37,7 +35,8 @@ from typing import Any
 import aiohttp
 
 from .client import ControlApi, Endpoints
-from .errors import HarnessError, InvalidScenario
+from .clock import VirtualClockLoop
+from .errors import InvalidScenario
 from .integrations import load_integration
 from .model import RunSpec
 from .pipes import PipeConnector
@@ -48,7 +47,6 @@ from .scenario import load_scenario
 __all__ = [
     "VIRTUAL_EPOCH",
     "Universe",
-    "import_looptime",
     "run_virtual",
     "run_virtual_specs",
     "usable_cores",
@@ -58,14 +56,13 @@ __all__ = [
 VIRTUAL_EPOCH = "2026-01-01T00:00:00Z"
 """The simulator's wall-clock date at virtual time 0, unless the profile or the scenario sets `epoch`."""
 
-NOOP_CYCLES = 5
-"""looptime's idle loop cycles before it moves the clock to the next timer (its default is 42), for a run whose
-traffic leaves the process: a hook-driven integration's hooks go over loopback TCP. The count restarts whenever a
-callback is ready, so it only matters for input arriving from outside the loop; loopback data written in this
-process is readable at once, so a few suffice. A run that stays in process (in-process pipes, local answers: every
-other integration) has no input from outside the loop at all, and gets 0: a run of over-invoice took 2.5 ms instead
-of 2.9 ms (alternating, quiet machine). Results must not hang on it: `tests/virtual` checks runs are identical with
-0, 2 and 200.
+IDLE_CYCLES = 5
+"""Loop cycles with nothing ready before the virtual clock moves to the next timer (after the one that arms the
+move), for a run whose traffic leaves the process: a hook-driven integration's hooks go over loopback TCP, and
+loopback data written in this process is readable at once, so a few chances suffice (looptime's "no-op cycles", as
+virtual mode used before). A run that stays in process (in-process pipes, local answers: every other integration)
+has no input from outside the loop at all, and gets 0. Results must not hang on it: `tests/virtual` checks runs
+are identical with 0, 2 and 200.
 """
 
 _CHUNK = 25
@@ -95,7 +92,7 @@ def run_virtual(
     *,
     handlers: Mapping[str, StepHandler] | None = None,
     options: RunnerOptions | None = None,
-    noop_cycles: int | None = None,
+    idle_cycles: int | None = None,
 ) -> RunOutcome:
     """Run one spec against a new simulator on a new virtual clock, and judge it. Synchronous.
 
@@ -104,7 +101,7 @@ def run_virtual(
 
     Must not be called from a running event loop's thread (it runs a loop of its own).
     """
-    with Universe(config, handlers=handlers, options=options, noop_cycles=noop_cycles) as universe:
+    with Universe(config, handlers=handlers, options=options, idle_cycles=idle_cycles) as universe:
         return universe.run(spec)
 
 
@@ -133,10 +130,10 @@ class Universe:
         *,
         handlers: Mapping[str, StepHandler] | None = None,
         options: RunnerOptions | None = None,
-        noop_cycles: int | None = None,
+        idle_cycles: int | None = None,
     ) -> None:
-        """`noop_cycles`: looptime's idle cycles; by default `NOOP_CYCLES` for a run whose traffic leaves the
-        process, 0 for one that stays in it."""
+        """`idle_cycles`: loop cycles with nothing ready before the clock moves; by default `IDLE_CYCLES` for a
+        run whose traffic leaves the process, 0 for one that stays in it."""
         from simulator import SimConfig
 
         self._config = SimConfig.model_validate(dict(config))
@@ -144,7 +141,7 @@ class Universe:
         # No GC freezing (a pause costs no virtual time), no lead before steps (a busy wait would spin forever on a
         # clock that moves only when the loop is idle), one run at a time.
         self._options = replace(options or RunnerOptions(), concurrency=1, lead_ms=0.0, freeze_gc=False)
-        self._noop_cycles = noop_cycles
+        self._fixed_idle_cycles = idle_cycles
         self._leaves: dict[str, bool] = {}
         self._world: _World | None = None
         self.worlds = 0
@@ -180,21 +177,21 @@ class Universe:
         return self._world
 
     def _idle_cycles(self, spec: RunSpec) -> int:
-        if self._noop_cycles is not None:
-            return self._noop_cycles
+        if self._fixed_idle_cycles is not None:
+            return self._fixed_idle_cycles
         leaves = self._leaves.get(spec.integration)
         if leaves is None:  # hooks arrive over loopback TCP; an external integration is reached over it
             integration = load_integration(spec.integration)
             leaves = getattr(integration, "hook_driven", False) or getattr(integration, "url", None) is not None
             self._leaves[spec.integration] = leaves
-        return NOOP_CYCLES if leaves else 0
+        return IDLE_CYCLES if leaves else 0
 
 
 class _World:
     """A universe's parts: the loop with its virtual clock, the simulator's app (reached through in-process pipes),
     its local answers."""
 
-    def __init__(self, loop: asyncio.AbstractEventLoop, stack: Any, runner: Any) -> None:
+    def __init__(self, loop: VirtualClockLoop, stack: Any, runner: Any) -> None:
         from simulator.web.local import LocalAnswers
 
         self.loop = loop
@@ -207,14 +204,9 @@ class _World:
     def open(cls, config: Any) -> _World:
         from simulator.web.app import open_runner
 
-        looptime = import_looptime()
-
-        # The loop class is built explicitly from asyncio's selector loop: an event-loop policy such as uvloop's
-        # would otherwise hand looptime a loop it cannot patch, and time would silently be real.
-        loop = looptime.make_event_loop_class(asyncio.SelectorEventLoop)(start=0.0, noop_cycles=NOOP_CYCLES)
-        if not loop.looptime_on or loop.time() != 0.0:
-            loop.close()
-            raise HarnessError("virtual mode: the virtual clock is not in effect")
+        # The loop is built explicitly: an event-loop policy (uvloop's, say) must not swap in a loop whose time is
+        # real.
+        loop = VirtualClockLoop(idle_cycles=IDLE_CYCLES)
         asyncio.set_event_loop(loop)
         stack = contextlib.AsyncExitStack()
         try:
@@ -226,12 +218,13 @@ class _World:
             raise
         return cls(loop, stack, runner)
 
-    def reset(self, noop_cycles: int) -> None:
-        """The simulator as new, the clock back at 0 (with `noop_cycles` idle cycles)."""
+    def reset(self, idle_cycles: int) -> None:
+        """The simulator as new, the clock back at 0 (moving after `idle_cycles` idle cycles)."""
         from simulator.web.control_api import reset_state
 
         reset_state(self._app)
-        _rewind(self.loop, noop_cycles)
+        self.loop.rewind()
+        self.loop.idle_cycles = idle_cycles
 
     async def run(
         self, spec: RunSpec, options: RunnerOptions, handlers: Mapping[str, StepHandler] | None
@@ -284,20 +277,6 @@ def _quiet(loop: Any) -> bool:
     return not ready and not scheduled and not asyncio.all_tasks(loop)
 
 
-def _rewind(loop: Any, noop_cycles: int) -> None:
-    """Put looptime's clock back at 0, with its idle counters as new. Only on a quiet loop (no timer to misplace).
-
-    looptime's own `setup_looptime(start=0)` keeps the old time (it reads a start of 0 as "none given"), so the
-    time is set on its attribute, and checked.
-    """
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # looptime warns that time moves backwards: on a quiet loop, that is the point
-        loop.setup_looptime(start=None, noop_cycles=noop_cycles)
-    loop._LoopTimeEventLoop__now = 0  # see above
-    if loop.time() != 0.0:
-        raise HarnessError("virtual mode: cannot set the virtual clock back to 0 (has looptime changed?)")
-
-
 class _LocalControl(ControlApi):
     """The runner's control API answered in process (`simulator.web.local`); `call` still goes over HTTP."""
 
@@ -328,25 +307,6 @@ class _LocalControl(ControlApi):
         return await self._local.get_order(order_id)  # type: ignore[no-any-return]
 
 
-def import_looptime() -> Any:
-    """looptime, imported without pytest.
-
-    looptime's package imports pytest, when it can, to define a fixture: half a second in a process that has not
-    imported pytest, paid again by every worker process. Outside pytest, the import is made with `pytest` marked
-    unimportable, so looptime skips its fixture.
-    """
-    if "looptime" in sys.modules or "pytest" in sys.modules:
-        import looptime
-
-        return looptime
-    sys.modules["pytest"] = None  # type: ignore[assignment] # `import pytest` raises ImportError
-    try:
-        import looptime
-    finally:
-        del sys.modules["pytest"]
-    return looptime
-
-
 def usable_cores() -> int:
     """Cores this process may run on (its affinity), at least 1."""
     getter = getattr(os, "sched_getaffinity", None)
@@ -375,7 +335,6 @@ async def run_virtual_specs(
     if jobs < 1:
         raise InvalidScenario(f"--jobs must be at least 1, got {jobs}")
     chunks = [list(specs[i : i + _CHUNK]) for i in range(0, len(specs), _CHUNK)]
-    import_looptime()  # once, before the workers fork, rather than in each of them
     loop = asyncio.get_running_loop()
     # Workers are forked: they start at once with everything imported (`spawn` re-imports for ~1 s per worker; a
     # 1,000-run sweep took 13-14 s spawned, 11.6-12 s forked). Safe here: a worker only runs `_run_chunk`, which

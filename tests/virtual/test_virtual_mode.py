@@ -68,7 +68,7 @@ def test_a_run_does_not_depend_on_how_the_loop_interleaves_callbacks() -> None:
     config = virtual_config(scenario.profile, scenario.simulator, 3)
     default = run_virtual(spec, config)
     for cycles in (0, 2, 200):
-        other = run_virtual(spec, config, noop_cycles=cycles)
+        other = run_virtual(spec, config, idle_cycles=cycles)
         assert other.record == default.record, cycles
         assert other.results == default.results, cycles
 
