@@ -71,6 +71,11 @@ class VirtualClockLoop(asyncio.SelectorEventLoop):
         self._idle = 0
         self._armed = False
 
+    def _due_now(self) -> bool:
+        """The next timer falls due within the clock's resolution: this cycle runs it, without moving the clock."""
+        scheduled = self._scheduled  # type: ignore[attr-defined]
+        return bool(scheduled) and scheduled[0].when() < self.time() + self._clock_resolution  # type: ignore[attr-defined]
+
     def run_in_executor(  # type: ignore[override] # the same call, typed loosely
         self, executor: Any, func: Callable[..., _T], *args: Any
     ) -> asyncio.Future[_T]:
@@ -104,7 +109,10 @@ class VirtualClockLoop(asyncio.SelectorEventLoop):
             return events
         if not self._armed:
             self._armed, self._idle = True, 0
-            return events
+            if self.idle_cycles or self._due_now():
+                return events
+            # Without idle cycles, the cycle that only arms the move would run nothing (no timer falls due within
+            # the clock's resolution, nothing is ready): the move happens now, as it would on the next cycle.
         if self._idle < self.idle_cycles:
             self._idle += 1
             return events

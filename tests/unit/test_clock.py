@@ -75,8 +75,9 @@ def _slow(value: str) -> str:
 
 def test_idle_cycles_give_input_from_outside_that_many_chances_before_the_clock_moves() -> None:
     polls = {cycles: _polls(cycles) for cycles in (0, 3)}
-    # One cycle arms the move, `idle_cycles` more wait for input, the next one moves.
-    assert polls[3] - polls[0] == 3
+    # With idle cycles, one cycle arms the move, `idle_cycles` more wait for input, the next one moves; without,
+    # the clock moves on the first cycle with nothing to do.
+    assert polls[3] - polls[0] == 3 + 1
 
 
 def _polls(cycles: int) -> int:
