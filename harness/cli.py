@@ -24,7 +24,7 @@ __all__ = ["EXIT_BAD_INPUT", "EXIT_ERROR", "EXIT_GATE_FAILED", "EXIT_OK", "main"
 
 # Commands that live in their own module. Each module has `add_command(sub)`, which adds its parser and sets
 # `handler=<function(args, argv) -> exit code>`; the module must import its heavy dependencies (matplotlib, locust,
-# looptime) inside the handler, so that `racelab --help` and `racelab run` stay fast. Exceptions map to exit codes
+# the simulator) inside the handler, so that `racelab --help` and `racelab run` stay fast. Exceptions map to exit codes
 # here, as for `run` and `serve`.
 _COMMAND_MODULES = ("harness.virtual_cli", "harness.report", "harness.load", "harness.bench")
 

@@ -118,8 +118,8 @@ class Universe:
     timer, a task: a hung request, a run that timed out), the next run gets a new universe instead.
 
     The harness's own requests (seeding, settling, final state) are answered in process (`simulator.web.local`):
-    the same answers as the control API, without a socket. The integration's requests go over HTTP, through the
-    same aiohttp client and application as in real time.
+    the same answers as the control API, without a socket. The integration's requests go over HTTP, through
+    in-process pipes (`harness.pipes`), with the same aiohttp client and application as in real time.
 
     Not thread-safe: one thread uses a universe.
     """

@@ -1,9 +1,9 @@
-"""`racelab run --mode virtual`: every run in its own universe on a virtual clock, so results are exact.
+"""`racelab run --mode virtual`: every run from the same fresh state on a virtual clock, so results are exact.
 
 Two runs of the same command must write identical `runs.jsonl` (no field of it is wall-clock in virtual mode: the
 simulator's dates come from a fixed epoch plus virtual time) and identical `summary.json`, whatever the number of
-worker processes (which changes which process runs which run, and in what order), and whatever looptime's idle
-cycles (which change how the loop interleaves callbacks).
+worker processes (which changes which process runs which run, and in what order), and whatever the clock's idle
+cycles (which change how the loop interleaves callbacks with input from outside).
 """
 
 from __future__ import annotations
