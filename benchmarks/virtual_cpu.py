@@ -60,10 +60,14 @@ def main() -> int:
     runs = rounds[0][3]
     cores = usable_cores()
     for i, (wall, parent, workers, _) in enumerate(rounds, 1):
-        floor = (parent + workers) / min(cores, args.jobs) if args.jobs > 1 else parent + workers
-        print(f"round {i}: {runs:,} runs, {args.jobs} worker(s): wall {wall:.2f} s · workers' CPU {workers:.2f} s "
-              f"({1000 * workers / runs:.2f} ms per run) · parent's CPU {parent:.2f} s · floor on {cores} core(s) "
-              f"{floor:.2f} s")  # fmt: skip
+        if args.jobs == 1:  # the runs happen in a thread of this process: its CPU is all there is
+            print(f"round {i}: {runs:,} runs in one worker thread: wall {wall:.2f} s · CPU {parent:.2f} s "
+                  f"({1000 * parent / runs:.2f} ms per run, coordination included)")  # fmt: skip
+            continue
+        floor = (parent + workers) / min(cores, args.jobs)
+        print(f"round {i}: {runs:,} runs, {args.jobs} worker processes: wall {wall:.2f} s · workers' CPU "
+              f"{workers:.2f} s ({1000 * workers / runs:.2f} ms per run) · parent's CPU {parent:.2f} s · "
+              f"floor on {cores} core(s) {floor:.2f} s")  # fmt: skip
     print(f"median wall {statistics.median(r[0] for r in rounds):.2f} s")
     return 0
 
