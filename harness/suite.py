@@ -155,7 +155,7 @@ async def _run_plans(
     write_results(folder, records_with_results=judged, summary=summary, inputs=inputs)
     results_s = time.perf_counter() - began
     errors = sum(1 for r, _ in judged if r.error is not None)
-    _report(console, summary, judged, folder, options)  # the verdicts first: the HTML report takes seconds more
+    _report(console, summary, judged, folder, options, sweep_s)  # the verdicts first: the report takes seconds more
     try:  # report.html is a view of the results: failing to build it must not cost them, nor change the exit code
         from .report import write_report
 
@@ -215,6 +215,7 @@ def _report(
     judged: Sequence[tuple[RunRecord, tuple[CheckResult, ...]]],
     folder: Path,
     options: SuiteOptions,
+    sweep_s: float,
 ) -> None:
     console.print(render_table(summary))
     for gate in summary["gates"]:
@@ -248,6 +249,8 @@ def _report(
     if skew.get("count"):
         console.print(f"send skew: p50 {skew['p50']:.2f} ms · p99 {skew['p99']:.2f} ms · max {skew['max']:.2f} ms "
                       f"over {skew['count']} requests", highlight=False)  # fmt: skip
+    clock = "virtual time" if options.mode == "virtual" else "real time"
+    console.print(f"{len(judged):,} runs in {sweep_s:.1f} s ({clock}; timing.json has the phases)", highlight=False)
     rerun = list(options.command) or ["racelab", "run", *map(str, options.paths)]
     if "--seed" not in rerun:
         rerun += ["--seed", str(options.seed)]  # the default seed, said out loud: the command replays this run

@@ -120,6 +120,8 @@ def test_exit_0_when_every_gate_passes_with_a_complete_results_folder(tmp_path: 
     printed = flat(done.stdout)
     assert "PASS race-canary · naive" in printed
     assert "PASS race-canary · workaround" in printed
+    assert "4 runs in " in printed
+    assert "(real time; timing.json has the phases)" in printed
     assert not list((ROOT / "results").glob("*-race-canary")), "wrote into the repository's results/"
 
 
