@@ -58,14 +58,19 @@ class VirtualClockLoop(asyncio.SelectorEventLoop):
     def time(self) -> float:
         return self._ticks / _TICKS_PER_S
 
+    def is_quiet(self) -> bool:
+        """Nothing pending: no ready callback, no timer (cancelled ones are gone once the loop has cycled past
+        them), no task."""
+        return not self._ready and not self._scheduled and not asyncio.all_tasks(self)  # type: ignore[attr-defined]
+
     def rewind(self) -> None:
-        """Put the clock back at 0. Only on a quiet loop (no timer, no ready callback, no task), where no instant
-        already promised to a timer can be misplaced.
+        """Put the clock back at 0. Only on a quiet loop (`is_quiet`), where no instant already promised to a timer
+        can be misplaced.
 
         Raises:
             RuntimeError: the loop is not quiet.
         """
-        if self._ready or self._scheduled or asyncio.all_tasks(self):  # type: ignore[attr-defined]
+        if not self.is_quiet():
             raise RuntimeError("a virtual clock goes back to 0 only on a quiet loop")
         self._ticks = 0
         self._idle = 0

@@ -244,7 +244,7 @@ class _World:
         loop = self.loop
         for _ in range(_SETTLE_CYCLES):
             loop.run_until_complete(asyncio.sleep(0))
-            if _quiet(loop):
+            if loop.is_quiet():
                 return True
         return False
 
@@ -265,16 +265,6 @@ address (it only names the server in the `Host` header)."""
 
 _SETTLE_CYCLES = 50
 """Loop cycles allowed after a run for its connections to finish closing (a handful is the norm)."""
-
-
-def _quiet(loop: Any) -> bool:
-    """Nothing pending on `loop`: no ready callback, no timer (cancelled ones are gone once the loop has cycled
-    past them), no task. Reads asyncio's base loop internals (`_ready`, `_scheduled`); a loop without them is never
-    taken as quiet, so each run gets a new universe."""
-    ready, scheduled = getattr(loop, "_ready", None), getattr(loop, "_scheduled", None)
-    if ready is None or scheduled is None:
-        return False
-    return not ready and not scheduled and not asyncio.all_tasks(loop)
 
 
 class _LocalControl(ControlApi):
