@@ -7,6 +7,11 @@ of its worker processes (getrusage) around it. On a machine whose cores the work
 go below (workers + parent) / cores.
 
     .venv/bin/python benchmarks/virtual_cpu.py [--runs-per-offset 50] [--profile default-x10] [--jobs N] [--rounds 3]
+    .venv/bin/python benchmarks/virtual_cpu.py --parts    # what a timer and an HTTP round trip cost, side by side
+
+`--parts` measures, alternating, what virtual mode is made of: a timer wake-up (`asyncio.sleep(0.001)`) on
+virtual mode's clock and on looptime's, and a bare aiohttp GET round trip (a one-line handler) through the
+in-process pipes and through loopback TCP, both on a virtual clock.
 """
 
 from __future__ import annotations
@@ -44,13 +49,81 @@ async def _round(path: Path, jobs: int) -> tuple[float, float, float, int]:
     return wall, _cpu(resource.RUSAGE_SELF) - parent, _cpu(resource.RUSAGE_CHILDREN) - children, len(specs)
 
 
+async def _sleeps(n: int) -> float:
+    started = time.perf_counter()
+    for _ in range(n):
+        await asyncio.sleep(0.001)
+    return (time.perf_counter() - started) / n * 1e6
+
+
+async def _round_trips(n: int) -> dict[str, float]:
+    import aiohttp
+    from aiohttp import web
+
+    from harness.pipes import PipeConnector
+
+    async def hello(_: web.Request) -> web.Response:
+        return web.Response(body=b'{"ok": true}', content_type="application/json")
+
+    app = web.Application()
+    app.router.add_get("/x", hello)
+    runner = web.AppRunner(app, access_log=None, handle_signals=False)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    assert runner.server is not None
+    url = f"http://127.0.0.1:{runner.addresses[0][1]}/x"
+    timings: dict[str, list[float]] = {"pipes": [], "loopback TCP": []}
+    try:
+        for _ in range(3):  # alternating
+            for name in timings:
+                connector = PipeConnector(runner.server) if name == "pipes" else aiohttp.TCPConnector()
+                async with aiohttp.ClientSession(connector=connector) as session:
+                    started = time.perf_counter()
+                    for _ in range(n):
+                        async with session.get(url) as resp:
+                            await resp.read()
+                    timings[name].append((time.perf_counter() - started) / n * 1e6)
+    finally:
+        await runner.cleanup()
+    return {name: statistics.median(values) for name, values in timings.items()}
+
+
+def _parts() -> None:
+    from harness.clock import VirtualClockLoop
+
+    sys.modules.setdefault("pytest", None)  # type: ignore[arg-type] # looptime imports pytest for a fixture only
+    import looptime
+
+    clocks = {
+        "virtual mode's clock": lambda: VirtualClockLoop(),
+        "looptime's clock": lambda: looptime.make_event_loop_class(asyncio.SelectorEventLoop)(start=0.0, noop_cycles=0),
+    }
+    wakeups: dict[str, list[float]] = {name: [] for name in clocks}
+    for _ in range(3):  # alternating
+        for name, make in clocks.items():
+            loop = make()
+            wakeups[name].append(loop.run_until_complete(_sleeps(20_000)))
+            loop.close()
+    for name, values in wakeups.items():
+        print(f"timer wake-up, {name}: {statistics.median(values):.1f} µs (median of 3 rounds of 20,000)")
+    loop = VirtualClockLoop()
+    for name, value in loop.run_until_complete(_round_trips(2_000)).items():
+        print(f"bare aiohttp GET round trip on a virtual clock, {name}: {value:.0f} µs (median of 3 rounds of 2,000)")
+    loop.close()
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--runs-per-offset", type=int, default=50)
     parser.add_argument("--profile", default="default-x10")
     parser.add_argument("--jobs", type=int, default=usable_cores(), help="worker processes (default: usable cores)")
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--parts", action="store_true", help="measure a timer wake-up and an HTTP round trip instead")
     args = parser.parse_args()
+    if args.parts:
+        _parts()
+        return 0
     if args.runs_per_offset < 1 or args.jobs < 1 or args.rounds < 1:
         parser.error("--runs-per-offset, --jobs and --rounds must be at least 1")
     with tempfile.TemporaryDirectory(prefix="racelab-virtual-cpu-") as work:

@@ -4,8 +4,8 @@ ready, straight to the next timer.
 Virtual mode runs each universe on one. The clock counts whole microseconds and moves as looptime's does (the same
 arithmetic, so the same instants: results recorded on looptime's clock replay exactly on this one); it differs in
 cost, not in behaviour: each cycle skips looptime's bookkeeping for executors and real-time synchronisation, which a
-universe does not use. A wake-up on a timer costs ~7 µs instead of ~15 µs (`asyncio.sleep(0.001)` in a loop, this
-machine), and a run of the `default-x10` sweep sets about thirty.
+universe does not use. A wake-up on a timer costs ~8 µs instead of ~15 µs (`benchmarks/virtual_cpu.py --parts`),
+and a run of the `default-x10` sweep sets about twenty.
 
 How the clock moves, each loop cycle (the loop asks its selector to wait `timeout` seconds):
 - I/O is ready (a socket, the loop's self-pipe): no move; the loop handles it.
