@@ -300,9 +300,13 @@ class ControlApi:
 
     async def quiesce(self, key: str, *, timeout_s: float) -> bool:
         """Wait until the simulator has no work pending for `key` (an order id or Accounting reference)."""
-        _, answer = await self.call("POST", "/_sim/quiesce", json={"orderId": key, "timeout_ms": timeout_s * 1000},
-                                    timeout_s=timeout_s + 10)  # fmt: skip
+        _, answer = await self.settle(key, timeout_s=timeout_s)
         return bool(isinstance(answer, Mapping) and answer.get("idle"))
+
+    async def settle(self, key: str, *, timeout_s: float) -> tuple[int, Any]:
+        """`POST /_sim/quiesce` for `key`: its status and answer (`quiesce` says whether it is idle)."""
+        return await self.call("POST", "/_sim/quiesce", json={"orderId": key, "timeout_ms": timeout_s * 1000},
+                               timeout_s=timeout_s + 10)  # fmt: skip
 
     async def seed_order(self, order: Mapping[str, Any]) -> tuple[int, Any]:
         """Create an order directly in its status (`POST /_sim/orders`); 201 and its summary."""

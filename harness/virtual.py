@@ -30,7 +30,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import aiohttp
 
@@ -43,6 +43,9 @@ from .pipes import PipeConnector
 from .results import run_from_json, run_to_json
 from .runner import RunnerOptions, RunOutcome, StepHandler, run_specs
 from .scenario import load_scenario
+
+if TYPE_CHECKING:
+    from simulator.web.local import LocalAnswers
 
 __all__ = [
     "VIRTUAL_EPOCH",
@@ -270,31 +273,30 @@ _SETTLE_CYCLES = 50
 class _LocalControl(ControlApi):
     """The runner's control API answered in process (`simulator.web.local`); `call` still goes over HTTP."""
 
-    def __init__(self, local: Any, session: aiohttp.ClientSession, endpoints: Endpoints) -> None:
+    def __init__(self, local: LocalAnswers, session: aiohttp.ClientSession, endpoints: Endpoints) -> None:
         super().__init__(session, endpoints)
         self._local = local
 
-    async def quiesce(self, key: str, *, timeout_s: float) -> bool:
-        _, answer = await self._local.quiesce(key, timeout_s=timeout_s)
-        return bool(isinstance(answer, Mapping) and answer.get("idle"))
+    async def settle(self, key: str, *, timeout_s: float) -> tuple[int, Any]:
+        return await self._local.quiesce(key, timeout_s=timeout_s)
 
     async def seed_order(self, order: Mapping[str, Any]) -> tuple[int, Any]:
-        return await self._local.seed_order(order)  # type: ignore[no-any-return]
+        return await self._local.seed_order(order)
 
     async def inspect_order(self, order_id: str) -> tuple[int, Any]:
-        return await self._local.inspect_order(order_id)  # type: ignore[no-any-return]
+        return await self._local.inspect_order(order_id)
 
     async def journal(self, order_id: str) -> tuple[int, Any]:
-        return await self._local.journal(order_id)  # type: ignore[no-any-return]
+        return await self._local.journal(order_id)
 
     async def accounting_order(self, reference: str) -> tuple[int, Any]:
-        return await self._local.accounting_order(reference)  # type: ignore[no-any-return]
+        return await self._local.accounting_order(reference)
 
     async def move_status(self, order_id: str, status: str) -> tuple[int, Any]:
-        return await self._local.move_status(order_id, status)  # type: ignore[no-any-return]
+        return await self._local.move_status(order_id, status)
 
     async def get_order(self, order_id: str) -> tuple[int, Any]:
-        return await self._local.get_order(order_id)  # type: ignore[no-any-return]
+        return await self._local.get_order(order_id)
 
 
 def usable_cores() -> int:

@@ -48,12 +48,12 @@ class LocalAnswers:
 
     async def seed_order(self, body: Mapping[str, Any]) -> Answer:
         """`POST /_sim/orders`."""
-        app, raw = self._app, _dump(body)
+        app, raw = self._app, json.dumps(body)
         return await _answer(lambda: control_api.seed(app, validate_json(control_api.SeedOrderBody, raw)), status=201)
 
     async def quiesce(self, key: str, *, timeout_s: float) -> Answer:
         """`POST /_sim/quiesce` for one order id or Accounting reference."""
-        app, body = self._app, _dump({"orderId": key, "timeout_ms": timeout_s * 1000})
+        app, body = self._app, json.dumps({"orderId": key, "timeout_ms": timeout_s * 1000})
         return await _answer(lambda: control_api.settle(app, validate_json(control_api.QuiesceBody, body)))
 
     async def inspect_order(self, order_id: str) -> Answer:
@@ -70,7 +70,7 @@ class LocalAnswers:
 
     async def move_status(self, order_id: str, status: str) -> Answer:
         """`POST /_sim/orders/{orderId}/status`."""
-        app, body = self._app, _dump({"status": status})
+        app, body = self._app, json.dumps({"status": status})
         return await _answer(lambda: control_api.move(app, order_id, validate_json(control_api.StatusBody, body)))
 
     async def get_order(self, order_id: str) -> Answer:
@@ -91,7 +91,3 @@ async def _answer(work: Callable[[], Any], *, status: int = 200) -> Answer:
     except ApiError as exc:
         return error_answer(exc, "control")
     return status, answer
-
-
-def _dump(value: Any) -> str:
-    return json.dumps(value)
