@@ -164,8 +164,8 @@ async def _run_plans(
         console.print(f"racelab: warning: report.html not written: {type(exc).__name__}: {exc}", style="yellow",
                       markup=False, highlight=False)  # fmt: skip
     report_s = time.perf_counter() - began - results_s
-    timing = {"mode": options.mode, "runs": total, "sweep_s": sweep_s, "results_s": results_s, "report_s": report_s}
-    write_timing(folder, {**{k: round(v, 4) if isinstance(v, float) else v for k, v in timing.items()},
+    write_timing(folder, {"mode": options.mode, "runs": total, "sweep_s": round(sweep_s, 4),
+                          "results_s": round(results_s, 4), "report_s": round(report_s, 4),
                           "scenarios": sweeps})  # fmt: skip
     return SuiteResult(folder=folder, summary=summary, passed=bool(summary["passed"]), errors=errors)
 

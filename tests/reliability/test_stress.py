@@ -215,9 +215,9 @@ async def final_record(run: OrderRun, control: ControlApi) -> RunRecord:
     """The order's final state as the runner reads it (`harness.runner._final_state`), from the HTTP APIs."""
     quiet = await control.quiesce(run.order_id, timeout_s=30)
     status, order = await control.get_order(run.order_id)
-    _, inspected = await control.call("GET", f"/_sim/orders/{run.order_id}")
-    _, journal = await control.call("GET", f"/_sim/journal?orderId={run.order_id}")
-    code, accounting = await control.call("GET", f"/_sim/accounting/orders/{run.order_id}")
+    _, inspected = await control.inspect_order(run.order_id)
+    _, journal = await control.journal(run.order_id)
+    code, accounting = await control.accounting_order(run.order_id)
     spec = RunSpec(run_id=run.order_id, scenario="stress", integration="stress", cell={}, repetition=0, seed=1,
                    order_id=run.order_id, order=seed_body(run.order_id), steps=(), expect=CHECKERS)  # fmt: skip
     final = FinalState(order=order if status == 200 else {}, versions=tuple(inspected["versions"]),
