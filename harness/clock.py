@@ -53,6 +53,7 @@ class VirtualClockLoop(asyncio.SelectorEventLoop):
         self._executing = 0
         selector: Any = self._selector  # type: ignore[attr-defined]
         self._poll: Callable[[float | None], list[Any]] = selector.select
+        self._registered = selector.get_map()
         selector.select = self._select
 
     def time(self) -> float:
@@ -96,7 +97,10 @@ class VirtualClockLoop(asyncio.SelectorEventLoop):
         # The clock moves as looptime's does, cycle for cycle (`tests/unit/test_clock.py` checks the instants on
         # random timer workloads): the first idle cycle only arms the move, `idle_cycles` more wait, the next one
         # moves; input from outside disarms it, ready callbacks only restart the wait.
-        events = self._poll(0)
+        # With nothing registered but the loop's own self-pipe, only another thread can make anything readable,
+        # and only through `call_soon_threadsafe`, whose callback is in `_ready` already: a thread of our executor
+        # is waited for below; nothing else in a universe uses one. No poll, no system call.
+        events = self._poll(0) if len(self._registered) > 1 or self._executing else []
         if events:
             self._armed = False
             return events

@@ -6,6 +6,7 @@ test runs the same timer workload on both clocks and compares what happened when
 from __future__ import annotations
 
 import asyncio
+import socket
 import time
 from collections.abc import Coroutine
 from typing import Any
@@ -74,15 +75,30 @@ def _slow(value: str) -> str:
 
 
 def test_idle_cycles_give_input_from_outside_that_many_chances_before_the_clock_moves() -> None:
-    polls = {cycles: _polls(cycles) for cycles in (0, 3)}
+    cycles = {idle: _cycles(idle) for idle in (0, 3)}
     # With idle cycles, one cycle arms the move, `idle_cycles` more wait for input, the next one moves; without,
     # the clock moves on the first cycle with nothing to do.
-    assert polls[3] - polls[0] == 3 + 1
+    assert cycles[3] - cycles[0] == 3 + 1
 
 
-def _polls(cycles: int) -> int:
-    """How many times a loop with `cycles` idle cycles polls its selector to sleep 1 s."""
-    loop = VirtualClockLoop(idle_cycles=cycles)
+def _cycles(idle_cycles: int) -> int:
+    """How many times a loop with `idle_cycles` asks its selector for events to sleep 1 s."""
+    loop = VirtualClockLoop(idle_cycles=idle_cycles)
+    timeouts: list[float | None] = []
+    select = loop._selector.select  # type: ignore[attr-defined]
+
+    def counting(timeout: float | None = None) -> list[Any]:
+        timeouts.append(timeout)
+        return select(timeout)  # type: ignore[no-any-return]
+
+    loop._selector.select = counting  # type: ignore[attr-defined]
+    _run(loop, _one_sleep())
+    assert loop.time() == 1.0
+    return len(timeouts)
+
+
+def test_no_system_call_while_only_the_loops_own_pipe_is_registered() -> None:
+    loop = VirtualClockLoop(idle_cycles=2)
     polls: list[float | None] = []
     poll = loop._poll
 
@@ -91,9 +107,20 @@ def _polls(cycles: int) -> int:
         return poll(timeout)
 
     loop._poll = counting
-    _run(loop, _one_sleep())
-    assert loop.time() == 1.0
-    return len(polls)
+    reader, writer = socket.socketpair()
+    try:
+        loop.run_until_complete(_one_sleep())
+        assert polls == []
+        # Once a socket is registered, every cycle polls: its input may come from outside the process.
+        loop.add_reader(reader.fileno(), lambda: None)
+        loop.run_until_complete(_one_sleep())
+        loop.remove_reader(reader.fileno())
+    finally:
+        loop.close()
+        reader.close()
+        writer.close()
+    assert polls and all(timeout == 0 for timeout in polls)
+    assert loop.time() == 2.0
 
 
 async def _one_sleep() -> None:
