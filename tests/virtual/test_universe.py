@@ -17,7 +17,7 @@ from harness.model import RunSpec, Verdict
 from harness.results import run_to_json
 from harness.runner import RunnerOptions, RunOutcome, StepHandler
 from harness.scenario import expand, find_scenarios, load_scenario
-from harness.virtual import Universe, run_virtual, virtual_config
+from harness.virtual import Universe, run_virtual, run_virtual_specs, virtual_config
 
 from .helpers import ROOT
 
@@ -125,3 +125,19 @@ def test_python_scenario_handlers_run_in_a_reused_universe(tmp_path: Path) -> No
         assert [_json(universe.run(s)) for s in specs] == alone
     assert all(run["error"] is None for run in alone), [run["error"] for run in alone]
     assert {op["f"] for run in alone for op in run["history"]} >= {"invoice", "cancel"}
+
+
+@pytest.mark.parametrize("jobs", [1, 2])
+def test_a_sweep_leaves_the_collector_as_it_found_it(jobs: int) -> None:
+    # The sweep freezes the heap for its workers' sake (`run_virtual_specs`); afterwards, what it froze is collectable
+    # again, and the runs came back whole.
+    import asyncio
+    import gc
+
+    scenario = load_scenario(ROOT / "scenarios" / "over-invoice.yaml")
+    specs = expand(scenario, seed=1, runs=1)[:4]
+    config = virtual_config(scenario.profile, scenario.simulator, 1)
+    assert gc.get_freeze_count() == 0
+    outcomes = asyncio.run(run_virtual_specs(specs, config, scenario_path=scenario.path, jobs=jobs))
+    assert [o.record.spec.run_id for o in outcomes] == [s.run_id for s in specs]
+    assert gc.get_freeze_count() == 0
