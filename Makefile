@@ -38,6 +38,9 @@ $(UV):
 
 $(SYNCED): $(UV) pyproject.toml uv.lock
 	$(UV) sync --locked --python $(PYTHON)
+	@# Our own modules as bytecode too (uv compiles the installed packages: pyproject's compile-bytecode). Python
+	@# still checks each against its source, so an edited module is never run stale.
+	$(VENV)/bin/python -m compileall -q simulator harness
 	@touch $@
 
 # Debian's chromium, never a browser download. Installed as root, or through sudo when there is one.

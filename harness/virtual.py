@@ -15,7 +15,7 @@ The simulator's dates come from its clock plus an epoch; virtual mode fixes the 
 the profile or scenario sets one), so no field of a virtual `runs.jsonl` is wall-clock.
 
 Imports: stdlib, aiohttp, `simulator` (to run it in-process: this module is loaded only by the CLI, the suite in
-virtual mode and tests), `harness.*`.
+virtual mode and tests), `harness.*`. All at module level, so that a forked worker finds them imported.
 """
 
 from __future__ import annotations
@@ -31,22 +31,24 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import aiohttp
+
+from simulator import ConfigError, SimConfig, load_profile
+from simulator.web.app import open_runner
+from simulator.web.control_api import reset_state
+from simulator.web.local import LocalAnswers
 
 from .client import ControlApi, Endpoints
 from .clock import VirtualClockLoop
 from .errors import InvalidScenario
 from .integrations import load_integration
-from .model import RunSpec
+from .model import RunSpec, Verdict
 from .pipes import PipeConnector
 from .results import run_from_json, run_to_json
 from .runner import RunnerOptions, RunOutcome, StepHandler, run_specs
 from .scenario import load_scenario
-
-if TYPE_CHECKING:
-    from simulator.web.local import LocalAnswers
 
 __all__ = [
     "VIRTUAL_EPOCH",
@@ -79,8 +81,6 @@ def virtual_config(profile: str, overrides: Mapping[str, Any], seed: int) -> dic
     Raises:
         InvalidScenario: the profile or the overrides do not validate.
     """
-    from simulator import ConfigError, load_profile
-
     try:
         config = load_profile(profile, overrides={"epoch": VIRTUAL_EPOCH, **overrides, "seed": seed})
     except ConfigError as exc:
@@ -138,8 +138,6 @@ class Universe:
     ) -> None:
         """`idle_cycles`: loop cycles with nothing ready before the clock moves; by default `IDLE_CYCLES` for a
         run whose traffic leaves the process, 0 for one that stays in it."""
-        from simulator import SimConfig
-
         self._config = SimConfig.model_validate(dict(config))
         self._handlers = handlers
         # No GC freezing (a pause costs no virtual time), no lead before steps (a busy wait would spin forever on a
@@ -196,8 +194,6 @@ class _World:
     its local answers."""
 
     def __init__(self, loop: VirtualClockLoop, stack: Any, runner: Any) -> None:
-        from simulator.web.local import LocalAnswers
-
         self.loop = loop
         self._stack = stack
         self._app = runner.app
@@ -206,8 +202,6 @@ class _World:
 
     @classmethod
     def open(cls, config: Any) -> _World:
-        from simulator.web.app import open_runner
-
         # The loop is built explicitly: an event-loop policy (uvloop's, say) must not swap in a loop whose time is
         # real.
         loop = VirtualClockLoop(idle_cycles=IDLE_CYCLES)
@@ -224,8 +218,6 @@ class _World:
 
     def reset(self, idle_cycles: int) -> None:
         """The simulator as new, the clock back at 0 (moving after `idle_cycles` idle cycles)."""
-        from simulator.web.control_api import reset_state
-
         reset_state(self._app)
         self.loop.rewind()
         self.loop.idle_cycles = idle_cycles
@@ -399,7 +391,5 @@ def _forget_universe() -> None:
 
 
 def _outcome(line: Mapping[str, Any]) -> RunOutcome:
-    from .model import Verdict
-
     record, results = run_from_json(line)
     return RunOutcome(record=record, results=results, verdict=Verdict(line["verdict"]))
