@@ -8,10 +8,15 @@ go below (workers + parent) / cores.
 
     .venv/bin/python benchmarks/virtual_cpu.py [--runs-per-offset 50] [--profile default-x10] [--jobs N] [--rounds 3]
     .venv/bin/python benchmarks/virtual_cpu.py --parts    # what a timer and an HTTP round trip cost, side by side
+    .venv/bin/python benchmarks/virtual_cpu.py --per-run  # one run's CPU, with and without its simulated delays
 
 `--parts` measures, alternating, what virtual mode is made of: a timer wake-up (`asyncio.sleep(0.001)`) on
 virtual mode's clock and on looptime's, and a bare aiohttp GET round trip (a one-line handler) through the
 in-process pipes and through loopback TCP, both on a virtual clock.
+
+`--per-run` runs the sweep's runs one after the other in one universe in this process (no worker, no pickling) and
+gives the CPU time of a run, alternating between the sweep's profile and `instant` (every delay 0): what the
+simulated delays (their timers, seeded RNG streams and loop cycles) cost, and what is left without them.
 """
 
 from __future__ import annotations
@@ -89,6 +94,27 @@ async def _round_trips(n: int) -> dict[str, float]:
     return {name: statistics.median(values) for name, values in timings.items()}
 
 
+def _per_run(path: Path, profile: str, rounds: int) -> None:
+    from harness.virtual import Universe
+
+    scenario = load_scenario(path)
+    specs = expand(scenario, seed=1)[:500]
+    cpu: dict[str, list[float]] = {profile: [], "instant": []}
+    for _ in range(rounds):  # alternating
+        for name in cpu:
+            with Universe(virtual_config(name, scenario.simulator, 1)) as universe:
+                for spec in specs[:20]:  # warm: the first run builds the universe
+                    universe.run(spec)
+                started = time.process_time()
+                for spec in specs:
+                    universe.run(spec)
+                cpu[name].append((time.process_time() - started) / len(specs) * 1000)
+    for name, values in cpu.items():
+        print(f"one run, profile {name}: {statistics.median(values):.2f} ms of CPU (median of {rounds} rounds of "
+              f"{len(specs)} runs in one universe)")  # fmt: skip
+    print(f"its simulated delays cost {statistics.median(cpu[profile]) - statistics.median(cpu['instant']):.2f} ms")
+
+
 def _parts() -> None:
     from harness.clock import VirtualClockLoop
 
@@ -120,6 +146,9 @@ def main() -> int:
     parser.add_argument("--jobs", type=int, default=usable_cores(), help="worker processes (default: usable cores)")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--parts", action="store_true", help="measure a timer wake-up and an HTTP round trip instead")
+    parser.add_argument(
+        "--per-run", action="store_true", help="one run's CPU in this process, with and without its delays, instead"
+    )
     args = parser.parse_args()
     if args.parts:
         _parts()
@@ -129,6 +158,9 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="racelab-virtual-cpu-") as work:
         path = Path(work) / "sweep.yaml"
         path.write_text(scenario_text("sweep", profile=args.profile, runs=args.runs_per_offset), encoding="utf-8")
+        if args.per_run:
+            _per_run(path, args.profile, args.rounds)
+            return 0
         rounds = [asyncio.run(_round(path, args.jobs)) for _ in range(args.rounds)]
     runs = rounds[0][3]
     cores = usable_cores()

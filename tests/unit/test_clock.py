@@ -119,7 +119,8 @@ def test_no_system_call_while_only_the_loops_own_pipe_is_registered() -> None:
         loop.close()
         reader.close()
         writer.close()
-    assert polls and all(timeout == 0 for timeout in polls)
+    assert polls
+    assert all(timeout == 0 for timeout in polls)
     assert loop.time() == 2.0
 
 
