@@ -27,7 +27,7 @@ import gc
 import multiprocessing
 import os
 import threading
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
@@ -325,34 +325,41 @@ async def run_virtual_specs(
     # 1,000-run sweep took 13-14 s spawned, 11.6-12 s forked). Safe here: a worker only runs `_run_chunk`, which
     # builds a loop of its own and never touches the parent's, and no other thread runs when the pool starts.
     context = multiprocessing.get_context("fork")
-    # Everything alive now (imports, the specs) stays alive through the sweep: frozen, no collection in this
-    # process or a forked worker walks it again, and a worker's collections no longer write to (and so copy) the
-    # pages it shares with this one. About 4% off the sweep (`benchmarks/virtual_cpu.py`).
+    with (
+        _frozen_heap(),
+        concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="racelab-virtual")
+        if jobs == 1 or len(chunks) == 1
+        else concurrent.futures.ProcessPoolExecutor(min(jobs, len(chunks)), mp_context=context) as pool,
+    ):
+        setup = (dict(config), scenario_path, options)
+        pending = [loop.run_in_executor(pool, _run_chunk, chunk, setup) for chunk in chunks]
+        by_id: dict[str, RunOutcome] = {}
+        try:
+            for future in asyncio.as_completed(pending):
+                for line in await future:
+                    outcome = _outcome(line)
+                    by_id[outcome.record.spec.run_id] = outcome
+                    if on_progress is not None:
+                        on_progress(outcome)
+        finally:
+            if isinstance(pool, concurrent.futures.ThreadPoolExecutor):  # its thread outlives no universe
+                for future in pending:
+                    future.cancel()
+                await loop.run_in_executor(pool, _forget_universe)
+    return [by_id[spec.run_id] for spec in specs]
+
+
+@contextlib.contextmanager
+def _frozen_heap() -> Iterator[None]:
+    """Everything alive on entry (imports, the specs) stays alive through a sweep: frozen, no collection in this
+    process or in a worker forked from it walks it again, and a worker's collections stop writing to (and so
+    copying) the pages it shares with this process. About 4% off the sweep (`benchmarks/virtual_cpu.py`). Unfrozen
+    on the way out, error or not."""
     gc.freeze()
     try:
-        with (
-            concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="racelab-virtual")
-            if jobs == 1 or len(chunks) == 1
-            else concurrent.futures.ProcessPoolExecutor(min(jobs, len(chunks)), mp_context=context)
-        ) as pool:
-            setup = (dict(config), scenario_path, options)
-            pending = [loop.run_in_executor(pool, _run_chunk, chunk, setup) for chunk in chunks]
-            by_id: dict[str, RunOutcome] = {}
-            try:
-                for future in asyncio.as_completed(pending):
-                    for line in await future:
-                        outcome = _outcome(line)
-                        by_id[outcome.record.spec.run_id] = outcome
-                        if on_progress is not None:
-                            on_progress(outcome)
-            finally:
-                if isinstance(pool, concurrent.futures.ThreadPoolExecutor):  # its thread outlives no universe
-                    for future in pending:
-                        future.cancel()
-                    await loop.run_in_executor(pool, _forget_universe)
+        yield
     finally:
         gc.unfreeze()
-    return [by_id[spec.run_id] for spec in specs]
 
 
 _Setup = tuple[dict[str, Any], Path | None, RunnerOptions | None]
