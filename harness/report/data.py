@@ -77,19 +77,12 @@ _STEP_KEY = re.compile(r"^step(\d+)\.at_ms$")
 # -- records -----------------------------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
-class RatePoint:
-    """The runs at one x of a rate curve: a swept value, or a bin of drawn offsets.
+class _Rated:
+    """A violation rate with its 95% Wilson interval, for records that count `runs` and `invalid` runs."""
 
-    point = RatePoint(x=350.0, label="350", runs=20, invalid=7, unknown=0)
-    point.rate, point.low, point.high    # 0.35, 0.18..., 0.56...
-    """
-
-    x: float
-    label: str
+    __slots__ = ()
     runs: int
     invalid: int
-    unknown: int
 
     @property
     def rate(self) -> float:
@@ -106,25 +99,28 @@ class RatePoint:
 
 
 @dataclass(frozen=True, slots=True)
-class Group:
+class RatePoint(_Rated):
+    """The runs at one x of a rate curve: a swept value, or a bin of drawn offsets.
+
+    point = RatePoint(x=350.0, label="350", runs=20, invalid=7, unknown=0)
+    point.rate, point.low, point.high    # 0.35, 0.18..., 0.56...
+    """
+
+    x: float
+    label: str
+    runs: int
+    invalid: int
+    unknown: int
+
+
+@dataclass(frozen=True, slots=True)
+class Group(_Rated):
     """All the runs of one integration in a scenario."""
 
     integration: str
     runs: int
     invalid: int
     unknown: int
-
-    @property
-    def rate(self) -> float:
-        return self.invalid / self.runs if self.runs else 0.0
-
-    @property
-    def low(self) -> float:
-        return wilson(self.invalid, self.runs)[0]
-
-    @property
-    def high(self) -> float:
-        return wilson(self.invalid, self.runs)[1]
 
 
 @dataclass(frozen=True, slots=True)
