@@ -29,6 +29,7 @@ from harness.bench import (
     _sweep_rows,
     _throughput_rows,
     _virtual_rows,
+    interpreter,
     render_table,
     run_bench,
     write_report,
@@ -203,6 +204,23 @@ _KEYS = {
 }
 
 
+@pytest.mark.parametrize(
+    ("maps", "linkage"),
+    [
+        ("7f0 r-xp 00000000 00:1f 42 /root/.pyenv/versions/3.11.7/lib/libpython3.11.so.1.0\n", "shared"),
+        ("7f0 r-xp 00000000 00:1f 42 /usr/lib/x86_64-linux-gnu/libpython3.11d.so\n", "shared"),
+        ("55e r-xp 00000000 00:1f 7 /usr/bin/python3.11\n7f1 r-xp 00000000 00:1f 9 /usr/lib/libc.so.6\n", "static"),
+    ],
+)
+def test_the_bench_says_how_its_python_was_built(tmp_path: Path, maps: str, linkage: str) -> None:
+    (tmp_path / "maps").write_text(maps, encoding="utf-8")
+    python = interpreter(tmp_path / "maps")
+    assert python["libpython"] == linkage
+    assert Path(python["executable"]).is_file()
+    assert python["version"].startswith("3.")
+    assert interpreter(tmp_path / "missing")["libpython"] == "unknown"
+
+
 @pytest.mark.slow
 def test_every_measure_runs_with_a_tiny_plan(tmp_path: Path) -> None:
     report = asyncio.run(_bench_in_groups())
@@ -223,5 +241,6 @@ def test_every_measure_runs_with_a_tiny_plan(tmp_path: Path) -> None:
     assert all(isinstance(r["figure"], float | int) for r in loaded["rows"])
     assert loaded["measures"]["precision"]["invoice"]["counted"] > 0
     assert loaded["measures"]["virtual"]["identical"] in (True, False)
+    assert loaded["machine"]["interpreter"] == interpreter()
     text = _text(list(report.rows))
     assert all(r.measure.strip() in text for r in report.rows)
