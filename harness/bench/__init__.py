@@ -285,8 +285,8 @@ def interpreter(maps: Path = Path("/proc/self/maps")) -> dict[str, str]:
     is a shared library (`shared`), linked into the executable (`static`) or not known (`unknown`: no `maps`).
 
     Two builds of the same version give different figures for everything that is CPU-bound: on this machine the
-    virtual sweep took 1.26 s on pyenv's default build (libpython shared, no profile-guided optimisation) and
-    1.05 s on Debian's python3.11 (README, "Which Python").
+    virtual sweep is ~10% slower on pyenv's default build (libpython shared, not profile-guided) than on Debian's
+    python3.11 (README, "Which Python").
     """
     try:
         text = maps.read_text(encoding="utf-8", errors="replace")
