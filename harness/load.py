@@ -1519,6 +1519,8 @@ async def _run_locust(locust_args: list[str], folder: Path, console: Any, run_s:
 
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
+    from .embedded import stop_process
+
     log = folder / "locust.log"
     with log.open("wb") as out:
         proc = await asyncio.create_subprocess_exec(
@@ -1542,13 +1544,7 @@ async def _run_locust(locust_args: list[str], folder: Path, console: Any, run_s:
                         description=_progress_line(folder / "locust_stats_history.csv"),
                     )
         finally:
-            if proc.returncode is None:  # interrupted: let locust write its reports, then make sure it is gone
-                proc.terminate()
-                try:
-                    await asyncio.wait_for(proc.wait(), 30)
-                except TimeoutError:
-                    proc.kill()
-                    await proc.wait()
+            await stop_process(proc, grace_s=30)  # interrupted: let locust write its reports, then make sure it is gone
 
 
 def _progress_line(history: Path) -> str:

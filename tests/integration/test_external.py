@@ -27,6 +27,7 @@ import aiohttp
 import pytest
 
 from harness.client import Endpoints
+from harness.embedded import stop_process
 from harness.model import Verdict
 from harness.runner import RunOutcome, run_specs
 from harness.scenario import expand, load_scenario
@@ -91,13 +92,7 @@ async def running_example(orders_url: str, mode: str) -> AsyncIterator[Example]:
         reader = asyncio.create_task(drain())
         yield example
     finally:
-        if proc.returncode is None:
-            proc.terminate()
-            try:
-                await asyncio.wait_for(proc.wait(), 10)
-            except TimeoutError:
-                proc.kill()
-                await proc.wait()
+        await stop_process(proc)
         if reader is not None:
             await asyncio.wait_for(reader, 10)  # EOF once the process is gone
 
