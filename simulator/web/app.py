@@ -61,28 +61,6 @@ never faulted, when the sender may use the control API (loopback, or the control
 _FAULT_CLASS = web.AppKey("fault_class", dict[web.AbstractRoute, str])
 _STOPPING = web.AppKey("stopping", asyncio.Event)
 
-_ORDERS_FAULT_CLASSES = {
-    "getOrder": "get_order",
-    "invoiceNotification": "invoice",
-    "invoiceDocument": "invoice",
-    "updateTracking": "tracking",
-    "createChange": "change",
-    "retryChange": "change",
-    "cancelChange": "change",
-    "getChanges": "reads",
-    "getChange": "reads",
-    "previewChange": "reads",
-    "getChangeSummary": "reads",
-    "startHandling": "start_handling",
-    "cancelOrder": "cancel",
-    "getHookConfig": "hook_config",
-    "setHookConfig": "hook_config",
-    "deleteHookConfig": "hook_config",
-    "getFeed": "feed",
-    "commitFeed": "feed",
-}
-"""Orders routes by operationId → the class of `faults` that applies to them (every Accounting route: `accounting`)."""
-
 
 class _AiohttpSender:
     """Hook delivery over the app's client session (the domain sees only `HookSender`)."""
@@ -371,7 +349,7 @@ def create_app(config: SimConfig | None = None) -> web.Application:
     fault_class: dict[web.AbstractRoute, str] = {}
     for r in routes:
         added = app.router.add_route(r.method, r.path, r.handler)
-        cls = "accounting" if r.service == "accounting" else _ORDERS_FAULT_CLASSES.get(r.operation_id)
+        cls = "accounting" if r.service == "accounting" else r.faults
         if cls is not None:
             fault_class[added] = cls
     app[_FAULT_CLASS] = fault_class

@@ -109,15 +109,15 @@ def event_routes() -> list[Route]:
     r = Route
     return [
         r("GET", "/api/orders/hook/config", get_hook_config, "orders", "Get the order hook configuration",
-          "getHookConfig", responses={200: HookConfigDoc}),
+          "getHookConfig", responses={200: HookConfigDoc}, faults="hook_config"),
         r("POST", "/api/orders/hook/config", post_hook_config, "orders",
           "Configure the order hook (the URL is pinged and must answer 200)", "setHookConfig",
-          body=HookConfigBody, responses={200: HookConfigDoc}),
+          body=HookConfigBody, responses={200: HookConfigDoc}, faults="hook_config"),
         r("DELETE", "/api/orders/hook/config", delete_hook_config, "orders", "Delete the order hook",
-          "deleteHookConfig", responses={204: None}),
+          "deleteHookConfig", responses={204: None}, faults="hook_config"),
         r("GET", "/api/orders/feed", get_feed, "orders", "Retrieve feed items", "getFeed",
-          responses={200: FeedEventsDoc},
+          responses={200: FeedEventsDoc}, faults="feed",
           query=[Query("maxlot", {"type": "integer", "minimum": 1, "maximum": 10}, description="1 to 10")]),
         r("POST", "/api/orders/feed", post_feed_commit, "orders", "Commit feed items", "commitFeed",
-          body=FeedCommitBody, responses={204: None}),
+          body=FeedCommitBody, responses={204: None}, faults="feed"),
     ]  # fmt: skip

@@ -106,5 +106,5 @@ def order_read_routes() -> list[Route]:
     r = Route
     return [
         r("GET", "/api/oms/pvt/orders/{orderId}", get_order, "orders", "Get order", "getOrder",
-          responses={200: OrderDoc}),
+          responses={200: OrderDoc}, faults="get_order"),
     ]  # fmt: skip

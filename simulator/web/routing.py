@@ -46,6 +46,9 @@ class Route:
     """Success statuses and their body model (None: no body). Error statuses are added per service."""
     query: Sequence[Query] = ()
     tags: Sequence[str] = ()
+    faults: str | None = None
+    """The class of `faults` (a `simulator.config.FaultsConfig` field) that applies to this route; None: never
+    faulted. Every Accounting route is in the class `accounting`."""
 
 
 def validation_message(exc: ValidationError) -> str:
