@@ -7,6 +7,7 @@ VENV := .venv
 SYNCED := $(VENV)/.synced
 ARGS ?=
 CHROMIUM ?= /usr/bin/chromium
+NODE ?= /usr/bin/node
 
 .PHONY: run serve test check lint types fmt clean
 
@@ -16,7 +17,7 @@ run: $(SYNCED)  ## the main job: the scenario suite against the embedded simulat
 serve: $(SYNCED)
 	$(VENV)/bin/racelab serve $(ARGS)
 
-test: $(SYNCED) $(CHROMIUM)  ## the whole test suite (the report's browser test needs Debian's chromium)
+test: $(SYNCED) $(CHROMIUM) $(NODE)  ## the whole test suite (Debian's chromium: the report's browser test; nodejs: the examples)
 	$(VENV)/bin/pytest $(ARGS)
 
 check: lint types test
@@ -47,6 +48,11 @@ $(SYNCED): $(UV) pyproject.toml uv.lock
 $(CHROMIUM):
 	@command -v apt-get >/dev/null || { echo "make: $(CHROMIUM) is missing; install Debian's chromium package" >&2; exit 1; }
 	$$( [ "$$(id -u)" = 0 ] || echo sudo ) apt-get install -y --no-install-recommends chromium
+
+# Debian's nodejs (the example integrations' runtime), never a download. Installed as the chromium rule does.
+$(NODE):
+	@command -v apt-get >/dev/null || { echo "make: $(NODE) is missing; install Debian's nodejs package" >&2; exit 1; }
+	$$( [ "$$(id -u)" = 0 ] || echo sudo ) apt-get install -y --no-install-recommends nodejs
 
 clean:
 	rm -rf .tools $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -58,7 +58,7 @@ class Driver:
             return answer
 
     async def order(self, n: int) -> None:
-        oid = f"SOAK-{n:08d}"
+        oid = f"SOAK{n:08d}"  # an Accounting orderReference: 1 to 16 letters or digits
         acc = f"/accounting/v1/businesses/1000/customers/C-1/orders/{oid}"
         await self.call("POST", "/_sim/orders", {"orderId": oid, "items": ITEMS, "shipping": 1000,
                                                  "accounting": {"customerNumber": "C-1"}}, expect=(201,))  # fmt: skip
@@ -99,7 +99,7 @@ class Driver:
             events = await self.call("GET", "/api/orders/feed?maxlot=10")
             if not events:
                 return
-            await self.call("POST", "/api/orders/feed", {"handles": [e["handle"] for e in events]}, expect=(204,))
+            await self.call("POST", "/api/orders/feed", {"handles": [e["handle"] for e in events]}, expect=(200,))
 
 
 def start_server(args: argparse.Namespace) -> tuple[subprocess.Popen[str], str]:
@@ -129,6 +129,10 @@ async def soak(args: argparse.Namespace, pid: int, url: str) -> list[dict[str, A
             async with limit:
                 await driver.order(n)
 
+        # Like a feed consumer, configure the feed first (without one, the platform keeps no queue): every status
+        # change, visible again at once if not committed, kept as long as the platform allows.
+        queue = {"visibilityTimeoutInSeconds": 0, "MessageRetentionPeriodInSeconds": 1_209_600}
+        await driver.call("POST", "/api/orders/feed/config", {"queue": queue})
         print(f"{'orders':>8} {'seconds':>8} {'req/s':>7} {'RSS MiB':>8} {'kept':>6} {'journal':>8} {'feed':>5}")
         start = time.perf_counter()
         for first in range(0, args.orders, args.window):

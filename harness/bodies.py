@@ -1,6 +1,6 @@
 """Request bodies and history summaries shared by the async integrations and the load profiles' blocking ones.
 
-Owns `invoice_items()` and `change_body()` (what an integration sends) and `summary_order()` and
+Owns `invoice_items()`, `change_body()` and `change_v1_body()` (what an integration sends) and `summary_order()` and
 `summary_change()` (what a history keeps of an answer). Pure: imports only `harness.model`, so `harness.load`
 (imported by locust processes) and `harness.integrations`/`harness.client` (asyncio, aiohttp) send and record
 exactly the same things from one definition.
@@ -13,7 +13,12 @@ from typing import Any
 
 from .model import Step
 
-__all__ = ["change_body", "invoice_items", "summary_change", "summary_order"]
+__all__ = ["CHANGE_ACTIONS", "change_body", "change_v1_body", "change_v1_request_id", "invoice_items", "summary_change",
+           "summary_order"]  # fmt: skip
+
+CHANGE_ACTIONS = ("change", "change-v1")
+"""The steps that send a Change: `change` (v2, `PATCH /api/order-system/orders/{orderId}/changes`, asynchronous) and
+`change-v1` (`POST /api/oms/pvt/orders/{orderId}/changes`, synchronous)."""
 
 
 def invoice_items(order: Mapping[str, Any]) -> list[dict[str, int]]:
@@ -39,6 +44,46 @@ def change_body(step: Step) -> dict[str, Any]:
         if key in args:
             body[key] = args.pop(key)
     return body
+
+
+def change_v1_request_id(order_id: str, step: int) -> str:
+    """The `requestId` of a `change-v1` step that names none: one per order and step, the same in every driver (the
+    platform applies only the first modification with a given `requestId`, so a resend cannot apply it twice)."""
+    return f"{order_id}-v1-{step}"
+
+
+def change_v1_body(step: Step, order: Mapping[str, Any], *, request_id: str) -> dict[str, Any]:
+    """A Change v1 request from a `change-v1` step, as the published API takes it (source: VTEX Orders API OpenAPI,
+    `#/paths/~1api~1oms~1pvt~1orders~1{orderId}~1changes/post/requestBody`): `requestId`, `reason`, `discountValue`
+    and `incrementValue` (required; cents), `itemsRemoved` and `itemsAdded` (`[{id, price, quantity}]`, `price` the
+    unit price in cents). An item the step gives without `price` takes its unit price from the seeded `order`.
+
+        change_v1_body(Step(100, "change-v1", {"itemsRemoved": [{"id": "sku-2", "quantity": 1}]}), order,
+                       request_id="o-1-v1-1")
+        # {"requestId": "o-1-v1-1", "reason": ..., "discountValue": 0, "incrementValue": 0,
+        #  "itemsRemoved": [{"id": "sku-2", "price": 1500, "quantity": 1}], "itemsAdded": []}
+    """
+    args = step.args
+    prices = {str(item["id"]): int(item["price"]) for item in order.get("items") or []}
+
+    def lines(key: str) -> list[dict[str, Any]]:
+        return [
+            {
+                "id": str(line["id"]),
+                "price": int(line["price"]) if "price" in line else prices[str(line["id"])],
+                "quantity": int(line["quantity"]),
+            }
+            for line in args.get(key) or []
+        ]
+
+    return {
+        "requestId": str(args.get("requestId", request_id)),
+        "reason": str(args.get("reason", "racelab scenario: value-reducing change")),
+        "discountValue": int(args.get("discountValue", 0)),
+        "incrementValue": int(args.get("incrementValue", 0)),
+        "itemsRemoved": lines("itemsRemoved"),
+        "itemsAdded": lines("itemsAdded"),
+    }
 
 
 def summary_order(body: Any) -> Any:

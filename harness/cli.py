@@ -58,7 +58,8 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--runs", type=int, help="repetitions per point of each sweep, instead of the scenario's")
     run.add_argument("--integration", action="append", dest="integrations", metavar="NAME",
                      help="run this integration instead of the scenario's (repeatable): naive, naive-retry, "
-                     "workaround, robust, hook-naive, hook-dedupe, module:Class, external:<hook URL>")  # fmt: skip
+                     "workaround, robust, hook-naive, hook-dedupe, module:Class, external:<hook URL>, "
+                     "external-feed:<name>, external-poll:<name>")  # fmt: skip
     run.add_argument("--out", type=Path, default=Path("results"), help="results root (default: results/)")
     run.add_argument("--orders-url", help="external mode: base URL of the Orders API")
     run.add_argument("--accounting-url", help="external mode: base URL of the Accounting API (default: --orders-url)")

@@ -257,6 +257,11 @@ class RunApi:
                                   json=dict(body), headers=self._ep.orders_headers, record=dict(body),
                                   summarize=summary_change)  # fmt: skip
 
+    async def change_v1(self, order_id: str, body: Mapping[str, Any]) -> ApiResult:
+        """Change v1, `POST /api/oms/pvt/orders/{orderId}/changes`: synchronous, 200 `{date, orderId, receipt}`."""
+        return await self.request("change_v1", "POST", f"{self._ep.orders}/api/oms/pvt/orders/{order_id}/changes",
+                                  json=dict(body), headers=self._ep.orders_headers, record=dict(body))  # fmt: skip
+
     async def get_change(self, order_id: str, request_id: str) -> ApiResult:
         url = f"{self._ep.orders}/api/order-system/orders/{order_id}/changes/{request_id}"
         return await self.request("get_change", "GET", url, headers=self._ep.orders_headers,
@@ -331,9 +336,17 @@ class ControlApi:
     async def get_order(self, order_id: str) -> tuple[int, Any]:
         """The order as the Orders API serves it (the final state a run is judged on). Marked as the harness's own
         request, so the simulator never injects a fault into it."""
+        return await self._orders_get(f"/api/oms/pvt/orders/{order_id}")
+
+    async def feed_config(self) -> tuple[int, Any]:
+        """The Orders feed's configuration (`GET /api/orders/feed/config`; 404 while none is configured), asked with
+        the Orders credentials: a feed belongs to the app key that configured it."""
+        return await self._orders_get("/api/orders/feed/config")
+
+    async def _orders_get(self, path: str) -> tuple[int, Any]:
         timeout = aiohttp.ClientTimeout(total=self._ep.request_timeout_s)
-        async with self._session.get(f"{self._ep.orders}/api/oms/pvt/orders/{order_id}",
-                                     headers=self._orders_headers, timeout=timeout) as resp:  # fmt: skip
+        async with self._session.get(f"{self._ep.orders}{path}", headers=self._orders_headers,
+                                     timeout=timeout) as resp:  # fmt: skip
             return resp.status, _decode(await resp.text())
 
 

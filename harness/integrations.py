@@ -1,18 +1,20 @@
 """The integrations under test: the merchant middleware that invoices orders and sends Changes.
 
 Owns: `RunContext` (what an integration sees of one run), the `Integration` protocol, the built-ins `naive`,
-`naive-retry`, `workaround`, `robust`, `hook-naive` and `hook-dedupe`, `ExternalIntegration` (a process of any
-language, driven by order hooks), and `load_integration()` for a user's `module:Class`.
+`naive-retry`, `workaround`, `robust`, `hook-naive` and `hook-dedupe`, the external integrations (a process of any
+language: `ExternalIntegration`, driven by order hooks; `ExternalService`, which finds its work in the feed or the
+order list by itself), and `load_integration()` for a user's `module:Class`.
 
 Under injected faults (docs/faults.md) `naive-retry` retries blindly with a new invoice document and can invoice an
 order twice; `robust` treats an unknown outcome as unknown: it reads the order to see whether its invoice (its own
 invoice number, the idempotency key) landed before it sends anything again.
 
 An integration reacts to the scenario's steps: the runner calls `invoice(ctx, step)` when the schedule says the
-order is to be invoiced and `change(ctx, step)` when a Change is due. Integrations never create tasks (the runner
-is the only place that does); they may await. Every request goes through `ctx.api` and lands in the run's history.
+order is to be invoiced, `change(ctx, step)` when a Change is due, and `change_v1(ctx, step)` (when it has one;
+`send_change_v1` otherwise) when a Change v1 is due. Integrations never create tasks (the runner is the only place
+that does); they may await. Every request goes through `ctx.api` and lands in the run's history.
 
-Imports: stdlib, `harness.client`, `harness.model`, `harness.errors`.
+Imports: stdlib, `harness.bodies`, `harness.client`, `harness.model`, `harness.errors`.
 """
 
 from __future__ import annotations
@@ -25,14 +27,16 @@ from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any, Protocol, TypeVar, runtime_checkable
 
-from .bodies import change_body, invoice_items
+from .bodies import CHANGE_ACTIONS, change_body, change_v1_body, change_v1_request_id, invoice_items
 from .client import ApiResult, ControlApi, RunApi, step_mark
 from .errors import InvalidScenario
 from .model import Outcome, RunSpec, Step
 
 __all__ = [
     "BUILTIN",
+    "EXTERNAL_SOURCES",
     "ExternalIntegration",
+    "ExternalService",
     "HookDedupe",
     "HookNaive",
     "Integration",
@@ -48,6 +52,7 @@ __all__ = [
     "load_integration",
     "register_invoice",
     "send_change",
+    "send_change_v1",
     "update_invoice",
 ]
 
@@ -75,7 +80,7 @@ class RunContext:
     def __post_init__(self) -> None:
         loop = asyncio.get_running_loop()
         for i, step in enumerate(self.spec.steps):
-            if step.do == "change":
+            if step.do in CHANGE_ACTIONS:
                 self._changes[i] = loop.create_future()
 
     @property
@@ -84,8 +89,13 @@ class RunContext:
 
     @property
     def planned_changes(self) -> list[int]:
-        """Indexes of the steps that send a Change, in schedule order."""
+        """Indexes of the steps that send a Change (v2 or v1), in schedule order."""
         return sorted(self._changes, key=lambda i: (self.spec.steps[i].at_ms, i))
+
+    def synchronous(self, step: int) -> bool:
+        """Whether the Change of `step` is a Change v1: its 200 answer says it was applied; there is no Change to
+        poll for `finished`."""
+        return self.spec.steps[step].do == "change-v1"
 
     def announce_change(self, step: int, request_id: str | None) -> None:
         """Called by the Change step once sent: its `requestId`, or None if it was refused or lost."""
@@ -126,6 +136,15 @@ async def send_change(ctx: RunContext, step: Step) -> None:
     result = await ctx.api.change(ctx.order_id, change_body(step))
     request_id = result.body.get("requestId") if result.ok and isinstance(result.body, Mapping) else None
     ctx.announce_change(ctx.spec.steps.index(step), request_id)
+
+
+async def send_change_v1(ctx: RunContext, step: Step) -> None:
+    """Send the step's Change v1 now (synchronous: it answers once applied or refused), and tell the run its
+    `requestId` once it answered 200 (None if it was refused or lost)."""
+    index = ctx.spec.steps.index(step)
+    body = change_v1_body(step, ctx.spec.order, request_id=change_v1_request_id(ctx.order_id, index))
+    result = await ctx.api.change_v1(ctx.order_id, body)
+    ctx.announce_change(index, body["requestId"] if result.ok else None)
 
 
 async def invoice_order(
@@ -225,13 +244,19 @@ class Workaround(Naive):
 
     async def await_changes(self, ctx: RunContext, deadline: float) -> list[str]:
         """Wait for each Change this integration sends for the order: sent, then finished (or ended unapplied).
-        Returns the `requestId`s that finished. The wait is the integration's own cost, not the runner's lateness."""
+        Returns the `requestId`s of the Changes v2 that finished. The wait is the integration's own cost, not the
+        runner's lateness.
+
+        A Change v1 is synchronous: its 200 answer comes once it was applied, so waiting for its answer is the whole
+        workaround (there is no `finished` to poll; the Changes v2 routes do not know its `requestId`)."""
         loop = asyncio.get_running_loop()
         ctx.waive_schedule()
         finished = []
         for index in ctx.planned_changes:
             request_id = await ctx.change_sent(index, timeout_s=max(0.0, deadline - loop.time()))
-            if request_id is not None and await self.wait_finished(ctx, request_id, deadline):
+            if request_id is None or ctx.synchronous(index):
+                continue
+            if await self.wait_finished(ctx, request_id, deadline):
                 finished.append(request_id)
         return finished
 
@@ -338,21 +363,26 @@ async def _start_handling(ctx: RunContext) -> None:
     await ctx.control.move_status(ctx.order_id, "handling")
 
 
-class ExternalIntegration:
-    """An integration running as its own process (any language), driven by order-status hooks.
+class _External:
+    """What every external integration shares: racelab plays the platform, the process invoices by itself.
 
-    The runner configures the simulator's order hook to `url` (status `handling`), seeds each order in
-    `ready-for-handling`, and at the run's start moves it to `handling`: the hook fires and the process reads the
-    order and invoices it through the Orders API by itself. The scenario's Change steps are sent by the harness at
-    their offsets from that moment. `invoice` steps are the process's own business, so they do nothing here.
+    Each order is seeded in `ready-for-handling` and, at the run's start (t = 0), moved to `handling`; the scenario's
+    Change steps are sent by the harness at their offsets from that moment; `invoice` steps are the process's own
+    business, so they do nothing here. The run ends once the process has invoiced the order (bounded), and the
+    runner then waits for the simulator to be quiet before judging it.
     """
 
     seed_status = "ready-for-handling"
+    external = True
+    """Its requests come from outside the harness (virtual mode cannot run it)."""
+    name: str
 
-    def __init__(self, url: str, *, invoice_timeout_s: float = 15.0) -> None:
-        self.url = url
-        self.name = f"external:{url}"
+    def __init__(self, *, invoice_timeout_s: float = 15.0) -> None:
         self.invoice_timeout_s = invoice_timeout_s
+
+    async def prepare(self, control: ControlApi) -> None:
+        """Before any run: make sure the process can learn about orders. (The runner configures the hook of one
+        that has a `url`; one that reads its feed checks here that it configured it.)"""
 
     async def start(self, ctx: RunContext) -> None:
         await _start_handling(ctx)
@@ -363,6 +393,9 @@ class ExternalIntegration:
     async def change(self, ctx: RunContext, step: Step) -> None:
         await send_change(ctx, step)
 
+    async def change_v1(self, ctx: RunContext, step: Step) -> None:
+        await send_change_v1(ctx, step)
+
     async def settle(self, ctx: RunContext) -> None:
         """Wait (bounded) until the process has invoiced the order: its invoice is not in our history."""
         loop = asyncio.get_running_loop()
@@ -371,6 +404,65 @@ class ExternalIntegration:
             status, order = await ctx.control.get_order(ctx.order_id)
             if status == 200 and (order.get("packageAttachment") or {}).get("packages"):
                 return
+            await asyncio.sleep(0.05)
+
+
+class ExternalIntegration(_External):
+    """An integration running as its own process (any language), driven by order-status hooks: `external:<hook URL>`.
+
+    Before the runs, the runner configures the simulator's order hook to `url` (status `handling`; the simulator
+    pings it, and a process that does not answer stops the runs). The hook fired at t = 0 tells the process.
+    """
+
+    def __init__(self, url: str, *, invoice_timeout_s: float = 15.0) -> None:
+        super().__init__(invoice_timeout_s=invoice_timeout_s)
+        self.url = url
+        self.name = f"external:{url}"
+
+
+EXTERNAL_SOURCES = ("feed", "poll")
+"""How an `ExternalService` finds its work: `external-feed:<name>`, `external-poll:<name>`."""
+
+
+class ExternalService(_External):
+    """An integration running as its own process that finds its work by itself: racelab configures no hook.
+
+    - `external-feed:<name>`: the process configures its own feed (`POST /api/orders/feed/config`) and reads it
+      (`GET /api/orders/feed`, committing what it handled). Before the runs, racelab waits (up to `ready_timeout_s`)
+      until a feed is configured (`GET /api/orders/feed/config` answers 200): an order moved to `handling` before
+      that would never reach the feed.
+    - `external-poll:<name>`: the process polls the order list (`GET /api/oms/pvt/orders?f_status=handling`).
+
+    `name` is only a label (the gate's key, the history's actor); the process is started by the user, pointed at the
+    simulator. The simulator's feed and order list are shared: the scenario should list no other integration.
+    """
+
+    def __init__(
+        self, source: str, label: str, *, invoice_timeout_s: float = 15.0, ready_timeout_s: float = 10.0
+    ) -> None:
+        if source not in EXTERNAL_SOURCES:
+            raise InvalidScenario(f"external-{source}: expected one of {', '.join(EXTERNAL_SOURCES)}")
+        super().__init__(invoice_timeout_s=invoice_timeout_s)
+        self.source = source
+        self.label = label
+        self.name = f"external-{source}:{label}"
+        self.ready_timeout_s = ready_timeout_s
+
+    async def prepare(self, control: ControlApi) -> None:
+        if self.source != "feed":
+            return
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.ready_timeout_s
+        while True:
+            status, answer = await control.feed_config()
+            if status == 200:
+                return
+            if loop.time() >= deadline:
+                raise ConnectionError(
+                    f"{self.name}: no feed is configured (GET /api/orders/feed/config: {status} {answer}) after "
+                    f"{self.ready_timeout_s:g} s; start your service first, pointed at this simulator, and let it "
+                    "configure its feed (POST /api/orders/feed/config)"
+                )
             await asyncio.sleep(0.05)
 
 
@@ -529,7 +621,8 @@ BUILTIN: dict[str, type[Any]] = {
 
 
 def load_integration(name: str) -> Any:
-    """A built-in by name, `external:<hook URL>`, or a user's class as `module:Class` (instantiated without arguments).
+    """A built-in by name, `external:<hook URL>`, `external-feed:<name>`, `external-poll:<name>`, or a user's class as
+    `module:Class` (instantiated without arguments).
 
     Raises:
         InvalidScenario: unknown name, unimportable module, or a class without async `invoice` and `change`.
@@ -541,10 +634,17 @@ def load_integration(name: str) -> Any:
         if not url.startswith(("http://", "https://")):
             raise InvalidScenario(f"integration {name!r}: expected external:http://host:port/path")
         return ExternalIntegration(url)
+    kind, sep, label = name.partition(":")
+    if sep and kind.startswith("external-"):
+        source = kind.removeprefix("external-")
+        if source not in EXTERNAL_SOURCES or not label:
+            raise InvalidScenario(f"integration {name!r}: expected external-feed:<name> or external-poll:<name>")
+        return ExternalService(source, label)
     module_name, sep, attr = name.partition(":")
     if not sep or not module_name or not attr:
         raise InvalidScenario(
-            f"unknown integration {name!r}: use one of {', '.join(BUILTIN)}, external:<hook URL>, or module:Class"
+            f"unknown integration {name!r}: use one of {', '.join(BUILTIN)}, external:<hook URL>, "
+            "external-feed:<name>, external-poll:<name>, or module:Class"
         )
     try:
         cls = getattr(importlib.import_module(module_name), attr)

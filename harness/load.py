@@ -48,7 +48,15 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
-from .bodies import change_body, invoice_items, summary_change, summary_order
+from .bodies import (
+    CHANGE_ACTIONS,
+    change_body,
+    change_v1_body,
+    change_v1_request_id,
+    invoice_items,
+    summary_change,
+    summary_order,
+)
 from .checkers import check_all
 from .errors import HarnessError, InvalidScenario
 from .gates import run_verdict
@@ -83,6 +91,7 @@ __all__ = [
     "add_command",
     "add_load_arguments",
     "change_body",
+    "change_v1_body",
     "credential_headers",
     "decode",
     "evaluate",
@@ -108,7 +117,7 @@ RACE_TYPE = "RACE"
 shows as a locust failure with its explanation. These entries are not HTTP requests: the failure ratio and the
 request rates leave them out."""
 
-STEP_ACTIONS = ("invoice", "change", "cancel")
+STEP_ACTIONS = ("invoice", "change", "change-v1", "cancel")
 """The `do:` actions a load profile fires. Accounting steps and a script's own steps are the harness's only."""
 
 _ROOT = Path(__file__).resolve().parents[1]
@@ -824,7 +833,7 @@ class Race:
         self.requests = 0
         self._lock = threading.Lock()
         self._changes: dict[int, tuple[threading.Event, list[str | None]]] = {
-            i: (threading.Event(), []) for i, s in enumerate(spec.steps) if s.do == "change"
+            i: (threading.Event(), []) for i, s in enumerate(spec.steps) if s.do in CHANGE_ACTIONS
         }
 
     @property
@@ -833,8 +842,12 @@ class Race:
 
     @property
     def planned_changes(self) -> list[int]:
-        """Indexes of the steps that send a Change, in schedule order."""
+        """Indexes of the steps that send a Change (v2 or v1), in schedule order."""
         return sorted(self._changes, key=lambda i: (self.spec.steps[i].at_ms, i))
+
+    def synchronous(self, step: int) -> bool:
+        """Whether the Change of `step` is a Change v1 (its 200 answer says it was applied; nothing to poll)."""
+        return self.spec.steps[step].do == "change-v1"
 
     def invoice_number(self) -> str:
         return f"NF-{self.spec.order_id}"
@@ -949,6 +962,11 @@ class StepApi:
                                 name="/api/order-system/orders/[id]/changes", json=dict(body), record=dict(body),
                                 summarize=summary_change)  # fmt: skip
 
+    def change_v1(self, body: Mapping[str, Any]) -> Answer:
+        return self.race.record(self, "change_v1", "POST", f"/api/oms/pvt/orders/{self.race.order_id}/changes",
+                                name="/api/oms/pvt/orders/[id]/changes", json=dict(body),
+                                record=dict(body))  # fmt: skip
+
     def get_change(self, request_id: str) -> Answer:
         return self.race.record(self, "get_change", "GET",
                                 f"/api/order-system/orders/{self.race.order_id}/changes/{request_id}",
@@ -969,6 +987,14 @@ def send_change(race: Race, api: StepApi, step: Step) -> None:
     answer = api.change(change_body(step))
     request_id = answer.body.get("requestId") if answer.ok and isinstance(answer.body, Mapping) else None
     race.announce_change(race.spec.steps.index(step), request_id)
+
+
+def send_change_v1(race: Race, api: StepApi, step: Step) -> None:
+    """Send the step's Change v1 now (synchronous), and tell the race its `requestId` once it answered 200."""
+    index = race.spec.steps.index(step)
+    body = change_v1_body(step, race.spec.order, request_id=change_v1_request_id(race.order_id, index))
+    answer = api.change_v1(body)
+    race.announce_change(index, body["requestId"] if answer.ok else None)
 
 
 def invoice_order(
@@ -1046,12 +1072,15 @@ class Workaround(Naive):
             invoice_order(race, api, read.body, value=_step_value(step))
 
     def await_changes(self, race: Race, api: StepApi, deadline: float) -> list[str]:
-        """Wait for each Change of the order: sent, then finished. Returns the `requestId`s that finished."""
+        """Wait for each Change of the order: sent, then finished (a Change v1: answered). Returns the `requestId`s
+        of the Changes v2 that finished."""
         api.waive_schedule()
         finished = []
         for index in race.planned_changes:
             request_id = race.change_sent(index, timeout_s=deadline - race.clock())
-            if request_id is not None and self.wait_finished(race, api, request_id, deadline):
+            if request_id is None or race.synchronous(index):
+                continue
+            if self.wait_finished(race, api, request_id, deadline):
                 finished.append(request_id)
         return finished
 
@@ -1277,6 +1306,8 @@ def _step_runner(race: Race, index: int, step: Step, strategy: Naive, errors: li
                 strategy.invoice(race, api, step)
             elif step.do == "change":
                 strategy.change(race, api, step)
+            elif step.do == "change-v1":
+                send_change_v1(race, api, step)  # the same for every strategy, as in the harness's built-ins
             elif step.do == "cancel":
                 api.cancel(str(step.args.get("reason", "racelab scenario")))
             else:  # LoadPlan refuses these; a spec built by hand may still carry one

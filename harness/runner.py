@@ -37,7 +37,14 @@ from .client import (
     tcp_connector,
 )
 from .hook_receiver import HookReceiver
-from .integrations import RunContext, accounting_ref, load_integration, register_invoice, update_invoice
+from .integrations import (
+    RunContext,
+    accounting_ref,
+    load_integration,
+    register_invoice,
+    send_change_v1,
+    update_invoice,
+)
 from .model import CheckResult, FinalState, RunRecord, RunSpec, Step, Verdict
 
 __all__ = ["ControlFactory", "RunOutcome", "RunnerOptions", "run_specs", "sleep_until"]
@@ -227,10 +234,14 @@ async def _seed_all(specs: Sequence[RunSpec], integrations: Mapping[str, Any], c
 
 
 async def _prepare_external(control: ControlApi, integrations: Mapping[str, Any]) -> None:
+    """Before any run, what an external integration needs to learn about orders: the hook to its URL, or (for one
+    that reads the feed) a feed it configured itself."""
     for integration in integrations.values():
         url = getattr(integration, "url", None)
         if url is not None:
             await _configure_hook(control, url)
+        elif hasattr(integration, "prepare"):
+            await integration.prepare(control)
 
 
 async def _configure_hook(control: ControlApi, url: str) -> None:
@@ -316,6 +327,9 @@ async def _fire(
         await integration.invoice(ctx, step)
     elif step.do == "change":
         await integration.change(ctx, step)
+    elif step.do == "change-v1":
+        change_v1 = getattr(integration, "change_v1", None)  # a user's class may not have one: the plain send
+        await (change_v1(ctx, step) if change_v1 is not None else send_change_v1(ctx, step))
     elif step.do == "cancel":
         await ctx.api.cancel_order(ctx.order_id, str(step.args.get("reason", "racelab scenario")))
     elif step.do == "register-invoice":

@@ -103,6 +103,7 @@ CHECKER_NAMES = (
 ACTION_ARGS: dict[str, frozenset[str]] = {
     "invoice": frozenset({"value"}),
     "change": frozenset({"remove", "add", "replace", "manualDiscountValue", "manualIncrementValue", "reason"}),
+    "change-v1": frozenset({"itemsRemoved", "itemsAdded", "discountValue", "incrementValue", "reason", "requestId"}),
     "cancel": frozenset({"reason"}),
     "register-invoice": frozenset(),
     "update-invoice": frozenset({"raise"}),
@@ -113,7 +114,9 @@ ACTIONS = tuple(ACTION_ARGS)
 """The built-in `do:` actions; a Python scenario script adds its own with `async def step_<name>(ctx, step)`."""
 
 INTEGRATIONS = ("naive", "naive-retry", "workaround", "robust", "hook-naive", "hook-dedupe")
-"""The built-in integrations; a scenario may also name `module:Class` or `external:<hook URL>`."""
+"""The built-in integrations; a scenario may also name `module:Class`, `external:<hook URL>` (a process driven by the
+order hook), `external-feed:<name>` or `external-poll:<name>` (a process that reads its feed, or polls the order
+list, by itself)."""
 
 MAX_POINTS = 10_000
 """Points one sweep may have."""
@@ -148,6 +151,7 @@ _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,79}$")
 _PROFILE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,79}$")
 _CLASS_REF = re.compile(r"^[A-Za-z_]\w*(\.[A-Za-z_]\w*)*:[A-Za-z_]\w*(\.[A-Za-z_]\w*)*$")
 _EXTERNAL = re.compile(r"^external:https?://\S+$")
+_EXTERNAL_SERVICE = re.compile(r"^external-(feed|poll):[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 _SUFFIXES = (".yaml", ".yml", ".py")
 _SKIPPED_DIRS = frozenset({"profiles", "load", "examples"})
 
@@ -527,6 +531,29 @@ class _Step(BaseModel):
                 raise _fail(f"`do: {self.do}` takes no field {_show(name)}{hint}; expected: {expected}")
         return self
 
+    @model_validator(mode="after")
+    def _change_v1_args(self) -> _Step:
+        """A `change-v1` step's fields are the published request's (Orders API, `POST
+        /api/oms/pvt/orders/{orderId}/changes`): money in integer cents, items as `{id, quantity, price?}` (without
+        `price`, the seeded order's unit price of that item)."""
+        if self.do != "change-v1":
+            return self
+        args = self.model_extra or {}
+        for key in ("discountValue", "incrementValue"):
+            value = args.get(key, 0)
+            if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 10**10:
+                raise _fail(f"expected whole cents, 0 or more (got {_show(value)})", key)
+        for key in ("reason", "requestId"):
+            if key in args and (not isinstance(args[key], str) or not 1 <= len(args[key]) <= 200):
+                raise _fail(f"expected a string of 1 to 200 characters (got {_show(args[key])})", key)
+        for key in ("itemsRemoved", "itemsAdded"):
+            lines = args.get(key, [])
+            if not isinstance(lines, list) or len(lines) > 1000:
+                raise _fail(f"expected a list of items such as [{{id: sku-1, quantity: 1}}] (got {_show(lines)})", key)
+            for i, line in enumerate(lines):
+                _change_v1_line(line, key, i)
+        return self
+
     @field_validator("do")
     @classmethod
     def _known_action(cls, do: str, info: ValidationInfo) -> str:
@@ -539,6 +566,22 @@ class _Step(BaseModel):
             custom = " (a Python scenario script may add its own with `async def step_<name>(ctx, step)`)"
         hint = _did_you_mean(do, [*ACTIONS, *handlers])
         raise _fail(f"unknown action {_show(do)}{hint}; expected one of: {', '.join(ACTIONS)}{custom}")
+
+
+def _change_v1_line(line: Any, key: str, i: int) -> None:
+    if not isinstance(line, dict):
+        raise _fail(f"expected an item such as {{id: sku-1, quantity: 1}} (got {_show(line)})", key, i)
+    unknown = sorted(str(k) for k in line if k not in ("id", "quantity", "price"))
+    if unknown:
+        raise _fail(f"unknown field {_show(unknown[0])}; expected: id, quantity, price", key, i, unknown[0])
+    if not isinstance(line.get("id"), str) or not 1 <= len(line["id"]) <= 100:
+        raise _fail(f"expected the item's id, a string (got {_show(line.get('id'))})", key, i, "id")
+    quantity = line.get("quantity")
+    if isinstance(quantity, bool) or not isinstance(quantity, int) or not 1 <= quantity <= 100_000:
+        raise _fail(f"expected a whole number from 1 to 100000 (got {_show(quantity)})", key, i, "quantity")
+    price = line.get("price", 0)
+    if isinstance(price, bool) or not isinstance(price, int) or not 0 <= price <= 10**10:
+        raise _fail(f"expected the unit price in whole cents (got {_show(price)})", key, i, "price")
 
 
 class _Item(_Strict):
@@ -669,6 +712,21 @@ class _Document(_Strict):
 
     @model_validator(mode="after")
     def _consistent(self) -> _Document:
+        priced = {item.id for item in self.order.items}
+        for i, step in enumerate(self.steps):
+            if step.do != "change-v1":
+                continue
+            for key in ("itemsRemoved", "itemsAdded"):
+                for j, line in enumerate((step.model_extra or {}).get(key) or []):
+                    if "price" not in line and line["id"] not in priced:
+                        raise _fail(
+                            f"item {_show(line['id'])} is not in the order, so its price cannot come from it; "
+                            "give its unit price in cents (price: ...)",
+                            "steps",
+                            i,
+                            key,
+                            j,
+                        )
         for key, gate in self.gate.items():
             if key not in self.integrations:
                 raise _fail(
@@ -710,12 +768,19 @@ def _integration_problem(name: str, before: Sequence[str]) -> str | None:
         if _EXTERNAL.match(name):
             return None
         return f"expected external:http://host:port/path, the URL the simulator posts order hooks to (got {name})"
+    if name.startswith("external-"):
+        if _EXTERNAL_SERVICE.match(name):
+            return None
+        return (
+            "expected external-feed:<name> or external-poll:<name> (a name of letters, digits, '-', '_', '.'), "
+            f"a service that reads its feed or polls the order list (got {name})"
+        )
     if name in INTEGRATIONS or _CLASS_REF.match(name):
         return None
     hint = _did_you_mean(name, INTEGRATIONS)
     return (
         f"unknown integration {_show(name)}{hint}; expected one of: {', '.join(INTEGRATIONS)}, "
-        f"a class as module:Class, or external:<hook URL>"
+        f"a class as module:Class, external:<hook URL>, external-feed:<name> or external-poll:<name>"
     )
 
 

@@ -184,7 +184,8 @@ class Universe:
         leaves = self._leaves.get(spec.integration)
         if leaves is None:  # hooks arrive over loopback TCP; an external integration is reached over it
             integration = load_integration(spec.integration)
-            leaves = getattr(integration, "hook_driven", False) or getattr(integration, "url", None) is not None
+            leaves = (getattr(integration, "hook_driven", False) or getattr(integration, "external", False)
+                      or getattr(integration, "url", None) is not None)  # fmt: skip
             self._leaves[spec.integration] = leaves
         return IDLE_CYCLES if leaves else 0
 

@@ -99,6 +99,8 @@ class WorkflowTiming(_Model):
     """Delay from a Change's end to the check it re-triggers (superseding any pending check)."""
     invoice_view_lag: Delay = Fixed()
     """How stale the invoice view is that a Change-triggered check reads."""
+    after_cancel: Delay = Fixed()
+    """Delay from a seller's cancel (the order moves to `cancel`) to the order reaching `canceled`."""
 
 
 class HookTiming(_Model):
@@ -114,6 +116,16 @@ class HookTiming(_Model):
     """Like the platform, POST `{"hookConfig": "ping"}` to the URL when a hook is configured; refuse it unless 200."""
 
 
+class CatalogItem(_Model):
+    """A SKU the catalog knows: what a Change v2 adding it with only `id` and `quantity` gets."""
+
+    price: int = Field(ge=0, le=10**10)
+    """Unit selling price, cents."""
+    name: str | None = Field(default=None, max_length=200)
+    measurement_unit: str = Field(default="un", max_length=20)
+    unit_multiplier: float = Field(default=1.0, gt=0, le=1_000_000)
+
+
 class OrdersConfig(_Model):
     account: str = Field(default="racelab", min_length=1, max_length=64)
     get_order: ReadTiming = ReadTiming()
@@ -122,6 +134,8 @@ class OrdersConfig(_Model):
     invoice: WriteTiming = WriteTiming()
     tracking: WriteTiming = WriteTiming()
     change: WriteTiming = WriteTiming(mode="async")
+    change_v1: WriteTiming = WriteTiming()
+    """Change v1 (`POST /api/oms/pvt/orders/{orderId}/changes`): synchronous; `mode` is always sync."""
     start_handling: WriteTiming = WriteTiming()
     cancel: WriteTiming = WriteTiming()
     workflow: WorkflowTiming = WorkflowTiming()
@@ -130,6 +144,9 @@ class OrdersConfig(_Model):
     """Probability that one attempt of a Change's worker hits a system failure (and is retried)."""
     change_max_attempts: int = Field(default=5, ge=1, le=50)
     """Attempts before an unfinished Change waits for `POST .../retry` (the platform retries up to 5 times)."""
+    catalog: dict[str, CatalogItem] = Field(default_factory=dict)
+    """SKU id → its catalog entry. A Change v2 may add an item with only `id` and `quantity`: its price comes from
+    the request, else the order (an item already in it), else this catalog; an unknown SKU cancels the Change."""
 
 
 class AccountingConfig(_Model):
@@ -146,15 +163,34 @@ class AccountingConfig(_Model):
 
 
 class AuthConfig(_Model):
-    """Credentials are checked only when configured (None: open, as a local mock should be)."""
+    """Credentials are checked only when configured (None: open, as a local mock should be).
+
+    The Orders API, once `orders_app_key` and `orders_app_token` (or `orders_user_token`) are set, takes either
+    credential the platform takes: the application key pair in `X-VTEX-API-AppKey` + `X-VTEX-API-AppToken`, or a
+    user token in `VtexIdclientAutCookie` (the cookie VTEX ID sets at login, or the header of that name that
+    back-end clients and VTEX IO apps send). None sent: 401; a wrong one: 403.
+    """
 
     orders_app_key: str | None = None
     orders_app_token: str | None = None
+    orders_user_token: str | None = None
+    """The user token (VTEX ID's `VtexIdclientAutCookie`) the Orders API accepts instead of the key pair."""
     accounting_subscription_key: str | None = None
     control_token: str | None = None
     """Lets non-loopback clients use `/_sim/` with header `X-Racelab-Token`; without it they are refused."""
     faithful_errors: bool = False
     """Answer a missing Accounting subscription key with 500, as the real service is documented to."""
+
+    @model_validator(mode="after")
+    def _key_with_token(self) -> AuthConfig:
+        if (self.orders_app_key is None) != (self.orders_app_token is None):
+            raise ValueError("set orders_app_key and orders_app_token together: an application key and its token")
+        return self
+
+    @property
+    def orders_checked(self) -> bool:
+        """Whether the Orders API checks credentials (an application key or a user token is configured)."""
+        return self.orders_app_key is not None or self.orders_user_token is not None
 
 
 class LimitsConfig(_Model):
@@ -242,17 +278,20 @@ class FaultsConfig(_Model):
     """
 
     get_order: RouteFaults = RouteFaults()
+    """The order reads: GET order, its PII version, and the order list."""
     reads: RouteFaults = RouteFaults()
-    """Change details and history, change summary, Change preview."""
+    """Change details and history, change summary, Change preview, Change settings (GET)."""
     invoice: RouteFaults = RouteFaults()
     """Both invoice routes (OMS form and document form)."""
     change: RouteFaults = RouteFaults()
-    """Create a Change, retry it, cancel it."""
+    """Create a Change (v2 and v1), retry it, cancel it; Change settings (PUT)."""
     tracking: RouteFaults = RouteFaults()
+    """The tracking PATCH and the tracking-status PUT."""
     start_handling: RouteFaults = RouteFaults()
     cancel: RouteFaults = RouteFaults()
     hook_config: RouteFaults = RouteFaults()
     feed: RouteFaults = RouteFaults()
+    """The feed's items, commits and configuration, and the JSONata test route."""
     accounting: RouteFaults = RouteFaults()
     """Every Accounting route (writes and notification callbacks)."""
 

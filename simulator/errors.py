@@ -64,9 +64,17 @@ class BadRequest(ApiError):
 
 
 class RuleViolation(BadRequest):
-    """A documented business or status rule refused the request."""
+    """A documented business or status rule refused the request.
+
+    `documented` is the platform's own text for the rule (a Change's `cancellationData.reason` shows it alone);
+    `message` may say more about what exactly was wrong. Without `documented`, the message is the documented text.
+    """
 
     default_code = "OMS003"
+
+    def __init__(self, message: str, *, code: str | None = None, documented: str | None = None) -> None:
+        super().__init__(message, code=code)
+        self.documented = documented or message
 
 
 class Unauthorized(ApiError):

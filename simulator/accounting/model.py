@@ -11,7 +11,10 @@ Owns:
 
 Rules (reference/riverty-aaas-api.md, seeds/riverty-update-invoice.md):
 - the order must exist in the request's business and belong to the request's customer;
-- invoice: whole positions; each one known, not cancelled, not yet invoiced; the order not cancelled;
+- invoice: whole positions; each one known, not cancelled, not yet invoiced; the order not cancelled; `carrier`
+  and `trackingCode` given when the order is of `PHYSICAL_GOODS` (create invoice: "Only required for physical goods
+  and if order is shipped", docs.riverty.com/accounting_as_a_service/api_reference/create_invoice); an update
+  re-issuing an invoice may leave them out when the invoice it replaces has them (they are carried over);
 - cancellation: only positions not invoiced (no items: every open position, i.e. the whole order);
 - goodwill and return: only invoiced positions; a return at most the quantity not yet returned, a goodwill at most
   the gross not yet returned or credited;
@@ -881,8 +884,20 @@ def _order_problems(
     return out
 
 
+def _shipping_problems(order: AccountingOrder, carrier: str | None, tracking_code: str | None) -> list[ErrorDetail]:
+    """`carrier` and `trackingCode` are required on invoices of physical goods (they ship)."""
+    if order.order_type is not OrderType.PHYSICAL_GOODS:
+        return []
+    return [
+        _err(name, "", f"{field} is required for an invoice of order {order.order_reference}, of PHYSICAL_GOODS "
+                       "(needed for chargeback handling)")
+        for name, field, value in (("CARRIER", "carrier", carrier), ("TRACKINGCODE", "trackingCode", tracking_code))
+        if not value
+    ]  # fmt: skip
+
+
 def _invoice_problems(order: AccountingOrder, body: InvoiceInput) -> list[ErrorDetail]:
-    out = []
+    out = _shipping_problems(order, body.carrier, body.tracking_code)
     if order.cancelled:
         out.append(_err("ORDERREFERENCE", order.order_reference,
                         f"Order {order.order_reference} is cancelled and cannot be invoiced"))  # fmt: skip
@@ -1029,6 +1044,8 @@ def _update_problems(order: AccountingOrder, body: UpdateInvoiceInput) -> list[E
                             "updated once every position is delivered (invoiced) or cancelled"))  # fmt: skip
     if _goodwill_taken(order, body.goodwill_reference):
         out.append(_duplicate_goodwill(order, body.goodwill_reference))
+    out.extend(_shipping_problems(order, body.invoice.carrier or original.carrier,
+                                  body.invoice.tracking_code or original.tracking_code))  # fmt: skip
     new_ref = body.invoice.invoice_reference
     if new_ref != original.invoice_reference and order.invoice(new_ref) is not None:
         out.append(_duplicate_invoice(order, new_ref))
@@ -1183,7 +1200,8 @@ def _apply_update(order: AccountingOrder, body: UpdateInvoiceInput, rid: str, at
     lines = tuple(p.line() for p in positions if p.reference in refs)
     inv = body.invoice
     issued = Invoice(inv.invoice_reference, inv.invoice_date, lines, rid, at, inv.due_date, inv.dispatch_date,
-                     inv.shipment_reference, inv.carrier, inv.tracking_code, replaces=original.invoice_reference,
+                     inv.shipment_reference, inv.carrier or original.carrier,
+                     inv.tracking_code or original.tracking_code, replaces=original.invoice_reference,
                      vat_correction=sum((ln.vat for ln in lines), ZERO) - original.vat)  # fmt: skip
     nullify = Goodwill(body.goodwill_reference, at[:10], GoodwillReason.CORRECTION_PRICE, original.lines, rid, at,
                        original.invoice_reference, automatic=True)  # fmt: skip

@@ -47,6 +47,7 @@ from .model import (
     AccountingRequest,
     ErrorDetail,
     NotificationType,
+    OrderType,
     Position,
     PositionState,
     RequestBody,
@@ -182,9 +183,12 @@ class AccountingService:
 
     def seed_order(
         self, *, business_code: str, customer_number: str, order_reference: str, currency: str,
-        positions: tuple[Position, ...],
+        positions: tuple[Position, ...], order_type: OrderType = OrderType.DIGITAL_GOODS,
     ) -> AccountingOrder:  # fmt: skip
-        """Create an accounting order directly (as if created and confirmed), e.g. mirroring an Orders order."""
+        """Create an accounting order directly (as if created and confirmed), e.g. mirroring an Orders order.
+
+        `order_type` defaults to `DIGITAL_GOODS`, whose invoices need no `carrier` / `trackingCode`: a mirror seeded
+        without saying otherwise takes the invoices the harness's strategies send (they carry neither)."""
         self.check_seed(order_reference)
         now = self.core.iso()
         order = AccountingOrder(
@@ -196,6 +200,7 @@ class AccountingService:
             positions=positions,
             created_at=now,
             order_date=now[:10],
+            order_type=order_type,
         )
         self._retain()
         self.store.create(order_reference, order, self.core.now())

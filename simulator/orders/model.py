@@ -9,29 +9,39 @@ Imports: stdlib and `simulator.errors`.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, fields, replace
 from enum import StrEnum
+from types import MappingProxyType
 from typing import Any
 
-from ..errors import RuleViolation
+from ..errors import NotFound, RuleViolation
 
 __all__ = [
     "CHANGEABLE",
+    "EMPTY_PROFILE",
     "FINAL",
     "HAPPY_PATH",
     "STATUSES",
+    "AppliedChange",
+    "AppliedItem",
     "ChangeInput",
     "ChangeItem",
     "ChangePlan",
     "ChangeRequest",
     "ChangeStatus",
+    "ChangeV1Input",
     "InvoiceInput",
     "InvoiceItem",
     "Item",
     "Order",
+    "OrderProfile",
     "Package",
+    "check_change_request",
+    "check_change_v1_request",
     "plan_change",
+    "plan_change_v1",
+    "resolve_invoice_items",
 ]
 
 STATUSES = (
@@ -69,6 +79,9 @@ INVOICEABLE = frozenset(
 
 @dataclass(frozen=True, slots=True)
 class Item:
+    """One line of an order. The catalog facts after `measurement_unit` are optional: the order document fills what
+    is not given from the SKU id (`productId`, `refId`, `sellerSku`) or with neutral defaults."""
+
     id: str
     unique_id: str
     name: str
@@ -78,6 +91,20 @@ class Item:
     list_price: int
     unit_multiplier: float = 1.0
     measurement_unit: str = "un"
+    product_id: str | None = None
+    ref_id: str | None = None
+    ean: str | None = None
+    seller_sku: str | None = None
+    seller: str | None = None
+    """The seller's id (`sellers[].id`); None: the order's first seller."""
+    image_url: str | None = None
+    detail_url: str | None = None
+    weight: float | None = None
+    """`additionalInfo.dimension.weight` (the platform's unit, grams); None: the document's default."""
+    tax: int = 0
+    """Tax per unit, cents (`items[].tax`)."""
+    extra: Mapping[str, Any] | None = None
+    """Published item properties given at seed time that replace the rendered ones (objects deep-merged)."""
 
     @property
     def total(self) -> int:
@@ -124,6 +151,114 @@ class Package(InvoiceInput):
 
     receipt: str
     received_at: str = ""
+    courier_status: dict[str, Any] | None = None
+    """The carrier's tracking events (`PUT .../tracking`), rendered as the package's `courierStatus`; never
+    mutated: an update stores a new dict."""
+
+
+@dataclass(frozen=True, slots=True)
+class OrderProfile:
+    """What an order is seeded with and no operation changes: the published top-level properties that are not
+    computed from the order's state (`clientProfileData`, `shippingData` but its `logisticsInfo`, the payment's
+    transaction, `sellers`, `marketplace`, `storePreferencesData`, …), already merged from defaults and a scenario's
+    overrides. One immutable value shared by every version of the order (`Order.evolve` copies the reference).
+
+    profile = OrderProfile(document=MappingProxyType({"sellers": [{"id": "1", "name": "Store"}]}))
+    order = Order(..., profile=profile)
+
+    Its nested objects are shared by every rendering: read them, never change them.
+    """
+
+    document: Mapping[str, Any]
+    """Published top-level property → its value, for the properties a scenario set (the document's defaults
+    supply the others)."""
+
+
+EMPTY_PROFILE = OrderProfile(document=MappingProxyType({}))
+"""A profile that sets nothing: the document's defaults throughout."""
+
+
+@dataclass(frozen=True, slots=True)
+class AppliedItem:
+    """An item in `changesData[].itemsAdded` / `itemsRemoved`: name and unit price as the order's line had them."""
+
+    id: str
+    name: str
+    quantity: int
+    price: int
+    """Unit price, cents."""
+    unit_multiplier: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class AppliedChange:
+    """One entry of `changesAttachment.changesData`: a Change (v1 or v2) as the order records it once applied.
+
+    applied = AppliedChange.of(order, plan, request_id="r-1", reason="out of stock", receipt="…", date=at)
+    new = apply_plan(order, plan, applied)
+    """
+
+    request_id: str
+    """racelab's extra (`requestId`): the Change's id, which the harness matches Changes by."""
+    reason: str
+    discount_value: int
+    """By how much the Change lowered the order's value, cents (0 when it raised it)."""
+    increment_value: int
+    """By how much the Change raised the order's value, cents (0 when it lowered it)."""
+    items_added: tuple[AppliedItem, ...]
+    items_removed: tuple[AppliedItem, ...]
+    receipt: str
+    date: str
+
+    @classmethod
+    def of(
+        cls,
+        order: Order,
+        plan: ChangePlan,
+        *,
+        request_id: str,
+        reason: str,
+        receipt: str,
+        date: str,
+        discount_value: int | None = None,
+        increment_value: int | None = None,
+    ) -> AppliedChange:
+        """The record of `plan` applied to `order`: items from the plan's deltas and new lines, names and unit prices
+        from the order's lines; the values from the plan's total unless given (a Change v1 states its own).
+
+        Args:
+            order: the version the plan is applied to.
+            plan: what the Change does.
+            request_id: the Change's id (v2 `requestId`; v1: the id racelab gives it).
+            reason: the request's `reason`.
+            receipt: the receipt the platform records for the Change.
+            date: when it was applied.
+            discount_value: v1's `discountValue` as sent; None: the reduction the plan computes.
+            increment_value: v1's `incrementValue` as sent; None: the increase the plan computes.
+        """
+        lines = {i.id: i for i in order.items}
+        added: list[AppliedItem] = []
+        removed: list[AppliedItem] = []
+        for sku, delta in plan.deltas:
+            line = lines.get(sku)
+            name, price, multiplier = (line.name, line.price, line.unit_multiplier) if line else (sku, 0, None)
+            entry = AppliedItem(sku, name, abs(delta), price, multiplier)
+            if delta > 0:
+                added.append(entry)
+            elif delta < 0:
+                removed.append(entry)
+        added.extend(AppliedItem(n.id, n.name, n.quantity, n.price, n.unit_multiplier) for n in plan.new_lines)
+        total = plan.total_change_value
+        return cls(
+            request_id=request_id,
+            reason=reason,
+            discount_value=max(0, -total) if discount_value is None else discount_value,
+            increment_value=max(0, total) if increment_value is None else increment_value,
+            items_added=tuple(added),
+            items_removed=tuple(removed),
+            receipt=receipt,
+            date=date,
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,8 +279,11 @@ class Order:
     created_at: str
     last_change: str
     invoiced_date: str | None = None
-    applied_changes: tuple[str, ...] = ()
+    applied_changes: tuple[AppliedChange, ...] = ()
+    """Every Change applied, oldest first (`changesAttachment.changesData`)."""
     sequence: int = 0
+    profile: OrderProfile = EMPTY_PROFILE
+    """The seed-time parts of the document (client, address, payment, seller…), the same object in every version."""
 
     @property
     def items_total(self) -> int:
@@ -226,6 +364,26 @@ def check_invoice(order: Order, inv: InvoiceInput) -> None:
         )
 
 
+def resolve_invoice_items(order: Order, inv: InvoiceInput) -> tuple[InvoiceItem, ...]:
+    """The package's items as the platform keeps them: each pointing at its order line's `itemIndex` (the OMS form
+    names lines by SKU id), and every line when the notification sends no items (a whole-order invoice).
+
+    Returns `inv.items` itself when there is nothing to resolve (the common document-form case: no copy)."""
+    if not inv.items:
+        return tuple(
+            InvoiceItem(item_index=n, quantity=line.quantity, price=line.total, sku_id=line.id)
+            for n, line in enumerate(order.items)
+            if line.quantity > 0
+        )
+    if all(it.sku_id is None or it.item_index >= 0 for it in inv.items):
+        return inv.items
+    index = {line.id: n for n, line in enumerate(order.items)}
+    return tuple(
+        replace(it, item_index=index[it.sku_id]) if it.sku_id is not None and it.item_index < 0 else it
+        for it in inv.items
+    )
+
+
 def _match_invoice_item(order: Order, it: InvoiceItem) -> None:
     if it.sku_id is not None:
         line = next((i for i in order.items if i.id == it.sku_id), None)
@@ -304,33 +462,79 @@ class ChangePlan:
         return out
 
 
-def plan_change(order: Order, change: ChangeInput, *, check_status: bool = True, check_invoices: bool) -> ChangePlan:
-    """Apply the Change rules to one version of an order and compute the result.
+# Documented texts (dev portal, "Order modifications" ERP guide, errors in Change v2 / v1; help center, "Adapting your
+# integration for Order modifications"): what a client sees in an error's `message` or a Change's
+# `cancellationData.reason`. The simulator appends what exactly was wrong after the documented text, except where
+# the help center shows the text alone (CHK0034's cancellation reason).
+INVALID_ITEM = "Invalid id for item."
+INVALID_QUANTITY = "Invalid quantity for item."
+EXCEEDS_PRICE = "The value of the change exceed the order's price"
+NEGATIVE_VALUE = "The change value needs to be greater or equal than zero."
+INVALID_CHANGE = "Invalid change for order."
+CANCELED_ORDER = "Cannot Change Cancelled Order."
 
-    Args:
-        order: the version the Change is judged against (the latest for the synchronous checks and previews, a
-            possibly stale snapshot in the worker).
-        change: the request.
-        check_status: refuse unless the order's status accepts Changes.
-        check_invoices: refuse a result below what is already invoiced (CHK0034). The synchronous checks skip
-            this: it is exactly the rule the race defeats.
+
+def check_change_request(change: ChangeInput) -> None:
+    """The rules a Change v2 request breaks whatever the order (answered at once with 400).
 
     Raises:
-        RuleViolation: with the documented CHK code.
+        RuleViolation: nothing to change (CHK0124), a negative manual value (CHK0098), a quantity below 1 (CHK0023).
     """
     if not (change.add or change.remove or change.replace or change.manual_discount or change.manual_increment):
         raise RuleViolation(
-            "Invalid change for order: it adds, removes and replaces nothing and sets no manual value", code="CHK0124"
+            f"{INVALID_CHANGE} It adds, removes and replaces nothing and sets no manual value", code="CHK0124"
         )
     if change.manual_discount < 0 or change.manual_increment < 0:
-        raise RuleViolation("The change value must be greater than or equal to zero", code="CHK0098")
+        raise RuleViolation(NEGATIVE_VALUE, code="CHK0098")
+    for frm, to in change.replace or ():
+        if not frm and not to:
+            raise RuleViolation(f"{INVALID_CHANGE} A replace needs items in from or to", code="CHK0124")
+    for item in _all_items(change):
+        if item.quantity < 1:
+            raise RuleViolation(f"{INVALID_QUANTITY} Item {item.id!r}: {item.quantity}, at least 1", code="CHK0023")
+
+
+def _all_items(change: ChangeInput) -> Iterable[ChangeItem]:
+    yield from change.add or ()
+    yield from change.remove or ()
+    for frm, to in change.replace or ():
+        yield from frm
+        yield from to
+
+
+def plan_change(
+    order: Order,
+    change: ChangeInput,
+    *,
+    check_status: bool = True,
+    check_invoices: bool,
+    catalog: Mapping[str, Item] | None = None,
+) -> ChangePlan:
+    """Apply the Change rules to one version of an order and compute the result.
+
+    Args:
+        order: the version the Change is judged against (the latest for previews, a possibly stale snapshot in the
+            worker).
+        change: the request.
+        check_status: refuse unless the order's status accepts Changes.
+        check_invoices: refuse a result below what is already invoiced (CHK0034): exactly the rule the race
+            defeats when the snapshot predates an invoice.
+        catalog: SKU id → a line to copy for an added item the request gives no price for and the order does not
+            hold (the help center: "the other attributes are obtained from the request or the Catalog system").
+
+    Raises:
+        RuleViolation: with the documented code and text.
+    """
+    check_change_request(change)
     if check_status:
+        if order.status == "canceled":
+            raise RuleViolation(CANCELED_ORDER, code="SalesOrderSystem008")
         partial = order.invoiced_value > 0
         if order.status not in CHANGEABLE or (order.status == "payment-approved" and not partial):
             raise RuleViolation(
-                f"Order status should be handling or waiting-for-fulfillment to change it (order {order.order_id} "
-                f"is {order.status})",
-                code="OMS003",
+                f"{INVALID_CHANGE} Allowed order states: handling, waiting-for-fulfillment and ready-for-invoicing "
+                f"(order {order.order_id} is {order.status})",
+                code="CHK0124",
             )
     quantity = {i.id: i.quantity for i in order.items}
     price = {i.id: i.price for i in order.items}
@@ -343,17 +547,15 @@ def plan_change(order: Order, change: ChangeInput, *, check_status: bool = True,
         added.extend(to)
     for r in removed:
         if r.id not in quantity:
-            raise RuleViolation(f"Invalid item id {r.id!r}: it is not in order {order.order_id}", code="CHK0022")
+            raise RuleViolation(f"{INVALID_ITEM} Item {r.id!r} is not in order {order.order_id}", code="CHK0022")
         if not 1 <= r.quantity <= quantity[r.id]:
             raise RuleViolation(
-                f"Invalid quantity {r.quantity} for item {r.id!r}: between 1 and {quantity[r.id]} can be removed",
+                f"{INVALID_QUANTITY} Item {r.id!r}: {r.quantity}; between 1 and {quantity[r.id]} can be removed",
                 code="CHK0023",
             )
         quantity[r.id] -= r.quantity
         deltas[r.id] = deltas.get(r.id, 0) - r.quantity
     for a in added:
-        if a.quantity < 1:
-            raise RuleViolation(f"Invalid quantity {a.quantity} for item {a.id!r}: at least 1", code="CHK0023")
         if a.id in new_lines:  # the same new item added twice in one Change: one line, both quantities
             quantity[a.id] += a.quantity
             new_lines[a.id] = replace(new_lines[a.id], quantity=quantity[a.id])
@@ -362,38 +564,43 @@ def plan_change(order: Order, change: ChangeInput, *, check_status: bool = True,
             quantity[a.id] += a.quantity
             deltas[a.id] = deltas.get(a.id, 0) + a.quantity
             continue
-        if a.price is None or a.price < 0:
-            raise RuleViolation(f"Invalid item id {a.id!r}: a new item needs a price (cents, >= 0)", code="CHK0022")
+        known = catalog.get(a.id) if catalog else None
+        unit_price = a.price if a.price is not None else (known.price if known else None)
+        if unit_price is None or unit_price < 0:
+            raise RuleViolation(
+                f"{INVALID_ITEM} Item {a.id!r} is neither in order {order.order_id} nor in the catalog, and the "
+                "request gives no price",
+                code="CHK0022",
+            )
         quantity[a.id] = a.quantity
-        price[a.id] = a.price
-        new_lines[a.id] = Item(
-            id=a.id,
+        price[a.id] = unit_price
+        base = known or Item(id=a.id, unique_id="", name=a.id, price=unit_price, quantity=0, list_price=unit_price)
+        new_lines[a.id] = replace(
+            base,
             unique_id=a.unique_id or f"{a.id}-added",
-            name=a.id,
-            price=a.price,
+            price=unit_price,
             quantity=a.quantity,
-            list_price=a.price,
-            unit_multiplier=a.unit_multiplier or 1.0,
-            measurement_unit=a.measurement_unit or "un",
+            unit_multiplier=a.unit_multiplier or base.unit_multiplier,
+            measurement_unit=a.measurement_unit or base.measurement_unit,
         )
     items_delta = sum(price[i] * d for i, d in deltas.items()) + sum(n.total for n in new_lines.values())
     total = items_delta - change.manual_discount + change.manual_increment
     if change.manual_discount and change.manual_discount >= order.value:
         raise RuleViolation(
-            f"A manual discount ({change.manual_discount}) must be lower than the order total ({order.value})",
+            f"{INVALID_CHANGE} A manual discount ({change.manual_discount}) must be lower than the order total "
+            f"({order.value})",
             code="CHK0124",
         )
     new_value = order.value + total
     if new_value <= 0:
         raise RuleViolation(
-            f"Invalid change for order: the order total would be {new_value}; cancel the order instead",
-            code="CHK0124",
+            f"{INVALID_CHANGE} The order total would be {new_value}; cancel the order instead", code="CHK0124"
         )
     if check_invoices and order.invoiced_value > new_value:
         raise RuleViolation(
-            f"The value of the change exceed the order's price: {order.invoiced_value} is already invoiced and the "
-            f"order total would be {new_value}",
+            f"{EXCEEDS_PRICE}: {order.invoiced_value} is already invoiced and the order total would be {new_value}",
             code="CHK0034",
+            documented=EXCEEDS_PRICE,
         )
     return ChangePlan(
         deltas=tuple(deltas.items()),
@@ -404,8 +611,96 @@ def plan_change(order: Order, change: ChangeInput, *, check_status: bool = True,
     )
 
 
-def apply_plan(order: Order, plan: ChangePlan, request_id: str, at: str) -> Order:
-    """Apply a plan's deltas to `order` (which may be a newer version than the one the plan was computed from)."""
+# -- Change v1 (`POST /api/oms/pvt/orders/{orderId}/changes`, synchronous, deprecated but still called) -----------
+V1_STATUS = (
+    "It is only allowed to register an order modification when the order is in handling: status = handling, "
+    "waiting for fulfillment or ready for invoicing"
+)
+V1_EXCEEDS = "The value of the modification exceeds the order's price"
+V1_NEGATIVE = "The modification value needs to be greater or equal than zero"
+V1_INVALID = "Invalid modification for order"
+V1_MAX_CHANGES = 50
+"""Dev portal: "Max allowed modifications for order exceeded" beyond 50 registered modifications."""
+
+
+@dataclass(frozen=True, slots=True)
+class ChangeV1Input:
+    """A Change v1: the caller computes the value (`incrementValue` - `discountValue`); the item lists only move
+    quantities (help center, "Adapting your integration": "the user calculated the change value")."""
+
+    request_id: str
+    reason: str
+    discount_value: int
+    increment_value: int
+    items_added: tuple[ChangeItem, ...] = ()
+    items_removed: tuple[ChangeItem, ...] = ()
+
+
+def check_change_v1_request(change: ChangeV1Input) -> None:
+    """The request errors of the dev portal's "Errors in Change v1" table (answered at once with 400)."""
+    if change.discount_value < 0 or change.increment_value < 0:
+        raise RuleViolation(V1_NEGATIVE, code="OMS-CHANGE-NEGATIVE")
+    if change.discount_value == change.increment_value and not change.items_added and not change.items_removed:
+        raise RuleViolation(
+            f"{V1_INVALID}: incrementValue equals discountValue and no item is added or removed", code="OMS-CHANGE"
+        )
+
+
+def plan_change_v1(order: Order, change: ChangeV1Input, *, check_invoices: bool) -> ChangePlan:
+    """The Change v1 rules on one version of an order (the dev portal's restriction errors, and the help center's
+    invoice rule: a modified total below what is already invoiced is refused).
+
+    Raises:
+        RuleViolation: a status that refuses modifications, an item that is not in the order, a quantity that
+            would go below 0, a discount above the order's price, or a total below what is invoiced.
+        NotFound: a removed item that is not in the order (the dev portal lists these as `404 Not Found`).
+    """
+    if order.status not in CHANGEABLE or (order.status == "payment-approved" and order.invoiced_value == 0):
+        raise RuleViolation(f"{V1_STATUS} (order {order.order_id} is {order.status})", code="OMS003")
+    if len(order.applied_changes) >= V1_MAX_CHANGES:
+        raise RuleViolation(f"Max allowed modifications for order exceeded: {V1_MAX_CHANGES}", code="OMS-CHANGE-MAX")
+    quantity = {i.id: i.quantity for i in order.items}
+    deltas: dict[str, int] = {}
+    new_lines: list[Item] = []
+    for r in change.items_removed:
+        if r.id not in quantity:
+            raise NotFound(f"Item {r.id!r} is not in order {order.order_id}", code="OMS-ITEM-NOT-FOUND")
+        if r.quantity > quantity[r.id]:
+            raise RuleViolation(f"Invalid quantity to remove from item {r.id}", code="OMS-CHANGE-QUANTITY")
+        quantity[r.id] -= r.quantity
+        deltas[r.id] = deltas.get(r.id, 0) - r.quantity
+    for a in change.items_added:
+        if a.id in quantity:
+            quantity[a.id] += a.quantity
+            deltas[a.id] = deltas.get(a.id, 0) + a.quantity
+            continue
+        unit = a.price or 0
+        quantity[a.id] = a.quantity
+        new_lines.append(Item(id=a.id, unique_id=f"{a.id}-added", name=a.id, price=unit, quantity=a.quantity,
+                              list_price=unit))  # fmt: skip
+    total = change.increment_value - change.discount_value
+    if change.discount_value > order.value:
+        raise RuleViolation(f"{V1_EXCEEDS}: discountValue {change.discount_value} > {order.value}",
+                            code="OMS-CHANGE-EXCEEDS")  # fmt: skip
+    new_value = order.value + total
+    if check_invoices and order.invoiced_value > new_value:
+        raise RuleViolation(
+            f"{V1_EXCEEDS}: {order.invoiced_value} is already invoiced and the order total would be {new_value}",
+            code="OMS-CHANGE-EXCEEDS",
+            documented=V1_EXCEEDS,
+        )
+    return ChangePlan(
+        deltas=tuple(deltas.items()),
+        new_lines=tuple(new_lines),
+        items_delta=0,
+        total_change_value=total,
+        new_value=new_value,
+    )
+
+
+def apply_plan(order: Order, plan: ChangePlan, applied: AppliedChange) -> Order:
+    """Apply a plan's deltas to `order` (which may be a newer version than the one the plan was computed from), and
+    record the Change as `applied` (its `date` is the version's `lastChange`)."""
     deltas = dict(plan.deltas)
     items = [replace(i, quantity=max(0, i.quantity + deltas[i.id])) if i.id in deltas else i for i in order.items]
     present = {i.id for i in items}
@@ -413,8 +708,8 @@ def apply_plan(order: Order, plan: ChangePlan, request_id: str, at: str) -> Orde
     return order.evolve(
         items=tuple(items),
         change_value=order.change_value + plan.total_change_value,
-        applied_changes=(*order.applied_changes, request_id),
-        last_change=at,
+        applied_changes=(*order.applied_changes, applied),
+        last_change=applied.date,
     )
 
 
@@ -449,7 +744,8 @@ class ChangeRequest:
     applied_version: int | None = None
 
     def log(self, at: str, message: str) -> None:
-        self.logs.append({"date": at, "message": message, "source": "Workflow Engine", "status": self.status.value})
+        """Newest first, as the platform lists them (help center, "Adapting your integration": logs example)."""
+        self.logs.insert(0, {"date": at, "message": message, "source": "Workflow Engine", "status": self.status.value})
 
     def to_json(self) -> dict[str, Any]:
         c = self.change

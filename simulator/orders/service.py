@@ -1,4 +1,4 @@
-"""The Orders (OMS) service: every operation as a pipeline of timed phases, the status workflow, hooks, the feed.
+"""The Orders (OMS) service: every operation as a pipeline of timed phases, the status workflow.
 
 Owns `OrdersService`. Each public coroutine is one API operation; the HTTP layer validates the request body, calls
 it, and renders what it returns.
@@ -26,44 +26,67 @@ Failure B — stuck in `payment-approved` with a valid invoice.
 In `serializable` consistency every READ→COMMIT (and every check) holds the order's lock and reads the latest
 version, so neither can happen.
 
-Imports: stdlib, `simulator.engine`, `.config`, `.errors`, `.orders.model`. No aiohttp: hook delivery goes through
-the `HookSender` the HTTP layer provides.
+Hooks and the feed live in `.orders.events` (`OrderEvents`); every committed version is handed to it by `_emit`.
+
+Imports: stdlib, `simulator.engine`, `.config`, `.errors`, `.orders.model`, `.orders.events`. No aiohttp: hook
+delivery goes through the `HookSender` the HTTP layer provides.
 """
 
 from __future__ import annotations
 
 import asyncio
 import itertools
-from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, fields, replace
-from typing import Any, Protocol
+from typing import Any
 
 from ..config import WriteTiming
 from ..engine import Core, Op, VersionedStore
-from ..errors import BadRequest, NotFound, RuleViolation, http_status
+from ..errors import BadRequest, Conflict, NotFound, RuleViolation, http_status
 from ..timing import Delay
+from .documents import ChangeContext, change_document
+from .events import HookSender, OrderEvents
 from .model import (
+    EMPTY_PROFILE,
     FINAL,
     HAPPY_PATH,
     STATUSES,
+    AppliedChange,
     ChangeInput,
     ChangePlan,
     ChangeRequest,
     ChangeStatus,
+    ChangeV1Input,
     InvoiceInput,
     Item,
     Order,
+    OrderProfile,
     Package,
     apply_plan,
+    check_change_request,
+    check_change_v1_request,
     check_invoice,
     plan_change,
+    plan_change_v1,
+    resolve_invoice_items,
 )
 
-__all__ = ["FeedEvent", "HookConfig", "HookSender", "OrdersService", "SeedItem"]
+__all__ = ["HookSender", "OrdersService", "SeedItem"]  # HookSender: re-exported for the accounting service
+
+
+def default_change_settings() -> dict[str, dict[str, Any]]:
+    """Order modifications settings as a new account has them (the official document's GET example's shape)."""
+    return {
+        "paymentConfiguration": {"customPaymentSystemsAllowed": []},
+        "rolloutConfiguration": {"usingDefaultBehavior": False, "enableApi": True,
+                                 "enableAdminOrders": {"enabledWorkspaces": ["*"]},
+                                 "enableMyOrders": {"enabledWorkspaces": []}},
+        "pipelineConfiguration": {"enableTaxHubRecalculation": False, "compensateShippingChanges": False,
+                                  "enablePromotionRecalculation": False, "enableNativeTaxRecalculation": False},
+    }  # fmt: skip
+
 
 _CHECK_TIMING = WriteTiming()  # the workflow check locks like a write; its lag is its own (invoice_view_lag)
-_FEED_MAX = 100_000
 _SENT_FIELDS = tuple(f.name for f in fields(InvoiceInput))
 """What a stored package keeps of the notification as sent (computed once: this is on the request path)."""
 
@@ -73,58 +96,27 @@ def _wake(waiting: asyncio.Future[None]) -> None:
         waiting.set_result(None)
 
 
-class HookSender(Protocol):
-    """Delivers one hook POST; returns the HTTP status, raises on a connection error or timeout."""
-
-    async def post_json(self, url: str, headers: Mapping[str, str], payload: Any, timeout_s: float) -> int: ...
-
-
-@dataclass(frozen=True, slots=True)
-class HookConfig:
-    filter_type: str
-    statuses: frozenset[str]
-    url: str
-    headers: dict[str, str]
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "filter": {"type": self.filter_type, "status": sorted(self.statuses)},
-            "hook": {"url": self.url, "headers": self.headers},
-        }
-
-
-@dataclass(frozen=True, slots=True)
-class FeedEvent:
-    event_id: str
-    handle: str
-    order_id: str
-    state: str
-    last_state: str
-    last_change: str
-    current_change: str
-    domain: str = "Fulfillment"
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "eventId": self.event_id,
-            "handle": self.handle,
-            "domain": self.domain,
-            "state": self.state,
-            "lastState": self.last_state,
-            "orderId": self.order_id,
-            "lastChange": self.last_change,
-            "currentChange": self.current_change,
-            "availableDate": self.current_change,
-        }
-
-
 @dataclass(frozen=True, slots=True)
 class SeedItem:
+    """An item of `seed_order`; the optional catalog facts are `Item`'s (None: the document's default)."""
+
     id: str
     price: int
     quantity: int
     name: str | None = None
     list_price: int | None = None
+    product_id: str | None = None
+    ref_id: str | None = None
+    ean: str | None = None
+    seller_sku: str | None = None
+    seller: str | None = None
+    image_url: str | None = None
+    detail_url: str | None = None
+    weight: float | None = None
+    tax: int = 0
+    unit_multiplier: float = 1.0
+    measurement_unit: str = "un"
+    extra: Mapping[str, Any] | None = None
 
 
 class _Duplicate(Exception):
@@ -153,18 +145,21 @@ class OrdersService:
         self.store: VersionedStore[Order] = VersionedStore()
         core.stores.append(self.store)
         self.changes: dict[str, dict[str, ChangeRequest]] = {}
-        self.hook: HookConfig | None = None
-        self.feed: OrderedDict[str, FeedEvent] = OrderedDict()
-        """Uncommitted feed events, oldest first (an OrderedDict: dropping the oldest is O(1))."""
-        self._feed_handles: dict[str, list[str]] = {}
-        """Order id → its feed events' handles, to forget them with the order."""
+        self.events = OrderEvents(core, sender)
+        """The order hook and the feed (`simulator.orders.events`)."""
         self._check_generation: dict[str, int] = {}
         self._check_waits: dict[str, asyncio.Future[None]] = {}
         """The pending check's wait per order, so that a newer check can wake it (see `_check_queue`)."""
         self._order_numbers = itertools.count(1)
-        self._hook_numbers = itertools.count(1)
+        self._catalog: tuple[object, dict[str, Item]] = (None, {})
+        self.change_settings: dict[str, dict[str, Any]] = default_change_settings()
+        """`GET/PUT /api/order-system/orders/changes/settings`: kept and answered; no setting changes behaviour."""
+        self.changes_v1: dict[str, dict[str, str]] = {}
+        """Order id → Change v1 `requestId` → the receipt it was answered (only the first of a requestId counts)."""
         self.rendered: dict[str, tuple[Order, bytes]] = {}
         """The HTTP layer's cache of the last rendered document per order (by version identity)."""
+        self.documents: dict[str, tuple[Order, dict[str, Any]]] = {}
+        """In-process readers' cache of the last order document per order (by version identity): never changed."""
 
     # -- lookups -------------------------------------------------------------------------------------------
     def latest(self, order_id: str) -> Order:
@@ -177,8 +172,37 @@ class OrdersService:
         self.latest(order_id)
         change = self.changes.get(order_id, {}).get(request_id)
         if change is None:
-            raise NotFound(f"Change {request_id} not found for order {order_id}", code="CHK0124")
+            raise NotFound(f"Change order request {request_id} not found.", code="CHK0289")
         return change
+
+    def change_document(self, request: ChangeRequest) -> dict[str, Any]:
+        """A Change as the platform answers it (`simulator.orders.documents.change_document`)."""
+        return change_document(request, self.change_context(request.order_id))
+
+    def change_context(self, order_id: str) -> ChangeContext:
+        payment = self.change_settings["paymentConfiguration"].get("customPaymentSystemsAllowed") or []
+        return ChangeContext(self.store.get(order_id), self.catalog(), payment)
+
+    def catalog(self) -> dict[str, Item]:
+        """The profile's catalog (`orders.catalog`) as order lines, built once per configuration."""
+        config = self.core.config
+        if self._catalog[0] is not config:
+            entries = config.orders.catalog
+            lines = {
+                sku: Item(
+                    id=sku,
+                    unique_id="",
+                    name=e.name or sku,
+                    price=e.price,
+                    quantity=0,
+                    list_price=e.price,
+                    unit_multiplier=e.unit_multiplier,
+                    measurement_unit=e.measurement_unit,
+                )
+                for sku, e in entries.items()
+            }
+            self._catalog = (config, lines)
+        return self._catalog[1]
 
     # -- seeding and control (not part of the modelled API) ------------------------------------------------
     async def seed_order(
@@ -190,7 +214,23 @@ class OrdersService:
         tax: int = 0,
         status: str = "handling",
         order_id: str | None = None,
+        profile: OrderProfile = EMPTY_PROFILE,
     ) -> Order:
+        """Create an order straight in `status` (no hook fires).
+
+        Args:
+            items: its lines, in order (their index is the invoices' `itemIndex`).
+            shipping: `Shipping` total, cents.
+            discounts: `Discounts` total, negative cents.
+            tax: `Tax` total, cents.
+            status: where it starts.
+            order_id: its id; None: the next `SIM…-01`.
+            profile: the document's seed-time parts (`simulator.orders.documents.order_profile`).
+
+        Raises:
+            BadRequest: an unknown status, no items, repeated item ids, an existing id, or a total that is not
+                positive.
+        """
         if status not in STATUSES:
             raise BadRequest(f"status must be one of {', '.join(STATUSES)}; got {status!r}")
         if not items:
@@ -212,6 +252,18 @@ class OrdersService:
                 price=i.price,
                 quantity=i.quantity,
                 list_price=i.list_price if i.list_price is not None else i.price,
+                unit_multiplier=i.unit_multiplier,
+                measurement_unit=i.measurement_unit,
+                product_id=i.product_id,
+                ref_id=i.ref_id,
+                ean=i.ean,
+                seller_sku=i.seller_sku,
+                seller=i.seller,
+                image_url=i.image_url,
+                detail_url=i.detail_url,
+                weight=i.weight,
+                tax=i.tax,
+                extra=i.extra,
             )
             for n, i in enumerate(items)
         )
@@ -229,6 +281,7 @@ class OrdersService:
             created_at=now,
             last_change=now,
             sequence=len(self.store) + 1,
+            profile=profile,
         )
         if order.value <= 0:
             raise BadRequest(f"the order total must be positive; items, shipping and discounts give {order.value}")
@@ -271,11 +324,12 @@ class OrdersService:
                     return
 
     def forget(self, order_id: str) -> None:
-        for handle in self._feed_handles.pop(order_id, ()):
-            self.feed.pop(handle, None)
+        self.events.forget(order_id)
+        self.changes_v1.pop(order_id, None)
         self.store.forget(order_id)
         self.changes.pop(order_id, None)
         self.rendered.pop(order_id, None)
+        self.documents.pop(order_id, None)
         self._check_generation.pop(order_id, None)
         self._check_waits.pop(order_id, None)
         self.core.forget(order_id)
@@ -283,12 +337,13 @@ class OrdersService:
     def reset(self) -> None:
         self.store.clear()
         self.changes.clear()
-        self.feed.clear()
-        self._feed_handles.clear()
+        self.changes_v1.clear()
+        self.change_settings = default_change_settings()
+        self.events.reset()
         self.rendered.clear()
+        self.documents.clear()
         self._check_generation.clear()
         self._check_waits.clear()
-        self.hook = None
         self._order_numbers = itertools.count(1)
 
     # -- reads ---------------------------------------------------------------------------------------------
@@ -351,8 +406,11 @@ class OrdersService:
 
     def _new_package(self, order_id: str, inv: InvoiceInput) -> Package:
         sent = {name: getattr(inv, name) for name in _SENT_FIELDS}
-        receipt = self.core.new_id(order_id, "receipt").replace("-", "")
-        return Package(**sent, receipt=receipt, received_at=self.core.iso())
+        return Package(**sent, receipt=self._receipt(order_id), received_at=self.core.iso())
+
+    def _receipt(self, order_id: str) -> str:
+        """A new receipt: 32 hex digits, as the platform answers them (drawn from the order's seeded stream)."""
+        return self.core.new_id(order_id, "receipt").replace("-", "")
 
     async def _process_invoice(self, op: Op, inv: InvoiceInput, package: Package | None = None) -> Package:
         cfg = self.core.config.orders.invoice
@@ -360,17 +418,28 @@ class OrdersService:
         await op.delay("queue", cfg.queue)
         async with self.core.transaction(self.store, order_id, op, cfg) as tx:
             snapshot = await tx.read()
-            # Newer docs: a repeat of the OMS form only returns the receipt. (A unique index: always current.)
+            # Newer docs: a repeat of the OMS form overrides the receipt only. (A unique index: always current.)
             if inv.form == "oms" and (existing := self.latest(order_id).package(inv.invoice_number)) is not None:
-                op.record("repeat", receipt=existing.receipt)
-                return existing
+                renewed = replace(existing, receipt=package.receipt if package else self._receipt(order_id))
+
+                def renew(o: Order) -> Order:
+                    return o.evolve(
+                        packages=tuple(renewed if p.invoice_number == renewed.invoice_number else p for p in o.packages)
+                    )
+
+                await tx.commit(renew, repeat=inv.invoice_number)
+                op.record("repeat", receipt=renewed.receipt)
+                return renewed
             try:
                 check_invoice(snapshot, inv)
             except RuleViolation as exc:
                 op.record("reject", version=snapshot.version, code=exc.code, message=exc.message)
                 raise
+            items = resolve_invoice_items(snapshot, inv)
             await op.delay("process", cfg.process)
             package = package or self._new_package(order_id, inv)
+            if items is not package.items:
+                package = replace(package, items=items)
 
             def unique(latest: Order) -> None:
                 existing = latest.package(inv.invoice_number)
@@ -417,6 +486,7 @@ class OrdersService:
                     return o.evolve(packages=packages)
 
                 state = await tx.commit(track, fields=sorted(fields))
+            self._emit(tx.previous, state)  # a FromOrders filter may match on tracking; no status change, no hook
             await op.delay("respond", cfg.respond)
             return state
         finally:
@@ -434,7 +504,12 @@ class OrdersService:
             op.record("arrive", reason=change.reason)
             await op.delay("ingress", cfg.ingress)
             await op.checkpoint("received")
-            plan = plan_change(self.latest(order_id), change, check_invoices=False)
+            check_change_request(change)  # the request's own mistakes: 400 at once
+            latest = self.latest(order_id)
+            try:  # the order's rules are the worker's: a Change they refuse is canceled, not answered 400
+                plan: ChangePlan | None = plan_change(latest, change, check_invoices=False, catalog=self.catalog())
+            except RuleViolation:
+                plan = None
             now = self.core.iso()
             request = ChangeRequest(
                 request_id=request_id,
@@ -443,17 +518,17 @@ class OrdersService:
                 account=self.core.config.orders.account,
                 change=change,
                 date=now,
-                total_change_value=plan.total_change_value,
-                totals=plan.totals(change),
+                total_change_value=plan.total_change_value if plan else 0,
+                totals=plan.totals(change) if plan else [],
             )
             request.log(now, "Change request received")
             self.changes.setdefault(order_id, {})[request_id] = request
-            answer = request.to_json()
+            answer = self.change_document(request)
             if cfg.mode == "async":
                 self.core.work.spawn(order_id, self._run_change(op, request), name=f"change {request_id}")
             else:
                 await self._run_change(op, request)
-                answer = request.to_json()
+                answer = self.change_document(request)
             await op.delay("respond", cfg.respond)
             await op.checkpoint("before_respond")
             op.record("respond", status=202)
@@ -479,7 +554,7 @@ class OrdersService:
                     self._finish_cancel(op, request)
                     return
                 try:
-                    plan = plan_change(snapshot, request.change, check_invoices=True)
+                    plan = plan_change(snapshot, request.change, check_invoices=True, catalog=self.catalog())
                 except RuleViolation as exc:
                     self._refuse_change(op, request, exc, snapshot.version)
                     return
@@ -501,9 +576,12 @@ class OrdersService:
                         raise _Canceled(request.request_id)
 
                 at = self.core.iso()
+                receipt = self.core.new_id(order_id, "change_receipt")
 
-                def apply(o: Order, plan: ChangePlan = plan, at: str = at) -> Order:
-                    return apply_plan(o, plan, request.request_id, at)
+                def apply(o: Order, plan: ChangePlan = plan, at: str = at, receipt: str = receipt) -> Order:
+                    applied = AppliedChange.of(o, plan, request_id=request.request_id, reason=request.change.reason,
+                                               receipt=receipt, date=at)  # fmt: skip
+                    return apply_plan(o, plan, applied)
 
                 try:
                     state = await tx.commit(
@@ -533,11 +611,9 @@ class OrdersService:
         request.status = ChangeStatus.CANCELED
         request.in_progress = False
         request.finished = False
-        request.cancellation = {
-            "requestedByUser": False,
-            "reason": f"{exc.code}: {exc.message}",
-            "cancellationDate": at,
-        }
+        request.total_change_value = 0  # help center: a Change canceled by a rule shows no value and no totals
+        request.totals = []
+        request.cancellation = {"requestedByUser": False, "reason": exc.documented, "cancellationDate": at}
         request.log(at, f"{exc.code}: {exc.message}")
         op.record("reject", version=version, code=exc.code, message=exc.message)
         self._schedule_check(op.key, "change", request.request_id)
@@ -553,7 +629,7 @@ class OrdersService:
     async def preview_change(self, order_id: str, change: ChangeInput) -> dict[str, Any]:
         """A dry run against the latest version, every rule included."""
         order = await self.read(order_id, "change_preview")
-        plan = plan_change(order, change, check_invoices=True)
+        plan = plan_change(order, change, check_invoices=True, catalog=self.catalog())
         preview = ChangeRequest(
             request_id="preview",
             workflow_id="preview",
@@ -566,7 +642,7 @@ class OrdersService:
             total_change_value=plan.total_change_value,
             totals=plan.totals(change),
         )
-        out = preview.to_json()
+        out = self.change_document(preview)
         out["preview"] = {"currentValue": order.value, "newValue": plan.new_value}
         return out
 
@@ -585,14 +661,14 @@ class OrdersService:
             op.record("cancel_requested")
         else:
             self._finish_cancel(op, request)
-        return request.to_json()
+        return self.change_document(request)
 
     async def retry_change(self, order_id: str, request_id: str) -> None:
         request = self.change_request(order_id, request_id)
         if request.finished or request.in_progress or request.status is ChangeStatus.CANCELED:
             state = "finished" if request.finished else "in progress" if request.in_progress else "canceled"
-            raise RuleViolation(f"Only an unfinished, stopped change can be retried; {request_id} is {state}",
-                                code="CHK0124")  # fmt: skip
+            raise RuleViolation(f"Cannot Retry Change. Only an unfinished, stopped change can be retried; "
+                                f"{request_id} is {state}", code="SalesOrderSystem016")  # fmt: skip
         request.attempts = 0
         request.log(self.core.iso(), "Retry requested")
         op = self.core.op("change", order_id, request_id)
@@ -601,21 +677,114 @@ class OrdersService:
 
     # -- other order actions -------------------------------------------------------------------------------
     async def start_handling(self, order_id: str) -> Order:
+        """`ready-for-handling` → `handling`; any other status answers 409 (the official document's StartHandling)."""
         return await self._transition(
-            "start_handling", order_id, "handling", allowed=frozenset({"ready-for-handling"}), why="ready-for-handling"
+            "start_handling",
+            order_id,
+            "handling",
+            allowed=frozenset({"ready-for-handling"}),
+            why="ready-for-handling",
+            conflict=True,
         )
 
     async def cancel_order(self, order_id: str, reason: str | None) -> Order:
+        """A seller's cancel: the order moves to `cancel` at once and to `canceled` after `workflow.after_cancel`
+        (help center, order flow: "Cancellation requested"/`cancel` precedes `canceled`; hooks and the feed see
+        both)."""
+
         def refuse(o: Order) -> str | None:
-            if o.status == "canceled":
-                return f"Order {order_id} is already canceled"
+            if o.status in ("cancel", "canceled"):
+                return f"Order {order_id} is already {'being ' if o.status == 'cancel' else ''}canceled"
             if o.status == "invoiced":
                 return f"Order {order_id} is invoiced and cannot be canceled"
             if o.invoiced_value > 0:
                 return f"Order {order_id} is partially invoiced and cannot be canceled; use a Change"
             return None
 
-        return await self._transition("cancel", order_id, "canceled", refuse=refuse, reason=reason)
+        state = await self._transition("cancel", order_id, "cancel", refuse=refuse, reason=reason)
+        op = self.core.op("workflow", order_id, "cancel")
+        self.core.work.spawn(order_id, self._finish_order_cancel(op), name=f"cancel {order_id}")
+        return state
+
+    async def _finish_order_cancel(self, op: Op) -> None:
+        await op.delay("after_cancel", self.core.config.orders.workflow.after_cancel)
+        order_id = op.key
+        if order_id not in self.store:
+            return
+        async with self.core.transaction(self.store, order_id, op, _CHECK_TIMING) as tx:
+            await tx.read()
+            if self.latest(order_id).status != "cancel":
+                op.record("decide", decision="none", reason=f"order is {self.latest(order_id).status}")
+                return
+            state = await tx.commit(lambda o: o.with_status("canceled", self.core.iso()), status="canceled")
+        self._emit(tx.previous, state)
+
+    async def change_v1(self, order_id: str, change: ChangeV1Input) -> str:
+        """Change v1, `POST /api/oms/pvt/orders/{orderId}/changes`: synchronous [queue] → READ → rules → [process] →
+        COMMIT. Its READ lags like the v2 worker's (`orders.change_v1.read_lag`), so it races an invoice the same way
+        (failure A). Only the first request of a `requestId` is applied; a repeat answers its receipt again.
+
+        Returns:
+            The receipt.
+        """
+        cfg = self.core.config.orders.change_v1
+        op = self.core.op("change_v1", order_id, change.request_id)
+        self.core.work.enter(order_id)
+        try:
+            op.record("arrive", reason=change.reason, request_id=change.request_id)
+            await op.delay("ingress", cfg.ingress)
+            await op.checkpoint("received")
+            check_change_v1_request(change)
+            self.latest(order_id)
+            seen = self.changes_v1.setdefault(order_id, {})
+            if (receipt := seen.get(change.request_id)) is not None:
+                op.record("repeat", receipt=receipt)
+            else:
+                receipt = await self._apply_change_v1(op, change)
+                seen[change.request_id] = receipt
+            await op.delay("respond", cfg.respond)
+            await op.checkpoint("before_respond")
+            op.record("respond", status=200, receipt=receipt)
+            return receipt
+        except Exception as exc:
+            op.record("respond", status=http_status(exc), error=str(exc))
+            raise
+        finally:
+            self.core.work.leave(order_id)
+
+    async def _apply_change_v1(self, op: Op, change: ChangeV1Input) -> str:
+        cfg = self.core.config.orders.change_v1
+        order_id = op.key
+        await op.delay("queue", cfg.queue)
+        async with self.core.transaction(self.store, order_id, op, cfg) as tx:
+            snapshot = await tx.read()
+            try:
+                plan = plan_change_v1(snapshot, change, check_invoices=True)
+            except (RuleViolation, NotFound) as exc:
+                op.record("reject", version=snapshot.version, code=exc.code, message=exc.message)
+                raise
+            await op.delay("process", cfg.process)
+            at = self.core.iso()
+            receipt = self.core.new_id(order_id, "change_v1")
+            applied = AppliedChange.of(
+                snapshot,
+                plan,
+                request_id=change.request_id,
+                reason=change.reason,
+                receipt=receipt,
+                date=at,
+                discount_value=change.discount_value,
+                increment_value=change.increment_value,
+            )
+
+            def apply(o: Order) -> Order:
+                return apply_plan(o, plan, applied)
+
+            state = await tx.commit(apply, total_change_value=plan.total_change_value, value=plan.new_value)
+        op.record("finished", version=state.version, value=state.value)
+        self._emit(tx.previous, state)
+        self._schedule_check(order_id, "change", change.request_id)
+        return receipt
 
     async def _transition(
         self,
@@ -627,6 +796,7 @@ class OrdersService:
         why: str = "",
         refuse: Callable[[Order], str | None] | None = None,
         reason: str | None = None,
+        conflict: bool = False,
     ) -> Order:
         cfg: WriteTiming = getattr(self.core.config.orders, name)
         op = self.core.op(name, order_id, name)
@@ -642,7 +812,7 @@ class OrdersService:
                     problem = f"Order status should be {why} to perform this action (order is {snapshot.status})"
                 if problem:
                     op.record("reject", version=snapshot.version, code="OMS003", message=problem)
-                    raise RuleViolation(problem, code="OMS003")
+                    raise (Conflict if conflict else RuleViolation)(problem, code="OMS003")
                 await op.delay("process", cfg.process)
                 state = await tx.commit(lambda o: o.with_status(target, self.core.iso()), reason=reason)
             self._emit(tx.previous, state)
@@ -717,82 +887,6 @@ class OrdersService:
             state = await tx.commit(lambda o: o.with_status(target, self.core.iso()), status=target)
         self._emit(tx.previous, state)
 
-    # -- events: feed and hooks ----------------------------------------------------------------------------
+    # -- events: feed and hooks (simulator.orders.events) ---------------------------------------------------
     def _emit(self, before: Order | None, after: Order) -> None:
-        if before is None or before.status == after.status:
-            return
-        self.core.journal.record(self.core.now(), after.order_id, "status", "change", after.status,
-                                 version=after.version, detail={"from": before.status, "to": after.status})  # fmt: skip
-        n = next(self._hook_numbers)
-        event = FeedEvent(
-            event_id=f"evt-{n}",
-            handle=f"{after.order_id}:{after.version}:{n}",
-            order_id=after.order_id,
-            state=after.status,
-            last_state=before.status,
-            last_change=before.last_change,
-            current_change=after.last_change,
-        )
-        self.feed[event.handle] = event
-        self._feed_handles.setdefault(after.order_id, []).append(event.handle)
-        if len(self.feed) > _FEED_MAX:
-            self.feed.popitem(last=False)
-        hook = self.hook
-        if hook is not None and after.status in hook.statuses:
-            payload = {
-                "Domain": "Fulfillment",
-                "OrderId": after.order_id,
-                "State": after.status,
-                "LastState": before.status,
-                "LastChange": before.last_change,
-                "CurrentChange": after.last_change,
-                "Origin": {"Account": self.core.config.orders.account, "Key": "vtexappkey-racelab"},
-            }
-            op = self.core.op("hook", after.order_id, f"hook-{n}")
-            self.core.work.spawn(after.order_id, self._deliver(op, hook, payload), name=f"hook {after.order_id}")
-
-    async def _deliver(self, op: Op, hook: HookConfig, payload: dict[str, Any]) -> None:
-        """At-least-once delivery: retried with exponential backoff until a 200 or `max_attempts`."""
-        cfg = self.core.config.orders.hook
-        await op.delay("delay", cfg.delay)
-        for attempt in range(1, cfg.max_attempts + 1):
-            status: int | None = None
-            error = None
-            try:
-                status = await self.sender.post_json(hook.url, hook.headers, payload, cfg.timeout_ms / 1000.0)
-            except Exception as exc:  # a subscriber that is down must not stop the simulator
-                error = f"{type(exc).__name__}: {exc}"
-            op.record("deliver", attempt=attempt, status=status, error=error, state=payload["State"])
-            if status == 200:
-                rate = cfg.duplicate_rate
-                if rate and self.core.rng.get(op.key, "hook", "duplicate").random() < rate:
-                    await op.delay("delay", cfg.delay)
-                    try:  # at least once: the same event again, as a subscriber must expect
-                        again = await self.sender.post_json(hook.url, hook.headers, payload, cfg.timeout_ms / 1000.0)
-                    except Exception as exc:
-                        again, error = None, f"{type(exc).__name__}: {exc}"
-                    op.record("duplicate", status=again, error=error, state=payload["State"])
-                return
-            if attempt < cfg.max_attempts:
-                await asyncio.sleep(cfg.retry_backoff_ms * 2 ** (attempt - 1) / 1000.0)
-        op.record("gave_up", attempts=cfg.max_attempts)
-
-    async def configure_hook(self, config: HookConfig) -> None:
-        cfg = self.core.config.orders.hook
-        if cfg.ping_on_config:
-            try:
-                status = await self.sender.post_json(config.url, config.headers, {"hookConfig": "ping"},
-                                                     cfg.timeout_ms / 1000.0)  # fmt: skip
-            except Exception as exc:
-                raise RuleViolation(f"The hook URL did not answer the ping: {type(exc).__name__}: {exc}",
-                                    code="OMS-HOOK-PING") from None  # fmt: skip
-            if status != 200:
-                raise RuleViolation(f"The hook URL answered the ping with {status}; it must answer 200",
-                                    code="OMS-HOOK-PING")  # fmt: skip
-        self.hook = config
-
-    def feed_events(self, maxlot: int) -> list[FeedEvent]:
-        return list(itertools.islice(self.feed.values(), maxlot))
-
-    def feed_commit(self, handles: list[str]) -> int:
-        return sum(1 for h in handles if self.feed.pop(h, None) is not None)
+        self.events.emit(before, after)

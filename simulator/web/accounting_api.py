@@ -9,7 +9,11 @@ service's worker and reported as an `accounting/EDIErrorSent` notification; an a
 
 Money arrives as JSON numbers in currency units (`11.9`) and becomes `Decimal` without float arithmetic (a JSON
 float is read through its shortest decimal representation, `Decimal(str(x))`); strings, booleans and nulls where a
-number is expected are refused. Dates accept both documented forms, `2018-11-04` and `2015-12-10T00:00:00.0000000`.
+number is expected are refused. An amount has at most two decimal places (a quantity four), declared as
+`multipleOf`; a float a client's arithmetic left a few units in the last place off such a value (`0.1 + 0.2` gives
+`0.30000000000000004`) is read as that value, as `multipleOf` validators with a tolerance read it. Dates accept
+both documented forms, `2018-11-04` and `2015-12-10T00:00:00.0000000`, and only calendar dates: the pattern in
+`/openapi.json` says exactly what is accepted (February 29 in leap years included).
 
 Credentials are checked by the middleware in `app.py`, like the other services': when
 `auth.accounting_subscription_key` is configured, a missing or wrong `X-Subscription-Key` answers 401 (500 with
@@ -20,14 +24,14 @@ Imports: aiohttp, pydantic, `simulator.accounting`, `simulator.errors`, `simulat
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass, replace
-from datetime import date
 from decimal import Decimal
 from typing import Annotated, Any, Final, Protocol, TypeVar, cast
 
 from aiohttp import web
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, WithJsonSchema
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, WithJsonSchema
 
 from ..accounting.model import (
     CancellationInput,
@@ -59,61 +63,68 @@ __all__ = ["ORDER_REFERENCE_PATTERN", "Money", "Percent", "accounting_routes"]
 
 M = TypeVar("M", bound=BaseModel)
 
-ORDER_REFERENCE_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,15}$"
-"""At most 16 characters (the reference), letters, digits and `_ . : -`: an order reference is also the key of the
-journal and the gates (`/_sim/gates` accepts these characters)."""
-_DATE = re.compile(r"^(\d{4}-\d{2}-\d{2})(T\d{2}:\d{2}:\d{2}(\.\d{1,7})?(Z|[+-]\d{2}:\d{2})?)?$")
+ORDER_REFERENCE_PATTERN = r"^[A-Za-z0-9]{1,16}$"
+"""Create Order's `orderReference`: "Max length: 16 ... Specific order reference from merchant (alphanumeric
+characters, only)" (docs.riverty.com/accounting_as_a_service/api_reference/create_order). The same rule holds for
+the `{orderReference}` of every path under an order (it names an order created with that reference)."""
+_YEAR_MONTH_DAY = (
+    r"(\d{4}-(0[1-9]|1[0-2])-(0[1-9]|1[0-9]|2[0-8])"
+    r"|\d{4}-(0[13-9]|1[0-2])-(29|30)"
+    r"|\d{4}-(0[13578]|1[02])-31"
+    r"|([0-9]{2}(0[48]|[2468][048]|[13579][26])|([02468][048]|[13579][26])00)-02-29)"
+)  # a calendar date in the proleptic Gregorian calendar, February 29 in leap years only
+_TIME = r"(T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](\.[0-9]{1,7})?(Z|[+-][0-9]{2}:[0-9]{2})?)?"
+DATE_PATTERN = f"^{_YEAR_MONTH_DAY}{_TIME}$"
+"""`yyyy-MM-dd` (the reference's schemas), optionally with a time as in its examples (`2015-12-10T00:00:00.0000000`)."""
 
 
-def _json_number(value: Any) -> Any:
-    """A JSON number as a Decimal, exactly as written for integers, via the shortest repr for floats."""
-    if isinstance(value, bool) or not isinstance(value, int | float | Decimal):
-        raise ValueError(f"expected a JSON number, got {type(value).__name__}")
-    if isinstance(value, float):
-        return Decimal(str(value))
-    return Decimal(value)
+def _json_number(places: int) -> BeforeValidator:
+    """Read a JSON number as a Decimal: an integer exactly; a float through its shortest repr, snapped to `places`
+    decimal places when it lies within a few units in the last place of such a value (float arithmetic noise)."""
+    step = Decimal(1).scaleb(-places)
+
+    def read(value: Any) -> Any:
+        if isinstance(value, bool) or not isinstance(value, int | float | Decimal):
+            raise ValueError(f"expected a JSON number, got {type(value).__name__}")
+        if isinstance(value, float):
+            if not math.isfinite(value):
+                raise ValueError("expected a finite number")
+            exact = Decimal(str(value))
+            snapped = exact.quantize(step)
+            if snapped != exact and abs(float(snapped) - value) <= 4 * math.ulp(value):
+                return snapped
+            return exact
+        return Decimal(value)
+
+    return BeforeValidator(read)
 
 
-def _real_date(value: str) -> str:
-    m = _DATE.match(value)
-    if m is None:
-        raise ValueError("expected a date yyyy-MM-dd, optionally followed by a time such as T00:00:00.0000000")
-    try:
-        date.fromisoformat(m.group(1))
-    except ValueError:
-        raise ValueError(f"{m.group(1)} is not a calendar date") from None
-    return value
-
-
-_NUMBER = BeforeValidator(_json_number)
-
-
-def _number_schema(minimum: float, maximum: float, *, exclusive: bool = False) -> WithJsonSchema:
-    low = "exclusiveMinimum" if exclusive else "minimum"
-    return WithJsonSchema({"type": "number", low: minimum, "maximum": maximum})
+def _number_schema(minimum: float, maximum: float, places: int) -> WithJsonSchema:
+    return WithJsonSchema({"type": "number", "minimum": minimum, "maximum": maximum, "multipleOf": 10.0**-places})
 
 
 Money = Annotated[
-    Decimal, _NUMBER, Field(ge=-(10**9), le=10**9, decimal_places=2, allow_inf_nan=False), _number_schema(-1e9, 1e9)
-]
+    Decimal, _json_number(2), Field(ge=-(10**9), le=10**9, decimal_places=2, allow_inf_nan=False),
+    _number_schema(-1e9, 1e9, 2),
+]  # fmt: skip
 """Currency units, at most two decimal places (`11.9`, `-5`)."""
 PositiveMoney = Annotated[
-    Decimal, _NUMBER, Field(gt=0, le=10**9, decimal_places=2, allow_inf_nan=False),
-    _number_schema(0, 1e9, exclusive=True),
+    Decimal, _json_number(2), Field(ge=Decimal("0.01"), le=10**9, decimal_places=2, allow_inf_nan=False),
+    _number_schema(0.01, 1e9, 2),
 ]  # fmt: skip
 Quantity = Annotated[
-    Decimal, _NUMBER, Field(gt=0, le=10**6, decimal_places=4, allow_inf_nan=False),
-    _number_schema(0, 1e6, exclusive=True),
+    Decimal, _json_number(4), Field(ge=Decimal("0.0001"), le=10**6, decimal_places=4, allow_inf_nan=False),
+    _number_schema(0.0001, 1e6, 4),
 ]  # fmt: skip
 """Decimals allowed (2.5 kg)."""
 QuantityOrZero = Annotated[
-    Decimal, _NUMBER, Field(ge=0, le=10**6, decimal_places=4, allow_inf_nan=False), _number_schema(0, 1e6)
+    Decimal, _json_number(4), Field(ge=0, le=10**6, decimal_places=4, allow_inf_nan=False), _number_schema(0, 1e6, 4)
 ]
 Percent = Annotated[
-    Decimal, _NUMBER, Field(ge=0, le=100, decimal_places=2, allow_inf_nan=False), _number_schema(0, 100)
+    Decimal, _json_number(2), Field(ge=0, le=100, decimal_places=2, allow_inf_nan=False), _number_schema(0, 100, 2)
 ]
 ItemReference = Annotated[int, Field(ge=1, le=999_999)]
-DateText = Annotated[str, Field(min_length=10, max_length=40), AfterValidator(_real_date)]
+DateText = Annotated[str, Field(pattern=DATE_PATTERN)]
 Currency = Annotated[str, Field(pattern=r"^[A-Z]{3}$")]
 Country = Annotated[str, Field(pattern=r"^[A-Z]{2}$")]
 OrderReference = Annotated[str, Field(pattern=ORDER_REFERENCE_PATTERN)]
@@ -355,10 +366,12 @@ _PATH = {
     "businessCode": (re.compile(r"^[A-Za-z0-9]{1,10}$"), "1 to 10 letters or digits, e.g. 1000"),
     "customerNumber": (re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,49}$"),
                        "1 to 50 letters, digits or _ . : -, e.g. TFI2021072801"),
-    "orderReference": (re.compile(ORDER_REFERENCE_PATTERN), "1 to 16 letters, digits or _ . : -, e.g. ODE12345678901"),
+    "orderReference": (re.compile(ORDER_REFERENCE_PATTERN), "1 to 16 letters or digits, e.g. ODE12345678901"),
     "invoiceReference": (re.compile(r"^[^\s/]{1,30}$"), "1 to 30 characters, e.g. IDE12345678901"),
 }  # fmt: skip
 _REQUEST_ID = re.compile(r"^[\x21-\x7e]{1,100}$")
+_PATH_SCHEMAS = {name: {"type": "string", "pattern": rule[0].pattern} for name, rule in _PATH.items()}
+"""What `_context` checks, as `/openapi.json` declares it."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -481,18 +494,18 @@ def accounting_routes() -> list[Route]:
 
     def write(path: str, kind: RequestKind, model: type[BaseModel], summary: str, op_id: str) -> Route:
         return r("POST", _ORDER + path, _write(kind, model), a, summary + later, op_id, body=model, responses=ok,
-                 tags=t)  # fmt: skip
+                 tags=t, path_params=_PATH_SCHEMAS)  # fmt: skip
 
     return [
         r("POST", BASE + "/orders", post_order, a, "Create webshop order" + later, "accountingCreateOrder",
-          body=CreateOrderBody, responses=ok, tags=t),
+          body=CreateOrderBody, responses=ok, tags=t, path_params=_PATH_SCHEMAS),
         write("/invoices", RequestKind.INVOICE, CreateInvoiceBody, "Create invoice (whole positions)",
               "accountingCreateInvoice"),
         r("PUT", _ORDER + "/invoices/{invoiceReference}", update_invoice, a, "Update invoice" + later,
-          "accountingUpdateInvoice", body=UpdateInvoiceBody, responses=ok, tags=t),
+          "accountingUpdateInvoice", body=UpdateInvoiceBody, responses=ok, tags=t, path_params=_PATH_SCHEMAS),
         r("POST", _ORDER + "/invoices/{invoiceReference}", update_invoice, a,
           "Update invoice (the form of the seed's sample request)" + later, "accountingUpdateInvoicePost",
-          body=UpdateInvoiceBody, responses=ok, tags=t),
+          body=UpdateInvoiceBody, responses=ok, tags=t, path_params=_PATH_SCHEMAS),
         write("/cancellations", RequestKind.CANCELLATION, CancellationBody, "Cancel positions not yet invoiced",
               "accountingCancel"),
         write("/goodwills", RequestKind.GOODWILL, GoodwillBody, "Goodwill on invoiced positions", "accountingGoodwill"),

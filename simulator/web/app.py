@@ -6,13 +6,27 @@ outbound HTTP session are started and stopped through `cleanup_ctx`.
 
 One middleware does all the cross-cutting work, because every middleware layer costs on the hot path: it
 decides which service a path belongs to, checks credentials when they are configured, keeps the control API to
-loopback clients (or token holders), renders every error in the answering service's documented shape, and injects
-the faults the configuration asks for (`faults.<class>`, see `simulator.config.FaultsConfig`):
+loopback clients (or token holders), answers a method a path does not serve with 405 and an `Allow` header that
+lists exactly the methods `/openapi.json` documents for that path, renders every error in the answering service's
+documented shape, and injects the faults the configuration asks for (`faults.<class>`, see
+`simulator.config.FaultsConfig`):
 
 - `error_before` / `reset_before`: a 5xx in the service's error shape, or a TCP reset, instead of running the handler
   (nothing is applied);
 - `error_after` / `reset_after` / `timeout` / `hang`: the handler runs (and commits), then its answer is replaced by
   a 5xx, the connection is reset, the answer is held for `hold`, or it is never sent.
+
+Credentials (when `auth` configures them), as the platform checks them:
+- Orders: the application key pair `X-VTEX-API-AppKey` + `X-VTEX-API-AppToken`, or a user token in
+  `VtexIdclientAutCookie` (cookie or header). None sent: 401; a wrong one: 403 (official Orders API document: 401
+  "Invalid or missing authentication", 403 "The credentials are not enabled to access the service"). The key a
+  request came with is kept for the handlers (`_orders_common.app_key_of`).
+- Accounting: `X-Subscription-Key`; missing or wrong: 401 (500 with `auth.faithful_errors`).
+- Control API: loopback clients, or `X-Racelab-Token`.
+
+Paths, as OpenAPI matches them: a concrete path wins over a templated one that also matches
+(`.../changes/preview` over `.../changes/{changeRequestId}`), so `GET .../changes/preview` is a 405 (the path
+serves POST), not a lookup of a Change called "preview".
 
 Whether a request is faulted is drawn from the seeded stream (seed, order id, "fault", class), so the same seed
 faults the same requests of an order. Every injected fault is journaled (op `fault`, phase = the kind) and counted
@@ -24,12 +38,14 @@ Imports: aiohttp and everything in `simulator`.
 from __future__ import annotations
 
 import asyncio
+import hmac
 import ipaddress
 import json
 import logging
+import re
 import socket
 import struct
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass
 from typing import Any
@@ -39,15 +55,16 @@ from aiohttp.http_exceptions import HttpProcessingError
 from pydantic import ValidationError
 
 from ..accounting.service import AccountingService
-from ..config import FaultKind, RouteFaults, SimConfig
+from ..config import AuthConfig, FaultKind, RouteFaults, SimConfig
 from ..engine import Core
 from ..errors import ApiError, BadRequest, Forbidden, InjectedFault, PayloadTooLarge, Unauthorized, http_status
 from ..orders.service import OrdersService
+from ._orders_common import APP_KEY
 from ._state import ACCOUNTING, CORE, HTTP, ORDERS, ROUTES, STATS
 from .accounting_api import accounting_routes
 from .control_api import control_routes
 from .orders_api import orders_routes
-from .routing import Route, openapi_document, validation_message
+from .routing import Route, Security, Service, openapi_document, validation_message
 
 __all__ = ["CONTROL_HEADER", "create_app", "error_answer", "open_runner", "open_server"]
 
@@ -60,6 +77,55 @@ never faulted, when the sender may use the control API (loopback, or the control
 
 _FAULT_CLASS = web.AppKey("fault_class", dict[web.AbstractRoute, str])
 _STOPPING = web.AppKey("stopping", asyncio.Event)
+
+
+@dataclass(frozen=True, slots=True)
+class _Paths:
+    """The route table's path templates, to answer as OpenAPI matches paths: which template a request path belongs
+    to (a concrete path before a templated one) and which methods that template serves."""
+
+    methods: Mapping[str, frozenset[str]]
+    patterns: Sequence[tuple[str, re.Pattern[str]]]
+    """Every template and its regular expression, most concrete first."""
+    shadowed: frozenset[str]
+    """Templates that a more concrete template can take a request path from (`{changeRequestId}` by `preview`)."""
+
+    @classmethod
+    def of(cls, routes: Sequence[Route]) -> _Paths:
+        methods: dict[str, set[str]] = {}
+        for r in routes:
+            methods.setdefault(r.path, set()).add(r.method.upper())
+        templates = sorted(methods, key=lambda t: [_is_param(seg) for seg in t.split("/")])
+        patterns = [(t, re.compile("/".join(_segment_regex(seg) for seg in t.split("/")))) for t in templates]
+        shadowed = frozenset(a for a in methods for b in methods if a != b and _more_concrete(b, a))
+        return cls({t: frozenset(m) for t, m in methods.items()}, patterns, shadowed)
+
+    def template_of(self, path: str) -> str | None:
+        return next((t for t, pattern in self.patterns if pattern.fullmatch(path)), None)
+
+    def allow(self, template: str) -> str:
+        return ",".join(sorted(self.methods[template]))
+
+
+def _is_param(segment: str) -> bool:
+    return segment.startswith("{") and segment.endswith("}")
+
+
+def _segment_regex(segment: str) -> str:
+    if not _is_param(segment):
+        return re.escape(segment)
+    _, _, custom = segment[1:-1].partition(":")
+    return f"(?:{custom})" if custom else "[^/]+"
+
+
+def _more_concrete(b: str, a: str) -> bool:
+    """Whether template `b` matches some paths `a` matches, and takes them: a literal of `b` wherever `a` has one,
+    and at least one where `a` has a parameter."""
+    sa, sb = a.split("/"), b.split("/")
+    return len(sa) == len(sb) and all(_is_param(x) or x == y for x, y in zip(sa, sb, strict=True))
+
+
+_PATHS = web.AppKey("paths", _Paths)
 
 
 class _AiohttpSender:
@@ -79,6 +145,8 @@ class _AiohttpSender:
 def _service_of(path: str) -> str:
     if path.startswith("/_sim"):
         return "control"
+    if path == "/openapi.json":
+        return "document"  # open to every client, as the platform's published documents are
     if path.startswith(("/accounting", "/administration")):
         return "accounting"
     return "orders"
@@ -108,20 +176,41 @@ def _is_loopback(remote: str | None) -> bool:
         return False
 
 
+def _same(sent: str | None, expected: str | None) -> bool:
+    """`sent` is the configured secret (compared in constant time)."""
+    return sent is not None and expected is not None and hmac.compare_digest(sent.encode(), expected.encode())
+
+
+def _check_orders(request: web.Request, auth: AuthConfig) -> None:
+    """Check an Orders request's credentials and keep the application key it came with (`APP_KEY`).
+
+    Raises:
+        Unauthorized: credentials are configured and none were sent (a key without its token is none).
+        Forbidden: the key pair or the user token sent is not the configured one.
+    """
+    key = request.headers.get("X-VTEX-API-AppKey")
+    if not auth.orders_checked:
+        if key:
+            request[APP_KEY] = key  # unchecked: what a hook configured by this client shows as Origin.Key
+        return
+    token = request.headers.get("X-VTEX-API-AppToken")
+    # VTEX ID sets the user token as a cookie; back-end clients and VTEX IO apps send it as a header of that name.
+    user = request.headers.get("VtexIdclientAutCookie") or request.cookies.get("VtexIdclientAutCookie")
+    if key and token and _same(key, auth.orders_app_key) and _same(token, auth.orders_app_token):
+        request[APP_KEY] = key
+        return
+    if user and _same(user, auth.orders_user_token):
+        return
+    if not (key and token) and not user:
+        raise Unauthorized("Unauthorized access: send X-VTEX-API-AppKey and X-VTEX-API-AppToken, or a user token in "
+                           "VtexIdclientAutCookie", code="UNAUTHORIZED")  # fmt: skip
+    raise Forbidden("The credentials are not enabled to access the service", code="FORBIDDEN")
+
+
 def _check_access(request: web.Request, service: str, config: SimConfig) -> None:
     auth = config.auth
     if service == "orders":
-        if auth.orders_app_key is None:
-            return
-        key = request.headers.get("X-VTEX-API-AppKey")
-        token = request.headers.get("X-VTEX-API-AppToken")
-        cookie = request.cookies.get("VtexIdclientAutCookie")
-        if cookie and auth.orders_app_token and cookie == auth.orders_app_token:
-            return
-        if not key or not token:
-            raise Unauthorized("Missing X-VTEX-API-AppKey / X-VTEX-API-AppToken", code="UNAUTHORIZED")
-        if key != auth.orders_app_key or token != auth.orders_app_token:
-            raise Forbidden("The credentials are not valid for this account", code="FORBIDDEN")
+        _check_orders(request, auth)
     elif service == "accounting":
         expected = auth.accounting_subscription_key
         if expected is None:
@@ -129,7 +218,7 @@ def _check_access(request: web.Request, service: str, config: SimConfig) -> None
         sent = request.headers.get("X-Subscription-Key")
         if sent is None:
             raise Unauthorized("Missing header X-Subscription-Key: send one of your subscription keys")
-        if sent != expected:
+        if not _same(sent, expected):
             raise Unauthorized("Invalid subscription key in X-Subscription-Key")
     elif service == "control":
         if _is_loopback(request.remote):
@@ -162,6 +251,9 @@ async def _answer(request: web.Request, handler: Any, service: str) -> web.Strea
     app = request.app
     try:
         _check_access(request, service, app[CORE].config)
+        resource = request.match_info.route.resource
+        if resource is not None and resource.canonical in app[_PATHS].shadowed:
+            _refuse_unserved(request)
         response: web.StreamResponse = await handler(request)
     except ApiError as exc:
         status = http_status(exc)
@@ -178,10 +270,25 @@ async def _answer(request: web.Request, handler: Any, service: str) -> web.Strea
             err = BadRequest(exc.reason or exc.text or "request refused", code=f"HTTP-{exc.status}")
         response = web.json_response(_error_body(service, exc.status, err.code, err.message), status=exc.status)
         if exc.status == 405:
-            response.headers["Allow"] = exc.headers.get("Allow", "")
+            paths = app[_PATHS]
+            template = paths.template_of(request.rel_url.path_safe)
+            response.headers["Allow"] = paths.allow(template) if template else exc.headers.get("Allow", "")
     except ValidationError as exc:  # a model validated outside parse_body
         response = web.json_response(_error_body(service, 400, "BAD-REQUEST", validation_message(exc)), status=400)
     return response
+
+
+def _refuse_unserved(request: web.Request) -> None:
+    """405 when the request's path belongs to a more concrete template than the route aiohttp matched, and that
+    template does not serve the method (`GET .../changes/preview`: the path serves POST only).
+
+    Raises:
+        web.HTTPMethodNotAllowed: the method is not one the path's template serves.
+    """
+    paths = request.app[_PATHS]
+    template = paths.template_of(request.rel_url.path_safe)
+    if template is not None and request.method not in paths.methods[template]:
+        raise web.HTTPMethodNotAllowed(request.method, sorted(paths.methods[template]))
 
 
 # -- injected faults ---------------------------------------------------------------------------------------------
@@ -306,7 +413,34 @@ async def _hold(request: web.Request, seconds: float | None) -> None:
 
 
 async def _openapi(request: web.Request) -> web.Response:
-    return web.json_response(openapi_document(request.app[ROUTES], title="racelab simulator", version=VERSION))
+    config = request.app[CORE].config
+    document = openapi_document(
+        request.app[ROUTES], title="racelab simulator", version=VERSION, security=_security(config.auth),
+        max_body_bytes=config.limits.max_body_bytes,
+    )  # fmt: skip
+    return web.json_response(document)
+
+
+def _security(auth: AuthConfig) -> dict[Service, Security]:
+    """The credentials each service checks under `auth`, as `/openapi.json` declares them (the Orders schemes as
+    the official Orders API document names them: `appKey`, `appToken`, `VtexIdclientAutCookie`)."""
+    out: dict[Service, Security] = {}
+    if auth.orders_checked:
+        schemes: dict[str, dict[str, str]] = {}
+        requirements: list[tuple[str, ...]] = []
+        if auth.orders_app_key is not None:
+            schemes["appKey"] = {"type": "apiKey", "in": "header", "name": "X-VTEX-API-AppKey"}
+            schemes["appToken"] = {"type": "apiKey", "in": "header", "name": "X-VTEX-API-AppToken"}
+            requirements.append(("appKey", "appToken"))
+        if auth.orders_user_token is not None:
+            schemes["VtexIdclientAutCookie"] = {"type": "apiKey", "in": "header", "name": "VtexIdclientAutCookie"}
+            schemes["VtexIdclientAutCookieCookie"] = {"type": "apiKey", "in": "cookie", "name": "VtexIdclientAutCookie"}
+            requirements += [("VtexIdclientAutCookie",), ("VtexIdclientAutCookieCookie",)]
+        out["orders"] = Security(schemes, requirements)
+    if auth.accounting_subscription_key is not None:
+        scheme = {"type": "apiKey", "in": "header", "name": "X-Subscription-Key"}
+        out["accounting"] = Security({"subscriptionKey": scheme}, [("subscriptionKey",)])
+    return out
 
 
 class _ClientMistakes(logging.Filter):
@@ -353,6 +487,7 @@ def create_app(config: SimConfig | None = None) -> web.Application:
         if cls is not None:
             fault_class[added] = cls
     app[_FAULT_CLASS] = fault_class
+    app[_PATHS] = _Paths.of(routes)
     app[_STOPPING] = asyncio.Event()
     app.on_shutdown.append(_stop_holding)
     app.cleanup_ctx.append(_lifecycle)

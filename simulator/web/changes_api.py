@@ -1,4 +1,5 @@
-"""HTTP edge of order Changes v2 (`/api/order-system/orders/{orderId}/changes...`) and the change summary.
+"""HTTP edge of order Changes: v2 (`/api/order-system/orders/{orderId}/changes...`, asynchronous), its settings,
+v1 (`POST /api/oms/pvt/orders/{orderId}/changes`, synchronous) and the change summary.
 
 Imports: aiohttp, pydantic, `simulator.orders`, `simulator.web._orders_common`, `simulator.web.order_reads_api`,
 `simulator.web.routing`.
@@ -11,9 +12,10 @@ from typing import Annotated, Any
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
 
+from ..errors import BadRequest
 from ..orders.documents import change_history, change_summary
-from ..orders.model import ChangeInput, ChangeItem
-from ._orders_common import CancelBody, Id, In, orders_of
+from ..orders.model import ChangeInput, ChangeItem, ChangeV1Input
+from ._orders_common import CancelBody, Id, In, Money, Qty, Receipt, as_int, orders_of, receipt_answer
 from .order_reads_api import OrderItemDoc
 from .routing import Query, Route, parse_body
 
@@ -66,6 +68,77 @@ class ChangeBody(In):
             manual_discount=self.manualDiscountValue or 0,
             manual_increment=self.manualIncrementValue or 0,
         )
+
+
+class ChangeV1Item(In):
+    id: Id
+    price: Money
+    """Unit price, cents."""
+    quantity: Qty
+
+    def to_domain(self) -> ChangeItem:
+        return ChangeItem(self.id, self.quantity, as_int(self.price))
+
+
+class ChangeV1Body(In):
+    """`POST /api/oms/pvt/orders/{orderId}/changes` (`RegisterChange`, Change v1): the caller computes the value
+    (`incrementValue` - `discountValue`, cents); the item lists move quantities."""
+
+    requestId: Id
+    reason: Annotated[str, Field(max_length=500)]
+    discountValue: Annotated[int, Field(ge=-(10**12), le=10**12)] | Annotated[str, Field(pattern=r"^-?[0-9]{1,12}$")]
+    incrementValue: Annotated[int, Field(ge=-(10**12), le=10**12)] | Annotated[str, Field(pattern=r"^-?[0-9]{1,12}$")]
+    itemsRemoved: Annotated[list[ChangeV1Item], Field(max_length=1000)] | None = None
+    itemsAdded: Annotated[list[ChangeV1Item], Field(max_length=1000)] | None = None
+
+    def to_domain(self) -> ChangeV1Input:
+        return ChangeV1Input(
+            request_id=self.requestId,
+            reason=self.reason,
+            discount_value=int(self.discountValue),
+            increment_value=int(self.incrementValue),
+            items_added=tuple(i.to_domain() for i in self.itemsAdded or ()),
+            items_removed=tuple(i.to_domain() for i in self.itemsRemoved or ()),
+        )
+
+
+Names = Annotated[list[Annotated[str, Field(max_length=100)]], Field(max_length=100)]
+
+
+class Workspaces(In):
+    enabledWorkspaces: Names | None = None
+
+
+class PaymentSettings(In):
+    customPaymentSystemsAllowed: Names | None = None
+
+
+class RolloutSettings(In):
+    usingDefaultBehavior: bool | None = None
+    enableApi: bool | None = None
+    enableAdminOrders: Workspaces | None = None
+    enableMyOrders: Workspaces | None = None
+
+
+class PipelineSettings(In):
+    enableTaxHubRecalculation: bool | None = None
+    compensateShippingChanges: bool | None = None
+    enablePromotionRecalculation: bool | None = None
+    enableNativeTaxRecalculation: bool | None = None
+
+
+class ChangeSettingsBody(In):
+    """`PUT /api/order-system/orders/changes/settings`: the sections and fields sent replace the stored ones."""
+
+    paymentConfiguration: PaymentSettings | None = None
+    rolloutConfiguration: RolloutSettings | None = None
+    pipelineConfiguration: PipelineSettings | None = None
+
+
+class ChangeSettingsDoc(BaseModel):
+    paymentConfiguration: dict[str, Any]
+    rolloutConfiguration: dict[str, Any]
+    pipelineConfiguration: dict[str, Any]
 
 
 class ChangeLog(BaseModel):
@@ -126,14 +199,16 @@ async def get_changes(request: web.Request) -> web.Response:
     orders = orders_of(request)
     order_id = request.match_info["orderId"]
     await orders.read(order_id, "change_history")
-    return web.json_response(change_history(orders.changes.get(order_id, {}).values()))
+    history = change_history(orders.changes.get(order_id, {}).values(), orders.change_context(order_id))
+    return web.json_response(history)
 
 
 async def get_change(request: web.Request) -> web.Response:
     orders = orders_of(request)
     order_id = request.match_info["orderId"]
     await orders.read(order_id, "change_details")
-    return web.json_response(orders.change_request(order_id, request.match_info["changeRequestId"]).to_json())
+    change = orders.change_request(order_id, request.match_info["changeRequestId"])
+    return web.json_response(orders.change_document(change))
 
 
 async def post_change_preview(request: web.Request) -> web.Response:
@@ -162,6 +237,30 @@ async def get_change_summary(request: web.Request) -> web.Response:
     return web.json_response(change_summary(order, orders.changes.get(order_id, {}).values()))
 
 
+async def post_change_v1(request: web.Request) -> web.Response:
+    body = await parse_body(request, ChangeV1Body)
+    if not body.reason.strip():
+        raise BadRequest("Field reason not set", code="OMS-CHANGE-REASON")
+    orders = orders_of(request)
+    order_id = request.match_info["orderId"]
+    receipt = await orders.change_v1(order_id, body.to_domain())
+    return receipt_answer(orders, order_id, receipt)
+
+
+async def get_change_settings(request: web.Request) -> web.Response:
+    return web.json_response(orders_of(request).change_settings)
+
+
+async def put_change_settings(request: web.Request) -> web.Response:
+    body = await parse_body(request, ChangeSettingsBody)
+    orders = orders_of(request)
+    sent = body.model_dump(exclude_none=True)
+    orders.change_settings = {
+        section: {**fields, **sent.get(section, {})} for section, fields in orders.change_settings.items()
+    }
+    return web.json_response(orders.change_settings)
+
+
 _AN = (Query("an", {"type": "string"}, description="Account name (accepted and ignored)"),
        Query("accountName", {"type": "string"}, description="Account name (accepted and ignored)"))  # fmt: skip
 _CHANGES = "/api/order-system/orders/{orderId}/changes"
@@ -184,6 +283,15 @@ def change_routes() -> list[Route]:
         r("POST", _CHANGES + "/{changeRequestId}/cancel", post_change_cancel, "orders",
           "Cancel an unfinished Change", "cancelChange", body=CancelBody, body_required=False,
           responses={200: ChangeDoc}, query=_AN, faults="change"),
+        r("GET", "/api/order-system/orders/changes/settings", get_change_settings, "orders",
+          "Order modifications settings", "getChangeSettings", responses={200: ChangeSettingsDoc}, query=_AN,
+          faults="reads"),
+        r("PUT", "/api/order-system/orders/changes/settings", put_change_settings, "orders",
+          "Update order modifications settings", "updateChangeSettings", body=ChangeSettingsBody,
+          responses={200: ChangeSettingsDoc}, query=_AN, faults="change"),
+        r("POST", "/api/oms/pvt/orders/{orderId}/changes", post_change_v1, "orders",
+          "Register a Change v1 (synchronous; the caller computes the value)", "registerChange",
+          body=ChangeV1Body, responses={200: Receipt}, faults="change"),
         r("GET", "/api/orders/pvt/document/{orderId}/change-summary", get_change_summary, "orders",
           "Change summary", "getChangeSummary", responses={200: ChangeSummaryDoc}, faults="reads"),
     ]  # fmt: skip

@@ -25,7 +25,7 @@ from ..accounting.model import SeedItem as AccountingSeedItem
 from ..config import merge_patch
 from ..errors import BadRequest, ConfigError, NotFound
 from ..gates import CHECKPOINTS
-from ..orders.documents import order_document
+from ..orders.documents import order_document, order_profile
 from ..orders.model import STATUSES
 from ..orders.service import SeedItem
 from ._state import ACCOUNTING, CORE, ORDERS, STATS
@@ -38,7 +38,7 @@ __all__ = [
 ]  # fmt: skip
 
 GATED_OPS = (
-    "invoice", "change", "workflow", "tracking", "start_handling", "cancel", "status",
+    "invoice", "change", "change_v1", "workflow", "tracking", "start_handling", "cancel", "status",
     *(kind.op_name for kind in RequestKind),
 )  # fmt: skip
 """Operations whose checkpoints can be gated (`<op>.<checkpoint>`), e.g. `change.after_read`,
@@ -51,13 +51,35 @@ class _In(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+_Str = Annotated[str, Field(max_length=500)]
+
+
 class SeedItemBody(_In):
+    """An item of the seeded order; the optional catalog facts default as the order document says (`productId`,
+    `refId` and `sellerSku` to `id`, `ean` to null, the first seller, a 500 g weight)."""
+
     id: Annotated[str, Field(min_length=1, max_length=100)]
     price: Annotated[int, Field(ge=0, le=10**10)]
     """Unit price, cents."""
     quantity: Annotated[int, Field(ge=1, le=100_000)]
     name: Annotated[str, Field(max_length=200)] | None = None
     listPrice: Annotated[int, Field(ge=0, le=10**10)] | None = None
+    productId: _Str | None = None
+    refId: _Str | None = None
+    ean: _Str | None = None
+    sellerSku: _Str | None = None
+    seller: _Str | None = None
+    """A `sellers[].id`; defaults to the order's first seller."""
+    imageUrl: _Str | None = None
+    detailUrl: _Str | None = None
+    weight: Annotated[float, Field(ge=0, le=10**7)] | None = None
+    """`additionalInfo.dimension.weight`."""
+    tax: Annotated[int, Field(ge=0, le=10**10)] = 0
+    """Tax per unit, cents (`items[].tax`; the order's `Tax` total is `tax` of the order)."""
+    unitMultiplier: Annotated[float, Field(gt=0, le=10**6)] = 1.0
+    measurementUnit: Annotated[str, Field(min_length=1, max_length=20)] = "un"
+    document: dict[str, Any] | None = None
+    """Published `items[]` properties that replace the rendered ones (objects deep-merged, the rest replaced)."""
 
 
 class SeedAccountingBody(_In):
@@ -84,6 +106,15 @@ class SeedOrderBody(_In):
     tax: Annotated[int, Field(ge=0, le=10**10)] = 0
     status: str = "handling"
     accounting: SeedAccountingBody | None = None
+    document: dict[str, Any] | None = None
+    """Published top-level properties of the order document (`GET /api/oms/pvt/orders/{orderId}`) that replace
+    its defaults: objects are deep-merged over the default (so `{"clientProfileData": {"email": "…"}}` changes the
+    email alone), arrays and other values replace it. Only seed-time properties (`clientProfileData`,
+    `shippingData`, `paymentData`, `sellers`, `marketplace`, `storePreferencesData`, …); those computed from the
+    order's state (`orderId`, `status`, `value`, `totals`, `items`, `packageAttachment`, `changesAttachment`, …)
+    are refused. In `paymentData`, a payment without `value` takes the seeded order value; the last payment follows
+    the Changes. In `shippingData`, `logisticsInfo` is one object of SLA defaults (`selectedSla`,
+    `deliveryCompany`, `shippingEstimate`, …): the document lists one entry per item."""
 
 
 class SeedAccountingAnswer(BaseModel):
@@ -236,13 +267,18 @@ async def seed(app: web.Application, body: SeedOrderBody) -> dict[str, Any]:
                                  "of an order reference; give accounting.orderReference")  # fmt: skip
             accounting.check_seed(reference)
     orders = app[ORDERS]
+    try:
+        profile = order_profile(body.document, account=app[CORE].config.orders.account)
+    except ValueError as exc:
+        raise BadRequest(str(exc)) from None
     order = await orders.seed_order(
-        items=[SeedItem(i.id, i.price, i.quantity, i.name, i.listPrice) for i in body.items],
+        items=[_seed_item(i) for i in body.items],
         shipping=body.shipping,
         discounts=body.discounts,
         tax=body.tax,
         status=body.status,
         order_id=body.orderId,
+        profile=profile,
     )
     answer: dict[str, Any] = {"orderId": order.order_id, "value": order.value, "status": order.status}
     if acc is not None:
@@ -271,6 +307,14 @@ async def seed(app: web.Application, body: SeedOrderBody) -> dict[str, Any]:
             "totalGross": money_json(mirrored.total),
         }
     return answer
+
+
+def _seed_item(i: SeedItemBody) -> SeedItem:
+    return SeedItem(
+        i.id, i.price, i.quantity, i.name, i.listPrice, product_id=i.productId, ref_id=i.refId, ean=i.ean,
+        seller_sku=i.sellerSku, seller=i.seller, image_url=i.imageUrl, detail_url=i.detailUrl, weight=i.weight,
+        tax=i.tax, unit_multiplier=i.unitMultiplier, measurement_unit=i.measurementUnit, extra=i.document,
+    )  # fmt: skip
 
 
 async def list_orders(request: web.Request) -> web.Response:

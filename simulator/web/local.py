@@ -75,11 +75,17 @@ class LocalAnswers:
 
     async def get_order(self, order_id: str) -> Answer:
         """`GET /api/oms/pvt/orders/{orderId}` as the harness sends it (no fault), its delays and lag included."""
+        orders = self._app[ORDERS]
         try:
-            order = await self._app[ORDERS].get_order(order_id)
+            order = await orders.get_order(order_id)
         except ApiError as exc:
             return error_answer(exc, "orders")
-        return 200, order_document(order)
+        cached = orders.documents.get(order_id)
+        if cached is not None and cached[0] is order:
+            return 200, cached[1]
+        document = order_document(order)  # versions are immutable: render each once (callers only read it)
+        orders.documents[order_id] = (order, document)
+        return 200, document
 
 
 async def _answer(work: Callable[[], Any], *, status: int = 200) -> Answer:

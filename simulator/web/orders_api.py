@@ -12,11 +12,23 @@ from __future__ import annotations
 from typing import Annotated, Literal
 
 from aiohttp import web
-from pydantic import Field, field_validator
+from pydantic import Field
 
 from ..errors import BadRequest
 from ..orders.model import InvoiceInput, InvoiceItem
-from ._orders_common import CancelBody, Cents, Id, In, Qty, Receipt, Text, orders_of, receipt_answer
+from ._orders_common import (
+    CancelBody,
+    Id,
+    In,
+    Money,
+    PositiveMoney,
+    Qty,
+    Receipt,
+    Text,
+    as_int,
+    orders_of,
+    receipt_answer,
+)  # fmt: skip
 from .changes_api import change_routes
 from .events_api import event_routes
 from .order_reads_api import order_read_routes
@@ -28,23 +40,31 @@ __all__ = ["orders_routes"]
 # -- request bodies ------------------------------------------------------------------------------------------
 
 
+SkuId = Id | Annotated[int, Field(ge=0, le=10**15)]
+"""A SKU id: a string as published; some integrations send a number."""
+ItemIndex = Annotated[int, Field(ge=0, le=10_000)] | Annotated[str, Field(pattern=r"^(0|[1-9][0-9]{0,3})$")]
+"""A 0-based order line index, as a number or (as some integrations send it) a string of digits."""
+MaxItems = Field(max_length=1000)
+
+
 class OmsInvoiceItem(In):
-    id: Id
-    price: Cents
+    id: SkuId
+    price: Money
     """Unit price, cents."""
     quantity: Qty
     description: Text | None = None
 
 
 class OmsInvoiceBody(In):
-    """`POST /api/oms/pvt/orders/{orderId}/invoice`."""
+    """`POST /api/oms/pvt/orders/{orderId}/invoice` (`InvoiceNotification`). The published schema types
+    `invoiceValue` as a string of cents; integrations send numbers too, and both are taken. `items` may be left out
+    or empty for a whole-order invoice: the package then lists every line."""
 
     type: Literal["Output", "Input"]
     issuanceDate: Annotated[str, Field(min_length=1, max_length=64)]
     invoiceNumber: Id
-    invoiceValue: Annotated[str, Field(pattern=r"^[0-9]{1,12}$")]
-    """Cents as a string: `"2499"` is 24.99."""
-    items: Annotated[list[OmsInvoiceItem], Field(min_length=1, max_length=1000)]
+    invoiceValue: PositiveMoney
+    items: Annotated[list[OmsInvoiceItem], MaxItems] | None = None
     invoiceKey: Text | None = None
     invoiceUrl: Text | None = None
     embeddedInvoice: Annotated[str, Field(max_length=100_000)] | None = None
@@ -53,31 +73,24 @@ class OmsInvoiceBody(In):
     trackingUrl: Text | None = None
     dispatchedDate: Text | None = None
 
-    @field_validator("invoiceValue")
-    @classmethod
-    def _positive(cls, v: str) -> str:
-        if int(v) <= 0:
-            raise ValueError("invoiceValue must be greater than 0 (cents)")
-        return v
-
 
 class DocumentInvoiceItem(In):
-    itemIndex: Annotated[int, Field(ge=0, le=10_000)]
-    price: Cents
+    itemIndex: ItemIndex
+    price: Money
     """Total price of the invoiced line, cents."""
     quantity: Qty
 
 
 class DocumentInvoiceBody(In):
-    """`POST /api/orders/pvt/document/{orderId}/invoices` (the form the known issue names)."""
+    """`POST /api/orders/pvt/document/{orderId}/invoices` (`InvoiceNotification2`, the form the known issue names):
+    `invoiceValue` an integer since 2024-09 (a string of digits before; both taken)."""
 
     type: Literal["Output", "Input"]
     issuedDate: Annotated[str, Field(pattern=r"^\d{4}-\d{2}-\d{2}([T ].{0,40})?$")]
     invoiceNumber: Id
-    invoiceValue: Annotated[int, Field(gt=0, le=10**12)] | Annotated[str, Field(pattern=r"^[0-9]{1,12}$")]
-    """Cents: an integer (a string of digits before 2024-09; both accepted)."""
-    items: Annotated[list[DocumentInvoiceItem], Field(min_length=1, max_length=1000)]
-    extraValue: Cents | None = None
+    invoiceValue: PositiveMoney
+    items: Annotated[list[DocumentInvoiceItem], MaxItems] | None = None
+    extraValue: Money | None = None
     invoiceKey: Text | None = None
     invoiceUrl: Text | None = None
     courier: Text | None = None
@@ -86,19 +99,29 @@ class DocumentInvoiceBody(In):
     cfop: Annotated[str, Field(max_length=20)] | None = None
     volumes: Annotated[int, Field(ge=0, le=100_000)] | None = None
 
-    @field_validator("invoiceValue")
-    @classmethod
-    def _positive(cls, v: int | str) -> int | str:
-        if int(v) <= 0:
-            raise ValueError("invoiceValue must be greater than 0 (cents)")
-        return v
-
 
 class TrackingBody(In):
+    """`PATCH .../invoice/{invoiceNumber}` (`Updatepartialinvoice.SendTrackingNumber`): any of the four."""
+
     trackingNumber: Text | None = None
     trackingUrl: Text | None = None
     courier: Text | None = None
     dispatchedDate: Text | None = None
+
+
+class TrackingEvent(In):
+    city: Text
+    state: Text
+    description: Text
+    date: Annotated[str, Field(min_length=1, max_length=64)]
+
+
+class TrackingStatusBody(In):
+    """`PUT .../invoice/{invoiceNumber}/tracking` (`UpdateTrackingStatus`): the carrier's events so far."""
+
+    isDelivered: bool
+    deliveredDate: Annotated[str, Field(max_length=64)] | None = None
+    events: Annotated[list[TrackingEvent], Field(max_length=1000)]
 
 
 # -- handlers ------------------------------------------------------------------------------------------------
@@ -110,13 +133,17 @@ async def post_oms_invoice(request: web.Request) -> web.Response:
     inv = InvoiceInput(
         type=body.type,
         invoice_number=body.invoiceNumber,
-        invoice_value=int(body.invoiceValue),
+        invoice_value=as_int(body.invoiceValue),
         issuance_date=body.issuanceDate,
         items=tuple(
             InvoiceItem(
-                item_index=-1, quantity=i.quantity, price=i.price * i.quantity, sku_id=i.id, description=i.description
+                item_index=-1,
+                quantity=i.quantity,
+                price=as_int(i.price) * i.quantity,
+                sku_id=str(i.id),
+                description=i.description,
             )
-            for i in body.items
+            for i in body.items or ()
         ),
         form="oms",
         invoice_url=body.invoiceUrl,
@@ -138,9 +165,12 @@ async def post_document_invoice(request: web.Request) -> web.Response:
     inv = InvoiceInput(
         type=body.type,
         invoice_number=body.invoiceNumber,
-        invoice_value=int(body.invoiceValue),
+        invoice_value=as_int(body.invoiceValue),
         issuance_date=body.issuedDate,
-        items=tuple(InvoiceItem(item_index=i.itemIndex, quantity=i.quantity, price=i.price) for i in body.items),
+        items=tuple(
+            InvoiceItem(item_index=as_int(i.itemIndex), quantity=i.quantity, price=as_int(i.price))
+            for i in body.items or ()
+        ),
         form="document",
         invoice_url=body.invoiceUrl,
         invoice_key=body.invoiceKey,
@@ -149,7 +179,7 @@ async def post_document_invoice(request: web.Request) -> web.Response:
         tracking_url=body.trackingUrl or "",
         cfop=body.cfop,
         volumes=body.volumes,
-        extra_value=body.extraValue,
+        extra_value=None if body.extraValue is None else as_int(body.extraValue),
     )
     orders = orders_of(request)
     package = await orders.invoice(order_id, inv)
@@ -170,6 +200,23 @@ async def patch_tracking(request: web.Request) -> web.Response:
     orders = orders_of(request)
     order_id = request.match_info["orderId"]
     await orders.update_tracking(order_id, request.match_info["invoiceNumber"], fields)
+    return receipt_answer(orders, order_id, orders.core.new_id(order_id, "receipt").replace("-", ""))
+
+
+async def put_tracking_status(request: web.Request) -> web.Response:
+    body = await parse_body(request, TrackingStatusBody)
+    orders = orders_of(request)
+    order_id = request.match_info["orderId"]
+    status = {
+        "status": "delivered" if body.isDelivered else ("in transit" if body.events else None),
+        "finished": body.isDelivered,
+        "deliveredDate": body.deliveredDate or "",
+        "data": [
+            {"lastChange": e.date, "city": e.city, "state": e.state, "description": e.description, "createDate": e.date}
+            for e in body.events
+        ],
+    }
+    await orders.update_tracking(order_id, request.match_info["invoiceNumber"], {"courier_status": status})
     return receipt_answer(orders, order_id, orders.core.new_id(order_id, "receipt").replace("-", ""))
 
 
@@ -200,10 +247,21 @@ def orders_routes() -> list[Route]:
         r("PATCH", "/api/oms/pvt/orders/{orderId}/invoice/{invoiceNumber}", patch_tracking, "orders",
           "Update order's partial invoice (tracking)", "updateTracking", body=TrackingBody,
           responses={200: Receipt}, faults="tracking"),
+        r("PUT", "/api/oms/pvt/orders/{orderId}/invoice/{invoiceNumber}/tracking", put_tracking_status, "orders",
+          "Update order tracking status (the carrier's events; isDelivered)", "updateTrackingStatus",
+          body=TrackingStatusBody, responses={200: Receipt}, faults="tracking"),
         r("POST", "/api/oms/pvt/orders/{orderId}/start-handling", post_start_handling, "orders",
-          "Start handling (ready-for-handling → handling)", "startHandling", responses={204: None},
+          "Start handling (ready-for-handling → handling; any other status: 409)", "startHandling",
+          responses={204: None},
           faults="start_handling"),
-        r("POST", "/api/oms/pvt/orders/{orderId}/cancel", post_cancel, "orders", "Cancel order", "cancelOrder",
+        r("POST", "/api/orders/pvt/document/{orderId}/actions/start-handling", post_start_handling, "orders",
+          "Start handling, PII version (ready-for-handling → handling)", "startHandlingDocument",
+          responses={204: None}, faults="start_handling"),
+        r("POST", "/api/oms/pvt/orders/{orderId}/cancel", post_cancel, "orders",
+          "Cancel order (the order goes through cancel to canceled)", "cancelOrder",
+          body=CancelBody, body_required=False, responses={200: Receipt}, faults="cancel"),
+        r("POST", "/api/orders/pvt/document/{orderId}/cancel", post_cancel, "orders",
+          "Cancel order, PII version", "cancelOrderDocument",
           body=CancelBody, body_required=False, responses={200: Receipt}, faults="cancel"),
         *change_routes(),
         *event_routes(),

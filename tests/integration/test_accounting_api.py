@@ -74,7 +74,7 @@ async def subscribe(sim: Sim, receiver: Receiver, types: list[str] | None = None
 CUSTOMER = "CUS-1"
 
 
-def path(ref: str = "ORD-1", suffix: str = "", *, customer: str = CUSTOMER, business: str = "1000") -> str:
+def path(ref: str = "ORD1", suffix: str = "", *, customer: str = CUSTOMER, business: str = "1000") -> str:
     """An accounting path; an empty `ref` is the create-order route (`.../orders`)."""
     order = f"/{ref}" if ref else ""
     return f"/accounting/v1/businesses/{business}/customers/{customer}/orders{order}{suffix}"
@@ -127,6 +127,10 @@ def invoice_body(reference: str = "IDE12345678901", items: tuple[int, ...] = (1,
             "shipmentReference": "S01234567"}  # fmt: skip
 
 
+SHIPPED = {"carrier": "DHL", "trackingCode": "123456asfd788754sdffs987"}
+"""What the create-invoice API reference's example adds (docs.riverty.com/accounting_as_a_service/api_reference/
+create_invoice): required on invoices of physical goods."""
+
 SEED_UPDATE = {
     "goodwillReference": "GDE12345678901",
     "invoice": {
@@ -168,7 +172,7 @@ def line(
 
 
 def update_body(*items: dict[str, Any], invoice: str = "INV-1", positions: tuple[int, ...] = (1, 2, 3),
-                goodwill: str = "GW-1", ref: str = "ORD-1") -> dict[str, Any]:  # fmt: skip
+                goodwill: str = "GW-1", ref: str = "ORD1") -> dict[str, Any]:  # fmt: skip
     return {
         "goodwillReference": goodwill,
         "invoice": {**invoice_body(invoice, positions)},
@@ -177,7 +181,7 @@ def update_body(*items: dict[str, Any], invoice: str = "INV-1", positions: tuple
     }  # fmt: skip
 
 
-async def seeded(sim: Sim, order_id: str = "ORD-1") -> dict[str, Any]:
+async def seeded(sim: Sim, order_id: str = "ORD1") -> dict[str, Any]:
     _, answer = await sim.call("POST", "/_sim/orders", expect=201, body={
         "orderId": order_id, "items": [{"id": "sku-1", "price": 4990, "quantity": 2},
                                        {"id": "sku-2", "price": 1500, "quantity": 1}],
@@ -185,7 +189,7 @@ async def seeded(sim: Sim, order_id: str = "ORD-1") -> dict[str, Any]:
     return dict(answer)
 
 
-async def write(sim: Sim, suffix: str, body: dict[str, Any], *, ref: str = "ORD-1", method: str = "POST",
+async def write(sim: Sim, suffix: str, body: dict[str, Any], *, ref: str = "ORD1", method: str = "POST",
                 customer: str = CUSTOMER, headers: dict[str, str] | None = None) -> str:  # fmt: skip
     """Send one accounting write; it must be accepted at once (200); returns its internalRequestId."""
     _, answer = await sim.call(method, path(ref, suffix, customer=customer), body=body, headers=headers, expect=200)
@@ -204,7 +208,7 @@ def fields_of(details: dict[str, Any]) -> list[str]:
     return [e["fieldName"] for e in details["errorDetails"]]
 
 
-async def inspect(sim: Sim, ref: str = "ORD-1") -> dict[str, Any]:
+async def inspect(sim: Sim, ref: str = "ORD1") -> dict[str, Any]:
     _, doc = await sim.call("GET", f"/_sim/accounting/orders/{ref}", expect=200)
     return dict(doc)
 
@@ -277,7 +281,7 @@ async def test_create_order_language_error_is_the_reference_example(sim: Sim, re
 async def test_invoice_use_case_sample_creates_the_invoice(sim: Sim, receiver: Receiver) -> None:
     await subscribe(sim, receiver)
     await write(sim, "", order_body(), ref="")
-    rid = await write(sim, "/invoices", invoice_body(), ref="ODE12345678901")
+    rid = await write(sim, "/invoices", {**invoice_body(), **SHIPPED}, ref="ODE12345678901")
     details = await outcome(sim, receiver, rid)
 
     assert details["result"] == "OK"
@@ -287,6 +291,37 @@ async def test_invoice_use_case_sample_creates_the_invoice(sim: Sim, receiver: R
     doc = await inspect(sim, "ODE12345678901")
     assert states(doc) == {1: "invoiced"}
     assert doc["invoicedGross"] == doc["billedGross"] == 119.0
+
+
+async def test_invoice_of_physical_goods_needs_carrier_and_tracking_code(sim: Sim, receiver: Receiver) -> None:
+    """Carrier and tracking code are "Only required for physical goods and if order is shipped" (create-invoice
+    reference): a tier-2 rule, since only the order knows its type; a digital order's invoice needs neither."""
+    await subscribe(sim, receiver)
+    await write(sim, "", order_body(), ref="")  # PHYSICAL_GOODS
+    refused = await outcome(sim, receiver, await write(sim, "/invoices", invoice_body(), ref="ODE12345678901"))
+    assert refused["result"] == "ERROR_IN_FILE"
+    assert [d["fieldName"] for d in refused["errorDetails"]] == ["CARRIER", "TRACKINGCODE"]
+    assert states(await inspect(sim, "ODE12345678901")) == {1: "open"}
+    no_tracking = {**invoice_body(), "carrier": "DHL"}
+    refused = await outcome(sim, receiver, await write(sim, "/invoices", no_tracking, ref="ODE12345678901"))
+    assert [d["fieldName"] for d in refused["errorDetails"]] == ["TRACKINGCODE"]
+
+    await write(sim, "", order_body("ODE2", orderType="DIGITAL_GOODS"), ref="")
+    digital = await outcome(sim, receiver, await write(sim, "/invoices", invoice_body(), ref="ODE2"))
+    assert digital["result"] == "OK"
+
+
+async def test_order_reference_is_alphanumeric_as_documented(sim: Sim) -> None:
+    """Create Order: `orderReference` "Max length: 16 ... (alphanumeric characters, only)"; the path's
+    `{orderReference}` names such an order."""
+    for bad in ("ORD-1", "ORD_1", "ORD.1", "ORD:1", "ORDÉ1"):
+        status, answer = await sim.call("POST", path("", ""), body=order_body(bad))
+        assert (status, answer["type"]) == (400, "RequestBody"), bad
+        assert "Path:orderReference" in answer["description"]
+        status, answer = await sim.call("POST", path(bad, "/payments"), body={"authorizedAmount": 1})
+        assert status == 400, bad
+        assert "Path:orderReference" in answer["description"]
+    await sim.call("POST", path("", ""), body=order_body("Ord1234567890123"), expect=200)  # 16, mixed case
 
 
 @pytest.mark.parametrize("method", ["POST", "PUT"])
@@ -334,14 +369,14 @@ async def test_update_invoice_seed_sample(sim: Sim, receiver: Receiver, method: 
         ("", order_body(items=[{**REFERENCE_ITEM, "positionType": "GIFT"}]), "Path:items[0].positionType"),
         ("", order_body(orderDate="10.12.2015"), "Path:orderDate"),
         ("", order_body(billToAddress={**ADDRESS, "email": "not-an-email"}), "Path:billToAddress.email"),
-        ("/ORD-1/invoices", {**invoice_body(), "invoiceReference": "I" * 31}, "Path:invoiceReference"),
-        ("/ORD-1/invoices", {**invoice_body(), "items": [{"orderItemReference": True}]},
+        ("/ORD1/invoices", {**invoice_body(), "invoiceReference": "I" * 31}, "Path:invoiceReference"),
+        ("/ORD1/invoices", {**invoice_body(), "items": [{"orderItemReference": True}]},
          "Path:items[0].orderItemReference"),
-        ("/ORD-1/cancellations", {"cancellationDate": "2018-03-21", "cancellationReason": "BORED"},
+        ("/ORD1/cancellations", {"cancellationDate": "2018-03-21", "cancellationReason": "BORED"},
          "Path:cancellationReason"),
-        ("/ORD-1/returns", {"returnReference": "R-1", "returnDate": "2018-03-21", "returnReason": "CUSTOMER_RETURN",
+        ("/ORD1/returns", {"returnReference": "R-1", "returnDate": "2018-03-21", "returnReason": "CUSTOMER_RETURN",
                             "items": []}, "Path:items"),
-        ("/ORD-1/payments", {"authorizedAmount": 0}, "Path:authorizedAmount"),
+        ("/ORD1/payments", {"authorizedAmount": 0}, "Path:authorizedAmount"),
     ],
 )  # fmt: skip
 async def test_tier1_validation_answers_400_in_the_documented_shape(
@@ -357,17 +392,17 @@ async def test_tier1_validation_answers_400_in_the_documented_shape(
     assert where + " Message: " in answer["description"]
     _, notes = await sim.call("GET", "/_sim/accounting/notifications", expect=200)
     assert notes["notifications"] == []
-    assert [e for e in await sim.journal("ORD-1") if e["op"].startswith("accounting.")] == []
+    assert [e for e in await sim.journal("ORD1") if e["op"].startswith("accounting.")] == []
 
 
 @pytest.mark.parametrize(
     ("url", "raw", "where"),
     [
-        (path("ORD-1", "/invoices"), b'{"invoiceReference": ', "Path:(body) Message: Invalid JSON"),
-        (path("ORD-1", "/invoices"), b"", "Path:(body) Message: a JSON object is required"),
-        (path("ORD-1", "/invoices"), b"[1]", "Path:(body) Message: Input should be an object"),
-        (path("ORD-1", "/invoices", business="10 00"), b"{}", "Path:businessCode"),
-        (path("ORD-123456789012345", "/invoices"), b"{}", "Path:orderReference"),
+        (path("ORD1", "/invoices"), b'{"invoiceReference": ', "Path:(body) Message: Invalid JSON"),
+        (path("ORD1", "/invoices"), b"", "Path:(body) Message: a JSON object is required"),
+        (path("ORD1", "/invoices"), b"[1]", "Path:(body) Message: Input should be an object"),
+        (path("ORD1", "/invoices", business="10 00"), b"{}", "Path:businessCode"),
+        (path("ORD123456789012345", "/invoices"), b"{}", "Path:orderReference"),
     ],
 )
 async def test_malformed_requests_answer_400_in_the_documented_shape(
@@ -423,7 +458,7 @@ async def test_invoice_only_positions_not_yet_invoiced(sim: Sim, receiver: Recei
     assert (problem["fieldName"], problem["providedValue"]) == ("ORDERITEMREFERENCE", "1")
     assert "already invoiced (invoice INV-1)" in problem["ErrorDescription"]
     unknown = await outcome(sim, receiver, await write(sim, "/invoices", invoice_body("INV-3", (9,))))
-    assert "not in order ORD-1" in unknown["errorDetails"][0]["ErrorDescription"]
+    assert "not in order ORD1" in unknown["errorDetails"][0]["ErrorDescription"]
     assert states(await inspect(sim)) == {1: "invoiced", 2: "open", 3: "open"}  # the refused ones changed nothing
 
 
@@ -441,11 +476,11 @@ async def test_invoice_refuses_cancelled_positions_and_cancelled_orders(sim: Sim
     accepted = await outcome(sim, receiver, await write(sim, "/invoices", invoice_body("INV-1", (1, 3))))
     assert accepted["result"] == "OK"
 
-    await seeded(sim, "ORD-2")
+    await seeded(sim, "ORD2")
     whole = {"cancellationDate": "2018-03-21", "cancellationReason": "CUSTOMER_CANCELLATION"}  # no items: all
-    assert (await outcome(sim, receiver, await write(sim, "/cancellations", whole, ref="ORD-2")))["result"] == "OK"
-    assert (await inspect(sim, "ORD-2"))["cancelled"] is True
-    order_cancelled = await outcome(sim, receiver, await write(sim, "/invoices", invoice_body(), ref="ORD-2"))
+    assert (await outcome(sim, receiver, await write(sim, "/cancellations", whole, ref="ORD2")))["result"] == "OK"
+    assert (await inspect(sim, "ORD2"))["cancelled"] is True
+    order_cancelled = await outcome(sim, receiver, await write(sim, "/invoices", invoice_body(), ref="ORD2"))
     assert "is cancelled and cannot be invoiced" in order_cancelled["errorDetails"][0]["ErrorDescription"]
 
 
@@ -511,7 +546,7 @@ async def test_payment_is_booked_and_notified(sim: Sim, receiver: Receiver) -> N
     rid = await write(sim, "/payments", {"authorizedAmount": 5.00, "paymentProvider": "ACME Payment Services"})
     assert (await outcome(sim, receiver, rid))["result"] == "OK"
     (payment,) = receiver.of("paymentReceived")
-    assert (payment["amount"], payment["orderReference"]) == (5.0, "ORD-1")
+    assert (payment["amount"], payment["orderReference"]) == (5.0, "ORD1")
     assert (await inspect(sim))["paid"] == 5.0
 
 
@@ -654,7 +689,7 @@ async def test_a_repeated_x_request_id_is_not_applied_twice(sim: Sim, receiver: 
     assert doc["paid"] == 5.0  # booked once
     (edi,) = receiver.of("EDIErrorSent")
     assert edi["transactionId"] == "ID239487ASF3AF2434fasdf366d"
-    phases = [e["phase"] for e in await sim.journal() if e["op"] == "accounting.payment"]
+    phases = [e["phase"] for e in await sim.journal("ORD1") if e["op"] == "accounting.payment"]
     assert phases.count("repeat") == 1
     assert phases.count("commit") == 1
 
@@ -707,7 +742,7 @@ async def test_delivery_is_retried_until_a_2xx(sim: Sim, receiver: Receiver) -> 
 
     edis = [n for n in receiver.received if n["type"] == "accounting/EDIErrorSent"]
     assert len(edis) == 3  # at least once: the same notification until a 2xx
-    attempts = [e["detail"]["status"] for e in await sim.journal() if e["op"] == "accounting.notify"
+    attempts = [e["detail"]["status"] for e in await sim.journal("ORD1") if e["op"] == "accounting.notify"
                 and e["phase"] == "deliver" and e["detail"]["type"] == "accounting/EDIErrorSent"]  # fmt: skip
     assert attempts == [500, 503, 200]
 
@@ -716,7 +751,7 @@ async def test_notifications_are_kept_without_callbacks(sim: Sim) -> None:
     await seeded(sim)
     await write(sim, "/invoices", invoice_body("INV-1", (7,)))
     await sim.quiesce()
-    _, notes = await sim.call("GET", "/_sim/accounting/notifications?orderReference=ORD-1", expect=200)
+    _, notes = await sim.call("GET", "/_sim/accounting/notifications?orderReference=ORD1", expect=200)
     (edi,) = notes["notifications"]
     assert edi["payload"]["parameters"]["details"]["result"] == "ERROR_IN_FILE"
     assert edi["deliveries"] == []
@@ -728,14 +763,14 @@ async def test_notifications_are_kept_without_callbacks(sim: Sim) -> None:
 async def test_subscription_key_is_checked_when_configured(make_sim: SimFactory) -> None:
     sim = await make_sim("instant", auth={"accounting_subscription_key": "secret"})
     body = {"authorizedAmount": 1}
-    status, answer = await sim.call("POST", path("ORD-1", "/payments"), body=body)
+    status, answer = await sim.call("POST", path("ORD1", "/payments"), body=body)
     assert (status, answer["title"]) == (401, "Unauthorized")
-    status, _ = await sim.call("POST", path("ORD-1", "/payments"), body=body, headers={"X-Subscription-Key": "no"})
+    status, _ = await sim.call("POST", path("ORD1", "/payments"), body=body, headers={"X-Subscription-Key": "no"})
     assert status == 401
     await write(sim, "/payments", body, headers={"X-Subscription-Key": "secret"})
 
     await sim.patch_config({"auth": {"faithful_errors": True}})
-    status, answer = await sim.call("POST", path("ORD-1", "/payments"), body=body)
+    status, answer = await sim.call("POST", path("ORD1", "/payments"), body=body)
     assert (status, answer["code"]) == (500, 500)  # the real service's documented oddity
 
 
@@ -757,10 +792,11 @@ async def test_writes_answer_at_once_and_commit_later(sim: Sim, receiver: Receiv
 
     assert answered == pytest.approx(0.002, abs=1e-3)
     assert states(await inspect(sim))[1] == "invoiced"
-    entries = {e["phase"]: e for e in await sim.journal() if e["op"] == "accounting.invoice" and e["op_id"] == rid}
+    journal = await sim.journal("ORD1")
+    entries = {e["phase"]: e for e in journal if e["op"] == "accounting.invoice" and e["op_id"] == rid}
     assert {"arrive", "respond", "read", "commit", "accepted"} <= set(entries)
     assert entries["commit"]["t"] - entries["respond"]["t"] == pytest.approx(0.118, abs=1e-3)  # queue + process
-    assert [e["op"] for e in await sim.journal() if e["phase"] == "deliver"] == ["accounting.notify"] * 2
+    assert [e["op"] for e in await sim.journal("ORD1") if e["phase"] == "deliver"] == ["accounting.notify"] * 2
 
 
 @pytest.mark.looptime
@@ -774,7 +810,7 @@ async def test_gates_force_an_invoice_and_a_cancellation_to_interleave(
     sim = await make_sim("instant", consistency=consistency)
     await subscribe(sim, receiver)
     await seeded(sim)
-    gate = {"orderId": "ORD-1", "point": "accounting.invoice.after_read"}
+    gate = {"orderId": "ORD1", "point": "accounting.invoice.after_read"}
     await sim.call("POST", "/_sim/gates", body=gate, expect=201)
     invoice = await write(sim, "/invoices", invoice_body("INV-1", (2,)))
     _, waited = await sim.call("POST", "/_sim/gates/wait", body=gate, expect=200)
@@ -800,7 +836,7 @@ async def test_gates_force_an_invoice_and_a_cancellation_to_interleave(
         assert "is invoiced (invoice INV-1)" in refused["errorDetails"][0]["ErrorDescription"]
 
 
-async def wait_journal(sim: Sim, op: str, phase: str, order_id: str = "ORD-1") -> None:
+async def wait_journal(sim: Sim, op: str, phase: str, order_id: str = "ORD1") -> None:
     """Wait (virtual time) until the journal shows `op`/`phase`."""
     for _ in range(10_000):
         if any(e["op"] == op and e["phase"] == phase for e in await sim.journal(order_id)):
@@ -811,7 +847,7 @@ async def wait_journal(sim: Sim, op: str, phase: str, order_id: str = "ORD-1") -
 
 async def test_unknown_gate_point_names_the_accounting_ops(sim: Sim) -> None:
     status, body = await sim.call(
-        "POST", "/_sim/gates", body={"orderId": "ORD-1", "point": "accounting.bill.after_read"}
+        "POST", "/_sim/gates", body={"orderId": "ORD1", "point": "accounting.bill.after_read"}
     )
     assert status == 400
     assert "accounting.update_invoice" in body["error"]["message"]
@@ -829,7 +865,7 @@ async def test_sync_mode_processes_before_answering(sim: Sim) -> None:
 
 async def test_seed_mirrors_the_orders_order(sim: Sim) -> None:
     answer = await seeded(sim)
-    assert answer["accounting"] == {"orderReference": "ORD-1", "businessCode": "1000", "customerNumber": CUSTOMER,
+    assert answer["accounting"] == {"orderReference": "ORD1", "businessCode": "1000", "customerNumber": CUSTOMER,
                                     "totalGross": 124.8}  # fmt: skip
     assert answer["value"] / 100 == answer["accounting"]["totalGross"]
     doc = await inspect(sim)
@@ -844,19 +880,19 @@ async def test_seed_mirrors_the_orders_order(sim: Sim) -> None:
 
 async def test_seed_with_an_explicit_reference_and_the_refusals(sim: Sim) -> None:
     body = {
-        "orderId": "ORD-1",
+        "orderId": "ORD1",
         "items": [{"id": "a", "price": 999, "quantity": 1}],
         "discounts": -100,
-        "accounting": {"customerNumber": "C-9", "orderReference": "ACC-1", "vatPercent": 7, "businessCode": "1004"},
+        "accounting": {"customerNumber": "C-9", "orderReference": "ACC1", "vatPercent": 7, "businessCode": "1004"},
     }
     _, answer = await sim.call("POST", "/_sim/orders", body=body, expect=201)
-    assert answer["accounting"]["orderReference"] == "ACC-1"
-    doc = await inspect(sim, "ACC-1")
+    assert answer["accounting"]["orderReference"] == "ACC1"
+    doc = await inspect(sim, "ACC1")
     assert [(p["positionType"], p["grossUnitPrice"], p["vatAmount"]) for p in doc["positions"]] == [
         ("SALES_ARTICLE", 9.99, 0.65), ("DISCOUNT", -1.0, -0.07)]  # fmt: skip
     assert doc["totalGross"] == answer["value"] / 100
 
-    taken = {**body, "orderId": "ORD-2"}
+    taken = {**body, "orderId": "ORD2"}
     status, refused = await sim.call("POST", "/_sim/orders", body=taken)
     assert status == 400
     assert "already exists" in refused["error"]["message"]

@@ -6,8 +6,9 @@ moves each order to `handling` at t = 0 and sends the scenario's Change. The exa
 
 What the fixed profile does on this path (the Change READs a replica 600 ms behind):
 - Change at 100 ms: its replica still shows the order before `handling` (t = 0 is when it entered it), so the Change
-  is refused (OMS003), and its end re-triggers the invoiced-check, which reads an invoice view 1000 ms old: the naive
-  example's full, valid invoice leaves the order stuck in `payment-approved` (failure B).
+  is refused (CHK0124, "Invalid change for order": the dev portal's code for a status that takes no Change), and its
+  end re-triggers the invoiced-check, which reads an invoice view 1000 ms old: the naive example's full, valid
+  invoice leaves the order stuck in `payment-approved` (failure B).
 - Change at 590 ms: its replica shows the order at ~12 ms, in `handling` and not yet invoiced (the example's invoice
   COMMITs at >= 32 ms), so the Change applies: the naive example over-invoices (failure A), and B follows.
 The workaround mode waits for the Changes before invoicing and ends `invoiced`, at the right value, in both.
@@ -159,7 +160,7 @@ async def test_naive_example_leaves_the_order_stuck_when_the_change_comes_at_100
             "invoiced-when-fully-invoiced": Verdict.INVALID,
         }
         rejected = [e for e in outcome.record.journal if e["op"] == "change" and e["phase"] == "reject"]
-        assert [e["detail"]["code"] for e in rejected] == ["OMS003"]
+        assert [e["detail"]["code"] for e in rejected] == ["CHK0124"]
         assert outcome.record.final.order["status"] == "payment-approved"
 
 
@@ -230,3 +231,30 @@ async def test_racelab_run_external_mode_gates_the_example(
     assert summary["runs"] == 3
     assert summary["passed"] is (exit_code == 0)
     assert [(g["integration"], g["passed"]) for g in summary["gates"]] == [(f"external:{example.url}", exit_code == 0)]
+
+
+async def test_an_external_integration_races_a_change_v1_sent_by_the_harness(tmp_path: Path, sim_url: str) -> None:
+    """`do: change-v1` works for an external integration too: the harness sends the Change v1 (synchronous, 200 with
+    a receipt) at 590 ms, while the naive example invoices the whole order: the v1 READ lags 600 ms, does not see the
+    invoice, and lowers the total below it (failure A)."""
+    text = scenario_file(tmp_path, "http://127.0.0.1:1/unused", change_at_ms=590).read_text()
+    change = "{at: 590ms, do: change, remove: [{id: sku-2, quantity: 1}]}"
+    assert text.count(change) == 1
+    v1 = "{at: 590ms, do: change-v1, itemsRemoved: [{id: sku-2, quantity: 1}], discountValue: 1500}"
+    async with running_example(sim_url, "naive") as example:
+        path = tmp_path / "external-v1.yaml"
+        path.write_text(text.replace(change, v1).replace("http://127.0.0.1:1/unused", example.url))
+        outcomes = await run_specs(expand(load_scenario(path), seed=1),
+                                   Endpoints(orders=sim_url, accounting=sim_url, control=sim_url))  # fmt: skip
+    for outcome in outcomes:
+        record = outcome.record
+        assert record.error is None
+        (sent,) = record.history
+        assert sent.status == 200, sent.response
+        assert (sent.f, sent.status, sent.actor, sent.step) == ("change_v1", 200, f"external:{example.url}", 1)
+        assert sent.request["requestId"] == f"{record.spec.order_id}-v1-1"
+        assert sent.request["itemsRemoved"] == [{"id": "sku-2", "price": 1500, "quantity": 1}]
+        assert set(sent.response) >= {"date", "orderId", "receipt"}
+        assert verdicts(outcome)["no-over-invoice"] is Verdict.INVALID
+        order = record.final.order
+        assert (order["value"], order["packageAttachment"]["packages"][0]["invoiceValue"]) == (10980, 12480)

@@ -22,6 +22,13 @@ from harness.model import Outcome, RunSpec, Step
 VALUE = 12480
 ITEMS = [{"id": "sku-1", "price": 4990, "quantity": 2}, {"id": "sku-2", "price": 1500, "quantity": 1}]
 CHANGE = Step(100.0, "change", {"remove": [{"id": "sku-2", "quantity": 1}], "reason": "out of stock"})
+CHANGE_V1 = Step(
+    100.0,
+    "change-v1",
+    {"itemsRemoved": [{"id": "sku-2", "quantity": 1}], "discountValue": 1500, "reason": "out of stock"},
+)
+"""A partial cancellation in Change v1: the item lists move quantities, the value moves by `incrementValue` -
+`discountValue` (the caller computes it)."""
 FAST = {"poll_ms": 1.0, "poll_max_ms": 2.0}
 """Identical options for both twins, so polling takes milliseconds."""
 
@@ -65,6 +72,12 @@ class FakeService:
         self.calls.append(("change", dict(body)))
         return 202, {"requestId": "c-1", "status": "preparing", "finished": False}
 
+    def change_v1(self, body: Mapping[str, Any]) -> tuple[int, Any]:
+        """Synchronous: applied before it answers."""
+        self.calls.append(("change_v1", dict(body)))
+        self.order["value"] += body["incrementValue"] - body["discountValue"]
+        return 200, {"date": "2026-11-21T10:00:00Z", "orderId": "o-1", "receipt": "r-v1"}
+
     def get_change(self, request_id: str) -> tuple[int, Any]:
         self.calls.append(("get_change", request_id))
         self.polls += 1
@@ -105,6 +118,9 @@ class AsyncApi:
     async def change(self, order_id: str, body: Mapping[str, Any]) -> ApiResult:
         return _result(*self.service.change(body))
 
+    async def change_v1(self, order_id: str, body: Mapping[str, Any]) -> ApiResult:
+        return _result(*self.service.change_v1(body))
+
     async def get_change(self, order_id: str, request_id: str) -> ApiResult:
         return _result(*self.service.get_change(request_id))
 
@@ -136,6 +152,8 @@ class SyncTransport:
             )
         if name == "/api/order-system/orders/[id]/changes":
             return sync.Answer(*self.service.change(json))
+        if name == "/api/oms/pvt/orders/[id]/changes":
+            return sync.Answer(*self.service.change_v1(json))
         if name == "/api/order-system/orders/[id]/changes/[requestId]":
             return sync.Answer(*self.service.get_change(path.rsplit("/", 1)[1]))
         raise AssertionError(f"unexpected request {method} {path}")
@@ -150,7 +168,7 @@ def spec(steps: tuple[Step, ...]) -> RunSpec:
         repetition=0,
         seed=1,
         order_id="o-1",
-        order={},
+        order={"items": ITEMS},
         steps=steps,
         expect=(),
     )
@@ -170,6 +188,15 @@ CASES = [
         "naive-retry", {"backoff_s": 0.0}, {"reads_fail": 2}, (Step(0.0, "invoice"),), id="naive-retry-failed-reads"
     ),
     pytest.param("workaround", FAST, {"finish_after": 4}, (Step(0.0, "invoice"), CHANGE), id="workaround"),
+    pytest.param("naive", {}, {}, (Step(0.0, "invoice"), CHANGE_V1), id="naive-change-v1"),
+    pytest.param("workaround", FAST, {}, (Step(0.0, "invoice"), CHANGE_V1), id="workaround-change-v1-waits-for-answer"),
+    pytest.param(
+        "robust",
+        {**FAST, "backoff_s": 0.0},
+        {"finish_after": 2},
+        (Step(0.0, "invoice"), CHANGE, CHANGE_V1),
+        id="robust-change-and-change-v1",
+    ),
     pytest.param(
         "robust", {**FAST, "backoff_s": 0.0}, {"finish_after": 2}, (Step(0.0, "invoice"), CHANGE), id="robust"
     ),
@@ -202,6 +229,8 @@ async def test_the_blocking_twin_sends_what_the_harness_integration_sends(
     for step in sorted(steps, key=lambda s: -s.at_ms):  # the Change first: the invoice then finds it sent
         if step.do == "change":
             await harness_integration.change(ctx, step)
+        elif step.do == "change-v1":
+            await integrations.send_change_v1(ctx, step)  # what the runner does for every built-in
         else:
             await harness_integration.invoice(ctx, step)
 
@@ -211,6 +240,8 @@ async def test_the_blocking_twin_sends_what_the_harness_integration_sends(
         api = race.api(name, step=run.steps.index(step))
         if step.do == "change":
             twin.change(race, api, step)
+        elif step.do == "change-v1":
+            sync.send_change_v1(race, api, step)
         else:
             twin.invoice(race, api, step)
 
@@ -234,3 +265,22 @@ def test_both_sides_build_bodies_and_summaries_from_one_definition() -> None:
         assert getattr(sync, name) is getattr(bodies, name), name
     assert integrations.change_body is bodies.change_body
     assert integrations.invoice_items is bodies.invoice_items
+
+
+async def test_the_workaround_waits_for_a_change_v1_answer_and_polls_nothing() -> None:
+    """Change v1 is synchronous: its 200 means applied, so the workaround only waits for the answer, then reads the
+    order and invoices what it is worth now (both twins)."""
+    run = spec((Step(0.0, "invoice"), CHANGE_V1))
+    service = FakeService()
+    ctx = RunContext(spec=run, api=AsyncApi(service), control=None)  # type: ignore[arg-type]
+    await integrations.send_change_v1(ctx, CHANGE_V1)
+    await integrations.Workaround(**FAST).invoice(ctx, run.steps[0])
+    assert [c[0] for c in service.calls] == ["change_v1", "get_order", "invoice"]
+    body = service.calls[0][1]
+    assert body == {"requestId": "o-1-v1-1", "reason": "out of stock", "discountValue": 1500, "incrementValue": 0,
+                    "itemsRemoved": [{"id": "sku-2", "price": 1500, "quantity": 1}], "itemsAdded": []}  # fmt: skip
+    assert service.calls[2][2] == VALUE - 1500
+
+
+def test_change_v1_bodies_come_from_one_definition() -> None:
+    assert sync.change_v1_body is bodies.change_v1_body

@@ -28,6 +28,7 @@ from simulator.accounting.model import InvoiceInput as AccountingInvoice
 from simulator.accounting.model import PaymentInput, RequestKind, UpdateInvoiceInput, positions_from_cents
 from simulator.accounting.model import SeedItem as AccountingSeedItem
 from simulator.errors import ApiError
+from simulator.orders.events import DEFAULT_APP_KEY, EVERY_STATUS_CHANGE, FeedConfig, QueueConfig
 from simulator.orders.model import ChangeInput, ChangeItem, InvoiceInput, InvoiceItem
 from simulator.orders.service import SeedItem
 from simulator.web._state import ACCOUNTING, CORE, ORDERS
@@ -61,6 +62,8 @@ class Soak:
         self.orders = app[ORDERS]
         self.accounting = app[ACCOUNTING]
         self.n = 0
+        # A feed consumer's configuration: every status change, kept for the longest retention the platform allows.
+        self.orders.events.configure_feed(FeedConfig(EVERY_STATUS_CHANGE, QueueConfig(0, 1_209_600)))
 
     def footprint(self) -> dict[str, int]:
         """The size of every structure that grows with traffic."""
@@ -71,7 +74,7 @@ class Soak:
             "changes": sum(len(c) for c in orders.changes.values()),
             "rendered": len(orders.rendered),
             "check generations": len(orders._check_generation),
-            "feed": len(orders.feed),
+            "feed": orders.events.footprint()["feed items"],
             "journal": len(core.journal),
             "rng keys": len(core.rng._by_key),
             "locks": len(core._locks),
@@ -111,7 +114,8 @@ class Soak:
 
     def consume_feed(self) -> None:
         """What a feed consumer does: read the events and commit them."""
-        self.orders.feed_commit([e.handle for e in self.orders.feed_events(len(self.orders.feed))])
+        events = self.orders.events
+        events.feed_commit(DEFAULT_APP_KEY, [i.handle for i in events.feed_read(DEFAULT_APP_KEY, 10_000)])
 
     async def windows(self, traffic: Any, *, count: int = WINDOWS, size: int = WINDOW) -> list[dict[str, int]]:
         """Run `traffic` `size` times per window; the footprint (and allocated blocks) after each window."""
@@ -198,7 +202,7 @@ async def test_accounting_writes_for_unknown_orders_are_retained_up_to_the_limit
 
 async def test_the_feed_holds_only_events_of_kept_orders(soak: Soak) -> None:
     await soak.windows(soak.finished_order, count=2, size=300)
-    assert {e.order_id for e in soak.orders.feed.values()} <= set(soak.orders.store.ids())
+    assert {e.order_id for e in soak.orders.events.queued()} <= set(soak.orders.store.ids())
 
 
 async def test_orders_that_never_finish_are_retained_up_to_the_limit(soak: Soak) -> None:

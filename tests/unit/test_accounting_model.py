@@ -132,7 +132,8 @@ def req(
 
 
 def invoice(ref: str = "INV-1", *items: int) -> InvoiceInput:
-    return InvoiceInput(ref, "2026-11-21", items or (1, 2, 3))
+    """An invoice of the given positions (default all three), shipped: `order()` is of physical goods."""
+    return InvoiceInput(ref, "2026-11-21", items or (1, 2, 3), carrier="DHL", tracking_code="TRK-1")
 
 
 def run(o: AccountingOrder, body: RequestBody, **kw: object) -> AccountingOrder:
@@ -204,6 +205,28 @@ def test_invoice_rules() -> None:
     cancelled = run(first, CANCEL_2)
     assert why(cancelled, invoice("INV-2", 2)) == [("ORDERITEMREFERENCE", "2")]
     assert run(cancelled, invoice("INV-2", 3)).invoiced_gross == D("109.80")
+
+
+def test_invoices_of_physical_goods_need_carrier_and_tracking_code() -> None:
+    """docs.riverty.com/accounting_as_a_service/api_reference/create_invoice: carrier and trackingCode are "Only
+    required for physical goods and if order is shipped"."""
+    bare = InvoiceInput("INV-1", "2026-11-21", (1, 2, 3))
+    assert why(order(), bare) == [("CARRIER", ""), ("TRACKINGCODE", "")]
+    assert why(order(), InvoiceInput("INV-1", "2026-11-21", (1, 2, 3), carrier="DHL")) == [("TRACKINGCODE", "")]
+    assert why(order(), InvoiceInput("INV-1", "2026-11-21", (1, 2, 3), tracking_code="T")) == [("CARRIER", "")]
+    assert why(order(order_type=OrderType.DIGITAL_GOODS), bare) == []
+    assert why(order(order_type=OrderType.BANK_VERIFICATION), bare) == []
+
+
+def test_an_update_carries_the_shipping_data_of_the_invoice_it_replaces_over() -> None:
+    o = invoiced_all()  # INV-1 shipped with DHL / TRK-1
+    assert why(o, update(*LOWERED)) == []  # the update's invoice block names no carrier
+    updated = run(o, update(*LOWERED))
+    assert (updated.invoices[-1].carrier, updated.invoices[-1].tracking_code) == ("DHL", "TRK-1")
+    digital = run(order(order_type=OrderType.DIGITAL_GOODS), InvoiceInput("INV-1", "2026-11-21", (1, 2, 3)))
+    physical = AccountingOrder(**{**{f: getattr(digital, f) for f in digital.__dataclass_fields__},
+                                  "order_type": OrderType.PHYSICAL_GOODS})  # fmt: skip
+    assert why(physical, update(*LOWERED)) == [("CARRIER", ""), ("TRACKINGCODE", "")]  # nothing to carry over
 
 
 def test_invoice_of_a_cancelled_order_is_refused() -> None:

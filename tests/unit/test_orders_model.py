@@ -11,8 +11,10 @@ from typing import Any
 
 import pytest
 
+import simulator.orders.model as orders_model
 from simulator.errors import BadRequest, RuleViolation
 from simulator.orders.model import (
+    AppliedChange,
     ChangeInput,
     ChangeItem,
     InvoiceInput,
@@ -20,7 +22,6 @@ from simulator.orders.model import (
     Item,
     Order,
     Package,
-    apply_plan,
     check_invoice,
     plan_change,
 )
@@ -195,15 +196,29 @@ def test_change_is_accepted_in_changeable_statuses(status: str) -> None:
     assert plan_change(make_order(status=status), remove("sku-2"), check_invoices=False).new_value == VALUE - 1500
 
 
-@pytest.mark.parametrize("status", ["order-created", "payment-pending", "ready-for-handling", "invoiced", "canceled"])
-def test_change_in_other_statuses_is_oms003(status: str) -> None:
+@pytest.mark.parametrize("status", ["order-created", "payment-pending", "ready-for-handling", "invoiced"])
+def test_change_in_other_statuses_is_chk0124(status: str) -> None:
+    # Dev portal, errors in Change v2: CHK0124 "Invalid change for order." names the allowed order states.
     err = refused(make_order(status=status), remove("sku-2"))
-    assert err.code == "OMS003"
+    assert err.code == "CHK0124"
+    assert err.message.startswith("Invalid change for order.")
     assert status in err.message
 
 
+def test_change_of_a_canceled_order_is_sales_order_system_008() -> None:
+    err = refused(make_order(status="canceled"), remove("sku-2"))
+    assert (err.code, err.message) == ("SalesOrderSystem008", "Cannot Change Cancelled Order.")
+
+
+def test_chk0034_keeps_the_documented_text_apart() -> None:
+    err = refused(make_order(invoiced=VALUE), remove("sku-2"), check_invoices=True)
+    assert err.code == "CHK0034"
+    assert err.documented == "The value of the change exceed the order's price"
+    assert err.message.startswith(err.documented + ":")
+
+
 def test_change_when_payment_approved_needs_a_partial_invoice() -> None:
-    assert refused(make_order(status="payment-approved"), remove("sku-2")).code == "OMS003"
+    assert refused(make_order(status="payment-approved"), remove("sku-2")).code == "CHK0124"
     partial = make_order(status="payment-approved", invoiced=5000)
     assert plan_change(partial, remove("sku-2"), check_invoices=False).new_value == VALUE - 1500
 
@@ -276,6 +291,16 @@ def test_plan_is_judged_against_the_version_it_is_given() -> None:
 # -- apply_plan ------------------------------------------------------------------------------------------
 
 
+def apply_plan(order: Order, plan: Any, request_id: str, at: str) -> Order:
+    """`apply_plan` with the record of a Change v2 made from the plan (as the Change worker makes it)."""
+    record = AppliedChange.of(order, plan, request_id=request_id, reason="r", receipt=f"{request_id}-receipt", date=at)
+    return orders_model.apply_plan(order, plan, record)
+
+
+def request_ids(order: Order) -> tuple[str, ...]:
+    return tuple(c.request_id for c in order.applied_changes)
+
+
 def test_apply_plan_updates_items_value_and_history() -> None:
     order = make_order()
     change = ChangeInput(reason="r", remove=(ChangeItem("sku-1", 1),), add=(ChangeItem("sku-3", 2, price=100),))
@@ -283,7 +308,11 @@ def test_apply_plan_updates_items_value_and_history() -> None:
     new = apply_plan(order, plan, "req-1", "t1")
     assert [(i.id, i.quantity) for i in new.items] == [("sku-1", 1), ("sku-2", 1), ("sku-3", 2)]
     assert new.value == plan.new_value == VALUE - 4990 + 200
-    assert (new.change_value, new.applied_changes, new.last_change) == (plan.total_change_value, ("req-1",), "t1")
+    assert (new.change_value, request_ids(new), new.last_change) == (plan.total_change_value, ("req-1",), "t1")
+    (record,) = new.applied_changes
+    assert (record.discount_value, record.increment_value) == (4990 - 200, 0)
+    assert [(i.id, i.name, i.quantity, i.price) for i in record.items_removed] == [("sku-1", "sku-1", 1, 4990)]
+    assert [(i.id, i.quantity, i.price) for i in record.items_added] == [("sku-3", 2, 100)]
     assert new.original_items == ITEMS
     assert new.version == order.version  # the transaction sets the version
 
@@ -295,7 +324,7 @@ def test_apply_plan_to_a_newer_version_merges_deltas_into_its_quantities() -> No
     plan = plan_change(v1, remove("sku-1"), check_invoices=False)  # judged on the stale v1: allowed
     v3 = apply_plan(v2, plan, "req-2", "t2")
     assert [(i.id, i.quantity) for i in v3.items] == [("sku-1", 0), ("sku-2", 1)]
-    assert v3.applied_changes == ("req-1", "req-2")
+    assert request_ids(v3) == ("req-1", "req-2")
     assert v3.value == VALUE - 2 * 4990
 
 

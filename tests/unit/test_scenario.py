@@ -15,7 +15,9 @@ from typing import Any
 import pytest
 from pydantic import BaseModel
 
+from harness.bodies import change_v1_body
 from harness.errors import HarnessConnectionError, HarnessError, InvalidScenario
+from harness.integrations import ExternalService, load_integration
 from harness.model import RunSpec
 from harness.scenario import (
     _ORDER_STATUSES,  # a copy of the simulator's, which the harness may not import
@@ -133,8 +135,8 @@ ERRORS = [
         edit("do: invoice", "do: invoce"),
         8,
         "steps[0].do",
-        "unknown action invoce (did you mean invoice?); expected one of: invoice, change, cancel, register-invoice, "
-        "update-invoice",
+        "unknown action invoce (did you mean invoice?); expected one of: invoice, change, change-v1, cancel, "
+        "register-invoice, update-invoice",
     ),
     ("step-missing-do", edit("{at: 0ms, do: invoice}", "{at: 0ms}"), 8, "steps[0].do", "missing: what the step does"),
     ("step-not-a-mapping", edit("{at: 0ms, do: invoice}", "invoice"), 8, "steps[0]", "expected a mapping"),
@@ -167,7 +169,8 @@ ERRORS = [
         6,
         "integrations[1]",
         "unknown integration workarond (did you mean workaround?); expected one of: naive, naive-retry, workaround, "
-        "robust, hook-naive, hook-dedupe, a class as module:Class, or external:<hook URL>",
+        "robust, hook-naive, hook-dedupe, a class as module:Class, external:<hook URL>, external-feed:<name> or "
+        "external-poll:<name>",
     ),
     ("integration-twice", edit("[naive, workaround]", "[naive, naive]"), 6, "integrations[1]", "naive is listed twice"),
     (
@@ -176,6 +179,57 @@ ERRORS = [
         6,
         "integrations[1]",
         "expected external:http://",
+    ),
+    (
+        "external-unknown-source",
+        edit("[naive, workaround]", "[naive, 'external-queue:erp']"),
+        6,
+        "integrations[1]",
+        "expected external-feed:<name> or external-poll:<name>",
+    ),
+    (
+        "external-feed-without-name",
+        edit("[naive, workaround]", "[naive, 'external-feed:']"),
+        6,
+        "integrations[1]",
+        "expected external-feed:<name> or external-poll:<name>",
+    ),
+    (
+        "change-v1-item-not-in-the-order-without-price",
+        edit("do: change, remove: [{id: sku-2, quantity: 1}]", "do: change-v1, itemsAdded: [{id: sku-9, quantity: 1}]"),
+        9,
+        "steps[1].itemsAdded[0]",
+        "item sku-9 is not in the order, so its price cannot come from it; give its unit price in cents",
+    ),
+    (
+        "change-v1-money-in-cents",
+        edit("do: change, remove: [{id: sku-2, quantity: 1}]", "do: change-v1, discountValue: 1.5"),
+        9,
+        "steps[1].discountValue",
+        "expected whole cents, 0 or more (got 1.5)",
+    ),
+    (
+        "change-v1-quantity",
+        edit(
+            "do: change, remove: [{id: sku-2, quantity: 1}]", "do: change-v1, itemsRemoved: [{id: sku-2, quantity: 0}]"
+        ),
+        9,
+        "steps[1].itemsRemoved[0].quantity",
+        "expected a whole number from 1 to 100000 (got 0)",
+    ),
+    (
+        "change-v1-item-field",
+        edit("do: change, remove: [{id: sku-2, quantity: 1}]", "do: change-v1, itemsRemoved: [{id: sku-2, qty: 1}]"),
+        9,
+        "steps[1].itemsRemoved[0].qty",
+        "unknown field qty; expected: id, quantity, price",
+    ),
+    (
+        "change-v1-takes-v1-names",
+        edit("do: change, remove: [{id: sku-2, quantity: 1}]", "do: change-v1, remove: [{id: sku-2, quantity: 1}]"),
+        9,
+        "steps[1]",
+        "`do: change-v1` takes no field remove; expected: discountValue, incrementValue, itemsAdded, itemsRemoved,",
     ),
     (
         "unknown-checker",
@@ -481,11 +535,41 @@ def test_a_profile_path_is_relative_to_the_scenario(tmp_path: Path) -> None:
 
 
 def test_module_class_and_external_integrations_are_names(tmp_path: Path) -> None:
-    text = edit("[naive, workaround]", "[naive, 'mypkg.middleware:Erp', 'external:http://127.0.0.1:9000/hook']")
+    text = edit("[naive, workaround]", "[naive, 'mypkg.middleware:Erp', 'external:http://127.0.0.1:9000/hook', "
+                "'external-feed:node-erp', 'external-poll:erp.v2']")  # fmt: skip
     assert load_scenario(write(tmp_path, text)).integrations[1:] == (
         "mypkg.middleware:Erp",
         "external:http://127.0.0.1:9000/hook",
+        "external-feed:node-erp",
+        "external-poll:erp.v2",
     )
+
+
+@pytest.mark.parametrize(("name", "source"), [("external-feed:node-erp", "feed"), ("external-poll:erp.v2", "poll")])
+def test_external_feed_and_poll_integrations_load_as_services_that_need_no_hook(name: str, source: str) -> None:
+    integration = load_integration(name)
+    assert isinstance(integration, ExternalService)
+    assert (integration.name, integration.source, integration.seed_status) == (name, source, "ready-for-handling")
+    assert getattr(integration, "url", None) is None  # the runner configures a hook only for `url`
+    assert integration.external
+
+
+def test_a_change_v1_step_loads_with_the_published_field_names(tmp_path: Path) -> None:
+    step = (
+        "do: change-v1, itemsRemoved: [{id: sku-2, quantity: 1}], itemsAdded: [{id: sku-9, quantity: 2, price: 700}], "
+        "discountValue: 100, requestId: r-1"
+    )
+    scenario = scenario_of(tmp_path, edit("do: change, remove: [{id: sku-2, quantity: 1}]", step))
+    (spec, *_) = expand(scenario, seed=1)
+    assert spec.steps[1].do == "change-v1"
+    assert change_v1_body(spec.steps[1], spec.order, request_id="unused") == {
+        "requestId": "r-1",
+        "reason": "racelab scenario: value-reducing change",
+        "discountValue": 100,
+        "incrementValue": 0,
+        "itemsRemoved": [{"id": "sku-2", "price": 1500, "quantity": 1}],  # the seeded unit price
+        "itemsAdded": [{"id": "sku-9", "price": 700, "quantity": 2}],
+    }
 
 
 def test_the_repository_scenarios_load() -> None:
@@ -558,8 +642,8 @@ SCRIPT_ERRORS = [
         '    "steps": [{"at": 0, "do": "fire_thrice"}],\n}\n\n\nasync def step_fire_twice(ctx, step):\n    pass\n',
         3,
         "steps[0].do",
-        "unknown action fire_thrice (did you mean fire_twice?); expected one of: invoice, change, cancel, "
-        "register-invoice, update-invoice, or a handler of this script: fire_twice",
+        "unknown action fire_thrice (did you mean fire_twice?); expected one of: invoice, change, change-v1, "
+        "cancel, register-invoice, update-invoice, or a handler of this script: fire_twice",
     ),
     (
         "function-line",
@@ -854,7 +938,7 @@ def test_find_scenarios_walks_directories_and_skips_what_is_not_a_scenario(tmp_p
 
 
 def test_actions_and_checkers_are_the_designs() -> None:
-    assert ACTIONS == ("invoice", "change", "cancel", "register-invoice", "update-invoice")
+    assert ACTIONS == ("invoice", "change", "change-v1", "cancel", "register-invoice", "update-invoice")
     assert len(set(CHECKER_NAMES)) == 7
 
 
