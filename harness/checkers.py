@@ -140,13 +140,17 @@ def finished_means_applied(run: RunRecord) -> CheckResult:
     return CheckResult(name, Verdict.VALID, "Every read after a Change finished reflected it.")
 
 
+_CHANGE_OPS = frozenset({"change", "change_v1"})
+
+
 def change_respects_invoices(run: RunRecord) -> CheckResult:
-    """From the journal's Change commits and the order's versions: no Change may leave value below invoiced."""
+    """From the journal's Change commits (v2, and v1's `change_v1`) and the order's versions: no Change may leave
+    value below invoiced."""
     name = "change-respects-invoices"
     if (early := _unsettled(name, run)) is not None:
         return early
     versions = {int(v["version"]): v for v in run.final.versions}
-    commits = [e for e in run.journal if e.get("op") == "change" and e.get("phase") == "commit"]
+    commits = [e for e in run.journal if e.get("op") in _CHANGE_OPS and e.get("phase") == "commit"]
     missing = []
     for e in commits:
         v = versions.get(int(e["version"]))

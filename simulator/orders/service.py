@@ -284,7 +284,8 @@ class OrdersService:
             profile=profile,
         )
         if order.value <= 0:
-            raise BadRequest(f"the order total must be positive; items, shipping and discounts give {order.value}")
+            raise RuleViolation(f"the order total must be positive; items, shipping and discounts give {order.value}",
+                                code="SIM-ORDER-VALUE")  # fmt: skip
         self._retain()
         self.store.create(order_id, order, self.core.now())
         self.core.journal.record(self.core.now(), order_id, "seed", "commit", order_id, version=1,

@@ -14,16 +14,17 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import re
 from decimal import Decimal
 from typing import Annotated, Any
 
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
 
-from ..accounting.model import RequestKind, money_json, positions_from_cents
+from ..accounting.model import OrderType, RequestKind, money_json, positions_from_cents
 from ..accounting.model import SeedItem as AccountingSeedItem
 from ..config import merge_patch
-from ..errors import BadRequest, ConfigError, NotFound
+from ..errors import BadRequest, ConfigError, NotFound, RuleViolation
 from ..gates import CHECKPOINTS
 from ..orders.documents import order_document, order_profile
 from ..orders.model import STATUSES
@@ -90,7 +91,10 @@ class SeedAccountingBody(_In):
     businessCode: Annotated[str, Field(pattern=r"^[A-Za-z0-9]{1,10}$")] = "1000"
     customerNumber: Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,49}$")]
     orderReference: Annotated[str, Field(pattern=ORDER_REFERENCE_PATTERN)] | None = None
-    """Defaults to the Orders `orderId` (which must then fit the 16 characters of an order reference)."""
+    """Defaults to the Orders `orderId` without its other characters than letters and digits (an order reference
+    is 1 to 16 of those): `ORD-1` → `ORD1`, a generated `SIM00000001-01` → `SIM0000000101`."""
+    orderType: OrderType = OrderType.DIGITAL_GOODS
+    """`PHYSICAL_GOODS` invoices need `carrier` and `trackingCode`; the default takes the harness's invoices."""
     vatPercent: Percent = Field(default=Decimal(19), json_schema_extra={"default": 19})
     currency: Annotated[str, Field(pattern=r"^[A-Z]{3}$")] = "EUR"
 
@@ -104,7 +108,7 @@ class SeedOrderBody(_In):
     discounts: Annotated[int, Field(ge=-(10**10), le=0)] = 0
     """Negative cents, as in the order's `totals`."""
     tax: Annotated[int, Field(ge=0, le=10**10)] = 0
-    status: str = "handling"
+    status: Annotated[str, Field(json_schema_extra={"enum": list(STATUSES)})] = "handling"
     accounting: SeedAccountingBody | None = None
     document: dict[str, Any] | None = None
     """Published top-level properties of the order document (`GET /api/oms/pvt/orders/{orderId}`) that replace
@@ -146,11 +150,17 @@ class QuiesceAnswer(BaseModel):
     pending: int
 
 
+GatePoint = Annotated[
+    str, Field(max_length=80, json_schema_extra={"enum": [f"{op}.{c}" for op in GATED_OPS for c in CHECKPOINTS]})
+]
+"""`<op>.<checkpoint>`, e.g. `change.after_read` (checked by `_check_point`, which says what is known)."""
+GateOrder = Annotated[str, Field(pattern=r"^(\*|[A-Za-z0-9][A-Za-z0-9_.:-]{0,63})$")]
+"""An order id, or `*` for every order."""
+
+
 class GateBody(_In):
-    orderId: Annotated[str, Field(pattern=r"^(\*|[A-Za-z0-9][A-Za-z0-9_.:-]{0,63})$")]
-    """An order id, or `*` for every order."""
-    point: Annotated[str, Field(max_length=80)]
-    """`<op>.<checkpoint>`, e.g. `change.after_read`."""
+    orderId: GateOrder
+    point: GatePoint
 
 
 class GateWaitBody(GateBody):
@@ -158,9 +168,20 @@ class GateWaitBody(GateBody):
     timeout_ms: Annotated[float, Field(gt=0, le=600_000)] = 10_000
 
 
+def _both_or_neither(schema: dict[str, Any]) -> None:
+    for name in ("orderId", "point"):  # absent, never null
+        prop = schema["properties"][name]
+        prop.update(next(s for s in prop.pop("anyOf") if s.get("type") != "null"))
+        prop.pop("default", None)
+    schema["dependentRequired"] = {"orderId": ["point"], "point": ["orderId"]}
+
+
 class ReleaseBody(_In):
-    orderId: Annotated[str, Field(pattern=r"^(\*|[A-Za-z0-9][A-Za-z0-9_.:-]{0,63})$")] | None = None
-    point: Annotated[str, Field(max_length=80)] | None = None
+    """Release one gate (`orderId` and `point`), or every gate (neither)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, json_schema_extra=_both_or_neither)
+    orderId: GateOrder | None = None
+    point: GatePoint | None = None
 
 
 class Health(BaseModel):
@@ -221,8 +242,8 @@ async def patch_config(request: web.Request) -> web.Response:
     core = request.app[CORE]
     try:
         config = merge_patch(core.config, patch)
-    except ConfigError as exc:
-        raise BadRequest(str(exc)) from None
+    except ConfigError as exc:  # judged against the live configuration (a merge patch): a rule, like a business one
+        raise RuleViolation(str(exc), code="SIM-CONFIG-INVALID") from None
     core.reconfigure(config)
     core.journal.record(core.now(), "", "config", "patch", detail={"patch": patch})
     return web.json_response(config.to_json())
@@ -247,24 +268,35 @@ async def seed_order(request: web.Request) -> web.Response:
     return web.json_response(await seed(request.app, body), status=201)
 
 
+def _reference_of(order_id: str) -> str:
+    """The Accounting order reference a seeded twin gets by default: the order id's letters and digits.
+
+    Raises:
+        RuleViolation: nothing, or more than 16 characters, is left; give `accounting.orderReference`.
+    """
+    reference = re.sub(r"[^A-Za-z0-9]", "", order_id)
+    if not re.fullmatch(ORDER_REFERENCE_PATTERN, reference):
+        raise RuleViolation(f"accounting.orderReference: the letters and digits of orderId {order_id!r} do not make "
+                            "an order reference (1 to 16 of them); give accounting.orderReference",
+                            code="SIM-ORDER-REFERENCE")  # fmt: skip
+    return reference
+
+
 async def seed(app: web.Application, body: SeedOrderBody) -> dict[str, Any]:
     """`POST /_sim/orders` without HTTP: create the order (and its accounting twin); the answer's JSON (201).
 
     Raises:
         BadRequest: the body is inconsistent (status, accounting reference, tax with accounting).
     """
-    if body.status not in STATUSES:
+    if body.status not in STATUSES:  # the schema's enum; pydantic's strict str does not check it
         raise BadRequest(f"status must be one of {', '.join(STATUSES)}; got {body.status!r}")
     acc = body.accounting
     accounting = app[ACCOUNTING]
     if acc is not None:  # checked before anything is stored: both orders are created, or neither
         if body.tax:
             raise BadRequest("accounting: seed with tax 0; Accounting prices include VAT (vatPercent)")
-        reference = acc.orderReference or body.orderId
+        reference = acc.orderReference or (None if body.orderId is None else _reference_of(body.orderId))
         if reference is not None:
-            if acc.orderReference is None and len(reference) > 16:
-                raise BadRequest(f"accounting.orderReference: orderId {reference!r} is longer than the 16 characters "
-                                 "of an order reference; give accounting.orderReference")  # fmt: skip
             accounting.check_seed(reference)
     orders = app[ORDERS]
     try:
@@ -282,7 +314,7 @@ async def seed(app: web.Application, body: SeedOrderBody) -> dict[str, Any]:
     )
     answer: dict[str, Any] = {"orderId": order.order_id, "value": order.value, "status": order.status}
     if acc is not None:
-        reference = acc.orderReference or order.order_id
+        reference = acc.orderReference or _reference_of(order.order_id)
         positions = positions_from_cents(
             [AccountingSeedItem(i.id, i.name or i.id, i.price, i.quantity) for i in body.items],
             shipping_cents=body.shipping,
@@ -296,6 +328,7 @@ async def seed(app: web.Application, body: SeedOrderBody) -> dict[str, Any]:
                 order_reference=reference,
                 currency=acc.currency,
                 positions=positions,
+                order_type=acc.orderType,
             )
         except BadRequest:
             orders.forget(order.order_id)  # a generated orderId that is already an accounting reference

@@ -31,7 +31,7 @@ from ..orders.events import (
     QueueConfig,
     parse_document,
 )
-from ._orders_common import In, orders_of
+from ._orders_common import In, app_key_of, orders_of
 from .routing import Query, Route, parse_body
 
 __all__ = ["event_routes"]
@@ -44,13 +44,36 @@ check them against a list; an empty name can never match, so it is refused."""
 ExpressionText = Annotated[str, Field(min_length=1, max_length=10_000)]
 
 
-class FilterIn(In):
-    """`filter` of a hook or feed configuration; which fields go with which `type` is checked by `_filter`."""
+StatusList = Annotated[list[StatusName], Field(min_length=1, max_length=100)]
 
-    type: Literal["FromWorkflow", "FromOrders"]
-    status: Annotated[list[StatusName], Field(max_length=100)] | None = None
+
+class WorkflowFilterIn(In):
+    """`{"type": "FromWorkflow", "status": [...]}`. The other type's fields are declared so that mixing the two is
+    answered as the Feed v3 guide says (409), rather than silently ignored."""
+
+    type: Literal["FromWorkflow"]
+    status: StatusList
     expression: ExpressionText | None = None
     disableSingleFire: bool | None = None
+
+
+class FeedWorkflowFilterIn(WorkflowFilterIn):
+    """A feed's FromWorkflow filter may leave `status` out: every status change (the Feed v3 guide)."""
+
+    status: StatusList | None = None  # type: ignore[assignment]
+
+
+class OrdersFilterIn(In):
+    """`{"type": "FromOrders", "expression": "<JSONata>", "disableSingleFire": false}`."""
+
+    type: Literal["FromOrders"]
+    expression: ExpressionText
+    disableSingleFire: bool | None = None
+    status: StatusList | None = None
+
+
+HookFilterIn = Annotated[WorkflowFilterIn | OrdersFilterIn, Field(discriminator="type")]
+FeedFilterIn = Annotated[FeedWorkflowFilterIn | OrdersFilterIn, Field(discriminator="type")]
 
 
 class HookTarget(In):
@@ -59,7 +82,7 @@ class HookTarget(In):
 
 
 class HookConfigBody(In):
-    filter: FilterIn
+    filter: HookFilterIn
     hook: HookTarget
 
 
@@ -67,11 +90,12 @@ class QueueIn(In):
     visibilityTimeoutInSeconds: Annotated[int, Field(ge=0, le=VISIBILITY_MAX_S)]
     MessageRetentionPeriodInSeconds: Annotated[int, Field(ge=RETENTION_MIN_S, le=RETENTION_MAX_S)] | None = None
     messageRetentionPeriodInSeconds: Annotated[int, Field(ge=RETENTION_MIN_S, le=RETENTION_MAX_S)] | None = None
-    """The spelling of the official GET example and of the Feed v3 guide; the POST schema has a capital M. Either."""
+    """The spelling of the official GET example and of the Feed v3 guide; the POST schema has a capital M. Either;
+    neither: `DEFAULT_RETENTION_S` (the value of every published example, four days)."""
 
 
 class FeedConfigBody(In):
-    filter: FilterIn | None = None
+    filter: FeedFilterIn | None = None
     queue: QueueIn
 
 
@@ -111,27 +135,26 @@ class FeedItemsDoc(RootModel[list[FeedItemDoc]]):
     pass
 
 
+DEFAULT_RETENTION_S = 345_600
+
+
 def _events(request: web.Request) -> tuple[OrderEvents, str]:
-    return orders_of(request).events, request.headers.get("X-VTEX-API-AppKey") or DEFAULT_APP_KEY
+    """The service's events and whose they are: the app key the request authenticated with (or sent, when
+    credentials are not checked); `DEFAULT_APP_KEY` for a user token or no key."""
+    return orders_of(request).events, app_key_of(request) or DEFAULT_APP_KEY
 
 
-def _filter(body: FilterIn, *, status_required: bool) -> EventFilter:
+def _filter(body: WorkflowFilterIn | OrdersFilterIn) -> EventFilter:
     """The domain filter of a `filter` body. The Feed v3 guide: the two types are mutually exclusive, "If you
     combine them, you will get a `409 conflict` status response"."""
-    if body.type == "FromWorkflow":
+    if isinstance(body, WorkflowFilterIn):
         if body.expression is not None or body.disableSingleFire is not None:
             raise Conflict("filter: FromWorkflow takes `status`, not `expression` or `disableSingleFire`",
                            code="OMS-FILTER-CONFLICT")  # fmt: skip
-        if body.status is None and not status_required:
-            return EVERY_STATUS_CHANGE
-        if not body.status:
-            raise BadRequest("filter.status: FromWorkflow needs at least one status")
-        return EventFilter.from_workflow(body.status)
+        return EVERY_STATUS_CHANGE if body.status is None else EventFilter.from_workflow(body.status)
     if body.status is not None:
         raise Conflict("filter: FromOrders takes `expression` and `disableSingleFire`, not `status`",
                        code="OMS-FILTER-CONFLICT")  # fmt: skip
-    if body.expression is None:
-        raise BadRequest("filter.expression: FromOrders needs a JSONata expression")
     return EventFilter.from_orders(Expression(body.expression), disable_single_fire=bool(body.disableSingleFire))
 
 
@@ -150,7 +173,7 @@ async def post_hook_config(request: web.Request) -> web.Response:
     body = await parse_body(request, HookConfigBody)
     events, key = _events(request)
     config = HookConfig(
-        filter=_filter(body.filter, status_required=True),
+        filter=_filter(body.filter),
         url=body.hook.url,
         headers=dict(body.hook.headers or {}),
         app_key=key,
@@ -175,12 +198,11 @@ async def get_feed_config(request: web.Request) -> web.Response:
 
 async def post_feed_config(request: web.Request) -> web.Response:
     body = await parse_body(request, FeedConfigBody)
-    retention = body.queue.MessageRetentionPeriodInSeconds or body.queue.messageRetentionPeriodInSeconds
-    if retention is None:
-        raise BadRequest("queue.MessageRetentionPeriodInSeconds: Field required")
+    queue_in = body.queue
+    retention = queue_in.MessageRetentionPeriodInSeconds or queue_in.messageRetentionPeriodInSeconds
     events, key = _events(request)
-    flt = EVERY_STATUS_CHANGE if body.filter is None else _filter(body.filter, status_required=False)
-    queue = QueueConfig(visibility_timeout_s=body.queue.visibilityTimeoutInSeconds, retention_s=retention)
+    flt = EVERY_STATUS_CHANGE if body.filter is None else _filter(body.filter)
+    queue = QueueConfig(queue_in.visibilityTimeoutInSeconds, retention or DEFAULT_RETENTION_S)
     events.configure_feed(FeedConfig(flt, queue, app_key=key))
     return web.Response(status=200)
 

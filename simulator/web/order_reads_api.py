@@ -350,7 +350,23 @@ MAX_PAGE = 30
 """ListOrders: "The limit of information retrieval is 30 pages" (the operation's description)."""
 MAX_PER_PAGE = 100
 """ListOrders `per_page`: "the default value is 15 and it goes up to 100 orders per page"."""
-_RANGE = re.compile(r"^\s*(?P<field>\w+):\[(?P<start>[^\]]*?) TO (?P<end>[^\]]*?)\]\s*$")
+_DAY = (
+    r"((?!0000)[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|1[0-9]|2[0-8])"
+    r"|(?!0000)[0-9]{4}-(0[13-9]|1[0-2])-(29|30)"
+    r"|(?!0000)[0-9]{4}-(0[13578]|1[02])-31"
+    r"|(?!0000)([0-9]{2}(0[48]|[2468][048]|[13579][26])|([02468][048]|[13579][26])00)-02-29)"
+)  # a calendar date, February 29 in leap years only (year 0000 does not exist)
+_INSTANT = (
+    rf"({_DAY}T([01][0-9]|2[0-3]):[0-5][0-9](:[0-5][0-9](\.[0-9]{{1,6}})?)?(Z|[+-](0[0-9]|1[0-4]):[0-5][0-9])|\*)"
+)
+"""One bound of a date range: an ISO 8601 instant with its time zone, or `*` (open)."""
+
+
+def _range_pattern(field: str) -> str:
+    return rf"^[ ]*{field}:\[(?P<start>{_INSTANT}) TO (?P<end>{_INSTANT})\][ ]*$"
+
+
+_RANGE = {f: re.compile(_range_pattern(f)) for f in ("creationDate", "invoicedDate", "authorizedDate")}
 _ORDER_BY = re.compile(rf"^(?P<field>{'|'.join(LIST_ORDER_FIELDS)}),(?P<direction>asc|desc)$")
 
 
@@ -358,8 +374,8 @@ def _range(name: str, field: str, raw: str | None) -> tuple[datetime, datetime] 
     """`{field}:[{from} TO {to}]` (ISO 8601 dates; `*` for an open end) as the parameter's description shows."""
     if raw is None:
         return None
-    match = _RANGE.match(raw)
-    if match is None or match["field"] != field:
+    match = _RANGE[field].match(raw)
+    if match is None:
         raise BadRequest(f"{name}: expected {field}:[<from> TO <to>] with ISO 8601 dates, e.g. "
                          f"{field}:[2022-01-01T02:00:00.000Z TO 2022-01-02T01:59:59.999Z]; got {raw!r}")  # fmt: skip
     bounds = []
@@ -433,11 +449,11 @@ _DATE_RANGE = "{field}:[<from> TO <to>], ISO 8601 dates (`*`: open end), e.g. {f
 _LIST_QUERY = (
     Query("f_status", {"type": "string"},
           description="Comma-separated statuses; an order matches if its status is any of them"),
-    Query("f_creationDate", {"type": "string", "pattern": r"^\s*creationDate:\[[^\]]* TO [^\]]*\]\s*$"},
+    Query("f_creationDate", {"type": "string", "pattern": _RANGE["creationDate"].pattern},
           description=_DATE_RANGE.format(field="creationDate")),
-    Query("f_invoicedDate", {"type": "string", "pattern": r"^\s*invoicedDate:\[[^\]]* TO [^\]]*\]\s*$"},
+    Query("f_invoicedDate", {"type": "string", "pattern": _RANGE["invoicedDate"].pattern},
           description=_DATE_RANGE.format(field="invoicedDate")),
-    Query("f_authorizedDate", {"type": "string", "pattern": r"^\s*authorizedDate:\[[^\]]* TO [^\]]*\]\s*$"},
+    Query("f_authorizedDate", {"type": "string", "pattern": _RANGE["authorizedDate"].pattern},
           description=_DATE_RANGE.format(field="authorizedDate")),
     Query("orderBy", {"type": "string", "pattern": _ORDER_BY.pattern},
           description="<field>,<asc|desc>; default creationDate,desc"),

@@ -14,7 +14,6 @@ from typing import Annotated, Literal
 from aiohttp import web
 from pydantic import Field
 
-from ..errors import BadRequest
 from ..orders.model import InvoiceInput, InvoiceItem
 from ._orders_common import (
     CancelBody,
@@ -194,9 +193,7 @@ async def patch_tracking(request: web.Request) -> web.Response:
         "courier": body.courier,
         "dispatched_date": body.dispatchedDate,
     }
-    fields = {k: v for k, v in fields.items() if v is not None}
-    if not fields:
-        raise BadRequest("nothing to update: send trackingNumber, trackingUrl, courier or dispatchedDate")
+    fields = {k: v for k, v in fields.items() if v is not None}  # an empty update changes nothing, answered 200
     orders = orders_of(request)
     order_id = request.match_info["orderId"]
     await orders.update_tracking(order_id, request.match_info["invoiceNumber"], fields)

@@ -83,16 +83,22 @@ async def test_the_guide_spelling_of_the_retention_is_accepted(sim: Sim) -> None
     assert config["queue"]["messageRetentionPeriodInSeconds"] == 345_600
 
 
+async def test_feed_config_retention_defaults_to_four_days(sim: Sim) -> None:
+    # Every published example sends 345600 s; a configuration that leaves it out gets that, not a 400.
+    await sim.call("POST", "/api/orders/feed/config", body={"queue": {"visibilityTimeoutInSeconds": 240}}, expect=200)
+    _, config = await sim.call("GET", "/api/orders/feed/config", expect=200)
+    assert config["queue"] == {"visibilityTimeoutInSeconds": 240, "messageRetentionPeriodInSeconds": 345_600}
+
+
 @pytest.mark.parametrize(
     ("body", "status", "says"),
     [
         (feed_body({"type": "FromOrders", "expression": "value > 1", "status": ["handling"]}), 409, "FromOrders"),
         (feed_body({"type": "FromWorkflow", "status": ["handling"], "expression": "value > 1"}), 409, "FromWorkflow"),
         (feed_body({"type": "FromOrders", "expression": "value >"}), 400, "invalid JSONata"),
-        (feed_body({"type": "FromWorkflow", "status": [""]}), 400, "filter.status.0"),
+        (feed_body({"type": "FromWorkflow", "status": [""]}), 400, "filter.FromWorkflow.status.0"),
         (feed_body(retention=1_209_601), 400, "MessageRetentionPeriodInSeconds"),
         (feed_body(visibility=-1), 400, "visibilityTimeoutInSeconds"),
-        ({"queue": {"visibilityTimeoutInSeconds": 240}}, 400, "MessageRetentionPeriodInSeconds"),
         ({"filter": {"type": "FromWorkflow", "status": ["handling"]}}, 400, "queue"),
     ],
 )

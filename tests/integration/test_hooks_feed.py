@@ -107,16 +107,16 @@ async def test_every_documented_hook_config_example_is_accepted(sim: Sim, subscr
 @pytest.mark.parametrize(
     ("filter_", "status", "says"),
     [
-        ({"type": "FromOrders", "status": ["handling"]}, 409, "FromOrders takes"),
+        ({"type": "FromOrders", "expression": "value > 1", "status": ["handling"]}, 409, "FromOrders takes"),
         ({"type": "FromWorkflow", "status": ["handling"], "expression": "value > 1"}, 409, "FromWorkflow takes"),
         ({"type": "FromWorkflow", "status": ["handling"], "disableSingleFire": True}, 409, "FromWorkflow takes"),
-        ({"type": "FromWorkflow"}, 400, "at least one status"),
-        ({"type": "FromWorkflow", "status": []}, 400, "at least one status"),
-        ({"type": "FromWorkflow", "status": [""]}, 400, "filter.status.0"),
-        ({"type": "FromOrders", "disableSingleFire": False}, 400, "needs a JSONata expression"),
+        ({"type": "FromWorkflow"}, 400, "filter.FromWorkflow.status: Field required"),
+        ({"type": "FromWorkflow", "status": []}, 400, "filter.FromWorkflow.status: List should have at least 1 item"),
+        ({"type": "FromWorkflow", "status": [""]}, 400, "filter.FromWorkflow.status.0"),
+        ({"type": "FromOrders", "disableSingleFire": False}, 400, "filter.FromOrders.expression: Field required"),
         ({"type": "FromOrders", "expression": "value >", "disableSingleFire": False}, 400, "invalid JSONata"),
         ({"type": "FromOrders", "expression": "$count(", "disableSingleFire": False}, 400, "invalid JSONata"),
-        ({"type": "FromEverything", "status": ["handling"]}, 400, "filter.type"),
+        ({"type": "FromEverything", "status": ["handling"]}, 400, "filter: Input tag 'FromEverything'"),
     ],
 )
 async def test_hook_filter_mistakes_are_refused_before_the_ping(

@@ -54,7 +54,7 @@ def update_from(order: dict[str, Any], *, goodwill: str, bump: Decimal = Decimal
     return {
         "goodwillReference": goodwill,
         "invoice": invoice_body("NF-1", tuple(range(1, len(items) + 1))),
-        "order": {"orderReference": order["orderId"], "currency": "EUR", "orderChannel": "ECOM",
+        "order": {"orderReference": order["orderId"].replace("-", ""), "currency": "EUR", "orderChannel": "ECOM",
                   "orderDate": "2026-11-21", "orderType": "PHYSICAL_GOODS", "supplyingCountry": "DE", "items": items},
     }  # fmt: skip
 

@@ -190,7 +190,7 @@ def test_the_default_body_limit_is_finite_in_every_profile() -> None:
     ("path", "shape"),
     [
         ("/api/order-system/orders/ORD-1/changes", "orders"),
-        ("/accounting/v1/businesses/1000/customers/C-1/orders/ORD-1/payments", "accounting"),
+        ("/accounting/v1/businesses/1000/customers/C-1/orders/ORD1/payments", "accounting"),
         ("/_sim/orders", "control"),
     ],
 )

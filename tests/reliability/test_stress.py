@@ -247,7 +247,7 @@ async def stress(sim: Sim, *, orders: int, seed: int = 20261121) -> Stressed:
     """Seed `orders` orders, run LANES lanes of OPS_PER_LANE operations on each, all at once; read final states."""
     url = str(sim.client.make_url("")).rstrip("/")
     endpoints = Endpoints(orders=url, accounting=url, control=url, request_timeout_s=60)
-    order_ids = [f"ST-{i:04d}" for i in range(orders)]
+    order_ids = [f"ST{i:04d}" for i in range(orders)]  # also Accounting order references: letters and digits
     for order_id in order_ids:
         await sim.call("POST", "/_sim/orders", body=seed_body(order_id), expect=201)
     _, inspected = await sim.call("GET", f"/_sim/accounting/orders/{order_ids[0]}", expect=200)

@@ -305,6 +305,15 @@ def test_change_respects_invoices_is_violated_by_a_change_committed_below_the_in
     assert result.details == {"version": 3, "value": CHANGED, "invoiced": FULL}
 
 
+def test_change_respects_invoices_judges_change_v1_commits_too() -> None:
+    versions = [version(1, value=FULL, invoiced=0), version(2, value=FULL, invoiced=FULL),
+                version(3, value=CHANGED, invoiced=FULL)]  # fmt: skip
+    journal = [commit("invoice", 2, "NF-1"), commit("change_v1", 3, "v1-r1")]
+    result = judge("change-respects-invoices", run(versions=versions, journal=journal))
+    assert result.verdict is INVALID
+    assert result.details == {"version": 3, "value": CHANGED, "invoiced": FULL}
+
+
 def test_change_respects_invoices_holds_when_the_change_commits_before_the_invoice() -> None:
     versions = [version(1, value=FULL, invoiced=0), version(2, value=CHANGED, invoiced=0),
                 version(3, value=CHANGED, invoiced=CHANGED)]  # fmt: skip
