@@ -18,7 +18,7 @@ import hashlib
 import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from types import MappingProxyType
 from typing import Any
 
@@ -601,13 +601,16 @@ class ListQuery:
     per_page: int = 15
 
 
-def _at(value: str | None) -> datetime | None:
-    if not value:
+def _at(value: Any) -> datetime | None:
+    """An order's date as an aware datetime (UTC when it names no zone); None when it is not a date (a seed-time
+    override may put anything there)."""
+    if not value or not isinstance(value, str):
         return None
     try:
-        return datetime.fromisoformat(value)
+        at = datetime.fromisoformat(value)
     except ValueError:
         return None
+    return at if at.tzinfo is not None else at.replace(tzinfo=UTC)
 
 
 def _within(value: str | None, span: tuple[datetime, datetime] | None) -> bool:
@@ -617,13 +620,28 @@ def _within(value: str | None, span: tuple[datetime, datetime] | None) -> bool:
     return at is not None and span[0] <= at <= span[1]
 
 
+def _obj(value: Any) -> Mapping[str, Any]:
+    """`value` if it is an object, else an empty one: a seed-time override may put any JSON value in a property
+    the order list reads into (the list must answer, not fail)."""
+    return value if isinstance(value, Mapping) else {}
+
+
+def _list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else []
+
+
+def _text(value: Any, default: str) -> str:
+    return value if isinstance(value, str) else default
+
+
 def _client_name(profile: Mapping[str, Any]) -> str:
-    return f"{profile.get('firstName') or ''} {profile.get('lastName') or ''}".strip()
+    first, last = profile.get("firstName"), profile.get("lastName")
+    return f"{_text(first, '')} {_text(last, '')}".strip()
 
 
 def _matches_text(order: Order, static: Mapping[str, Any], text: str) -> bool:
     """`q`: order id, client email, document or name (the parameter's description), case-insensitively."""
-    client = static.get("clientProfileData") or {}
+    client = _obj(static.get("clientProfileData"))
     needle = text.casefold()
     fields = (order.order_id, client.get("email"), client.get("document"), _client_name(client))
     return any(needle in str(f).casefold() for f in fields if f)
@@ -631,10 +649,11 @@ def _matches_text(order: Order, static: Mapping[str, Any], text: str) -> bool:
 
 def _list_entry(order: Order, static: Mapping[str, Any]) -> dict[str, Any]:
     """One `list[]` entry (ListOrders 200 schema `List`: every property it requires)."""
-    client = static.get("clientProfileData") or {}
-    payments = [p for t in (static.get("paymentData") or {}).get("transactions") or () for p in t.get("payments") or ()]
+    client = _obj(static.get("clientProfileData"))
+    payments = [_obj(p) for t in _list(_obj(static.get("paymentData")).get("transactions"))
+                for p in _list(_obj(t).get("payments"))]  # fmt: skip
     authorized = None if order.status in ("order-created", "payment-pending") else order.created_at
-    estimate = ((static.get("shippingData") or {}).get("logisticsInfo") or {}).get("shippingEstimate", "5bd")
+    estimate = _text(_obj(_obj(static.get("shippingData")).get("logisticsInfo")).get("shippingEstimate"), "5bd")
     return {
         "orderId": order.order_id,
         "creationDate": order.created_at,
@@ -644,11 +663,11 @@ def _list_entry(order: Order, static: Mapping[str, Any]) -> dict[str, Any]:
         "paymentNames": ", ".join(str(p.get("paymentSystemName")) for p in payments if p.get("paymentSystemName")),
         "status": order.status,
         "statusDescription": STATUS_DESCRIPTIONS.get(order.status, ""),
-        "marketPlaceOrderId": static.get("marketplaceOrderId") or None,
+        "marketPlaceOrderId": _text(static.get("marketplaceOrderId"), "") or None,
         "sequence": str(order.sequence),
-        "salesChannel": static.get("salesChannel", "1"),
-        "affiliateId": static.get("affiliateId", ""),
-        "origin": static.get("origin", "Marketplace"),
+        "salesChannel": _text(static.get("salesChannel"), "1"),
+        "affiliateId": _text(static.get("affiliateId"), ""),
+        "origin": _text(static.get("origin"), "Marketplace"),
         "workflowInErrorState": False,
         "workflowInRetry": False,
         "lastMessageUnread": None,
@@ -661,7 +680,7 @@ def _list_entry(order: Order, static: Mapping[str, Any]) -> dict[str, Any]:
         "authorizedDate": authorized,
         "callCenterOperatorName": None,
         "totalItems": sum(i.quantity for i in order.items),
-        "currencyCode": (static.get("storePreferencesData") or {}).get("currencyCode", "BRL"),
+        "currencyCode": _text(_obj(static.get("storePreferencesData")).get("currencyCode"), "BRL"),
     }
 
 
@@ -688,8 +707,9 @@ def _faceted(rows: Sequence[dict[str, Any]], field: str) -> dict[str, Any]:
     return stats
 
 
+_EARLIEST = datetime.min.replace(tzinfo=UTC)
 _SORT_KEYS: dict[str, Callable[[dict[str, Any]], Any]] = {
-    "creationDate": lambda r: (_at(r["creationDate"]) or datetime.min, r["orderId"]),
+    "creationDate": lambda r: (_at(r["creationDate"]) or _EARLIEST, r["orderId"]),
     "orderId": lambda r: r["orderId"],
     "items": lambda r: (r["totalItems"], r["orderId"]),
     "totalValue": lambda r: (r["totalValue"], r["orderId"]),

@@ -236,7 +236,7 @@ class OrdersService:
         if not items:
             raise BadRequest("an order needs at least one item")
         if len({i.id for i in items}) != len(items):
-            raise BadRequest("item ids must be unique within an order")
+            raise RuleViolation("item ids must be unique within an order", code="SIM-SEED-INVALID")
         if order_id is None:
             order_id = f"SIM{next(self._order_numbers):08d}-01"
             while order_id in self.store:

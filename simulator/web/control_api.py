@@ -26,7 +26,7 @@ from ..accounting.model import SeedItem as AccountingSeedItem
 from ..config import merge_patch
 from ..errors import BadRequest, ConfigError, NotFound, RuleViolation
 from ..gates import CHECKPOINTS
-from ..orders.documents import order_document, order_profile
+from ..orders.documents import OVERRIDABLE_PROPERTIES, order_document, order_profile
 from ..orders.model import STATUSES
 from ..orders.service import SeedItem
 from ._state import ACCOUNTING, CORE, ORDERS, STATS
@@ -110,7 +110,10 @@ class SeedOrderBody(_In):
     tax: Annotated[int, Field(ge=0, le=10**10)] = 0
     status: Annotated[str, Field(json_schema_extra={"enum": list(STATUSES)})] = "handling"
     accounting: SeedAccountingBody | None = None
-    document: dict[str, Any] | None = None
+    document: (
+        Annotated[dict[str, Any], Field(json_schema_extra={"propertyNames": {"enum": sorted(OVERRIDABLE_PROPERTIES)}})]
+        | None
+    ) = None
     """Published top-level properties of the order document (`GET /api/oms/pvt/orders/{orderId}`) that replace
     its defaults: objects are deep-merged over the default (so `{"clientProfileData": {"email": "…"}}` changes the
     email alone), arrays and other values replace it. Only seed-time properties (`clientProfileData`,
@@ -294,7 +297,8 @@ async def seed(app: web.Application, body: SeedOrderBody) -> dict[str, Any]:
     accounting = app[ACCOUNTING]
     if acc is not None:  # checked before anything is stored: both orders are created, or neither
         if body.tax:
-            raise BadRequest("accounting: seed with tax 0; Accounting prices include VAT (vatPercent)")
+            raise RuleViolation("accounting: seed with tax 0; Accounting prices include VAT (vatPercent)",
+                                code="SIM-SEED-INVALID")  # fmt: skip
         reference = acc.orderReference or (None if body.orderId is None else _reference_of(body.orderId))
         if reference is not None:
             accounting.check_seed(reference)

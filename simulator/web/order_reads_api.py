@@ -14,7 +14,7 @@ from __future__ import annotations
 import builtins
 import json
 import re
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from aiohttp import web
@@ -381,7 +381,7 @@ def _range(name: str, field: str, raw: str | None) -> tuple[datetime, datetime] 
     bounds = []
     for which, value in (("from", match["start"].strip()), ("to", match["end"].strip())):
         if value == "*":
-            bounds.append(datetime.min if which == "from" else datetime.max)
+            bounds.append((datetime.min if which == "from" else datetime.max).replace(tzinfo=UTC))
             continue
         try:
             at = datetime.fromisoformat(value)
@@ -391,10 +391,6 @@ def _range(name: str, field: str, raw: str | None) -> tuple[datetime, datetime] 
             raise BadRequest(f"{name}: {which} date {value!r} needs a time zone (e.g. Z)")
         bounds.append(at)
     start, end = bounds
-    if start.tzinfo is None:
-        start = start.replace(tzinfo=end.tzinfo)
-    if end.tzinfo is None:
-        end = end.replace(tzinfo=start.tzinfo)
     return start, end
 
 

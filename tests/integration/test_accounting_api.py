@@ -896,7 +896,7 @@ async def test_seed_with_an_explicit_reference_and_the_refusals(sim: Sim) -> Non
     status, refused = await sim.call("POST", "/_sim/orders", body=taken)
     assert status == 400
     assert "already exists" in refused["error"]["message"]
-    long_id = {**body, "orderId": "ORD-THAT-IS-TOO-LONG", "accounting": {"customerNumber": "C-9"}}
+    long_id = {**body, "orderId": "ORD-THAT-IS-MUCH-TOO-LONG", "accounting": {"customerNumber": "C-9"}}
     status, refused = await sim.call("POST", "/_sim/orders", body=long_id)
     assert status == 400
     assert "accounting.orderReference" in refused["error"]["message"]

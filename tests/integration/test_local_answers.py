@@ -85,8 +85,9 @@ async def test_writes_answer_as_the_routes_do(make_sim: SimFactory) -> None:
              await over_http.call("POST", "/_sim/orders/ACC-1/status", body={"status": "next"}))  # fmt: skip
     assert _undated(moved[0]) == _undated(moved[1])
     assert moved[0][0] == 200
-    accounting = (await local.accounting_order("ACC-1"),
-                  await over_http.call("GET", "/_sim/accounting/orders/ACC-1"))  # fmt: skip
+    # The twin's order reference is the order id's letters and digits (an order reference is 1 to 16 of them).
+    accounting = (await local.accounting_order("ACC1"),
+                  await over_http.call("GET", "/_sim/accounting/orders/ACC1"))  # fmt: skip
     assert _undated(accounting[0]) == _undated(accounting[1])
     assert accounting[0][0] == 200
     assert _json_types_only(accounting[0][1])
