@@ -9,10 +9,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import gc
 import importlib
+import importlib.metadata
 import json
 import os
+import shlex
 import signal
 import sys
 from collections.abc import Callable, Sequence
@@ -45,8 +48,13 @@ def _parser() -> argparse.ArgumentParser:
         "RACELAB_APP_TOKEN, RACELAB_SUBSCRIPTION_KEY, RACELAB_CONTROL_TOKEN.",
     )
     run.add_argument(
-        "paths", nargs="*", type=Path, metavar="PATH", help="scenario files or folders (default: scenarios/)"
+        "paths",
+        nargs="*",
+        type=Path,
+        metavar="PATH",
+        help="scenario files or folders, or builtin:NAME for one of racelab's own (default: scenarios/)",
     )
+    run.add_argument("--builtin", action="store_true", help="run racelab's built-in suite (as well as any PATH)")
     run.add_argument(
         "--mode",
         choices=["embedded", "external", "virtual"],
@@ -97,7 +105,11 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument(
         "--profile",
         default="default",
-        help="profile name in scenarios/profiles/ or a path to a YAML file (default: default)",
+        help="a profile name (./scenarios/profiles/, then racelab's own; --list-profiles shows them) or a path to a "
+        "YAML file (default: default)",
+    )
+    serve.add_argument(
+        "--list-profiles", action="store_true", help="list every profile a name reaches and where it comes from"
     )
     serve.add_argument("--seed", type=int, help="override the profile's seed")
     serve.add_argument(
@@ -108,9 +120,140 @@ def _parser() -> argparse.ArgumentParser:
         metavar="JSON",
         help='settings merged over the profile, as JSON, e.g. \'{"orders": {"change": {"read_lag": 300}}}\'',
     )
+    init = sub.add_parser(
+        "init",
+        help="write a starter project: a scenario, a profile, a pytest race test and a CI workflow",
+        description="Write a starter project into DIR: scenarios/ with one annotated scenario and one annotated "
+        "profile, tests/test_race.py (a race test using racelab's pytest plugin) and .github/workflows/racelab.yml "
+        "(GitHub Actions: the race tests and the scenario gates, junit.xml and report.html kept as artifacts). "
+        "Existing files are never overwritten: if any is there, nothing is written and the command exits 2.",
+        epilog="exit codes: 0 written · 2 a file exists already, or a bad option. Then: cd DIR && pytest && "
+        "racelab run",
+    )
+    init.add_argument("dir", nargs="?", type=Path, default=Path("."), metavar="DIR", help="default: the current one")
+    init.add_argument(
+        "--requirement",
+        metavar="SPEC",
+        help="how the CI workflow installs racelab, e.g. 'racelab[pytest] @ git+https://host/racelab.git' "
+        "(default: the git URL racelab was installed from, else racelab[pytest]==<this version>)",
+    )
     for module in _COMMAND_MODULES:
         importlib.import_module(module).add_command(sub)
     return parser
+
+
+# Commands that need an optional extra: command → (the module it imports, the extra that installs it).
+_EXTRAS = {"explore": ("hypothesis", "explore"), "load": ("locust", "load")}
+
+
+def _missing_extra(command: str) -> str | None:
+    """What to tell the user when `command` needs an extra that is not installed; None when it is (or needs none)."""
+    import importlib.util
+
+    if command not in _EXTRAS:
+        return None
+    module, extra = _EXTRAS[command]
+    if importlib.util.find_spec(module) is not None:
+        return None
+    needs = [module]
+    with contextlib.suppress(importlib.metadata.PackageNotFoundError):
+        needs = [r.split(";")[0].strip() for r in importlib.metadata.requires("racelab") or ()
+                 if f'extra == "{extra}"' in r] or needs  # fmt: skip
+    alone = " ".join(f"'{n}'" for n in needs)
+    return (
+        f"racelab {command} needs {module}, which is not installed here ({sys.executable}). Install racelab's "
+        f"`{extra}` extra:\n    pip install 'racelab[{extra}]'\n"
+        f"or, the same, the package alone: pip install {alone} (uv: uv pip install {alone})"
+    )
+
+
+def _list_profiles() -> int:
+    from simulator.config import known_profiles
+
+    seen: dict[str, str] = {}
+    rows = []
+    for p in known_profiles():
+        note = f"shadowed by the {seen[p.name]} one" if p.name in seen else ""
+        seen.setdefault(p.name, p.origin)
+        rows.append((p.name, p.origin, str(p.path), note))
+    if not rows:
+        print("no profiles found", file=sys.stderr)
+        return EXIT_ERROR
+    width = max(len(r[0]) for r in rows)
+    origin_width = max(len(r[1]) for r in rows)
+    print(f"{'profile':<{width}}  {'from':<{origin_width}}  file")
+    for name, origin, path, note in rows:
+        print(f"{name:<{width}}  {origin:<{origin_width}}  {path}{'  (' + note + ')' if note else ''}")
+    return EXIT_OK
+
+
+# The starter project: template in harness/starter/ → where `racelab init` writes it.
+_STARTER = {
+    "scenario.yaml": "scenarios/invoice-vs-change.yaml",
+    "profile.yaml": "scenarios/profiles/race.yaml",
+    "test_race.py": "tests/test_race.py",
+    "workflow.yml": ".github/workflows/racelab.yml",
+}
+
+
+_PYTEST_CONFIGS = ("pytest.ini", ".pytest.ini", "pyproject.toml", "tox.ini", "setup.cfg")
+"""Where a project may already configure pytest: `racelab init` writes its pytest.ini only where none of them is."""
+
+
+def _requirement() -> str:
+    """How CI installs racelab: the git URL this racelab came from (PEP 610's direct_url.json), else by version."""
+    try:
+        dist = importlib.metadata.distribution("racelab")
+    except importlib.metadata.PackageNotFoundError:
+        return "racelab[pytest]"
+    with contextlib.suppress(TypeError, ValueError):
+        origin = json.loads(dist.read_text("direct_url.json") or "null")
+        vcs = origin.get("vcs_info") if isinstance(origin, dict) else None
+        if isinstance(vcs, dict) and vcs.get("vcs") == "git":
+            return f"racelab[pytest] @ git+{origin['url']}@{vcs.get('commit_id', '')}".rstrip("@")
+    return f"racelab[pytest]=={dist.version}"
+
+
+def _init(args: argparse.Namespace) -> int:
+    from .resources import starter_dir
+
+    target: Path = args.dir
+    existing = [dest for dest in _STARTER.values() if (target / dest).exists()]
+    if existing:
+        print(f"racelab init: these files exist already in {target}; nothing was written: {', '.join(existing)}",
+              file=sys.stderr)  # fmt: skip
+        return EXIT_BAD_INPUT
+    requirement = args.requirement or _requirement()
+    starter = dict(_STARTER)
+    if not any((target / name).exists() for name in _PYTEST_CONFIGS):  # never beside a configuration of the project
+        starter["pytest.ini"] = "pytest.ini"
+    for template, dest in starter.items():
+        text = (starter_dir() / template).read_text(encoding="utf-8")
+        (target / dest).parent.mkdir(parents=True, exist_ok=True)
+        (target / dest).write_text(text.replace("{racelab_requirement}", requirement), encoding="utf-8")
+    print(f"racelab init: wrote a starter project in {target}:")
+    for dest in starter.values():
+        print(f"  {dest}")
+    print(f"next: cd {shlex.quote(str(target))} && pytest && racelab run   (CI installs {requirement!r}; "
+          "change it in .github/workflows/racelab.yml if your CI gets racelab elsewhere)")  # fmt: skip
+    return EXIT_OK
+
+
+def _no_scenarios_here() -> str | None:
+    """Why `racelab run` without a PATH has nothing to run here, and what to do; None when ./scenarios has some."""
+    from .resources import builtin_scenario_names
+    from .scenario import find_scenarios
+
+    folder = Path("scenarios")
+    if folder.is_dir() and find_scenarios([folder]):
+        return None
+    why = "has no scenario files" if folder.is_dir() else "does not exist"
+    return (
+        f"no scenarios to run: {Path.cwd() / folder} {why}.\n"
+        "  start a project here:          racelab init   (a scenario, a profile, a pytest race test, a CI workflow)\n"
+        "  run racelab's built-in suite:  racelab run --builtin   (one of it: racelab run builtin:over-invoice)\n"
+        f"  built-in scenarios: {', '.join(builtin_scenario_names())}"
+    )
 
 
 async def _serve(args: argparse.Namespace) -> int:
@@ -181,8 +324,17 @@ async def _run(args: argparse.Namespace, argv: Sequence[str]) -> int:
         raise InvalidScenario("--jobs needs --mode virtual and at least 1")
     if args.max_rate <= 0 or args.settle_timeout <= 0:
         raise InvalidScenario("--max-rate and --settle-timeout must be positive")
+    paths = list(args.paths)
+    if args.builtin:
+        from .resources import builtin_scenarios
+
+        paths.append(builtin_scenarios())
+    elif not paths:
+        if (why := _no_scenarios_here()) is not None:
+            raise InvalidScenario(why)
+        paths = [Path("scenarios")]
     options = SuiteOptions(
-        paths=args.paths or [Path("scenarios")],
+        paths=paths,
         mode=args.mode,
         seed=args.seed,
         runs=args.runs,
@@ -213,7 +365,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     # saves ~1 s on every command that does not run it in-process.
     from .errors import HarnessConnectionError, HarnessError, InvalidScenario
 
+    if (missing := _missing_extra(args.command)) is not None:
+        print(f"racelab: {missing}", file=sys.stderr)
+        return EXIT_BAD_INPUT
     try:
+        if isinstance(getattr(args, "scenario", None), Path):  # explore's SCENARIO may be builtin:NAME too
+            from .resources import resolve_scenario_ref
+
+            args.scenario = resolve_scenario_ref(args.scenario)
+        if args.command == "init":
+            return _init(args)
+        if args.command == "serve" and args.list_profiles:
+            return _list_profiles()
         if args.command == "serve":
             return asyncio.run(_serve(args))
         if args.command == "run":

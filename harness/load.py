@@ -61,6 +61,7 @@ from .checkers import check_all
 from .errors import HarnessError, InvalidScenario
 from .gates import run_verdict
 from .model import CheckResult, FinalState, Operation, Outcome, RunRecord, RunSpec, Step, Verdict
+from .resources import builtin_root
 
 if TYPE_CHECKING:
     from .scenario import Gate, Scenario
@@ -120,7 +121,9 @@ request rates leave them out."""
 STEP_ACTIONS = ("invoice", "change", "change-v1", "cancel")
 """The `do:` actions a load profile fires. Accounting steps and a script's own steps are the harness's only."""
 
-_ROOT = Path(__file__).resolve().parents[1]
+_ROOT = builtin_root()
+"""Where racelab's own `scenarios/` is (the checkout, or the installed package's copy): the fallback of every relative
+path here, after the working directory."""
 
 
 # =====================================================================================================================
@@ -1425,7 +1428,8 @@ def _locust_profile(name: str) -> Path:
     for candidate in candidates:
         if candidate.is_file():
             return candidate
-    available = ", ".join(sorted(p.stem for p in (_ROOT / _PROFILES).glob("[!_]*.py"))) or "none"
+    folders = (_PROFILES, _ROOT / _PROFILES)  # the project's own, then racelab's
+    available = ", ".join(sorted({p.stem for folder in folders for p in folder.glob("[!_]*.py")})) or "none"
     raise InvalidScenario(f"no locust profile {name!r}: give a path or one of {available}")
 
 

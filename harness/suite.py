@@ -28,6 +28,7 @@ from .client import Endpoints
 from .embedded import open_embedded
 from .errors import HarnessConnectionError, InvalidScenario
 from .model import CheckResult, RunRecord
+from .resources import resolve_scenario_ref
 from .results import build_summary, open_result_dir, render_table, write_results, write_timing
 from .runner import RunnerOptions, RunOutcome, run_specs
 from .scenario import Scenario, expand, find_scenarios, load_scenario
@@ -61,11 +62,13 @@ class SuiteResult:
 
 
 def load_all(paths: Sequence[Path]) -> list[Scenario]:
-    """Every scenario under `paths`, validated; all problems of all files reported together.
+    """Every scenario under `paths` (files, folders, `builtin:NAME`), validated; all problems of all files reported
+    together.
 
     Raises:
         InvalidScenario: no scenario files, or one or more files that do not validate.
     """
+    paths = [resolve_scenario_ref(p) for p in paths]
     for p in paths:
         if not p.exists():
             raise InvalidScenario(f"no such file or folder: {p}")

@@ -1,8 +1,9 @@
 """The simulator's configuration: consistency mode, per-operation phase timings, auth, limits; profiles.
 
-Owns: `SimConfig` (validated with pydantic, immutable once built), `load_profile()` (YAML files in
-`scenarios/profiles/`, by name or path), and `merge_patch()` used by `PATCH /_sim/config`; `FaultsConfig`, the
-faults the HTTP edge injects per class of route (`FAULT_CLASSES`), and `FaultKind`.
+Owns: `SimConfig` (validated with pydantic, immutable once built), `load_profile()` (YAML files found by name in
+the project's `scenarios/profiles/` or racelab's own, `known_profiles()`, or by path), and `merge_patch()` used by
+`PATCH /_sim/config`; `FaultsConfig`, the faults the HTTP edge injects per class of route (`FAULT_CLASSES`), and
+`FaultKind`.
 
 Imports: stdlib, pydantic, yaml and `simulator.timing`. No asyncio, no aiohttp.
 
@@ -19,6 +20,10 @@ from __future__ import annotations
 
 import copy
 import functools
+import importlib.resources
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 from pathlib import Path
@@ -32,12 +37,14 @@ from .timing import Delay, Fixed
 
 __all__ = [
     "FAULT_CLASSES",
+    "PROFILE_PATH_ENV",
     "AccountingConfig",
     "AuthConfig",
     "Consistency",
     "FaultKind",
     "FaultsConfig",
     "HookTiming",
+    "KnownProfile",
     "LimitsConfig",
     "OrdersConfig",
     "ReadTiming",
@@ -45,7 +52,9 @@ __all__ = [
     "SimConfig",
     "WorkflowTiming",
     "WriteTiming",
+    "builtin_profile_dir",
     "format_validation_error",
+    "known_profiles",
     "load_profile",
     "merge_patch",
     "profile_dirs",
@@ -354,15 +363,71 @@ def _validate(data: object, source: str) -> SimConfig:
         raise ConfigError(format_validation_error(exc, source=source)) from None
 
 
-def profile_dirs() -> list[Path]:
-    """Where profile names are looked up: `./scenarios/profiles`, then the project's own."""
-    here = Path(__file__).resolve().parent.parent / "scenarios" / "profiles"
-    cwd = Path.cwd() / "scenarios" / "profiles"
-    return [cwd] if cwd.resolve() == here else [cwd, here]
+PROFILE_PATH_ENV = "RACELAB_PROFILE_PATH"
+"""Folders of profiles (separated as in PATH) looked up before the project's and racelab's own."""
 
 
-def load_profile(name_or_path: str | Path, *, overrides: dict[str, Any] | None = None) -> SimConfig:
+@dataclass(frozen=True, slots=True)
+class KnownProfile:
+    """A profile file a name can reach, and where it comes from: `RACELAB_PROFILE_PATH`, `project` or `built-in`.
+
+        for p in known_profiles(): print(p.name, p.origin, p.path)
+
+    The first of a name is the one `load_profile` uses; later ones of the same name are shadowed by it.
+    """
+
+    name: str
+    path: Path
+    origin: str
+
+
+def builtin_profile_dir() -> Path:
+    """racelab's own profiles: the installed package's `simulator/profiles/` (the wheel's copy of the repository's
+    `scenarios/profiles/`, see pyproject's hatch settings), else `scenarios/profiles/` of the checkout this module
+    runs from, the one source of both."""
+    installed = importlib.resources.files(__package__ or "simulator").joinpath("profiles")
+    if isinstance(installed, Path) and installed.is_dir():
+        return installed
+    return Path(__file__).resolve().parent.parent / "scenarios" / "profiles"
+
+
+def _profile_sources(search: Sequence[Path]) -> list[tuple[Path, str]]:
+    env = [Path(p) for p in os.environ.get(PROFILE_PATH_ENV, "").split(os.pathsep) if p]
+    ordered = [(Path(d), "project") for d in search]
+    ordered += [(d, PROFILE_PATH_ENV) for d in env]
+    ordered += [(Path.cwd() / "scenarios" / "profiles", "project"), (builtin_profile_dir(), "built-in")]
+    unique: dict[Path, tuple[Path, str]] = {}
+    for folder, origin in ordered:
+        key = folder.resolve()
+        if key in unique and origin == "built-in":  # the checkout's own folder, reached as ./scenarios/profiles too
+            unique[key] = (unique[key][0], origin)
+        unique.setdefault(key, (folder, origin))
+    return list(unique.values())
+
+
+def profile_dirs(*, search: Sequence[Path] = ()) -> list[Path]:
+    """Where profile names are looked up, first match wins: `search`, the folders of `RACELAB_PROFILE_PATH`,
+    `./scenarios/profiles` (the project's), then racelab's own (`builtin_profile_dir()`)."""
+    return [folder for folder, _ in _profile_sources(search)]
+
+
+def known_profiles(*, search: Sequence[Path] = ()) -> list[KnownProfile]:
+    """Every profile a name reaches, in lookup order; a name listed twice is the first one's (the rest shadowed)."""
+    return [
+        KnownProfile(p.stem, p, origin)
+        for folder, origin in _profile_sources(search)
+        if folder.is_dir()
+        for p in sorted(folder.glob("*.yaml"))
+    ]
+
+
+def load_profile(
+    name_or_path: str | Path, *, overrides: dict[str, Any] | None = None, search: Sequence[Path] = ()
+) -> SimConfig:
     """Load a profile by name (`default`, `instant`...) or by path to a YAML file, then apply `overrides`.
+
+    A name is looked up in `profile_dirs(search=search)`: a project's profile of the same name as a built-in one
+    replaces it.
 
     Raises:
         ConfigError: unknown name, unreadable file, bad YAML, or a setting that does not validate; the message
@@ -370,10 +435,9 @@ def load_profile(name_or_path: str | Path, *, overrides: dict[str, Any] | None =
     """
     path = Path(name_or_path)
     if not path.suffix and not path.is_file():
-        candidates = [d / f"{name_or_path}.yaml" for d in profile_dirs()]
-        found = next((c for c in candidates if c.is_file()), None)
+        found = next((p.path for p in known_profiles(search=search) if p.name == str(name_or_path)), None)
         if found is None:
-            known = sorted({p.stem for d in profile_dirs() if d.is_dir() for p in d.glob("*.yaml")})
+            known = sorted({p.name for p in known_profiles(search=search)})
             raise ConfigError(f"no profile named {str(name_or_path)!r}; known profiles: {', '.join(known) or 'none'}")
         path = found
     try:
