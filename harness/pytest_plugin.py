@@ -289,18 +289,20 @@ RaceRunner = Callable[..., Awaitable[RaceResult]]
 
 
 @pytest.fixture
-def racelab_simulator() -> Iterator[SimulatorFactory]:
+def racelab_simulator(request: pytest.FixtureRequest) -> Iterator[SimulatorFactory]:
     """`sim = racelab_simulator("fixed", overrides={...})`: a simulator in this process (default profile `instant`).
 
-    The profile is a name in `scenarios/profiles/` or a path; `overrides` are merged over it, as `racelab serve
-    --overrides` does. Every simulator started stops when the test ends.
+    The profile is a path, or a name looked up in the project's `scenarios/profiles/` (under pytest's rootdir, then
+    the current directory), then racelab's own (`racelab serve --list-profiles` shows them); `overrides` are merged
+    over it, as `racelab serve --overrides` does. Every simulator started stops when the test ends.
     """
     from simulator import load_profile
 
+    search = [request.config.rootpath / "scenarios" / "profiles"]
     started: list[_ServerThread] = []
 
     def start(profile: str = "instant", *, overrides: Mapping[str, Any] | None = None) -> Simulator:
-        server = _ServerThread(load_profile(profile, overrides=dict(overrides or {})))
+        server = _ServerThread(load_profile(profile, overrides=dict(overrides or {}), search=search))
         started.append(server)
         server.start()
         return Simulator(server.url, profile)

@@ -5,15 +5,16 @@ Two environments, both from the lock (`uv export --format pylock.toml`) and uv's
 lacks something the same step is retried with the index:
 
 - `bare`: the wheel alone, with exactly its runtime dependencies. `racelab serve` with every built-in profile (read
-  /_sim/health, stop by pid), `racelab serve --list-profiles`, `racelab run` of a built-in scenario, `racelab run`
-  where there are no scenarios, and `racelab explore` / `racelab load` without their extras (exit 2, the install
-  command, no traceback).
+  /_sim/health, stop by pid), `racelab serve --list-profiles`, `racelab run` of a built-in scenario then `racelab
+  replay` of one of its runs and `racelab report` of it, `racelab run` where there are no scenarios, and `racelab
+  explore` / `racelab load` without their extras (exit 2, the install command, no traceback).
 - `full`: the wheel with its `explore` and `pytest` extras. `racelab init`, then `pytest` on the generated project
   (its race tests start simulators through the plugin and see the race), `racelab run` of its scenario (the gates
   pass) and `racelab explore` of it (a violation found, shrunk and written).
 
-Wall time on the project's 2-core machine: ~35 s (build ~3 s, both environments <1 s each from the cache, the
-commands the rest). Marked slow; `make test` runs it.
+Wall time on the project's 2-core machine: 40-50 s (the build ~2 s, each environment ~1 s from the cache, the
+commands the rest: the generated project's pytest, run and explore ~20 s, the built-in run with replay and report
+~13 s). Marked slow; `make test` runs it.
 """
 
 from __future__ import annotations
@@ -183,7 +184,7 @@ def test_list_profiles_shows_the_builtin_ones_from_the_installed_package(bare: V
         assert Path(path).parent.name == "profiles", path
 
 
-def test_run_of_a_builtin_scenario_passes_its_gates(bare: Venv) -> None:
+def test_run_of_a_builtin_scenario_passes_its_gates_then_replay_and_report(bare: Venv) -> None:
     done = bare.run("run", "builtin:over-invoice", "--runs", "1", "--out", "results")
     assert done.returncode == 0, done.stdout + done.stderr
     latest = bare.home / "results" / "latest"
@@ -191,6 +192,14 @@ def test_run_of_a_builtin_scenario_passes_its_gates(bare: Venv) -> None:
     assert summary["passed"] is True
     assert (latest / "junit.xml").is_file()
     assert (latest / "report.html").stat().st_size > 10_000
+
+    first = json.loads((latest / "runs.jsonl").read_text().splitlines()[0])
+    replayed = bare.run("replay", "results/latest", "--run", f"{first['scenario']}/{first['run_id']}")
+    assert replayed.returncode == 0, replayed.stdout + replayed.stderr
+    assert "reproduced" in replayed.stdout
+    rebuilt = bare.run("report", "results/latest", "--out", "again.html")
+    assert rebuilt.returncode == 0, rebuilt.stdout + rebuilt.stderr
+    assert (bare.home / "again.html").stat().st_size > 10_000
 
 
 def test_run_without_scenarios_says_how_to_start(bare: Venv) -> None:
