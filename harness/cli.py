@@ -15,6 +15,7 @@ import importlib
 import importlib.metadata
 import json
 import os
+import re
 import shlex
 import signal
 import sys
@@ -156,9 +157,10 @@ def _missing_extra(command: str) -> str | None:
     if importlib.util.find_spec(module) is not None:
         return None
     needs = [module]
+    marker = re.compile(rf"""extra\s*==\s*["']{extra}["']""")
     with contextlib.suppress(importlib.metadata.PackageNotFoundError):
         needs = [r.split(";")[0].strip() for r in importlib.metadata.requires("racelab") or ()
-                 if f'extra == "{extra}"' in r] or needs  # fmt: skip
+                 if marker.search(r)] or needs  # fmt: skip
     alone = " ".join(f"'{n}'" for n in needs)
     return (
         f"racelab {command} needs {module}, which is not installed here ({sys.executable}). Install racelab's "
@@ -234,7 +236,8 @@ def _init(args: argparse.Namespace) -> int:
     print(f"racelab init: wrote a starter project in {target}:")
     for dest in starter.values():
         print(f"  {dest}")
-    print(f"next: cd {shlex.quote(str(target))} && pytest && racelab run   (CI installs {requirement!r}; "
+    cd = "" if target.resolve() == Path.cwd().resolve() else f"cd {shlex.quote(str(target))} && "
+    print(f"next: {cd}pytest && racelab run   (CI installs {requirement!r}; "
           "change it in .github/workflows/racelab.yml if your CI gets racelab elsewhere)")  # fmt: skip
     return EXIT_OK
 

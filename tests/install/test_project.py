@@ -166,6 +166,7 @@ def test_a_missing_extra_exits_2_with_the_install_command(
     err = capsys.readouterr().err
     assert f"racelab {command} needs {module}, which is not installed" in err
     assert f"pip install 'racelab[{command}]'" in err
+    assert f"uv pip install '{module}>=" in err  # the requirement as the installed metadata declares it
 
 
 def _third_party_imports(folder: Path) -> dict[str, set[str]]:
