@@ -8,13 +8,14 @@ lacks something the same step is retried with the index:
   /_sim/health, stop by pid), `racelab serve --list-profiles`, `racelab run` of a built-in scenario then `racelab
   replay` of one of its runs and `racelab report` of it, `racelab run` where there are no scenarios, and `racelab
   explore` / `racelab load` without their extras (exit 2, the install command, no traceback).
-- `full`: the wheel with its `explore` and `pytest` extras. `racelab init`, then `pytest` on the generated project
-  (its race tests start simulators through the plugin and see the race), `racelab run` of its scenario (the gates
-  pass) and `racelab explore` of it (a violation found, shrunk and written).
+- `full`: the wheel with its `explore`, `load` and `pytest` extras. `racelab init`, then `pytest` on the generated
+  project (its race tests start simulators through the plugin and see the race), `racelab run` of its scenario (the
+  gates pass), `racelab explore` of it (a violation found, shrunk and written) and `racelab load race` on it (locust
+  runs the installed locust profile).
 
 Wall time on the project's 2-core machine: 40-50 s (the build ~2 s, each environment ~1 s from the cache, the
-commands the rest: the generated project's pytest, run and explore ~20 s, the built-in run with replay and report
-~13 s). Marked slow; `make test` runs it.
+commands the rest: in the generated project pytest ~7 s, run ~9 s, load ~8 s, explore ~2 s; the built-in run with
+replay and report ~12 s; serve with every profile ~3 s). Marked slow; `make test` runs it.
 """
 
 from __future__ import annotations
@@ -125,7 +126,7 @@ def bare(work: Path, wheel: Path) -> Venv:
 
 @pytest.fixture(scope="module")
 def full(work: Path, wheel: Path) -> Venv:
-    return _venv(work, wheel, "full", ["explore", "pytest"])
+    return _venv(work, wheel, "full", ["explore", "load", "pytest"])
 
 
 def test_the_wheel_carries_every_builtin_file_once(wheel: Path) -> None:
@@ -229,34 +230,55 @@ def test_a_command_without_its_extra_exits_2_with_the_install_command(
     assert not (bare.home / "m.yaml").exists()
 
 
-def test_init_then_pytest_sees_the_race_then_run_and_explore(full: Venv) -> None:
-    project = full.home / "qa-project"
-    project.mkdir()
-    done = full.run("init", cwd=project)
+@pytest.fixture(scope="module")
+def project(full: Venv) -> Path:
+    """`racelab init` in a new folder of the `full` environment."""
+    folder = full.home / "qa-project"
+    folder.mkdir()
+    done = full.run("init", cwd=folder)
     assert done.returncode == 0, done.stderr
+    return folder
+
+
+def test_init_writes_the_starter_and_never_overwrites(full: Venv, project: Path) -> None:
     expected = ["scenarios/invoice-vs-change.yaml", "scenarios/profiles/race.yaml", "tests/test_race.py",
                 ".github/workflows/racelab.yml", "pytest.ini"]  # fmt: skip
     assert all((project / f).is_file() for f in expected)
-
     again = full.run("init", cwd=project)
     assert again.returncode == 2
     assert "tests/test_race.py" in again.stderr
 
+
+def test_pytest_on_the_generated_project_sees_the_race(full: Venv, project: Path) -> None:
     env = {**_clean_env(), "PATH": f"{full.root / 'bin'}{os.pathsep}{_clean_env()['PATH']}"}
     tests = subprocess.run([full.python, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-W", "error"],
                            cwd=project, env=env, capture_output=True, text=True, timeout=300)  # fmt: skip
     assert tests.returncode == 0, tests.stdout + tests.stderr
     assert "3 passed" in tests.stdout
 
+
+def test_run_and_list_profiles_in_the_generated_project(full: Venv, project: Path) -> None:
     gates = full.run("run", cwd=project)
     assert gates.returncode == 0, gates.stdout + gates.stderr
     assert "PASS invoice-vs-change · naive" in gates.stdout
-
     listed = full.run("serve", "--list-profiles", cwd=project)
     assert any(line.split()[:2] == ["race", "project"] for line in listed.stdout.splitlines()), listed.stdout
 
+
+def test_explore_of_the_generated_scenario_finds_and_writes_the_race(full: Venv, project: Path) -> None:
     found = full.run("explore", "scenarios/invoice-vs-change.yaml", "--integration", "naive", "--budget", "20",
                      "--out", "minimal.yaml", cwd=project)  # fmt: skip
     assert found.returncode == 1, found.stdout + found.stderr  # 1: a violation found and written
     assert "no-over-invoice" in found.stdout
     assert (project / "minimal.yaml").is_file()
+
+
+def test_load_of_the_generated_scenario_runs_locust_from_the_installed_profile(full: Venv, project: Path) -> None:
+    done = full.run("load", "race", "--scenario", "scenarios/invoice-vs-change.yaml", "-u", "2", "-r", "2", "-t",
+                    "60s", "--iterations", "1", "--max-violations", "naive=inf,workaround=0", "--out", "load",
+                    "NaiveUser", "WorkaroundUser", cwd=project)  # fmt: skip
+    assert done.returncode == 0, done.stdout + done.stderr
+    [folder] = (project / "load").iterdir()
+    summary = json.loads((folder / "summary.json").read_text())
+    assert summary["tally"]["runs"] == {"naive": 1, "workaround": 1}
+    assert summary["passed"] is True
