@@ -203,6 +203,14 @@ def test_run_of_a_builtin_scenario_passes_its_gates_then_replay_and_report(bare:
     assert (bare.home / "again.html").stat().st_size > 10_000
 
 
+def test_run_builtin_runs_the_whole_builtin_suite(bare: Venv) -> None:
+    done = bare.run("run", "--builtin", "--mode", "virtual", "--runs", "1", "--out", "suite")
+    assert done.returncode in (0, 1), done.stdout + done.stderr  # one run per point: a canary may miss (exit 1)
+    summary = json.loads((bare.home / "suite" / "latest" / "summary.json").read_text())
+    ran = {gate["scenario"] for gate in summary["gates"]}
+    assert ran == {p.stem for p in (ROOT / "scenarios").glob("*.yaml")}
+
+
 def test_run_without_scenarios_says_how_to_start(bare: Venv) -> None:
     done = bare.run("run")
     assert done.returncode == 2
