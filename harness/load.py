@@ -20,8 +20,9 @@ Owns four things, each a section below:
   when no `--host` is given, runs locust headless as a separate process with its CSV and HTML reports in
   `results/<timestamp>-load-<profile>/`, shows progress, and summarises the outcome.
 
-Imports: stdlib, `harness.model`, `harness.checkers`, `harness.gates`, `harness.errors` at module level (all pure: the
-locust process imports this module under gevent); `harness.scenario` (pydantic, yaml) when a plan is loaded;
+Imports: stdlib, `harness.model`, `harness.checkers`, `harness.gates`, `harness.errors`, `harness.resources` at module
+level (all pure or stdlib only: the locust process imports this module under gevent); `harness.scenario` (pydantic,
+yaml) when a plan is loaded;
 `harness.embedded`, `harness.results` and rich only inside the command's handler. Never `locust`, `gevent`,
 `asyncio` at module level, nor `simulator`.
 """

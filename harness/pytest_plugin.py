@@ -33,6 +33,8 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from .resources import resolve_scenario_ref
+
 if TYPE_CHECKING:
     from .gates import GateResult
     from .runner import RunOutcome
@@ -277,8 +279,8 @@ class RaceResult:
 
 
 def _resolve(scenario: str | Path, rootpath: Path) -> Path:
-    """A scenario path as given, else relative to pytest's rootdir."""
-    path = Path(scenario)
+    """`builtin:NAME` as the built-in scenario; a path as given, else relative to pytest's rootdir."""
+    path = resolve_scenario_ref(scenario)
     if not path.is_absolute() and not path.exists():
         return rootpath / path
     return path
