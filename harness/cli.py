@@ -203,17 +203,18 @@ _PYTEST_CONFIGS = ("pytest.ini", ".pytest.ini", "pyproject.toml", "tox.ini", "se
 
 
 def _requirement() -> str:
-    """How CI installs racelab: the git URL this racelab came from (PEP 610's direct_url.json), else by version."""
+    """How CI installs racelab: the git URL this racelab came from (PEP 610's direct_url.json), else nothing (the
+    workflow then stops and says to set it). Never a bare name: on PyPI, `racelab` is another project."""
     try:
         dist = importlib.metadata.distribution("racelab")
     except importlib.metadata.PackageNotFoundError:
-        return "racelab[pytest]"
+        return ""
     with contextlib.suppress(TypeError, ValueError):
         origin = json.loads(dist.read_text("direct_url.json") or "null")
         vcs = origin.get("vcs_info") if isinstance(origin, dict) else None
         if isinstance(vcs, dict) and vcs.get("vcs") == "git":
             return f"racelab[pytest] @ git+{origin['url']}@{vcs.get('commit_id', '')}".rstrip("@")
-    return f"racelab[pytest]=={dist.version}"
+    return ""
 
 
 def _init(args: argparse.Namespace) -> int:
@@ -237,8 +238,14 @@ def _init(args: argparse.Namespace) -> int:
     for dest in starter.values():
         print(f"  {dest}")
     cd = "" if target.resolve() == Path.cwd().resolve() else f"cd {shlex.quote(str(target))} && "
-    print(f"next: {cd}pytest && racelab run   (CI installs {requirement!r}; "
-          "change it in .github/workflows/racelab.yml if your CI gets racelab elsewhere)")  # fmt: skip
+    if requirement:
+        ci = (
+            f"CI installs {requirement!r}; change RACELAB in .github/workflows/racelab.yml if it gets racelab elsewhere"
+        )
+    else:
+        ci = ("set RACELAB in .github/workflows/racelab.yml to where CI gets racelab (a git URL or a wheel in this "
+              "repository; on PyPI, racelab is another project), or give racelab init --requirement")  # fmt: skip
+    print(f"next: {cd}pytest && racelab run   ({ci})")
     return EXIT_OK
 
 

@@ -397,7 +397,12 @@ class _External:
         await send_change_v1(ctx, step)
 
     async def settle(self, ctx: RunContext) -> None:
-        """Wait (bounded) until the process has invoiced the order: its invoice is not in our history."""
+        """Wait (bounded) until the process has invoiced the order: its invoice is not in our history.
+
+        Raises:
+            TimeoutError: it never did. The run is then cut short and judged `unknown`, so a gate cannot pass on a
+                service that is down, or pointed at another simulator, and never invoiced anything.
+        """
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self.invoice_timeout_s
         while loop.time() < deadline:
@@ -405,6 +410,10 @@ class _External:
             if status == 200 and (order.get("packageAttachment") or {}).get("packages"):
                 return
             await asyncio.sleep(0.05)
+        raise TimeoutError(
+            f"{self.name} did not invoice order {ctx.order_id} within {self.invoice_timeout_s:g} s: is it running, and "
+            "pointed at this simulator?"
+        )
 
 
 class ExternalIntegration(_External):

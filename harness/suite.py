@@ -96,6 +96,13 @@ async def run_suite(options: SuiteOptions, console: Console) -> SuiteResult:
     plans = []
     for scenario in scenarios:
         chosen = options.integrations or scenario.integrations
+        yours = [name for name in chosen if name.startswith("external")]
+        if yours and options.mode != "external":
+            raise InvalidScenario(
+                f"{scenario.path}: {', '.join(yours)} is a service of yours, which racelab cannot start and which "
+                f"calls the simulator it was given: run with --mode external --orders-url <that simulator's URL> "
+                f"(not --mode {options.mode})"
+            )
         plans.append((scenario, expand(scenario, seed=options.seed, runs=options.runs, integrations=chosen)))
     total = sum(len(specs) for _, specs in plans)
     console.print(

@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from .errors import ConfigError
 from .timing import Delay, Fixed
@@ -144,7 +144,7 @@ class OrdersConfig(_Model):
     tracking: WriteTiming = WriteTiming()
     change: WriteTiming = WriteTiming(mode="async")
     change_v1: WriteTiming = WriteTiming()
-    """Change v1 (`POST /api/oms/pvt/orders/{orderId}/changes`): synchronous; `mode` is always sync."""
+    """Change v1 (`POST /api/oms/pvt/orders/{orderId}/changes`): synchronous (`mode` may only be `sync`)."""
     start_handling: WriteTiming = WriteTiming()
     cancel: WriteTiming = WriteTiming()
     workflow: WorkflowTiming = WorkflowTiming()
@@ -156,6 +156,13 @@ class OrdersConfig(_Model):
     catalog: dict[str, CatalogItem] = Field(default_factory=dict)
     """SKU id → its catalog entry. A Change v2 may add an item with only `id` and `quantity`: its price comes from
     the request, else the order (an item already in it), else this catalog; an unknown SKU cancels the Change."""
+
+    @field_validator("change_v1")
+    @classmethod
+    def _v1_is_sync(cls, v: WriteTiming) -> WriteTiming:
+        if v.mode != "sync":
+            raise ValueError("Change v1 is synchronous: mode must be sync")
+        return v
 
 
 class AccountingConfig(_Model):

@@ -45,6 +45,7 @@ __all__ = [
     "change_document",
     "change_history",
     "change_summary",
+    "check_item_overrides",
     "list_orders",
     "order_document",
     "order_document_pii",
@@ -190,24 +191,55 @@ def _defaults(account: str) -> dict[str, Any]:
 _DEFAULTS = MappingProxyType(_defaults(DEFAULT_ACCOUNT))
 
 
-def _merge(base: Any, patch: Any) -> Any:
-    """`patch` deep-merged over `base`: objects merge key by key, anything else (arrays included) replaces."""
-    if isinstance(base, Mapping) and isinstance(patch, Mapping):
+def _merge(base: Any, patch: Any, path: str) -> Any:
+    """`patch` deep-merged over `base`, keeping the default's JSON type (the document's renderers and the clients
+    that read it rely on it): objects merge key by key; an array replaces the default's, each object in it merged
+    over the default's first element; a string, number or boolean replaces one of its kind, or null; where the
+    default is null, anything goes.
+
+    Raises:
+        ValueError: a value of another type than the default's, named by its path.
+    """
+    if base is None:
+        return patch
+    if isinstance(base, Mapping):
+        if not isinstance(patch, Mapping):
+            raise ValueError(f"document.{path}: an object, as the platform sends it; got {_json_type(patch)}")
         out = dict(base)
         for key, value in patch.items():
-            out[key] = _merge(base.get(key), value)
+            out[key] = _merge(base.get(key), value, f"{path}.{key}")
         return out
+    if isinstance(base, list):
+        if not isinstance(patch, list):
+            raise ValueError(f"document.{path}: an array, as the platform sends it; got {_json_type(patch)}")
+        template = base[0] if base else None
+        return [_merge(template, item, f"{path}[{n}]") for n, item in enumerate(patch)]
+    if patch is not None and _json_type(patch) != _json_type(base):  # null: the platform's "no value"
+        raise ValueError(f"document.{path}: {_json_type(base)}, as the platform sends it; got {_json_type(patch)}")
     return patch
+
+
+def _json_type(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int | float):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    return "an array" if isinstance(value, list) else "an object"
 
 
 def order_profile(overrides: Mapping[str, Any] | None = None, *, account: str = DEFAULT_ACCOUNT) -> OrderProfile:
     """An order's seed-time profile: `account`'s defaults, each property a scenario gives deep-merged over them
-    (objects merge key by key; arrays and scalars replace).
+    (`_merge`: objects merge key by key, arrays and scalars replace, every value keeps the default's JSON type).
 
         profile = order_profile({"clientProfileData": {"email": "qa@example.com"}}, account="mystore")
 
     Raises:
-        ValueError: a property that is not an overridable published top-level property of the order.
+        ValueError: a property that is not an overridable published top-level property of the order, or a value of
+            another JSON type than the platform's.
     """
     overrides = overrides or {}
     unknown = sorted(set(overrides) - OVERRIDABLE_PROPERTIES)
@@ -223,7 +255,7 @@ def order_profile(overrides: Mapping[str, Any] | None = None, *, account: str = 
     defaults = _DEFAULTS if account == DEFAULT_ACCOUNT else _defaults(account)
     document = {} if account == DEFAULT_ACCOUNT else dict(defaults)  # the default account's: at render time
     for key, value in overrides.items():
-        document[key] = _merge(defaults[key], value)
+        document[key] = _merge(defaults[key], value, key)
     return OrderProfile(document=MappingProxyType(document))
 
 
@@ -318,7 +350,16 @@ def _item(
         "assemblies": [],
         "costPrice": 0,
     }
-    return _merge(out, i.extra) if i.extra else out
+    return _merge(out, i.extra, "items[]") if i.extra else out
+
+
+def check_item_overrides(item: Item) -> None:
+    """Render `item` once, so that its seed-time `document` overrides are judged as the order's are (`_merge`).
+
+    Raises:
+        ValueError: an override of another JSON type than the platform's.
+    """
+    _item(item)
 
 
 def _metadata(item: dict[str, Any]) -> dict[str, Any]:
@@ -333,7 +374,7 @@ def _logistics(order: Order, items: Sequence[dict[str, Any]], shipping: Mapping[
     sla = shipping.get("logisticsInfo") or {}
     name = sla.get("selectedSla", "Normal")
     company = sla.get("deliveryCompany", "Transportadora")
-    estimate = sla.get("shippingEstimate", "5bd")
+    estimate = _text(sla.get("shippingEstimate"), "5bd")
     lock, transit = sla.get("lockTTL", "10d"), sla.get("transitTime", "3d")
     address_id = (shipping.get("address") or {}).get("addressId")
     estimate_date = _later(order.created_at, days=int("".join(c for c in estimate if c.isdigit()) or 0))
@@ -442,7 +483,7 @@ def package_document(p: Package, *, multipliers: Sequence[float] = ()) -> dict[s
         "trackingNumber": p.tracking_number,
         "trackingUrl": p.tracking_url,
         "dispatchedDate": p.dispatched_date,
-        "courierStatus": None,
+        "courierStatus": p.courier_status,
         "cfop": p.cfop,
         "restitutions": {},
         "volumes": p.volumes or 0,  # an integer, not nullable, in the orders schema

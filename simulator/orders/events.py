@@ -163,7 +163,7 @@ def parse_document(text: str) -> Any:
             continue
         try:
             return json.loads(candidate)
-        except ValueError:
+        except (ValueError, RecursionError):  # RecursionError: nesting deeper than the parser goes
             continue
     raise BadRequest("Document must be a JSON document in a string", code="OMS-JSONATA")
 

@@ -69,6 +69,9 @@ HAPPY_PATH = (
     "invoiced",
 )
 FINAL = frozenset({"invoiced", "canceled"})
+SETTLED = FINAL | {"cancel"}
+"""Statuses the workflow never moves an order out of by an invoice or its check: the final ones, and `cancel` (a
+seller's cancel on its way to `canceled`)."""
 CHANGEABLE = frozenset({"handling", "waiting-for-fulfillment", "invoice", "payment-approved"})
 """Statuses in which a Change is accepted (payment-approved only for a partially invoiced order)."""
 INVOICEABLE = frozenset(

@@ -44,12 +44,13 @@ from ..config import WriteTiming
 from ..engine import Core, Op, VersionedStore
 from ..errors import BadRequest, Conflict, NotFound, RuleViolation, http_status
 from ..timing import Delay
-from .documents import ChangeContext, change_document
+from .documents import ChangeContext, change_document, check_item_overrides
 from .events import HookSender, OrderEvents
 from .model import (
     EMPTY_PROFILE,
     FINAL,
     HAPPY_PATH,
+    SETTLED,
     STATUSES,
     AppliedChange,
     ChangeInput,
@@ -154,8 +155,8 @@ class OrdersService:
         self._catalog: tuple[object, dict[str, Item]] = (None, {})
         self.change_settings: dict[str, dict[str, Any]] = default_change_settings()
         """`GET/PUT /api/order-system/orders/changes/settings`: kept and answered; no setting changes behaviour."""
-        self.changes_v1: dict[str, dict[str, str]] = {}
-        """Order id → Change v1 `requestId` → the receipt it was answered (only the first of a requestId counts)."""
+        self.changes_v1: dict[str, dict[str, asyncio.Future[str]]] = {}
+        """Order id → Change v1 `requestId` → its receipt, once applied (only the first of a requestId counts)."""
         self.rendered: dict[str, tuple[Order, bytes]] = {}
         """The HTTP layer's cache of the last rendered document per order (by version identity)."""
         self.documents: dict[str, tuple[Order, dict[str, Any]]] = {}
@@ -267,6 +268,12 @@ class OrdersService:
             )
             for n, i in enumerate(items)
         )
+        for n, line in enumerate(lines):
+            if line.extra:
+                try:
+                    check_item_overrides(line)
+                except ValueError as exc:
+                    raise BadRequest(f"items[{n}]: {exc}") from None
         order = Order(
             order_id=order_id,
             version=1,
@@ -448,14 +455,18 @@ class OrdersService:
                     raise _Duplicate(existing)
 
             def add(o: Order) -> Order:
-                status = "invoice" if inv.type == "Output" and o.status not in FINAL else o.status
+                status = "invoice" if inv.type == "Output" and o.status not in SETTLED else o.status
                 return o.evolve(packages=(*o.packages, package)).with_status(status, package.received_at)
 
             try:
                 state = await tx.commit(add, precheck=unique, invoice_value=inv.invoice_value, type=inv.type)
             except _Duplicate as dup:
-                if inv.form == "oms":  # newer docs: a repeat only returns the receipt again
-                    return dup.existing
+                if inv.form == "oms":  # a concurrent repeat: as any repeat, it renews the stored receipt only
+                    renewed = replace(dup.existing, receipt=package.receipt)
+                    await tx.commit(lambda o: o.evolve(packages=tuple(
+                        renewed if p.invoice_number == renewed.invoice_number else p for p in o.packages
+                    )), repeat=inv.invoice_number)  # fmt: skip
+                    return renewed
                 raise RuleViolation(
                     f"Invoice number {inv.invoice_number!r} was already used for order {order_id}",
                     code="OMS-INVOICE-DUPLICATE",
@@ -738,11 +749,26 @@ class OrdersService:
             check_change_v1_request(change)
             self.latest(order_id)
             seen = self.changes_v1.setdefault(order_id, {})
-            if (receipt := seen.get(change.request_id)) is not None:
+            if (first := seen.get(change.request_id)) is not None:
+                receipt = await asyncio.shield(first)  # a repeat, perhaps of one still in flight: its receipt
                 op.record("repeat", receipt=receipt)
             else:
-                receipt = await self._apply_change_v1(op, change)
-                seen[change.request_id] = receipt
+                # Reserved before the first await, so that a concurrent repeat (a resend after a timeout) waits for
+                # this one instead of applying the Change again; a refused Change frees its requestId.
+                applying = asyncio.get_running_loop().create_future()
+                seen[change.request_id] = applying
+                try:
+                    receipt = await self._apply_change_v1(op, change)
+                except BaseException as exc:
+                    if seen.get(change.request_id) is applying:
+                        del seen[change.request_id]
+                    if isinstance(exc, Exception):
+                        applying.set_exception(exc)
+                        applying.exception()  # retrieved: a refusal nobody repeated is not an unretrieved error
+                    else:
+                        applying.cancel()
+                    raise
+                applying.set_result(receipt)
             await op.delay("respond", cfg.respond)
             await op.checkpoint("before_respond")
             op.record("respond", status=200, receipt=receipt)
@@ -872,7 +898,7 @@ class OrdersService:
             op.record("read", version=view.version, lag_ms=round(lag_ms, 3), latest=latest.version,
                       invoiced_seen=seen, value=latest.value, cause=cause)  # fmt: skip
             await op.checkpoint("after_read")
-            if latest.status in FINAL:
+            if latest.status in SETTLED:
                 op.record("decide", decision="none", reason=f"order is {latest.status}")
                 return
             if seen > 0 and seen >= latest.value:

@@ -11,6 +11,7 @@ Imports: aiohttp, pydantic, `simulator.errors`, `simulator.orders.events`, `simu
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Any, Literal
 
 from aiohttp import web
@@ -215,7 +216,7 @@ async def delete_feed_config(request: web.Request) -> web.Response:
 
 async def get_feed(request: web.Request) -> web.Response:
     raw = request.query.get("maxlot")
-    if raw is None or not raw.isdigit() or not 1 <= int(raw) <= 10:
+    if raw is None or not re.fullmatch(r"[0-9]{1,2}", raw) or not 1 <= int(raw) <= 10:
         raise BadRequest(f"maxlot must be an integer from 1 to 10, got {raw!r}")
     events, key = _events(request)
     return web.json_response([item.to_json() for item in events.feed_read(key, int(raw))])

@@ -397,7 +397,7 @@ def _range(name: str, field: str, raw: str | None) -> tuple[datetime, datetime] 
 def _int(name: str, raw: str | None, default: int, maximum: int) -> int:
     if raw is None:
         return default
-    if not raw.isdigit() or not 1 <= int(raw) <= maximum:
+    if not re.fullmatch(r"[0-9]{1,6}", raw) or not 1 <= int(raw) <= maximum:  # not isdigit(): "²" is a digit
         raise BadRequest(f"{name}: a whole number from 1 to {maximum}; got {raw!r}")
     return int(raw)
 

@@ -3,11 +3,12 @@ portal's "Errors in Change v1" table, and `changesAttachment` afterwards."""
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import pytest
 
-from tests.conftest import VALUE, Sim
+from tests.conftest import VALUE, Sim, SimFactory
 
 V1 = "/api/oms/pvt/orders/ORD-1/changes"
 BODY = {
@@ -80,3 +81,22 @@ async def test_change_v1_refused_outside_handling(sim: Sim) -> None:
     status, body = await sim.call("POST", V1, body=BODY)
     assert status == 400
     assert body["error"]["message"].startswith("It is only allowed to register an order modification")
+
+
+async def test_change_v1_concurrent_repeats_of_a_request_id_apply_once(make_sim: SimFactory) -> None:
+    # A resend after a timeout arrives while the first is still in flight: it must wait for it, not apply again.
+    sim = await make_sim("instant", orders={"change_v1": {"queue": 20}})
+    await sim.seed()
+    answers = await asyncio.gather(*(sim.call("POST", V1, body=BODY, expect=200) for _ in range(3)))
+    assert len({a["receipt"] for _, a in answers}) == 1
+    order = await sim.order()
+    assert order["value"] == VALUE - 1500
+    assert len(order["changesAttachment"]["changesData"]) == 1
+
+
+async def test_change_v1_refused_frees_its_request_id(sim: Sim) -> None:
+    await sim.seed(status="ready-for-handling")
+    assert (await sim.call("POST", V1, body=BODY))[0] == 400
+    await sim.call("POST", "/_sim/orders/ORD-1/status", body={"status": "handling"}, expect=200)
+    await sim.call("POST", V1, body=BODY, expect=200)  # the same requestId, now applied
+    assert (await sim.order())["value"] == VALUE - 1500

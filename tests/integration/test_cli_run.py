@@ -249,3 +249,15 @@ def test_the_over_invoice_scenario_reproduces_with_naive_and_never_with_the_work
     assert naive["invalid"] > 0
     assert naive["checkers"]["no-over-invoice"]["invalid"] > 0
     assert (workaround["invalid"], workaround["unknown"]) == (0, 0)
+
+
+@pytest.mark.parametrize("mode", ["virtual", "embedded"])
+def test_exit_2_for_a_service_of_yours_outside_external_mode(tmp_path: Path, mode: str) -> None:
+    # Such a run could only wait for a service that calls another simulator, and judged an order nobody invoiced
+    # as valid: node-poll.yaml passed its gate in virtual mode with no service running.
+    out = tmp_path / "results"
+    done = racelab("scenarios/examples/node-poll.yaml", "--mode", mode, "--runs", "1", "--out", out, timeout=60)
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert "is a service of yours" in done.stderr
+    assert "--mode external" in done.stderr
+    assert not out.exists()

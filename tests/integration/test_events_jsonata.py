@@ -65,6 +65,7 @@ async def test_expressions_are_evaluated_against_the_document(sim: Sim, expressi
         ({"Expression": "status = 'a'", "Document": "{not json"}, "Document"),
         ({"Expression": "status = 'a'"}, "Document"),
         ({"Expression": "status = 'a'", "Document": {"status": "a"}}, "Document"),
+        ({"Expression": "status = 'a'", "Document": "[" * 100_000}, "Document"),  # deeper than the parser goes
     ],
 )
 async def test_mistakes_are_400(sim: Sim, body: dict[str, Any], says: str) -> None:

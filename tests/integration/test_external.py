@@ -23,12 +23,15 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
 
 import aiohttp
 import pytest
 
 from harness.client import Endpoints
 from harness.embedded import stop_process
+from harness.integrations import ExternalService
 from harness.model import Verdict
 from harness.runner import RunOutcome, run_specs
 from harness.scenario import expand, load_scenario
@@ -258,3 +261,16 @@ async def test_an_external_integration_races_a_change_v1_sent_by_the_harness(tmp
         assert verdicts(outcome)["no-over-invoice"] is Verdict.INVALID
         order = record.final.order
         assert (order["value"], order["packageAttachment"]["packages"][0]["invoiceValue"]) == (10980, 12480)
+
+
+async def test_a_service_that_never_invoices_cuts_the_run_short() -> None:
+    # An external run is judged `unknown` (so `violations: 0` fails) when the service never invoiced the order,
+    # instead of being judged on an order nobody invoiced.
+    class Control:
+        async def get_order(self, order_id: str) -> tuple[int, dict[str, Any]]:
+            return 200, {"orderId": order_id, "packageAttachment": {"packages": []}}
+
+    service = ExternalService("poll", "down", invoice_timeout_s=0.05)
+    ctx = SimpleNamespace(order_id="ORD-1", control=Control())
+    with pytest.raises(TimeoutError, match="did not invoice order ORD-1"):
+        await service.settle(ctx)  # type: ignore[arg-type]

@@ -5,6 +5,7 @@ Every answer is also checked against the schema `/openapi.json` declares for it 
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import pytest
@@ -580,3 +581,39 @@ async def test_credentials_are_checked_when_configured(make_sim: SimFactory) -> 
 async def test_seeded_items_keep_their_order(sim: Sim) -> None:
     await sim.seed(items=[*ITEMS, {"id": "sku-0", "price": 1, "quantity": 1}])
     assert [i["id"] for i in (await sim.order())["items"]] == ["sku-1", "sku-2", "sku-0"]
+
+
+async def test_tracking_status_is_shown_as_the_packages_courier_status(sim: Sim) -> None:
+    await sim.seed()
+    await sim.invoice(value=VALUE, number="NF-1")
+    events = [{"city": "Rio de Janeiro", "state": "RJ", "description": "Coletado", "date": "2015-06-23"}]
+    body = {"isDelivered": True, "deliveredDate": "2015-06-24 10:00", "events": events}
+    await sim.call("PUT", "/api/oms/pvt/orders/ORD-1/invoice/NF-1/tracking", body=body, expect=200)
+    [package] = (await sim.order())["packageAttachment"]["packages"]
+    status = package["courierStatus"]
+    assert (status["finished"], status["deliveredDate"]) == (True, "2015-06-24 10:00")
+    assert [(e["city"], e["state"]) for e in status["data"]] == [("Rio de Janeiro", "RJ")]
+
+
+async def test_an_invoice_read_before_a_cancel_does_not_take_the_order_out_of_it(make_sim: SimFactory) -> None:
+    # The invoice READs the order in handling; the seller's cancel commits `cancel` before the invoice commits, and
+    # reaches `canceled` 200 ms later. The order must end canceled (it went cancel -> invoice -> invoiced instead).
+    sim = await make_sim("instant", orders={"workflow": {"after_cancel": 200}})
+    await sim.seed()
+    gate = {"orderId": "ORD-1", "point": "invoice.after_read"}
+    await sim.call("POST", "/_sim/gates", body=gate, expect=201)
+    invoice = asyncio.create_task(sim.invoice(value=VALUE, expect=None))
+    await sim.call("POST", "/_sim/gates/wait", body=gate, expect=200)
+    await sim.call("POST", "/api/oms/pvt/orders/ORD-1/cancel", body={"reason": "customer"}, expect=200)
+    await sim.call("POST", "/_sim/gates/release", body=gate, expect=200)
+    await invoice
+    await sim.quiesce("ORD-1")
+    _, inspected = await sim.call("GET", "/_sim/orders/ORD-1", expect=200)
+    statuses = [v["status"] for v in inspected["versions"]]
+    assert statuses[-1] == "canceled"
+    assert "invoiced" not in statuses
+
+
+@pytest.mark.parametrize("query", ["page=²", "per_page=" + "9" * 5000])
+async def test_list_numbers_that_are_not_ascii_digits_are_400(sim: Sim, query: str) -> None:
+    assert (await sim.call("GET", f"/api/oms/pvt/orders?{query}"))[0] == 400
