@@ -221,6 +221,9 @@ def _init(args: argparse.Namespace) -> int:
     from .resources import starter_dir
 
     target: Path = args.dir
+    if target.exists() and not target.is_dir():
+        print(f"racelab init: {target} is a file; give a folder (it may not exist yet)", file=sys.stderr)
+        return EXIT_BAD_INPUT
     existing = [dest for dest in _STARTER.values() if (target / dest).exists()]
     if existing:
         print(f"racelab init: these files exist already in {target}; nothing was written: {', '.join(existing)}",

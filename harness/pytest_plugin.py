@@ -15,9 +15,9 @@ runs async tests (pytest-asyncio in strict or auto mode, anyio) and whatever loo
 the simulator lives on the test's loop; the helpers are plain HTTP calls made from the test's loop.
 
 This module is imported by every pytest session of an environment where racelab is installed, so it imports only
-pytest and the standard library at import time; `simulator`, aiohttp and the rest of `harness` are imported when a
-fixture is used. It never imports locust. Imports: stdlib, pytest, aiohttp, `simulator` (to start it in-process;
-only this module and the CLI may), `harness.*`.
+pytest, the standard library and `harness.resources` (standard library only) at import time; `simulator`, aiohttp
+and the rest of `harness` are imported when a fixture is used. It never imports locust. Imports: stdlib, pytest,
+aiohttp, `simulator` (to start it in-process; only this module and the CLI may), `harness.*`.
 """
 
 from __future__ import annotations

@@ -552,6 +552,10 @@ class _Step(BaseModel):
                 raise _fail(f"expected a list of items such as [{{id: sku-1, quantity: 1}}] (got {_show(lines)})", key)
             for i, line in enumerate(lines):
                 _change_v1_line(line, key, i)
+        if (args.get("discountValue", 0) == args.get("incrementValue", 0) and not args.get("itemsRemoved")
+                and not args.get("itemsAdded")):  # fmt: skip
+            raise _fail("changes nothing: give itemsRemoved or itemsAdded, or a discountValue or incrementValue (the "
+                        "platform refuses it: 'Invalid modification for order')", "discountValue")  # fmt: skip
         return self
 
     @field_validator("do")
@@ -591,6 +595,20 @@ class _Item(_Strict):
     quantity: Annotated[StrictInt, Field(ge=1, le=100_000)]
     name: Annotated[StrictStr, Field(max_length=200)] | None = None
     listPrice: Annotated[StrictInt, Field(ge=0, le=10**10)] | None = None
+    # The order document's item properties (`POST /_sim/orders` takes them; the simulator judges them at seeding).
+    productId: Annotated[StrictStr, Field(max_length=100)] | None = None
+    refId: Annotated[StrictStr, Field(max_length=100)] | None = None
+    ean: Annotated[StrictStr, Field(max_length=100)] | None = None
+    sellerSku: Annotated[StrictStr, Field(max_length=100)] | None = None
+    seller: Annotated[StrictStr, Field(max_length=100)] | None = None
+    imageUrl: Annotated[StrictStr, Field(max_length=2000)] | None = None
+    detailUrl: Annotated[StrictStr, Field(max_length=2000)] | None = None
+    weight: Annotated[float, Field(ge=0, le=10**7)] | None = None
+    tax: Annotated[StrictInt, Field(ge=0, le=10**10)] | None = None
+    unitMultiplier: Annotated[float, Field(gt=0, le=10**6)] | None = None
+    measurementUnit: Annotated[StrictStr, Field(min_length=1, max_length=20)] | None = None
+    document: dict[str, Any] | None = None
+    """Published `items[]` properties that replace the rendered ones."""
 
 
 class _Order(_Strict):
@@ -608,6 +626,9 @@ class _Order(_Strict):
     status: StrictStr = "handling"
     accounting: dict[str, Any] | None = None
     """Passed through as written."""
+    document: dict[str, Any] | None = None
+    """Published top-level properties of the order document that replace the simulator's defaults
+    (`clientProfileData`, `shippingData`, `paymentData`, ...: README, "Fidelity"); passed through as written."""
 
     @field_validator("status")
     @classmethod

@@ -28,7 +28,8 @@ version, so neither can happen.
 
 Hooks and the feed live in `.orders.events` (`OrderEvents`); every committed version is handed to it by `_emit`.
 
-Imports: stdlib, `simulator.engine`, `.config`, `.errors`, `.orders.model`, `.orders.events`. No aiohttp: hook
+Imports: stdlib, `simulator.engine`, `.config`, `.errors`, `.timing`, `.orders.model`, `.orders.documents`,
+`.orders.events`. No aiohttp: hook
 delivery goes through the `HookSender` the HTTP layer provides.
 """
 

@@ -1,8 +1,8 @@
 """HTTP edge of order Changes: v2 (`/api/order-system/orders/{orderId}/changes...`, asynchronous), its settings,
 v1 (`POST /api/oms/pvt/orders/{orderId}/changes`, synchronous) and the change summary.
 
-Imports: aiohttp, pydantic, `simulator.orders`, `simulator.web._orders_common`, `simulator.web.order_reads_api`,
-`simulator.web.routing`.
+Imports: aiohttp, pydantic, `simulator.errors`, `simulator.orders`, `simulator.web._orders_common`,
+`simulator.web.order_reads_api`, `simulator.web.routing`.
 """
 
 from __future__ import annotations

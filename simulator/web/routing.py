@@ -10,7 +10,7 @@ The document says what the server does, for every route at once:
 - the credentials a service checks, when the configuration sets them, as `securitySchemes` (`Security`);
 - the body size limit, in the 413 answer's description.
 
-Imports: aiohttp, pydantic, `simulator.errors`.
+Imports: aiohttp, pydantic (and pydantic_core's schema types), `simulator.errors`.
 """
 
 from __future__ import annotations

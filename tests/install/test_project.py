@@ -219,3 +219,11 @@ def test_declared_dependencies_are_what_the_code_imports() -> None:
     locust_users = _third_party_imports(ROOT / "scenarios" / "load")  # run by locust: its own dependencies
     assert set(locust_users) <= {"locust", "gevent"}
     assert {_normal(d) for d in dists["locust"]} <= extras["load"]
+
+
+def test_init_into_a_file_says_so(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    target = tmp_path / "notes.txt"
+    target.write_text("mine\n")
+    assert cli.main(["init", str(target)]) == 2
+    assert "is a file" in capsys.readouterr().err
+    assert target.read_text() == "mine\n"

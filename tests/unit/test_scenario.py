@@ -955,3 +955,28 @@ def test_a_misspelt_step_field_is_refused_with_a_suggestion(tmp_path: Path) -> N
         load_scenario(path)
     assert caught.value.line == 5
     assert "`do: change` takes no field remvoe (did you mean remove?)" in str(caught.value)
+
+
+def test_a_scenario_shapes_the_order_document_and_its_items(tmp_path: Path) -> None:
+    text = (
+        "name: shaped\nprofile: instant\n"
+        "order:\n"
+        "  items: [{id: sku-1, price: 4990, quantity: 2, refId: REF-1, weight: 1.5, document: {isGift: true}}]\n"
+        "  document: {clientProfileData: {email: qa@example.com}}\n"
+        "integrations: [naive]\nsteps: [{at: 0ms, do: invoice}]\nexpect: [no-over-invoice]\n"
+    )
+    order = load_scenario(write(tmp_path, text)).order
+    assert order["document"] == {"clientProfileData": {"email": "qa@example.com"}}
+    assert order["items"] == [
+        {"id": "sku-1", "price": 4990, "quantity": 2, "refId": "REF-1", "weight": 1.5, "document": {"isGift": True}}
+    ]
+
+
+def test_a_change_v1_step_that_changes_nothing_is_refused(tmp_path: Path) -> None:
+    text = (
+        "name: nothing\nprofile: instant\norder:\n  items: [{id: sku-1, price: 4990, quantity: 2}]\n"
+        "integrations: [naive]\nsteps: [{at: 0ms, do: invoice}, {at: 10ms, do: change-v1, reason: r}]\n"
+        "expect: [no-over-invoice]\n"
+    )
+    with pytest.raises(InvalidScenario, match="changes nothing"):
+        load_scenario(write(tmp_path, text))

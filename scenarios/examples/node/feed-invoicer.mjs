@@ -108,7 +108,7 @@ async function pollOrders() {
     } catch (error) {
       log(`list: ${error.name}: ${error.message}; trying again`);
     }
-    await sleep(options.feedPollMs);
+    await sleep(options.pollMs);
   }
 }
 
