@@ -46,6 +46,8 @@ __all__ = [
     "change_history",
     "change_summary",
     "check_item_overrides",
+    "document_overrides_schema",
+    "item_overrides_schema",
     "list_orders",
     "order_document",
     "order_document_pii",
@@ -191,32 +193,66 @@ def _defaults(account: str) -> dict[str, Any]:
 _DEFAULTS = MappingProxyType(_defaults(DEFAULT_ACCOUNT))
 
 
-def _merge(base: Any, patch: Any, path: str) -> Any:
-    """`patch` deep-merged over `base`, keeping the default's JSON type (the document's renderers and the clients
-    that read it rely on it): objects merge key by key; an array replaces the default's, each object in it merged
-    over the default's first element; a string, number or boolean replaces one of its kind, or null; where the
-    default is null, anything goes.
+_NULL_DEFAULT_KINDS = {
+    "callCenterOperatorData": "an object", "customData": "an object", "giftRegistryData": "an object",
+    "invoiceData": "an object", "marketingData": "an object", "openTextField": "an object",
+    "subscriptionData": "an object", "taxData": "an object", "checkedInPickupPointId": "a string",
+    "commercialConditionData": "a string", "lastMessage": "a string", "merchantName": "a string",
+}  # fmt: skip
+"""The published type of each top-level property whose default is null (O: GetOrder's 200 schema)."""
+_NESTED_NULL_KINDS = {"value": "an integer", "manualPrice": "an integer", "parentItemIndex": "an integer",
+                      "shippingPrice": "an integer"}  # fmt: skip
+"""Below the top level, a property whose default is null is a string, except these numbers (O: GetOrder's schema:
+a payment's `value`, an item's prices and index)."""
+
+
+_FREE: Any = object()
+"""No default to follow (a property the defaults do not have, the elements of an empty array): any value."""
+
+
+def _merge(base: Any, patch: Any, path: str, *, kind: str | None = "a string", strict: bool = True) -> Any:
+    """`patch` deep-merged over `base`, keeping the platform's JSON type (the document's renderers, its published
+    schema and the clients that read it rely on it): objects merge key by key; an array replaces the default's, each
+    object in it merged over the default's first element; a string, number or boolean replaces one of its kind.
+    Where the default is null: `kind` or null (below the top level, where the published type is not known here, a
+    string: most such properties are). A property the defaults do not have takes any value. `strict=False` merges
+    without judging (a rendering: what was seeded was judged when it was seeded, against the same defaults).
 
     Raises:
-        ValueError: a value of another type than the default's, named by its path.
+        ValueError: a value of another type than the platform's, named by its path.
     """
+    if base is _FREE or (not strict and not (isinstance(base, Mapping) and isinstance(patch, Mapping))):
+        return patch
     if base is None:
+        if patch is not None and not (kind and _same_kind(kind, patch)):
+            raise ValueError(f"document.{path}: {kind or 'null'}, as the platform sends it; got {_json_type(patch)}")
         return patch
     if isinstance(base, Mapping):
         if not isinstance(patch, Mapping):
             raise ValueError(f"document.{path}: an object, as the platform sends it; got {_json_type(patch)}")
         out = dict(base)
         for key, value in patch.items():
-            out[key] = _merge(base.get(key), value, f"{path}.{key}")
+            kind = _NESTED_NULL_KINDS.get(key, "a string")
+            out[key] = _merge(base.get(key, _FREE), value, f"{path}.{key}", kind=kind, strict=strict)
         return out
     if isinstance(base, list):
         if not isinstance(patch, list):
             raise ValueError(f"document.{path}: an array, as the platform sends it; got {_json_type(patch)}")
-        template = base[0] if base else None
-        return [_merge(template, item, f"{path}[{n}]") for n, item in enumerate(patch)]
-    if patch is not None and _json_type(patch) != _json_type(base):  # null: the platform's "no value"
+        template = base[0] if base else _FREE
+        return [_merge(template, item, f"{path}[{n}]", strict=strict) for n, item in enumerate(patch)]
+    if not _same_kind(_json_type(base), patch):
         raise ValueError(f"document.{path}: {_json_type(base)}, as the platform sends it; got {_json_type(patch)}")
     return patch
+
+
+def _same_kind(kind: str, value: Any) -> bool:
+    """`value` is of JSON type `kind` (an integral number counts as an integer, as in JSON Schema)."""
+    got = _json_type(value)
+    if kind == "a number":
+        return got in ("a number", "an integer")
+    if kind == "an integer":
+        return got == "an integer" or (got == "a number" and float(value).is_integer())
+    return got == kind
 
 
 def _json_type(value: Any) -> str:
@@ -224,7 +260,9 @@ def _json_type(value: Any) -> str:
         return "null"
     if isinstance(value, bool):
         return "a boolean"
-    if isinstance(value, int | float):
+    if isinstance(value, int):
+        return "an integer"
+    if isinstance(value, float):
         return "a number"
     if isinstance(value, str):
         return "a string"
@@ -255,7 +293,7 @@ def order_profile(overrides: Mapping[str, Any] | None = None, *, account: str = 
     defaults = _DEFAULTS if account == DEFAULT_ACCOUNT else _defaults(account)
     document = {} if account == DEFAULT_ACCOUNT else dict(defaults)  # the default account's: at render time
     for key, value in overrides.items():
-        document[key] = _merge(defaults[key], value, key)
+        document[key] = _merge(defaults[key], value, key, kind=_NULL_DEFAULT_KINDS.get(key, "a string"))
     return OrderProfile(document=MappingProxyType(document))
 
 
@@ -277,9 +315,16 @@ def _number(x: float) -> float | int:
 
 
 def _item(
-    i: Item, *, order_id: str = "", account: str = DEFAULT_ACCOUNT, seller: str = "1", valid_until: str | None = None
+    i: Item,
+    *,
+    order_id: str = "",
+    account: str = DEFAULT_ACCOUNT,
+    seller: str = "1",
+    valid_until: str | None = None,
+    strict: bool = False,
 ) -> dict[str, Any]:
-    """One `items[]` entry (GetOrder 200 schema `items`; the example's values where the order has none)."""
+    """One `items[]` entry (GetOrder 200 schema `items`; the example's values where the order has none). Its seed-time
+    overrides are judged only when `strict` (at seeding: `check_item_overrides`)."""
     total = i.price * i.quantity
     out: dict[str, Any] = {
         "uniqueId": i.unique_id,
@@ -350,7 +395,42 @@ def _item(
         "assemblies": [],
         "costPrice": 0,
     }
-    return _merge(out, i.extra, "items[]") if i.extra else out
+    return _merge(out, i.extra, "items[]", strict=strict) if i.extra else out
+
+
+_SCHEMA_TYPES = {"an object": "object", "an array": "array", "a string": "string", "a number": "number",
+                 "an integer": "integer", "a boolean": "boolean"}  # fmt: skip
+
+
+def _override_schema(default: Any, kind: str | None = None) -> dict[str, Any]:
+    """The JSON Schema of what `_merge` takes over `default` (with `kind`, for a null default at the top level)."""
+    if default is None:
+        return {"type": [_SCHEMA_TYPES[kind or "a string"], "null"]}
+    if isinstance(default, Mapping):
+        return {
+            "type": "object",
+            "properties": {k: _override_schema(v, _NESTED_NULL_KINDS.get(k)) for k, v in default.items()},
+        }
+    if isinstance(default, list):
+        return {"type": "array", "items": _override_schema(default[0]) if default else {}}
+    return {"type": _SCHEMA_TYPES[_json_type(default)]}
+
+
+def document_overrides_schema() -> dict[str, Any]:
+    """The schema of `POST /_sim/orders`' `document`: the overridable properties, each as `_merge` takes it."""
+    return {
+        "type": "object",
+        "properties": {
+            k: _override_schema(_DEFAULTS[k], _NULL_DEFAULT_KINDS.get(k)) for k in sorted(OVERRIDABLE_PROPERTIES)
+        },
+        "additionalProperties": False,
+    }
+
+
+def item_overrides_schema() -> dict[str, Any]:
+    """The schema of a seeded item's `document`: an item's published properties, each as `_merge` takes it."""
+    sample = Item(id="sku", unique_id="sku-0", name="sku", price=0, quantity=1, list_price=0)
+    return _override_schema(_item(sample))
 
 
 def check_item_overrides(item: Item) -> None:
@@ -359,7 +439,7 @@ def check_item_overrides(item: Item) -> None:
     Raises:
         ValueError: an override of another JSON type than the platform's.
     """
-    _item(item)
+    _item(item, strict=True)
 
 
 def _metadata(item: dict[str, Any]) -> dict[str, Any]:

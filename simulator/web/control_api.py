@@ -19,14 +19,14 @@ from decimal import Decimal
 from typing import Annotated, Any
 
 from aiohttp import web
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema
 
 from ..accounting.model import OrderType, RequestKind, money_json, positions_from_cents
 from ..accounting.model import SeedItem as AccountingSeedItem
 from ..config import merge_patch
 from ..errors import BadRequest, ConfigError, NotFound, RuleViolation
 from ..gates import CHECKPOINTS
-from ..orders.documents import OVERRIDABLE_PROPERTIES, order_document, order_profile
+from ..orders.documents import document_overrides_schema, item_overrides_schema, order_document, order_profile
 from ..orders.model import STATUSES
 from ..orders.service import SeedItem
 from ._state import ACCOUNTING, CORE, ORDERS, STATS
@@ -79,7 +79,7 @@ class SeedItemBody(_In):
     """Tax per unit, cents (`items[].tax`; the order's `Tax` total is `tax` of the order)."""
     unitMultiplier: Annotated[float, Field(gt=0, le=10**6)] = 1.0
     measurementUnit: Annotated[str, Field(min_length=1, max_length=20)] = "un"
-    document: dict[str, Any] | None = None
+    document: Annotated[dict[str, Any], WithJsonSchema(item_overrides_schema())] | None = None
     """Published `items[]` properties that replace the rendered ones (objects deep-merged, the rest replaced)."""
 
 
@@ -110,10 +110,7 @@ class SeedOrderBody(_In):
     tax: Annotated[int, Field(ge=0, le=10**10)] = 0
     status: Annotated[str, Field(json_schema_extra={"enum": list(STATUSES)})] = "handling"
     accounting: SeedAccountingBody | None = None
-    document: (
-        Annotated[dict[str, Any], Field(json_schema_extra={"propertyNames": {"enum": sorted(OVERRIDABLE_PROPERTIES)}})]
-        | None
-    ) = None
+    document: Annotated[dict[str, Any], WithJsonSchema(document_overrides_schema())] | None = None
     """Published top-level properties of the order document (`GET /api/oms/pvt/orders/{orderId}`) that replace
     its defaults: objects are deep-merged over the default (so `{"clientProfileData": {"email": "…"}}` changes the
     email alone), arrays and other values replace it. Only seed-time properties (`clientProfileData`,

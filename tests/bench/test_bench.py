@@ -47,7 +47,9 @@ TINY = replace(
     throughput_connections=4,
     throughput_orders=20,
     precision_requests=20,
-    precision_seconds=0.3,
+    # Long enough that each worker sends a request inside the window even when its first one is slow: the test runs
+    # the measures in three concurrent groups, whose `racelab run` children keep both cores busy (0.3 s was not).
+    precision_seconds=1.5,
     precision_min_ms=5.0,
     precision_max_ms=50.0,
     sweep_runs_per_offset=1,
