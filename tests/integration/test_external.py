@@ -21,7 +21,7 @@ import json
 import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -30,12 +30,12 @@ import aiohttp
 import pytest
 
 from harness.client import Endpoints
-from harness.embedded import stop_process
 from harness.integrations import ExternalService
 from harness.model import Verdict
 from harness.runner import RunOutcome, run_specs
 from harness.scenario import expand, load_scenario
 from simulator import load_profile, open_server
+from tests.support.processes import Running, running_process
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "scenarios" / "examples" / "hook_invoicer.py"
@@ -49,56 +49,28 @@ pytestmark = pytest.mark.slow  # the fixed profile verifies an invoice 2 s after
 
 @dataclass
 class Example:
-    """The running example: its hook URL and every line it printed so far."""
+    """The running example and its hook URL."""
 
-    url: str
-    lines: list[str] = field(default_factory=list)
-    _printed: asyncio.Event = field(default_factory=asyncio.Event)
+    process: Running
+
+    @property
+    def url(self) -> str:
+        return self.process.ready.removeprefix(READY)
+
+    @property
+    def lines(self) -> list[str]:
+        return self.process.lines
 
     async def wait_for_line(self, text: str, *, timeout_s: float = 10.0) -> str:
-        async def seen() -> str:
-            while True:
-                found = next((line for line in self.lines if text in line), None)
-                if found is not None:
-                    return found
-                self._printed.clear()
-                await self._printed.wait()
-
-        return await asyncio.wait_for(seen(), timeout_s)
+        return await self.process.wait_for_line(text, timeout_s=timeout_s)
 
 
 @asynccontextmanager
 async def running_example(orders_url: str, mode: str) -> AsyncIterator[Example]:
     """Start the example on a free port; yield once it listens; stop it on exit."""
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable, str(EXAMPLE), "--orders-url", orders_url, "--port", "0", "--mode", mode,
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
-    )  # fmt: skip
-    assert proc.stdout is not None
-    stdout = proc.stdout
-    reader: asyncio.Task[None] | None = None
-    try:
-        before: list[str] = []
-        while True:
-            line = (await asyncio.wait_for(stdout.readline(), 30)).decode()
-            if not line:
-                raise AssertionError(f"the example exited before listening: {''.join(before)}")
-            before.append(line)
-            if line.startswith(READY):
-                break
-        example = Example(url=line.removeprefix(READY).strip(), lines=before)
-
-        async def drain() -> None:  # keep reading: a full pipe would block the example's logging
-            while line := await stdout.readline():
-                example.lines.append(line.decode())
-                example._printed.set()
-
-        reader = asyncio.create_task(drain())
-        yield example
-    finally:
-        await stop_process(proc)
-        if reader is not None:
-            await asyncio.wait_for(reader, 10)  # EOF once the process is gone
+    argv = [sys.executable, str(EXAMPLE), "--orders-url", orders_url, "--port", "0", "--mode", mode]
+    async with running_process(argv, ready=READY, name="the example") as proc:
+        yield Example(proc)
 
 
 @pytest.fixture

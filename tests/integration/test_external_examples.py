@@ -26,7 +26,6 @@ import shutil
 import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import aiohttp
@@ -40,6 +39,7 @@ from harness.model import Verdict
 from harness.runner import RunOutcome, run_specs
 from harness.scenario import expand, load_scenario
 from simulator import load_profile, open_server
+from tests.support.processes import Running, running_process
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = ROOT / "scenarios" / "examples"
@@ -53,58 +53,12 @@ VALUE, VALUE_AFTER_CHANGE = 12480, 10980
 pytestmark = pytest.mark.slow  # the fixed profile verifies an invoice 2 s after it: a few seconds per scenario
 
 
-@dataclass
-class Example:
-    """A running example: its ready line and every line it printed so far."""
-
-    ready: str
-    lines: list[str] = field(default_factory=list)
-    _printed: asyncio.Event = field(default_factory=asyncio.Event)
-
-    async def wait_for_line(self, text: str, *, timeout_s: float = 10.0) -> str:
-        async def seen() -> str:
-            while True:
-                found = next((line for line in self.lines if text in line), None)
-                if found is not None:
-                    return found
-                self._printed.clear()
-                await self._printed.wait()
-
-        return await asyncio.wait_for(seen(), timeout_s)
-
-
 @asynccontextmanager
-async def running(script: Path, *args: str, ready: str) -> AsyncIterator[Example]:
+async def running(script: Path, *args: str, ready: str) -> AsyncIterator[Running]:
     """Start `node script args`; yield once it printed a line starting with `ready`; stop it (by pid) on exit."""
     assert NODE_FOUND, f"no Node.js at {NODE}: `make test` installs Debian's nodejs"
-    proc = await asyncio.create_subprocess_exec(
-        NODE, str(script), *args, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT
-    )
-    assert proc.stdout is not None
-    stdout = proc.stdout
-    reader: asyncio.Task[None] | None = None
-    try:
-        before: list[str] = []
-        while True:
-            line = (await asyncio.wait_for(stdout.readline(), 30)).decode()
-            if not line:
-                raise AssertionError(f"{script.name} exited before it was ready: {''.join(before)}")
-            before.append(line)
-            if line.startswith(ready):
-                break
-        example = Example(ready=line.strip(), lines=before)
-
-        async def drain() -> None:  # keep reading: a full pipe would block the example's logging
-            while line := await stdout.readline():
-                example.lines.append(line.decode())
-                example._printed.set()
-
-        reader = asyncio.create_task(drain())
-        yield example
-    finally:
-        await stop_process(proc)
-        if reader is not None:
-            await asyncio.wait_for(reader, 10)  # EOF once the process is gone
+    async with running_process([NODE, str(script), *args], ready=ready, name=script.name) as proc:
+        yield proc
 
 
 @pytest.fixture

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import VALUE, Sim, SimFactory
-from tests.quality.test_failures import invoiced, wait_journal
+from tests.support.race import invoiced, wait_journal
 
 V1 = "/api/oms/pvt/orders/ORD-1/changes"
 REMOVE_SKU2_V1 = {

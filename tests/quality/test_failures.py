@@ -7,27 +7,11 @@ gates (an exact interleaving with zero delays) and fixed delays on a virtual clo
 from __future__ import annotations
 
 import asyncio
-from typing import Any
 
 import pytest
 
 from tests.conftest import VALUE, Sim, SimFactory
-
-REDUCED = VALUE - 1500  # sku-2 removed by the Change
-
-
-def invoiced(order: dict[str, Any]) -> int:
-    return sum(p["invoiceValue"] for p in order["packageAttachment"]["packages"] if p["type"] == "Output")
-
-
-async def wait_journal(sim: Sim, order_id: str, op: str, phase: str) -> None:
-    """Wait (virtual time) until the journal shows `op`/`phase` for the order."""
-    for _ in range(10_000):
-        if any(e["op"] == op and e["phase"] == phase for e in await sim.journal(order_id)):
-            return
-        await asyncio.sleep(0.001)
-    raise AssertionError(f"{op} never reached {phase}")
-
+from tests.support.race import REDUCED, invoiced, wait_journal
 
 # -- exact interleavings with gates ------------------------------------------------------------------------
 

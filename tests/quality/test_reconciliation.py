@@ -18,7 +18,7 @@ import pytest
 
 from tests.conftest import VALUE, Sim
 from tests.integration.test_accounting_api import Receiver, inspect, invoice_body, outcome, subscribe, write
-from tests.quality.test_failures import REDUCED, invoiced
+from tests.support.race import REDUCED, invoiced
 
 VAT = Decimal(19)
 
