@@ -42,7 +42,7 @@ from dataclasses import dataclass, fields, replace
 from typing import Any
 
 from ..config import WriteTiming
-from ..engine import Core, Op, VersionedStore
+from ..engine import Core, Op, Tx, VersionedStore
 from ..errors import BadRequest, Conflict, NotFound, RuleViolation, http_status
 from ..timing import Delay
 from .documents import ChangeContext, change_document, check_item_overrides
@@ -119,6 +119,26 @@ class SeedItem:
     unit_multiplier: float = 1.0
     measurement_unit: str = "un"
     extra: Mapping[str, Any] | None = None
+
+
+async def _renew_receipt(tx: Tx[Order], existing: Package, receipt: str) -> Package:
+    """An OMS-form invoice sent again: only its receipt changes (official InvoiceNotification: "a new receipt code is
+    generated, and it overrides the previous one"). Committed in `tx`; returns the renewed package."""
+    renewed = replace(existing, receipt=receipt)
+
+    def renew(o: Order) -> Order:
+        return o.evolve(
+            packages=tuple(renewed if p.invoice_number == renewed.invoice_number else p for p in o.packages)
+        )
+
+    await tx.commit(renew, repeat=existing.invoice_number)
+    return renewed
+
+
+_SEED_DETAILS = tuple(
+    f.name for f in fields(SeedItem) if f.name not in ("id", "price", "quantity", "name", "list_price")
+)
+"""What a seeded item passes to its order line as it is (the catalog fields: `SeedItem` names them as `Item` does)."""
 
 
 class _Duplicate(Exception):
@@ -254,18 +274,7 @@ class OrdersService:
                 price=i.price,
                 quantity=i.quantity,
                 list_price=i.list_price if i.list_price is not None else i.price,
-                unit_multiplier=i.unit_multiplier,
-                measurement_unit=i.measurement_unit,
-                product_id=i.product_id,
-                ref_id=i.ref_id,
-                ean=i.ean,
-                seller_sku=i.seller_sku,
-                seller=i.seller,
-                image_url=i.image_url,
-                detail_url=i.detail_url,
-                weight=i.weight,
-                tax=i.tax,
-                extra=i.extra,
+                **{name: getattr(i, name) for name in _SEED_DETAILS},
             )
             for n, i in enumerate(items)
         )
@@ -429,14 +438,7 @@ class OrdersService:
             snapshot = await tx.read()
             # Newer docs: a repeat of the OMS form overrides the receipt only. (A unique index: always current.)
             if inv.form == "oms" and (existing := self.latest(order_id).package(inv.invoice_number)) is not None:
-                renewed = replace(existing, receipt=package.receipt if package else self._receipt(order_id))
-
-                def renew(o: Order) -> Order:
-                    return o.evolve(
-                        packages=tuple(renewed if p.invoice_number == renewed.invoice_number else p for p in o.packages)
-                    )
-
-                await tx.commit(renew, repeat=inv.invoice_number)
+                renewed = await _renew_receipt(tx, existing, package.receipt if package else self._receipt(order_id))
                 op.record("repeat", receipt=renewed.receipt)
                 return renewed
             try:
@@ -463,11 +465,7 @@ class OrdersService:
                 state = await tx.commit(add, precheck=unique, invoice_value=inv.invoice_value, type=inv.type)
             except _Duplicate as dup:
                 if inv.form == "oms":  # a concurrent repeat: as any repeat, it renews the stored receipt only
-                    renewed = replace(dup.existing, receipt=package.receipt)
-                    await tx.commit(lambda o: o.evolve(packages=tuple(
-                        renewed if p.invoice_number == renewed.invoice_number else p for p in o.packages
-                    )), repeat=inv.invoice_number)  # fmt: skip
-                    return renewed
+                    return await _renew_receipt(tx, dup.existing, package.receipt)
                 raise RuleViolation(
                     f"Invoice number {inv.invoice_number!r} was already used for order {order_id}",
                     code="OMS-INVOICE-DUPLICATE",
