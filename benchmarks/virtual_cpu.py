@@ -34,8 +34,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from harness.bench._sweeps import scenario_text  # noqa: E402
-from harness.scenario import expand, load_scenario  # noqa: E402
-from harness.virtual import run_virtual_specs, usable_cores, virtual_config  # noqa: E402
+from harness.scenarios import expand, load_scenario  # noqa: E402
+from harness.virtual.universe import run_virtual_specs, usable_cores, virtual_config  # noqa: E402
 
 
 def _cpu(who: int) -> float:
@@ -65,7 +65,7 @@ async def _round_trips(n: int) -> dict[str, float]:
     import aiohttp
     from aiohttp import web
 
-    from harness.pipes import PipeConnector
+    from harness.virtual.pipes import PipeConnector
 
     async def hello(_: web.Request) -> web.Response:
         return web.Response(body=b'{"ok": true}', content_type="application/json")
@@ -95,7 +95,7 @@ async def _round_trips(n: int) -> dict[str, float]:
 
 
 def _per_run(path: Path, profile: str, rounds: int) -> None:
-    from harness.virtual import Universe
+    from harness.virtual.universe import Universe
 
     scenario = load_scenario(path)
     specs = expand(scenario, seed=1)[:500]
@@ -116,7 +116,7 @@ def _per_run(path: Path, profile: str, rounds: int) -> None:
 
 
 def _parts() -> None:
-    from harness.clock import VirtualClockLoop
+    from harness.virtual.clock import VirtualClockLoop
 
     sys.modules.setdefault("pytest", None)  # type: ignore[arg-type] # looptime imports pytest for a fixture only
     import looptime

@@ -25,20 +25,30 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-from .checkers import CHECKERS, check, check_all
-from .errors import HarnessConnectionError, HarnessError, InvalidScenario
-from .model import CheckResult, FinalState, Operation, Outcome, RunRecord, RunSpec, Step, Verdict, merge_verdicts
+from harness.errors import HarnessConnectionError, HarnessError, InvalidScenario
+from harness.judge.checkers import CHECKERS, check, check_all
+from harness.model.records import (
+    CheckResult,
+    FinalState,
+    Operation,
+    Outcome,
+    RunRecord,
+    RunSpec,
+    Step,
+    Verdict,
+    merge_verdicts,
+)
 
 _LAZY = {
-    "Endpoints": "client",
-    "RunOutcome": "runner",
-    "RunnerOptions": "runner",
-    "Scenario": "scenario",
-    "SuiteOptions": "suite",
-    "expand": "scenario",
-    "load_scenario": "scenario",
-    "run_specs": "runner",
-    "run_suite": "suite",
+    "Endpoints": "drive.client",
+    "RunOutcome": "drive.runner",
+    "RunnerOptions": "drive.runner",
+    "Scenario": "scenarios",
+    "SuiteOptions": "drive.suite",
+    "expand": "scenarios",
+    "load_scenario": "scenarios",
+    "run_specs": "drive.runner",
+    "run_suite": "drive.suite",
 }
 
 __all__ = [

@@ -33,12 +33,12 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from .resources import resolve_scenario_ref
+from harness.resources import resolve_scenario_ref
 
 if TYPE_CHECKING:
-    from .gates import GateResult
-    from .runner import RunOutcome
-    from .scenario import Scenario
+    from harness.drive.runner import RunOutcome
+    from harness.judge.gates import GateResult
+    from harness.scenarios import Scenario
 
 __all__ = ["RaceResult", "Simulator", "racelab_run", "racelab_simulator"]
 
@@ -254,7 +254,7 @@ class RaceResult:
 
     def violations(self, integration: str | None = None, *, checker: str | None = None) -> int:
         """How many runs (of `integration`, or of all) are invalid: by any checker, or by `checker`."""
-        from .model import Verdict
+        from harness.model.records import Verdict
 
         def bad(o: RunOutcome) -> bool:
             if checker is None:
@@ -265,7 +265,7 @@ class RaceResult:
 
     def unknown(self, integration: str | None = None) -> int:
         """How many runs could not be judged (cut short, or a checker could not decide)."""
-        from .model import Verdict
+        from harness.model.records import Verdict
 
         return sum(1 for o in self.runs(integration) if o.verdict is Verdict.UNKNOWN)
 
@@ -332,11 +332,11 @@ def racelab_run(request: pytest.FixtureRequest) -> RaceRunner:
         seed: int = 1,
         overrides: Mapping[str, Any] | None = None,
     ) -> RaceResult:
-        from .client import Endpoints
-        from .embedded import open_embedded
-        from .gates import aggregate, evaluate_gates
-        from .runner import run_specs
-        from .scenario import expand, load_scenario
+        from harness.drive.client import Endpoints
+        from harness.drive.embedded import open_embedded
+        from harness.drive.runner import run_specs
+        from harness.judge.gates import aggregate, evaluate_gates
+        from harness.scenarios import expand, load_scenario
 
         loaded = load_scenario(_resolve(scenario, rootpath))
         specs = expand(loaded, seed=seed, runs=runs, integrations=integrations)

@@ -16,7 +16,7 @@ from __future__ import annotations
 import importlib.resources
 from pathlib import Path
 
-from .errors import InvalidScenario
+from harness.errors import InvalidScenario
 
 __all__ = [
     "BUILTIN_PREFIX",

@@ -36,8 +36,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..errors import InvalidScenario
-from ._common import TIMES, Plan, Row, Target
+from harness.bench._common import TIMES, Plan, Row, Target
+from harness.errors import InvalidScenario
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -157,7 +157,7 @@ def _output_path(out: Path | None, now: datetime) -> Path:
         if out.is_dir():
             raise InvalidScenario(f"--out {out}: is a folder; give a file name, e.g. {out / 'bench.json'}")
         return out
-    from ..results import UnsafeResultPath
+    from harness.output.results import UnsafeResultPath
 
     root = Path("results")
     for attempt in range(1, 1000):
@@ -220,9 +220,9 @@ async def run_bench(plan: Plan, *, measures: Sequence[str] = MEASURES, console: 
     """
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-    from ._precision import measure_precision
-    from ._sweeps import first_reproduction, measure_sweep, measure_virtual
-    from ._throughput import measure_throughput
+    from harness.bench._precision import measure_precision
+    from harness.bench._sweeps import first_reproduction, measure_sweep, measure_virtual
+    from harness.bench._throughput import measure_throughput
 
     chosen = [m for m in MEASURES if m in measures]
     started = datetime.now().astimezone().isoformat(timespec="seconds")

@@ -14,8 +14,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from ..embedded import cores, open_process_server, pinned, set_affinity, simulator_argv
-from ..stats import percentile
+from harness.drive.embedded import cores, open_process_server, pinned, set_affinity, simulator_argv
+from harness.judge.stats import percentile
 
 __all__ = [
     "OFFSETS_MS",

@@ -33,8 +33,8 @@ from typing import Any
 
 import aiohttp
 
-from ..errors import HarnessError
-from ._common import Plan, cores, open_process_server, pinned, quantiles, simulator_argv
+from harness.bench._common import Plan, cores, open_process_server, pinned, quantiles, simulator_argv
+from harness.errors import HarnessError
 
 __all__ = ["delay_stream", "measure_precision"]
 

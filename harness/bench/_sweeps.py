@@ -32,8 +32,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..errors import HarnessError, InvalidScenario
-from ._common import OFFSETS_MS, Plan
+from harness.bench._common import OFFSETS_MS, Plan
+from harness.errors import HarnessError, InvalidScenario
 
 __all__ = [
     "RunResult",

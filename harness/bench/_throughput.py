@@ -33,8 +33,8 @@ from typing import Any
 
 import aiohttp
 
-from ..errors import HarnessError
-from ._common import Plan, child_env, cores, open_process_server, pinned, simulator_argv
+from harness.bench._common import Plan, child_env, cores, open_process_server, pinned, simulator_argv
+from harness.errors import HarnessError
 
 __all__ = ["BARE_SERVER", "measure_throughput"]
 

@@ -52,7 +52,7 @@ from harness.load import (
     thresholds_from,
     verdict,
 )
-from harness.model import Verdict
+from harness.model.records import Verdict
 
 __all__ = ["NaiveRetryUser", "NaiveUser", "RaceUser", "RobustUser", "Undecided", "Violation", "WorkaroundUser"]
 

@@ -37,7 +37,7 @@ from harness.bench import (
 from harness.bench import _output_path as output_path
 from harness.bench._common import TIMES, Row, Target
 from harness.bench._precision import delay_stream
-from harness.cli import main
+from harness.cli._main import main
 from simulator.timing import RngStreams, Uniform
 
 TINY = replace(

@@ -19,8 +19,8 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
-from harness.client import CONTROL_HEADER, ApiResult, ControlApi, Endpoints, Recorder, RunApi, open_sessions
-from harness.model import Outcome
+from harness.drive.client import CONTROL_HEADER, ApiResult, ControlApi, Endpoints, Recorder, RunApi, open_sessions
+from harness.model.records import Outcome
 from simulator.web._state import ROUTES
 from tests.conftest import VALUE, Sim, SimFactory, conforms
 

@@ -14,9 +14,9 @@ from typing import Any
 
 import pytest
 
-from harness.client import Endpoints
-from harness.model import Outcome, RunSpec, Step, Verdict
-from harness.runner import RunnerOptions, RunOutcome, run_specs
+from harness.drive.client import Endpoints
+from harness.drive.runner import RunnerOptions, RunOutcome, run_specs
+from harness.model.records import Outcome, RunSpec, Step, Verdict
 from tests.conftest import Sim, SimFactory
 
 ORDER = {

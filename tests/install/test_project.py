@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from harness import cli
+from harness.cli import _main as cli
 from harness.errors import InvalidScenario
 from harness.resources import builtin_scenario_names, resolve_scenario_ref
 from simulator.config import PROFILE_PATH_ENV, ConfigError, builtin_profile_dir, known_profiles, load_profile
@@ -200,7 +200,7 @@ def test_declared_dependencies_are_what_the_code_imports() -> None:
     extras = {extra: _names(reqs) for extra, reqs in project["optional-dependencies"].items()}
     dists = importlib.metadata.packages_distributions()
     # Where an extra's module may be imported: only the command that needs it (and the starter test for pytest).
-    optional = {"hypothesis": ("explore", {"harness/explore.py"}),
+    optional = {"hypothesis": ("explore", {"harness/virtual/explore.py"}),
                 "pytest": ("pytest", {"harness/pytest_plugin.py", "harness/starter/test_race.py"})}  # fmt: skip
     used = set()
     imports = _third_party_imports(ROOT / "simulator")

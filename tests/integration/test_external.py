@@ -29,11 +29,11 @@ from typing import Any
 import aiohttp
 import pytest
 
-from harness.client import Endpoints
-from harness.integrations import ExternalService
-from harness.model import Verdict
-from harness.runner import RunOutcome, run_specs
-from harness.scenario import expand, load_scenario
+from harness.drive.client import Endpoints
+from harness.drive.runner import RunOutcome, run_specs
+from harness.integrations.builtin import ExternalService
+from harness.model.records import Verdict
+from harness.scenarios import expand, load_scenario
 from simulator import load_profile, open_server
 from tests.support.processes import Running, running_process
 

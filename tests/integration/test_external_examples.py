@@ -31,13 +31,13 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from harness.client import ControlApi, Endpoints
-from harness.embedded import stop_process
+from harness.drive.client import ControlApi, Endpoints
+from harness.drive.embedded import stop_process
+from harness.drive.runner import RunOutcome, run_specs
 from harness.errors import InvalidScenario
-from harness.integrations import ExternalService
-from harness.model import Verdict
-from harness.runner import RunOutcome, run_specs
-from harness.scenario import expand, load_scenario
+from harness.integrations.builtin import ExternalService
+from harness.model.records import Verdict
+from harness.scenarios import expand, load_scenario
 from simulator import load_profile, open_server
 from tests.support.processes import Running, running_process
 

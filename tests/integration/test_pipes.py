@@ -14,7 +14,7 @@ import aiohttp
 import pytest
 from aiohttp import web
 
-from harness.pipes import PipeConnector, PipeTransport
+from harness.virtual.pipes import PipeConnector, PipeTransport
 
 BIG = bytes(range(256)) * 40_000  # 10 MB: well past every buffer's high-water mark
 

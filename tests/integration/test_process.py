@@ -10,7 +10,7 @@ import asyncio
 import signal
 import sys
 
-from harness.embedded import stop_process
+from harness.drive.embedded import stop_process
 
 _CHILD = """
 import signal, sys, time

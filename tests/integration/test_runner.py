@@ -23,10 +23,10 @@ import pytest
 import pytest_asyncio
 from aiohttp import web
 
-from harness.client import Endpoints
-from harness.embedded import open_embedded
-from harness.model import Operation, Outcome, RunSpec, Step, Verdict
-from harness.runner import RunnerOptions, RunOutcome, run_specs
+from harness.drive.client import Endpoints
+from harness.drive.embedded import open_embedded
+from harness.drive.runner import RunnerOptions, RunOutcome, run_specs
+from harness.model.records import Operation, Outcome, RunSpec, Step, Verdict
 from simulator import load_profile, open_server
 
 ORDER = {

@@ -13,11 +13,12 @@ from typing import Any
 
 import pytest
 
-from harness import bodies, integrations
+from harness.integrations import bodies
+from harness.integrations import builtin as integrations
 from harness import load as sync
-from harness.client import ApiResult
-from harness.integrations import RunContext
-from harness.model import Outcome, RunSpec, Step
+from harness.drive.client import ApiResult
+from harness.integrations.builtin import RunContext
+from harness.model.records import Outcome, RunSpec, Step
 
 VALUE = 12480
 ITEMS = [{"id": "sku-1", "price": 4990, "quantity": 2}, {"id": "sku-2", "price": 1500, "quantity": 1}]

@@ -14,7 +14,7 @@ import pytest
 
 from harness.errors import InvalidScenario
 from harness.load import STRATEGIES, Answer, LoadPlan, RaceOutcome, decode, run_race
-from harness.model import Verdict
+from harness.model.records import Verdict
 
 from .conftest import FAST_SCENARIO, ROOT
 

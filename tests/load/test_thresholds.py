@@ -30,7 +30,7 @@ from harness.load import (
     thresholds_from,
     verdict,
 )
-from harness.model import CheckResult, FinalState, Operation, Outcome, RunRecord, RunSpec, Step, Verdict
+from harness.model.records import CheckResult, FinalState, Operation, Outcome, RunRecord, RunSpec, Step, Verdict
 
 from .conftest import FAST_SCENARIO, ROOT
 
@@ -285,7 +285,7 @@ def test_a_failure_row_names_no_order_and_no_request_id_so_alike_runs_share_it()
 
 
 def test_racelab_options_after_the_profile_are_racelabs_and_the_rest_is_locusts() -> None:
-    from harness.cli import _parser
+    from harness.cli._main import _parser
 
     args = _parser().parse_args(
         [

@@ -136,7 +136,7 @@ def test_run_fixture_runs_a_scenario_on_the_embedded_simulator(pytester: pytest.
     result = run_inner(
         pytester,
         """
-        from harness.model import Verdict
+        from harness.model.records import Verdict
 
         async def test_tiny(racelab_run):
             result = await racelab_run("tiny.yaml", seed=1)

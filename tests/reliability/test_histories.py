@@ -22,9 +22,9 @@ from typing import Any
 import aiohttp
 import pytest
 
-from harness.client import ControlApi, Endpoints
-from harness.model import Operation, Outcome, RunSpec, Step, Verdict
-from harness.runner import RunnerOptions, RunOutcome, run_specs
+from harness.drive.client import ControlApi, Endpoints
+from harness.drive.runner import RunnerOptions, RunOutcome, run_specs
+from harness.model.records import Operation, Outcome, RunSpec, Step, Verdict
 from simulator import load_profile, open_server
 from simulator.web._state import CORE, STATS
 from tests.reliability.conftest import Trap

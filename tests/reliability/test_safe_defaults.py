@@ -30,7 +30,7 @@ from typing import Any
 import aiohttp
 import pytest
 
-from harness.cli import _parser
+from harness.cli._main import _parser
 from simulator import SimConfig, create_app, load_profile, open_server
 from simulator.web._state import ORDERS
 
@@ -68,9 +68,9 @@ async def test_open_server_is_unreachable_from_another_interface() -> None:
 @pytest.mark.parametrize(
     ("path", "needle"),
     [
-        ("harness/embedded.py", '"serve", "--host", "127.0.0.1"'),
+        ("harness/drive/embedded.py", '"serve", "--host", "127.0.0.1"'),
         ("harness/pytest_plugin.py", 'host="127.0.0.1"'),
-        ("harness/hook_receiver.py", '"127.0.0.1", 0'),
+        ("harness/drive/hooks.py", '"127.0.0.1", 0'),
     ],
 )
 def test_what_racelab_starts_itself_binds_loopback(path: str, needle: str) -> None:
@@ -256,9 +256,9 @@ def test_no_unsafe_yaml_no_eval_in_simulator_harness_and_scenarios() -> None:
 
 def test_the_walk_covers_the_three_trees_and_their_yaml_readers() -> None:
     rel = {p.relative_to(ROOT).as_posix() for p in source_files()}
-    assert {"simulator/config.py", "harness/scenario.py", "harness/cli.py"} <= rel
+    assert {"simulator/config.py", "harness/scenarios/_scenario.py", "harness/cli/_main.py"} <= rel
     readers = [p for p in source_files() if "yaml." in p.read_text(encoding="utf-8")]
-    assert {"simulator/config.py", "harness/scenario.py"} <= {p.relative_to(ROOT).as_posix() for p in readers}
+    assert {"simulator/config.py", "harness/scenarios/_scenario.py"} <= {p.relative_to(ROOT).as_posix() for p in readers}
 
 
 SAMPLE = """

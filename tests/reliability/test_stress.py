@@ -28,9 +28,9 @@ from typing import Any
 
 import pytest
 
-from harness.checkers import check_all
-from harness.client import ApiResult, ControlApi, Endpoints, Recorder, RunApi, open_sessions
-from harness.model import FinalState, Outcome, RunRecord, RunSpec, Verdict
+from harness.drive.client import ApiResult, ControlApi, Endpoints, Recorder, RunApi, open_sessions
+from harness.judge.checkers import check_all
+from harness.model.records import FinalState, Outcome, RunRecord, RunSpec, Verdict
 from tests.conftest import Sim, SimFactory
 from tests.reliability.conftest import Trap
 

@@ -15,8 +15,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from harness.checkers import CHECKERS
-from harness.model import CheckResult, FinalState, Operation, Outcome, RunRecord, RunSpec, Step, Verdict
+from harness.judge.checkers import CHECKERS
+from harness.model.records import CheckResult, FinalState, Operation, Outcome, RunRecord, RunSpec, Step, Verdict
 
 ORIGIN = 100.0
 OVER, STUCK = "no-over-invoice", "invoiced-when-fully-invoiced"

@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from harness.results import replay_command
+from harness.output.results import replay_command
 
 from .cdp import open_chromium
 

@@ -17,11 +17,11 @@ from typing import Any
 
 import pytest
 
-import harness.report.build
-from harness.cli import main
-from harness.model import CheckResult, RunRecord
-from harness.report import write_report
-from harness.results import build_summary, open_result_dir, replay_command, write_results
+import harness.output.report.build
+from harness.cli._main import main
+from harness.model.records import CheckResult, RunRecord
+from harness.output.report import write_report
+from harness.output.results import build_summary, open_result_dir, replay_command, write_results
 
 from .test_data import sweep
 
@@ -234,7 +234,7 @@ def test_racelab_run_keeps_its_results_and_exit_code_when_the_report_fails(
     def broken(*args: Any, **kwargs: Any) -> Path:
         raise RuntimeError("the disk [is] full")
 
-    monkeypatch.setattr(harness.report.build, "write_report", broken)
+    monkeypatch.setattr(harness.output.report.build, "write_report", broken)
     code, folder = run_unreachable(tmp_path, closed_port)
     assert code == 3  # as without the failure: every run was cut short
     assert {p.name for p in folder.iterdir()} == {"inputs", "junit.xml", "runs.jsonl", "summary.json", "timing.json"}
@@ -245,8 +245,8 @@ def test_racelab_run_keeps_its_results_and_exit_code_when_the_report_fails(
 
 def test_the_cli_loads_no_plotting_or_templates_until_a_report_is_built() -> None:
     probe = (
-        "import sys, harness.cli; harness.cli._parser(); "
-        "print(','.join(sorted(m for m in ('matplotlib', 'jinja2', 'harness.report.build') if m in sys.modules)))"
+        "import sys, harness.cli._main; harness.cli._main._parser(); "
+        "print(','.join(sorted(m for m in ('matplotlib', 'jinja2', 'harness.output.report.build') if m in sys.modules)))"
     )
     done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, cwd=ROOT)
     assert done.returncode == 0, done.stderr

@@ -7,8 +7,8 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
-from harness.report import charts
-from harness.report.data import (
+from harness.output.report import charts
+from harness.output.report.data import (
     AddedTime,
     CellCount,
     CostData,

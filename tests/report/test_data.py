@@ -9,9 +9,10 @@ import dataclasses
 
 import pytest
 
-from harness.gates import aggregate
-from harness.model import CheckResult, FinalState, Operation, Outcome, RunRecord, Step, Verdict
-from harness.report.data import (
+from harness.judge.gates import aggregate
+from harness.judge.stats import invoice_cost, wilson
+from harness.model.records import CheckResult, FinalState, Operation, Outcome, RunRecord, Step, Verdict
+from harness.output.report.data import (
     Bar,
     CellCount,
     Collector,
@@ -31,7 +32,6 @@ from harness.report.data import (
     timeline,
     timeline_events,
 )
-from harness.stats import invoice_cost, wilson
 
 from .runs import (
     CHANGE,

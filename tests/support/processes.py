@@ -11,7 +11,7 @@ from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 
-from harness.embedded import stop_process
+from harness.drive.embedded import stop_process
 
 __all__ = ["Running", "running_process"]
 

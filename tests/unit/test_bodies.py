@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from harness.bodies import change_body, invoice_items, summary_change, summary_order
-from harness.model import Step
+from harness.integrations.bodies import change_body, invoice_items, summary_change, summary_order
+from harness.model.records import Step
 
 
 @pytest.mark.parametrize(

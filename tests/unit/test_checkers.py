@@ -12,9 +12,9 @@ from typing import Any
 
 import pytest
 
-from harness import checkers
-from harness.checkers import CHECKERS, check, check_all
-from harness.model import CheckResult, FinalState, Operation, Outcome, RunRecord, RunSpec, Step, Verdict
+from harness.judge import checkers
+from harness.judge.checkers import CHECKERS, check, check_all
+from harness.model.records import CheckResult, FinalState, Operation, Outcome, RunRecord, RunSpec, Step, Verdict
 
 OK, FAIL, INFO = Outcome.OK, Outcome.FAIL, Outcome.INFO
 VALID, INVALID, UNKNOWN = Verdict.VALID, Verdict.INVALID, Verdict.UNKNOWN

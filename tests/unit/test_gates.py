@@ -13,8 +13,8 @@ from typing import Any
 
 import pytest
 
-from harness.gates import Aggregate, GateResult, aggregate, evaluate_gates, run_verdict
-from harness.model import CheckResult, FinalState, RunRecord, RunSpec, Step, Verdict
+from harness.judge.gates import Aggregate, GateResult, aggregate, evaluate_gates, run_verdict
+from harness.model.records import CheckResult, FinalState, RunRecord, RunSpec, Step, Verdict
 
 OVER = "no-over-invoice"
 STUCK = "invoiced-when-fully-invoiced"
@@ -357,7 +357,7 @@ class TestEvaluateGates:
 def test_stats_and_gates_stay_pure() -> None:
     """Checkers' neighbours are imported by locust profiles (gevent): no asyncio, aiohttp or simulator."""
     code = (
-        "import sys, harness.stats, harness.gates; "
+        "import sys, harness.judge.stats, harness.judge.gates; "
         "print(sorted(m for m in ('asyncio', 'aiohttp', 'simulator') if m in sys.modules))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

@@ -186,7 +186,7 @@ if TYPE_CHECKING:
     from aiohttp import web as aioweb
 
 def later():
-    import harness.cli
+    import harness.cli._main
     importlib.import_module("locust")
     __import__("gevent")
 """
@@ -248,7 +248,7 @@ def test_the_pure_rule_sees_the_pure_modules() -> None:
 
 def test_importing_the_checkers_loads_no_event_loop_and_no_http_client() -> None:
     probe = (
-        "import sys, harness, harness.checkers, harness.gates, harness.stats; "
+        "import sys, harness, harness.judge.checkers, harness.judge.gates, harness.judge.stats; "
         "loaded = sorted(m for m in ('asyncio', 'aiohttp', 'simulator', 'rich') if m in sys.modules); "
         "print(','.join(loaded))"
     )
@@ -260,6 +260,6 @@ def test_importing_the_checkers_loads_no_event_loop_and_no_http_client() -> None
 def test_the_package_still_offers_the_runner_on_first_use() -> None:
     import harness
 
-    assert harness.run_specs.__module__ == "harness.runner"
+    assert harness.run_specs.__module__ == "harness.drive.runner"
     with pytest.raises(AttributeError, match="no attribute 'nothing'"):
         _ = harness.nothing  # type: ignore[attr-defined]

@@ -18,9 +18,9 @@ from typing import Any
 import pytest
 from rich.console import Console
 
-from harness import results as results_module
-from harness.model import CheckResult, FinalState, Operation, Outcome, RunRecord, RunSpec, Step, Verdict
-from harness.results import (
+from harness.output import results as results_module
+from harness.model.records import CheckResult, FinalState, Operation, Outcome, RunRecord, RunSpec, Step, Verdict
+from harness.output.results import (
     LATEST,
     UnsafeResultPath,
     build_summary,

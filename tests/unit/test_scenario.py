@@ -15,11 +15,11 @@ from typing import Any
 import pytest
 from pydantic import BaseModel
 
-from harness.bodies import change_v1_body
 from harness.errors import HarnessConnectionError, HarnessError, InvalidScenario
-from harness.integrations import ExternalService, load_integration
-from harness.model import RunSpec
-from harness.scenario import (
+from harness.integrations.bodies import change_v1_body
+from harness.integrations.builtin import ExternalService, load_integration
+from harness.model.records import RunSpec
+from harness.scenarios._scenario import (
     _ORDER_STATUSES,  # a copy of the simulator's, which the harness may not import
     ACTIONS,
     CHECKER_NAMES,

@@ -9,8 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from harness.model import FinalState, Operation, Outcome, RunRecord, RunSpec, Step
-from harness.stats import (
+from harness.judge.stats import (
     invoice_cost,
     percentile,
     summarize_skew,
@@ -18,6 +17,7 @@ from harness.stats import (
     time_to_invoice,
     wilson,
 )
+from harness.model.records import FinalState, Operation, Outcome, RunRecord, RunSpec, Step
 
 STEPS = (Step(at_ms=0.0, do="invoice"), Step(at_ms=100.0, do="change"))
 

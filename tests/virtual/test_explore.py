@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from harness.explore import Space, explore
-from harness.scenario import load_scenario
+from harness.scenarios import load_scenario
+from harness.virtual.explore import Space, explore
 
 from .helpers import ROOT, only_result, racelab
 

@@ -6,11 +6,11 @@ from __future__ import annotations
 
 import pytest
 
-from harness.client import Endpoints
-from harness.integrations import Naive
-from harness.runner import RunnerOptions, _Pacer, run_specs
-from harness.scenario import expand, load_scenario
-from harness.virtual import virtual_config
+from harness.drive.client import Endpoints
+from harness.drive.runner import RunnerOptions, _Pacer, run_specs
+from harness.integrations.builtin import Naive
+from harness.scenarios import expand, load_scenario
+from harness.virtual.universe import virtual_config
 from simulator import SimConfig, open_server
 
 from .helpers import ROOT

@@ -10,9 +10,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from harness.explore import Space, run_schedule, schedules
-from harness.model import Verdict
-from harness.scenario import load_scenario
+from harness.model.records import Verdict
+from harness.scenarios import load_scenario
+from harness.virtual.explore import Space, run_schedule, schedules
 
 from .helpers import ROOT
 

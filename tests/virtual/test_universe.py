@@ -13,11 +13,11 @@ from typing import Any
 
 import pytest
 
-from harness.model import RunSpec, Verdict
-from harness.results import run_to_json
-from harness.runner import RunnerOptions, RunOutcome, StepHandler
-from harness.scenario import expand, find_scenarios, load_scenario
-from harness.virtual import Universe, run_virtual, run_virtual_specs, virtual_config
+from harness.drive.runner import RunnerOptions, RunOutcome, StepHandler
+from harness.model.records import RunSpec, Verdict
+from harness.output.results import run_to_json
+from harness.scenarios import expand, find_scenarios, load_scenario
+from harness.virtual.universe import Universe, run_virtual, run_virtual_specs, virtual_config
 
 from .helpers import ROOT
 

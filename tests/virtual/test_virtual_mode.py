@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from harness.model import Verdict
-from harness.scenario import expand, load_scenario
-from harness.virtual import VIRTUAL_EPOCH, run_virtual, virtual_config
+from harness.model.records import Verdict
+from harness.scenarios import expand, load_scenario
+from harness.virtual.universe import VIRTUAL_EPOCH, run_virtual, virtual_config
 
 from .helpers import ROOT, only_result, racelab
 

@@ -26,11 +26,11 @@ from typing import TYPE_CHECKING, Any
 
 import yaml
 
-from .errors import InvalidScenario
-from .model import RunSpec, Step, Verdict
-from .runner import RunnerOptions, RunOutcome
-from .scenario import Scenario, expand, load_scenario
-from .virtual import run_virtual, virtual_config
+from harness.drive.runner import RunnerOptions, RunOutcome
+from harness.errors import InvalidScenario
+from harness.model.records import RunSpec, Step, Verdict
+from harness.scenarios import Scenario, expand, load_scenario
+from harness.virtual.universe import run_virtual, virtual_config
 
 if TYPE_CHECKING:
     from hypothesis.strategies import SearchStrategy

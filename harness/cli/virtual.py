@@ -74,7 +74,7 @@ def add_command(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
 def _replay(args: argparse.Namespace, argv: Sequence[str]) -> int:
     from rich.console import Console
 
-    from .replay import compare, find_run, replay_run, timeline
+    from harness.virtual.replay import compare, find_run, replay_run, timeline
 
     console = Console() if sys.stdout.isatty() else Console(width=160)
     saved = find_run(args.result, args.run)
@@ -86,7 +86,7 @@ def _replay(args: argparse.Namespace, argv: Sequence[str]) -> int:
     outcome = replay_run(saved)
     result = compare(saved, outcome)
     if not args.no_timeline:
-        from .results import run_to_json
+        from harness.output.results import run_to_json
 
         line = run_to_json(outcome.record, outcome.results)
         for ms, who, what in timeline(line):
@@ -113,6 +113,6 @@ def _replay(args: argparse.Namespace, argv: Sequence[str]) -> int:
 
 
 def _explore(args: argparse.Namespace, argv: Sequence[str]) -> int:
-    from .explore import explore_main
+    from harness.virtual.explore import explore_main
 
     return explore_main(args)

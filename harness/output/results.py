@@ -37,9 +37,9 @@ from typing import Any, BinaryIO
 from rich.console import Console
 from rich.table import Table
 
-from .gates import GateLike, aggregate, evaluate_gates, run_verdict
-from .model import CheckResult, FinalState, Operation, RunRecord, RunSpec, Step, Verdict
-from .stats import invoice_cost, summarize_skew, summarize_time_to_invoice
+from harness.judge.gates import GateLike, aggregate, evaluate_gates, run_verdict
+from harness.judge.stats import invoice_cost, summarize_skew, summarize_time_to_invoice
+from harness.model.records import CheckResult, FinalState, Operation, RunRecord, RunSpec, Step, Verdict
 
 __all__ = [
     "LATEST",

@@ -24,14 +24,14 @@ import aiohttp
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from .client import Endpoints
-from .embedded import open_embedded
-from .errors import HarnessConnectionError, InvalidScenario
-from .model import CheckResult, RunRecord
-from .resources import resolve_scenario_ref
-from .results import build_summary, open_result_dir, render_table, write_results, write_timing
-from .runner import RunnerOptions, RunOutcome, run_specs
-from .scenario import Scenario, expand, find_scenarios, load_scenario
+from harness.drive.client import Endpoints
+from harness.drive.embedded import open_embedded
+from harness.drive.runner import RunnerOptions, RunOutcome, run_specs
+from harness.errors import HarnessConnectionError, InvalidScenario
+from harness.model.records import CheckResult, RunRecord
+from harness.output.results import build_summary, open_result_dir, render_table, write_results, write_timing
+from harness.resources import resolve_scenario_ref
+from harness.scenarios import Scenario, expand, find_scenarios, load_scenario
 
 __all__ = ["SuiteOptions", "SuiteResult", "run_suite"]
 
@@ -167,7 +167,7 @@ async def _run_plans(
     errors = sum(1 for r, _ in judged if r.error is not None)
     _report(console, summary, judged, folder, options, sweep_s)  # the verdicts first: the report takes seconds more
     try:  # report.html is a view of the results: failing to build it must not cost them, nor change the exit code
-        from .report import write_report
+        from harness.output.report import write_report
 
         write_report(folder, runs=judged, summary=summary)
     except Exception as exc:
@@ -193,7 +193,7 @@ async def _run_scenario(
         return await run_specs(specs, options.endpoints, options=options.runner, handlers=scenario.handlers,
                                on_progress=advance)  # fmt: skip
     if options.mode == "virtual":
-        from .virtual import run_virtual_specs, virtual_config
+        from harness.virtual.universe import run_virtual_specs, virtual_config
 
         config = virtual_config(scenario.profile, scenario.simulator, options.seed)
         profile = scratch / f"{scenario.name}.json"

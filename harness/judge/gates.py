@@ -28,8 +28,8 @@ from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any, Protocol
 
-from .model import CheckResult, RunRecord, Verdict, merge_verdicts
-from .stats import wilson
+from harness.judge.stats import wilson
+from harness.model.records import CheckResult, RunRecord, Verdict, merge_verdicts
 
 __all__ = [
     "Aggregate",

@@ -67,8 +67,8 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
-from .errors import InvalidScenario, Problem
-from .model import RunSpec, Step
+from harness.errors import InvalidScenario, Problem
+from harness.model.records import RunSpec, Step
 
 __all__ = [
     "ACTIONS",

@@ -30,7 +30,7 @@ __all__ = ["EXIT_BAD_INPUT", "EXIT_ERROR", "EXIT_GATE_FAILED", "EXIT_OK", "main"
 # `handler=<function(args, argv) -> exit code>`; the module must import its heavy dependencies (matplotlib, locust,
 # the simulator) inside the handler, so that `racelab --help` and `racelab run` stay fast. Exceptions map to exit codes
 # here, as for `run` and `serve`.
-_COMMAND_MODULES = ("harness.virtual_cli", "harness.report", "harness.load", "harness.bench")
+_COMMAND_MODULES = ("harness.cli.virtual", "harness.output.report", "harness.load", "harness.bench")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -218,7 +218,7 @@ def _requirement() -> str:
 
 
 def _init(args: argparse.Namespace) -> int:
-    from .resources import starter_dir
+    from harness.resources import starter_dir
 
     target: Path = args.dir
     if target.exists() and not target.is_dir():
@@ -254,8 +254,8 @@ def _init(args: argparse.Namespace) -> int:
 
 def _no_scenarios_here() -> str | None:
     """Why `racelab run` without a PATH has nothing to run here, and what to do; None when ./scenarios has some."""
-    from .resources import builtin_scenario_names
-    from .scenario import find_scenarios
+    from harness.resources import builtin_scenario_names
+    from harness.scenarios import find_scenarios
 
     folder = Path("scenarios")
     if folder.is_dir() and find_scenarios([folder]):
@@ -309,11 +309,11 @@ async def _serve(args: argparse.Namespace) -> int:
 async def _run(args: argparse.Namespace, argv: Sequence[str]) -> int:
     from rich.console import Console
 
-    from .client import Endpoints
-    from .errors import InvalidScenario
-    from .runner import RunnerOptions
-    from .suite import SuiteOptions, run_suite
-    from .virtual import usable_cores
+    from harness.drive.client import Endpoints
+    from harness.drive.runner import RunnerOptions
+    from harness.drive.suite import SuiteOptions, run_suite
+    from harness.errors import InvalidScenario
+    from harness.virtual.universe import usable_cores
 
     endpoints = None
     if args.mode == "external":
@@ -339,7 +339,7 @@ async def _run(args: argparse.Namespace, argv: Sequence[str]) -> int:
         raise InvalidScenario("--max-rate and --settle-timeout must be positive")
     paths = list(args.paths)
     if args.builtin:
-        from .resources import builtin_scenarios
+        from harness.resources import builtin_scenarios
 
         paths.append(builtin_scenarios())
     elif not paths:
@@ -376,14 +376,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_BAD_INPUT
     # simulator.ConfigError is a ValueError: the first clause below catches it. Not importing `simulator` here
     # saves ~1 s on every command that does not run it in-process.
-    from .errors import HarnessConnectionError, HarnessError, InvalidScenario
+    from harness.errors import HarnessConnectionError, HarnessError, InvalidScenario
 
     if (missing := _missing_extra(args.command)) is not None:
         print(f"racelab: {missing}", file=sys.stderr)
         return EXIT_BAD_INPUT
     try:
         if isinstance(getattr(args, "scenario", None), Path):  # explore's SCENARIO may be builtin:NAME too
-            from .resources import resolve_scenario_ref
+            from harness.resources import resolve_scenario_ref
 
             args.scenario = resolve_scenario_ref(args.scenario)
         if args.command == "init":
@@ -409,7 +409,3 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         return EXIT_OK
     return EXIT_BAD_INPUT
-
-
-if __name__ == "__main__":
-    sys.exit(main())

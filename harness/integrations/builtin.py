@@ -27,10 +27,10 @@ from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any, Protocol, TypeVar, runtime_checkable
 
-from .bodies import CHANGE_ACTIONS, change_body, change_v1_body, change_v1_request_id, invoice_items
-from .client import ApiResult, ControlApi, RunApi, step_mark
-from .errors import InvalidScenario
-from .model import Outcome, RunSpec, Step
+from harness.drive.client import ApiResult, ControlApi, RunApi, step_mark
+from harness.errors import InvalidScenario
+from harness.integrations.bodies import CHANGE_ACTIONS, change_body, change_v1_body, change_v1_request_id, invoice_items
+from harness.model.records import Outcome, RunSpec, Step
 
 __all__ = [
     "BUILTIN",

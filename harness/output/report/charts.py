@@ -28,7 +28,7 @@ from matplotlib.lines import Line2D
 from matplotlib.ticker import MaxNLocator
 from matplotlib.transforms import blended_transform_factory
 
-from .data import CostData, HeatMap, RateChart, Timeline
+from harness.output.report.data import CostData, HeatMap, RateChart, Timeline
 
 __all__ = ["cost_chart", "heat_map_chart", "palette", "rate_chart", "timeline_chart"]
 

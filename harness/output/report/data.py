@@ -26,9 +26,9 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeGuard
 
-from ..gates import run_verdict
-from ..model import CheckResult, Operation, RunRecord, Verdict
-from ..stats import percentile, time_to_invoice, wilson
+from harness.judge.gates import run_verdict
+from harness.judge.stats import percentile, time_to_invoice, wilson
+from harness.model.records import CheckResult, Operation, RunRecord, Verdict
 
 __all__ = [
     "AddedTime",

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from .model import Step
+from harness.model.records import Step
 
 __all__ = ["CHANGE_ACTIONS", "change_body", "change_v1_body", "change_v1_request_id", "invoice_items", "summary_change",
            "summary_order"]  # fmt: skip

@@ -25,7 +25,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
-from .errors import HarnessError, InvalidScenario
+from harness.errors import HarnessError, InvalidScenario
 
 __all__ = [
     "cores",

@@ -28,11 +28,11 @@ import yaml
 from jinja2.utils import htmlsafe_json_dumps
 from markupsafe import Markup
 
-from ..errors import InvalidScenario
-from ..model import CheckResult, RunRecord
-from ..results import read_runs, replay_command
-from . import charts
-from .data import Collector, ReportData, Row, timeline_events
+from harness.errors import InvalidScenario
+from harness.model.records import CheckResult, RunRecord
+from harness.output.report import charts
+from harness.output.report.data import Collector, ReportData, Row, timeline_events
+from harness.output.results import read_runs, replay_command
 
 __all__ = ["REPORT", "render_report", "write_report"]
 
@@ -156,7 +156,7 @@ def _write_atomic(path: Path, content: bytes) -> None:
 
 def _environment() -> jinja2.Environment:
     return jinja2.Environment(
-        loader=jinja2.PackageLoader("harness.report", "templates"),
+        loader=jinja2.PackageLoader("harness.output.report", "templates"),
         autoescape=True,
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,

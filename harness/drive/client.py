@@ -29,8 +29,8 @@ from typing import Any
 
 import aiohttp
 
-from .bodies import summary_change, summary_order
-from .model import Operation, Outcome
+from harness.integrations.bodies import summary_change, summary_order
+from harness.model.records import Operation, Outcome
 
 __all__ = [
     "CONTROL_HEADER",

@@ -49,7 +49,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
-from .bodies import (
+from harness.errors import HarnessError, InvalidScenario
+from harness.integrations.bodies import (
     CHANGE_ACTIONS,
     change_body,
     change_v1_body,
@@ -58,14 +59,13 @@ from .bodies import (
     summary_change,
     summary_order,
 )
-from .checkers import check_all
-from .errors import HarnessError, InvalidScenario
-from .gates import run_verdict
-from .model import CheckResult, FinalState, Operation, Outcome, RunRecord, RunSpec, Step, Verdict
-from .resources import builtin_root
+from harness.judge.checkers import check_all
+from harness.judge.gates import run_verdict
+from harness.model.records import CheckResult, FinalState, Operation, Outcome, RunRecord, RunSpec, Step, Verdict
+from harness.resources import builtin_root
 
 if TYPE_CHECKING:
-    from .scenario import Gate, Scenario
+    from harness.scenarios import Gate, Scenario
 
 __all__ = [
     "CONTROL_HEADER",
@@ -1204,7 +1204,7 @@ class LoadPlan:
         Raises:
             InvalidScenario: the file does not load, or has a step a load profile cannot fire.
         """
-        from .scenario import expand, load_scenario
+        from harness.scenarios import expand, load_scenario
 
         scenario = load_scenario(resolve_scenario(path))
         for step in scenario.steps:
@@ -1502,8 +1502,8 @@ async def _load(args: argparse.Namespace, extra: list[str], argv: list[str]) -> 
     from rich.console import Console
     from rich.markup import escape
 
-    from .embedded import open_embedded
-    from .results import open_result_dir
+    from harness.drive.embedded import open_embedded
+    from harness.output.results import open_result_dir
 
     for flag, message in _RESERVED.items():
         if _flag_given(extra, flag):
@@ -1555,7 +1555,7 @@ async def _run_locust(locust_args: list[str], folder: Path, console: Any, run_s:
 
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-    from .embedded import stop_process
+    from harness.drive.embedded import stop_process
 
     log = folder / "locust.log"
     with log.open("wb") as out:

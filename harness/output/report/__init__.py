@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
 
-    from ..model import CheckResult, RunRecord
+    from harness.model.records import CheckResult, RunRecord
 
 __all__ = ["add_command", "write_report"]
 
@@ -55,7 +55,7 @@ def write_report(
     Raises:
         InvalidScenario: Not a complete result folder, or a file in it is not what racelab writes.
     """
-    from .build import write_report as build
+    from harness.output.report.build import write_report as build
 
     return build(folder, out=out, runs=runs, summary=summary, on_run=on_run)
 
@@ -83,8 +83,8 @@ def _report(args: argparse.Namespace, argv: Sequence[str]) -> int:
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    from ..errors import HarnessError, InvalidScenario
-    from .build import write_report as build
+    from harness.errors import HarnessError, InvalidScenario
+    from harness.output.report.build import write_report as build
 
     folder: Path = args.folder
     if not folder.is_dir():

@@ -20,10 +20,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .errors import InvalidScenario
-from .results import run_from_json, run_lines, run_to_json
-from .runner import RunnerOptions, RunOutcome
-from .scenario import load_scenario
+from harness.drive.runner import RunnerOptions, RunOutcome
+from harness.errors import InvalidScenario
+from harness.output.results import run_from_json, run_lines, run_to_json
+from harness.scenarios import load_scenario
 
 __all__ = ["Comparison", "SavedRun", "compare", "find_run", "replay_run", "timeline"]
 
@@ -124,7 +124,7 @@ def _scenario_file(folder: Path, name: str) -> Path | None:
 
 def replay_run(saved: SavedRun) -> RunOutcome:
     """Execute the saved run again, in virtual time, from the saved inputs alone."""
-    from .virtual import run_virtual
+    from harness.virtual.universe import run_virtual
 
     record, _ = run_from_json(saved.line)
     handlers = load_scenario(saved.scenario_path).handlers if saved.scenario_path is not None else None

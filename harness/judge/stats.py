@@ -19,7 +19,7 @@ import math
 from collections.abc import Iterable
 from typing import TypedDict
 
-from .model import Outcome, RunRecord
+from harness.model.records import Outcome, RunRecord
 
 __all__ = [
     "CostSummary",

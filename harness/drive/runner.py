@@ -24,8 +24,7 @@ from typing import Any
 
 import aiohttp
 
-from .checkers import check_all
-from .client import (
+from harness.drive.client import (
     ConnectorFactory,
     ControlApi,
     Endpoints,
@@ -36,8 +35,8 @@ from .client import (
     step_mark,
     tcp_connector,
 )
-from .hook_receiver import HookReceiver
-from .integrations import (
+from harness.drive.hooks import HookReceiver
+from harness.integrations.builtin import (
     RunContext,
     accounting_ref,
     load_integration,
@@ -45,7 +44,8 @@ from .integrations import (
     send_change_v1,
     update_invoice,
 )
-from .model import CheckResult, FinalState, RunRecord, RunSpec, Step, Verdict
+from harness.judge.checkers import check_all
+from harness.model.records import CheckResult, FinalState, RunRecord, RunSpec, Step, Verdict
 
 __all__ = ["ControlFactory", "RunOutcome", "RunnerOptions", "run_specs", "sleep_until"]
 

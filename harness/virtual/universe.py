@@ -35,20 +35,19 @@ from typing import Any
 
 import aiohttp
 
+from harness.drive.client import ControlApi, Endpoints
+from harness.drive.runner import RunnerOptions, RunOutcome, StepHandler, run_specs
+from harness.errors import InvalidScenario
+from harness.integrations.builtin import load_integration
+from harness.model.records import RunSpec, Verdict
+from harness.output.results import run_from_json, run_to_json
+from harness.scenarios import load_scenario
+from harness.virtual.clock import VirtualClockLoop
+from harness.virtual.pipes import PipeConnector
 from simulator import ConfigError, SimConfig, load_profile
 from simulator.web.app import open_runner
 from simulator.web.control_api import reset_state
 from simulator.web.local import LocalAnswers
-
-from .client import ControlApi, Endpoints
-from .clock import VirtualClockLoop
-from .errors import InvalidScenario
-from .integrations import load_integration
-from .model import RunSpec, Verdict
-from .pipes import PipeConnector
-from .results import run_from_json, run_to_json
-from .runner import RunnerOptions, RunOutcome, StepHandler, run_specs
-from .scenario import load_scenario
 
 __all__ = [
     "VIRTUAL_EPOCH",

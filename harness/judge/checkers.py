@@ -22,7 +22,7 @@ from collections.abc import Callable, Iterable, Mapping
 from decimal import Decimal
 from typing import Any
 
-from .model import CheckResult, Outcome, RunRecord, Verdict, merge_verdicts
+from harness.model.records import CheckResult, Outcome, RunRecord, Verdict, merge_verdicts
 
 __all__ = ["CHECKERS", "check", "check_all"]
 

@@ -1,0 +1,7 @@
+"""`python -m harness.cli`: the `racelab` command."""
+
+import sys
+
+from ._main import main
+
+sys.exit(main())

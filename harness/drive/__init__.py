@@ -1,0 +1,1 @@
+"""Driving runs: transports, the control-API client, the runner, the suite."""

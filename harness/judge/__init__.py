@@ -1,0 +1,1 @@
+"""Judging runs: the checkers, one verdict, gates, statistics (pure)."""

@@ -1,0 +1,1 @@
+"""Output: the result folder, JUnit, the table and the HTML report."""

@@ -1,0 +1,1 @@
+"""Virtual time: the clock, in-process pipes, the universe, replay and explore."""
