@@ -1,11 +1,14 @@
 """Every error the harness raises.
 
     HarnessError
-    ├── InvalidScenario (also ValueError)   bad input: a scenario file (or an integration name, an option) that does
-    │                                       not load or validate; carries `path`, `line`, `field`, `message`
-    └── HarnessConnectionError              the simulator, or the system under test, could not be reached
+    ├── UsageError (also ValueError)            the user's mistake: an option, a file, a name; exit 2
+    │   ├── InvalidScenario                     a scenario file (or an integration name, an option) that does not
+    │   │                                       load or validate; carries `path`, `line`, `field`, `message`
+    │   └── UnsafeResultPath                    a result or input name that would write outside its folder
+    └── HarnessConnectionError                  the simulator, or the system under test, could not be reached; exit 3
 
-The CLI maps them to exit codes: `InvalidScenario` → 2 (bad input), `HarnessConnectionError` → 3.
+The CLI maps them to exit codes in one table (`harness.cli`): only a `UsageError` exits 2 ("bad input"); any other
+exception is racelab's own failure or the environment's, exits 3, and never passes for the user's mistake.
 
 Imports: stdlib only.
 """
@@ -15,7 +18,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-__all__ = ["HarnessConnectionError", "HarnessError", "InvalidScenario", "Problem"]
+__all__ = ["HarnessConnectionError", "HarnessError", "InvalidScenario", "Problem", "UnsafeResultPath", "UsageError"]
 
 Problem = tuple[int | None, str | None, str]
 """One more mistake found in the same file: (line, field, message)."""
@@ -25,7 +28,18 @@ class HarnessError(Exception):
     """The root of every error the harness raises on purpose."""
 
 
-class InvalidScenario(HarnessError, ValueError):
+class UsageError(HarnessError, ValueError):
+    """The user's mistake (an option, a file, a name), said so that a person can fix it. The CLI exits 2.
+
+        raise UsageError("--jobs must be at least 1, got 0")
+    """
+
+
+class UnsafeResultPath(UsageError):
+    """A result name or input name that would write outside its folder (`..`, an absolute path, a separator)."""
+
+
+class InvalidScenario(UsageError):
     """Bad input, said so that a person can fix it: where (file, line, field) and what was expected.
 
         raise InvalidScenario("must be greater than 0 (got 0ms)", path="s.yaml", line=7, field="steps[1].at.step")

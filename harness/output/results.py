@@ -37,6 +37,7 @@ from typing import Any, BinaryIO
 from rich.console import Console
 from rich.table import Table
 
+from harness.errors import UnsafeResultPath
 from harness.judge.gates import GateLike, aggregate, evaluate_gates, run_verdict
 from harness.judge.stats import invoice_cost, summarize_skew, summarize_time_to_invoice
 from harness.model.records import CheckResult, FinalState, Operation, RunRecord, RunSpec, Step, Verdict
@@ -62,10 +63,6 @@ LATEST = "latest"
 """The symlink in the results root that points at the newest result folder."""
 
 _MAX_SLUG = 60
-
-
-class UnsafeResultPath(ValueError):
-    """A result name or input name that would write outside its folder (`..`, an absolute path, a separator)."""
 
 
 def slugify(name: str) -> str:
