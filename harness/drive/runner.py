@@ -1,15 +1,17 @@
-"""The runner: the one interpreter of schedules, and the only place in the harness that creates tasks.
+"""The runner: the one async interpreter of schedules, and the only place in the harness that creates tasks.
 
 Owns `run_specs()`: for each `RunSpec` it seeds the order, starts the run at its paced slot, fires each step as
-close as possible to its offset (sleeping until `lead_ms` before it, then yielding until it), lets the integration
-react, waits for the simulator to settle, reads the final state and journal, and judges the run with the scenario's
-checkers.
+close as possible to its offset (sleeping until `lead_ms` before it, then yielding until it), drives the
+integration's flows (`harness.integrations`), waits for the simulator to settle, reads the final state and journal,
+and judges the run with the scenario's checkers. `FlowDriver` performs a flow's effects on asyncio: requests through
+`harness.drive.transport`, sleeps on the loop's clock (virtual time in virtual mode).
 
 Pacing: run starts are spread so that the requests they send stay under `max_rate` per second from this client.
 Above ~2,000 requests/s from one core the event loop falls behind and send skew jumps; spreading starts costs a
 little wall time and keeps the firing precision the report relies on.
 
-Imports: stdlib, aiohttp (through `harness.client`), `harness.*` (model, client, integrations, checkers).
+Imports: stdlib, aiohttp, `harness.drive` (transport, hooks), `harness.integrations`, `harness.judge`,
+`harness.model`, `harness.errors`.
 """
 
 from __future__ import annotations
@@ -17,37 +19,37 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import gc
-from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import AsyncExitStack, contextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import aiohttp
 
-from harness.drive.client import (
+from harness.drive.hooks import HookReceiver
+from harness.drive.transport import (
+    ApiClient,
     ConnectorFactory,
-    ControlApi,
+    ControlClient,
     Endpoints,
     Recorder,
-    RunApi,
     StepMark,
     open_sessions,
-    step_mark,
     tcp_connector,
 )
-from harness.drive.hooks import HookReceiver
-from harness.integrations.builtin import (
-    RunContext,
-    accounting_ref,
-    load_integration,
-    register_invoice,
-    send_change_v1,
-    update_invoice,
-)
+from harness.errors import HarnessConnectionError
+from harness.integrations import control
+from harness.integrations.bodies import CHANGE_ACTIONS
+from harness.integrations.contract import Integration
+from harness.integrations.flow import Announce, AwaitChange, Call, Control, Flow, Run, Sleep, Waive
+from harness.integrations.registry import load_integration
+from harness.integrations.steps import StepHandler, step_flow
 from harness.judge.checkers import check_all
-from harness.model.records import CheckResult, FinalState, RunRecord, RunSpec, Step, Verdict
+from harness.model.records import CheckResult, RunRecord, RunSpec, Step, Verdict
 
-__all__ = ["ControlFactory", "RunOutcome", "RunnerOptions", "run_specs", "sleep_until"]
+__all__ = ["ControlFactory", "FlowDriver", "RunOutcome", "RunnerOptions", "drive_control", "run_specs", "sleep_until"]
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,7 +59,7 @@ class RunnerOptions:
     max_rate: float = 1500.0
     """Requests per second this client may send; run starts are spread to stay under it."""
     requests_per_step: float = 3.0
-    """Estimate used for pacing when the integration does not give its own (`requests_per_step` on its class: a
+    """Estimate used for pacing when the integration does not give its own (`Integration.requests_per_step`: a
     naive invoice is a read and a write, a Change one write; a workaround also polls)."""
     lead_ms: float = 2.0
     """Sleep until this long before a step, then yield until it (0 under a virtual clock)."""
@@ -75,9 +77,8 @@ class RunOutcome:
     verdict: Verdict
 
 
-StepHandler = Callable[[RunContext, Step], Awaitable[None]]
 Progress = Callable[[RunOutcome], None]
-ControlFactory = Callable[[aiohttp.ClientSession, Endpoints], ControlApi]
+ControlFactory = Callable[[aiohttp.ClientSession, Endpoints], ControlClient]
 
 
 async def sleep_until(target: float, *, lead_s: float) -> None:
@@ -94,6 +95,82 @@ async def sleep_until(target: float, *, lead_s: float) -> None:
         await asyncio.sleep(target - loop.time())
 
 
+class FlowDriver:
+    """Performs the effects of one run's flows on asyncio.
+
+        driver = FlowDriver(run, api_client, control_client)
+        await driver.drive(integration.invoice(run, step), StepMark(step=0, scheduled_ms=250.0))
+
+    Without a run (`run=None`, `api=None`) it drives the harness's own flows (seeding, the final state, an
+    integration's `prepare`), which make only `Control` requests and sleep.
+    """
+
+    __slots__ = ("_changes", "api", "control", "hook_tasks", "run")
+
+    def __init__(self, run: Run | None, api: ApiClient | None, control: ControlClient) -> None:
+        self.run = run
+        self.api = api
+        self.control = control
+        self.hook_tasks: list[asyncio.Task[None]] = []
+        """Hook handlers the runner started for this run; it waits for them before reading the final state."""
+        self._changes: dict[int, asyncio.Future[str | None]] = {}
+        if run is not None:
+            loop = asyncio.get_running_loop()
+            for i, step in enumerate(run.spec.steps):
+                if step.do in CHANGE_ACTIONS:
+                    self._changes[i] = loop.create_future()
+
+    async def drive(self, flow: Flow[T], mark: StepMark | None = None) -> T:
+        """Run `flow` to its end: perform each effect it yields and send it the result (a `Control` that could not
+        be made is thrown into it as `HarnessConnectionError`). Returns what the flow returns."""
+        value: Any = None
+        error: BaseException | None = None
+        while True:
+            try:
+                effect = flow.send(value) if error is None else flow.throw(error)
+            except StopIteration as stop:
+                return stop.value  # type: ignore[no-any-return]
+            value, error = None, None
+            kind = type(effect)
+            if kind is Call:
+                if self.api is None:
+                    raise TypeError(f"{effect!r}: this flow runs outside a run and cannot call the services")
+                value = await self.api.perform(effect, mark)  # type: ignore[arg-type]
+            elif kind is Control:
+                try:
+                    value = await self.control.perform(effect)  # type: ignore[arg-type]
+                except HarnessConnectionError as exc:
+                    error = exc
+            elif kind is Sleep:
+                await asyncio.sleep(effect.seconds)  # type: ignore[union-attr]
+            elif kind is AwaitChange:
+                value = await self._change_sent(effect.step, effect.timeout_s)  # type: ignore[union-attr]
+            elif kind is Announce:
+                self.announce(effect.step, effect.request_id)  # type: ignore[union-attr]
+            elif kind is Waive:
+                if mark is not None:
+                    mark.scheduled_ms = None
+            else:
+                error = TypeError(f"a flow yielded {effect!r}, which is not an effect of harness.integrations.flow")
+
+    def announce(self, step: int, request_id: str | None) -> None:
+        fut = self._changes.get(step)
+        if fut is not None and not fut.done():
+            fut.set_result(request_id)
+
+    async def _change_sent(self, step: int, timeout_s: float) -> str | None:
+        fut = self._changes[step]
+        try:
+            return await asyncio.wait_for(asyncio.shield(fut), timeout_s)
+        except TimeoutError:
+            return None
+
+
+async def drive_control(flow: Flow[T], control: ControlClient) -> T:
+    """Drive one of the harness's own flows (no run: `Control` requests and sleeps only)."""
+    return await FlowDriver(None, None, control).drive(flow)
+
+
 async def run_specs(
     specs: Sequence[RunSpec],
     endpoints: Endpoints,
@@ -101,13 +178,13 @@ async def run_specs(
     options: RunnerOptions = RunnerOptions(),
     handlers: Mapping[str, StepHandler] | None = None,
     on_progress: Progress | None = None,
-    control: ControlFactory = ControlApi,
+    control: ControlFactory = ControlClient,
     connector: ConnectorFactory = tcp_connector,
 ) -> list[RunOutcome]:
     """Execute runs concurrently (one order each) and judge them. Results come back in the order of `specs`.
 
-    `control` makes the runner's control API from its control session (over HTTP by default) and `connector` the
-    sessions' connectors (TCP by default); virtual mode passes a control API that asks the simulator in process,
+    `control` makes the runner's control client from its control session (over HTTP by default) and `connector` the
+    sessions' connectors (TCP by default); virtual mode passes a control client that asks the simulator in process,
     and in-process pipes.
     """
     handlers = dict(handlers or {})
@@ -136,7 +213,7 @@ def _quiet_gc() -> Iterator[None]:
 async def _run_all(
     specs: Sequence[RunSpec],
     endpoints: Endpoints,
-    integrations: Mapping[str, Any],
+    integrations: Mapping[str, Integration],
     handlers: Mapping[str, StepHandler],
     options: RunnerOptions,
     on_progress: Progress | None,
@@ -144,14 +221,15 @@ async def _run_all(
     make_control: ControlFactory,
     connector: ConnectorFactory,
 ) -> list[RunOutcome]:
-    contexts: dict[str, tuple[RunContext, Any]] = {}
+    drivers: dict[str, tuple[FlowDriver, Integration]] = {}
 
     def dispatch(payload: Mapping[str, Any]) -> None:
         """A hook for one of our orders: its integration reacts in a task of its own (the runner owns tasks)."""
-        entry = contexts.get(str(payload.get("OrderId")))
+        entry = drivers.get(str(payload.get("OrderId")))
         if entry is not None:
-            ctx, integration = entry
-            ctx.hook_tasks.append(loop.create_task(integration.on_hook(ctx, payload)))
+            driver, integration = entry
+            assert driver.run is not None
+            driver.hook_tasks.append(loop.create_task(driver.drive(integration.on_hook(driver.run, payload))))
 
     async with (
         open_sessions(connections=max(100, min(options.concurrency, 2000)), connector=connector) as (
@@ -160,21 +238,33 @@ async def _run_all(
         ),
         AsyncExitStack() as stack,
     ):
-        control = make_control(control_session, endpoints)
-        await _prepare_external(control, integrations)
-        if any(getattr(i, "hook_driven", False) for i in integrations.values()):
-            await _configure_hook(control, await stack.enter_async_context(HookReceiver(dispatch)))
-        seeded = await _seed_all(specs, integrations, control)  # before the clock starts: seeding is not the race
+        control_client = make_control(control_session, endpoints)
+        await _prepare(control_client, integrations, loop)
+        if any(i.hook_driven for i in integrations.values()):
+            url = await stack.enter_async_context(HookReceiver(dispatch))
+            await drive_control(control.configure_hook(url), control_client)
+        seeded = await _seed_all(specs, integrations, control_client)  # before the clock starts: not the race
         limit = asyncio.Semaphore(options.concurrency)
         pacer = _Pacer(options, loop.time() + 0.05)
 
         async def one(spec: RunSpec) -> RunOutcome:
+            integration = integrations[spec.integration]
             async with limit:
                 # The slot is taken once the run may start: a run held back by the concurrency limit gets a later
                 # slot instead of starting late against an old one (lateness would show as send skew).
-                start = pacer.next(spec, loop.time(), integrations[spec.integration])
-                outcome = await _run_one(spec, start, integrations[spec.integration], handlers, endpoints,
-                                         api_session, control, options, seeded.get(spec.run_id), contexts)  # fmt: skip
+                start = pacer.next(spec, loop.time(), integration)
+                outcome = await _run_one(
+                    spec,
+                    start,
+                    integration,
+                    handlers,
+                    endpoints,
+                    api_session,
+                    control_client,
+                    options,
+                    seeded.get(spec.run_id),
+                    drivers,
+                )
             if on_progress is not None:
                 on_progress(outcome)
             return outcome
@@ -197,9 +287,11 @@ class _Pacer:
         self._options = options
         self._next = base
 
-    def next(self, spec: RunSpec, now: float, integration: Any = None) -> float:
+    def next(self, spec: RunSpec, now: float, integration: Integration | None = None) -> float:
         start = max(self._next, now + _PACER_LEAD_S)
-        per_step = getattr(integration, "requests_per_step", None) or self._options.requests_per_step
+        per_step = (
+            integration.requests_per_step if integration is not None else None
+        ) or self._options.requests_per_step
         self._next = start + max(1, len(spec.steps)) * per_step / self._options.max_rate
         return start
 
@@ -208,97 +300,85 @@ _PACER_LEAD_S = 0.005
 """How far ahead of now a late run's slot is put: enough for its first coarse sleep, short enough not to idle."""
 
 
-async def _seed_all(specs: Sequence[RunSpec], integrations: Mapping[str, Any], control: ControlApi) -> dict[str, str]:
+async def _prepare(
+    control_client: ControlClient, integrations: Mapping[str, Integration], loop: asyncio.AbstractEventLoop
+) -> None:
+    """Before any run, what an external integration needs to learn about orders: the hook to its URL, or (for one
+    that reads the feed) a feed it configured itself."""
+    for integration in integrations.values():
+        if integration.hook_url is not None:
+            await drive_control(control.configure_hook(integration.hook_url), control_client)
+        else:
+            await drive_control(integration.prepare(loop.time), control_client)
+
+
+async def _seed_all(
+    specs: Sequence[RunSpec], integrations: Mapping[str, Integration], control_client: ControlClient
+) -> dict[str, str]:
     """Seed every run's order, a few at a time. Returns the error per run id that could not be seeded."""
     errors: dict[str, str] = {}
     limit = asyncio.Semaphore(32)
 
     async def seed(spec: RunSpec) -> None:
-        order = dict(spec.order)
-        order.setdefault("orderId", spec.order_id)
-        if order.get("accounting"):
-            order["accounting"] = {**order["accounting"], "orderReference": accounting_ref(spec)}
-        if (status := getattr(integrations[spec.integration], "seed_status", None)) is not None:
-            order["status"] = status
+        flow = control.seed(spec, integrations[spec.integration].seed_status)
         async with limit:
-            try:
-                code, answer = await control.seed_order(order)
-            except (OSError, TimeoutError) as exc:
-                errors[spec.run_id] = f"seeding order {spec.order_id} failed: {type(exc).__name__}: {exc}"
-                return
-        if code != 201:
-            errors[spec.run_id] = f"seeding order {spec.order_id} failed: {code} {answer}"
+            error = await drive_control(flow, control_client)
+        if error is not None:
+            errors[spec.run_id] = error
 
     await asyncio.gather(*(seed(s) for s in specs))
     return errors
 
 
-async def _prepare_external(control: ControlApi, integrations: Mapping[str, Any]) -> None:
-    """Before any run, what an external integration needs to learn about orders: the hook to its URL, or (for one
-    that reads the feed) a feed it configured itself."""
-    for integration in integrations.values():
-        url = getattr(integration, "url", None)
-        if url is not None:
-            await _configure_hook(control, url)
-        elif hasattr(integration, "prepare"):
-            await integration.prepare(control)
-
-
-async def _configure_hook(control: ControlApi, url: str) -> None:
-    body = {"filter": {"type": "FromWorkflow", "status": ["handling"]}, "hook": {"url": url, "headers": {}}}
-    status, answer = await control.call("POST", "/api/orders/hook/config", json=body)
-    if status != 200:
-        raise ConnectionError(f"cannot configure the order hook to {url}: {status} {answer}")
-
-
-async def _drain_hooks(ctx: RunContext, control: ControlApi, options: RunnerOptions) -> None:
+async def _drain_hooks(driver: FlowDriver, order_id: str, options: RunnerOptions) -> None:
     """Let every hook of the order arrive (the simulator settles) and every handler finish; again if one arrived."""
     while True:
-        await control.quiesce(ctx.order_id, timeout_s=options.settle_timeout_s)
-        started = list(ctx.hook_tasks)
+        await driver.control.perform(control.quiesce(order_id, timeout_s=options.settle_timeout_s))
+        started = list(driver.hook_tasks)
         await asyncio.gather(*started, return_exceptions=True)
-        if len(ctx.hook_tasks) == len(started):
+        if len(driver.hook_tasks) == len(started):
             return
 
 
 async def _run_one(
     spec: RunSpec,
     start: float,
-    integration: Any,
+    integration: Integration,
     handlers: Mapping[str, StepHandler],
     endpoints: Endpoints,
-    api_session: Any,
-    control: ControlApi,
+    api_session: aiohttp.ClientSession,
+    control_client: ControlClient,
     options: RunnerOptions,
     seed_error: str | None,
-    contexts: dict[str, tuple[RunContext, Any]],
+    drivers: dict[str, tuple[FlowDriver, Integration]],
 ) -> RunOutcome:
     recorder = Recorder(origin=start)
     error: str | None = None
     try:
         if seed_error is not None:
-            raise ConnectionError(seed_error)
-        ctx = RunContext(spec=spec, api=RunApi(api_session, endpoints, recorder, integration.name), control=control)
-        contexts[spec.order_id] = (ctx, integration)
+            raise HarnessConnectionError(seed_error)
+        run = Run(spec=spec, now=recorder.loop.time)
+        driver = FlowDriver(run, ApiClient(api_session, endpoints, recorder, integration.name), control_client)
+        drivers[spec.order_id] = (driver, integration)
         await sleep_until(start, lead_s=options.lead_ms / 1000.0)  # the origin stays the slot: lateness is skew
-        if hasattr(integration, "start"):
-            await integration.start(ctx)
-        steps = [asyncio.create_task(_fire(ctx, i, step, integration, handlers, recorder.origin, options))
-                 for i, step in enumerate(spec.steps)]  # fmt: skip
+        await driver.drive(integration.start(run))
+        steps = [
+            asyncio.create_task(_fire(driver, i, step, integration, handlers, recorder.origin, options))
+            for i, step in enumerate(spec.steps)
+        ]
         results = await asyncio.gather(*steps, return_exceptions=True)
         failures = [r for r in results if isinstance(r, BaseException)]
         if failures:
             error = f"a step failed: {type(failures[0]).__name__}: {failures[0]}"
-        if hasattr(integration, "settle"):
-            await integration.settle(ctx)
-        if getattr(integration, "hook_driven", False):
-            await _drain_hooks(ctx, control, options)
-            failed = [t.exception() for t in ctx.hook_tasks if not t.cancelled() and t.exception() is not None]
+        await driver.drive(integration.settle(run))
+        if integration.hook_driven:
+            await _drain_hooks(driver, spec.order_id, options)
+            failed = [t.exception() for t in driver.hook_tasks if not t.cancelled() and t.exception() is not None]
             if failed and error is None:
                 error = f"a hook handler failed: {type(failed[0]).__name__}: {failed[0]}"
-    except (ConnectionError, OSError, TimeoutError) as exc:
-        error = f"{type(exc).__name__}: {exc}"
-    final, journal = await _final_state(spec, control, options)
+    except (HarnessConnectionError, ConnectionError, OSError, TimeoutError) as exc:
+        error = f"{type(exc).__name__}: {exc}" if not isinstance(exc, HarnessConnectionError) else str(exc)
+    final, journal = await drive_control(control.final_state(spec, settle_s=options.settle_timeout_s), control_client)
     record = RunRecord(
         spec=spec,
         history=tuple(recorder.ops),
@@ -312,58 +392,18 @@ async def _run_one(
 
 
 async def _fire(
-    ctx: RunContext,
+    driver: FlowDriver,
     index: int,
     step: Step,
-    integration: Any,
+    integration: Integration,
     handlers: Mapping[str, StepHandler],
     origin: float,
     options: RunnerOptions,
 ) -> None:
     target = origin + step.at_ms / 1000.0
     await sleep_until(target, lead_s=options.lead_ms / 1000.0)
-    step_mark.set(StepMark(step=index, scheduled_ms=step.at_ms))
-    if step.do == "invoice":
-        await integration.invoice(ctx, step)
-    elif step.do == "change":
-        await integration.change(ctx, step)
-    elif step.do == "change-v1":
-        change_v1 = getattr(integration, "change_v1", None)  # a user's class may not have one: the plain send
-        await (change_v1(ctx, step) if change_v1 is not None else send_change_v1(ctx, step))
-    elif step.do == "cancel":
-        await ctx.api.cancel_order(ctx.order_id, str(step.args.get("reason", "racelab scenario")))
-    elif step.do == "register-invoice":
-        await register_invoice(ctx, step)
-    elif step.do == "update-invoice":
-        await update_invoice(ctx, step)
-    elif step.do in handlers:
-        await handlers[step.do](ctx, step)
-    else:
-        raise ValueError(f"no handler for step {index} `do: {step.do}`")
-
-
-async def _final_state(
-    spec: RunSpec, control: ControlApi, options: RunnerOptions
-) -> tuple[FinalState, tuple[Mapping[str, Any], ...]]:
-    settle_s = options.settle_timeout_s
-    accounting = None
+    assert driver.run is not None
     try:
-        quiet = await control.quiesce(spec.order_id, timeout_s=settle_s)
-        status, order = await control.get_order(spec.order_id)
-        _, inspected = await control.inspect_order(spec.order_id)
-        _, journal = await control.journal(spec.order_id)
-        if (ref := accounting_ref(spec)) is not None:
-            await control.quiesce(ref, timeout_s=settle_s)
-            code, acc = await control.accounting_order(ref)
-            accounting = acc if code == 200 else None
-    except (OSError, TimeoutError, ConnectionError, aiohttp.ClientError) as exc:
-        reason = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
-        return FinalState(order={}, settled=False, accounting={"error": reason}), ()
-    final = FinalState(
-        order=order if status == 200 else {},
-        versions=tuple((inspected or {}).get("versions") or ()),
-        changes=tuple((inspected or {}).get("changes") or ()),
-        accounting=accounting,
-        settled=quiet,
-    )
-    return final, tuple((journal or {}).get("entries") or ())
+        await driver.drive(step_flow(integration, driver.run, index, step, handlers), StepMark(index, step.at_ms))
+    finally:
+        driver.announce(index, None)  # a Change step that failed before sending frees the invoice waiting for it

@@ -552,7 +552,7 @@ class LoadPlan:
         Raises:
             InvalidScenario: the file does not load, or has a step a load profile cannot fire.
         """
-        from harness.load._load import STEP_ACTIONS, resolve_scenario
+        from harness.load.options import STEP_ACTIONS, resolve_scenario
         from harness.scenarios import expand, load_scenario
 
         scenario = load_scenario(resolve_scenario(path))

@@ -35,19 +35,18 @@ from typing import Any
 
 import aiohttp
 
-from harness.drive.client import ControlApi, Endpoints
-from harness.drive.runner import RunnerOptions, RunOutcome, StepHandler, run_specs
+from harness.drive.transport import ControlClient, Endpoints
+from harness.drive.runner import RunnerOptions, RunOutcome, run_specs
 from harness.errors import InvalidScenario
-from harness.integrations.builtin import load_integration
+from harness.integrations.flow import Answer, Control
+from harness.integrations.registry import load_integration
+from harness.integrations.steps import StepHandler
 from harness.model.records import RunSpec, Verdict
 from harness.output.results import run_from_json, run_to_json
 from harness.scenarios import load_scenario
 from harness.virtual.clock import VirtualClockLoop
 from harness.virtual.pipes import PipeConnector
-from simulator import ConfigError, SimConfig, load_profile
-from simulator.web.app import open_runner
-from simulator.web.control_api import reset_state
-from simulator.web.local import LocalAnswers
+from simulator import ConfigError, LocalAnswers, SimConfig, load_profile, open_runner, reset_state
 
 __all__ = [
     "VIRTUAL_EPOCH",
@@ -183,8 +182,7 @@ class Universe:
         leaves = self._leaves.get(spec.integration)
         if leaves is None:  # hooks arrive over loopback TCP; an external integration is reached over it
             integration = load_integration(spec.integration)
-            leaves = (getattr(integration, "hook_driven", False) or getattr(integration, "external", False)
-                      or getattr(integration, "url", None) is not None)  # fmt: skip
+            leaves = integration.hook_driven or integration.external or integration.hook_url is not None
             self._leaves[spec.integration] = leaves
         return IDLE_CYCLES if leaves else 0
 
@@ -229,7 +227,7 @@ class _World:
                                      connector=self._connector)  # fmt: skip
         return outcome
 
-    def _control(self, session: aiohttp.ClientSession, endpoints: Endpoints) -> ControlApi:
+    def _control(self, session: aiohttp.ClientSession, endpoints: Endpoints) -> ControlClient:
         return _LocalControl(self._local, session, endpoints)
 
     def _connector(self, connections: int) -> aiohttp.BaseConnector:
@@ -263,33 +261,26 @@ _SETTLE_CYCLES = 50
 """Loop cycles allowed after a run for its connections to finish closing (a handful is the norm)."""
 
 
-class _LocalControl(ControlApi):
-    """The runner's control API answered in process (`simulator.web.local`); `call` still goes over HTTP."""
+class _LocalControl(ControlClient):
+    """The runner's control client answered in process (`simulator.LocalAnswers`): every operation the simulator
+    answers locally, by its name and arguments; the others (configuring a hook, the feed's configuration) still go
+    over HTTP."""
 
     def __init__(self, local: LocalAnswers, session: aiohttp.ClientSession, endpoints: Endpoints) -> None:
         super().__init__(session, endpoints)
         self._local = local
 
-    async def settle(self, key: str, *, timeout_s: float) -> tuple[int, Any]:
-        return await self._local.quiesce(key, timeout_s=timeout_s)
+    async def perform(self, control: Control) -> Answer:
+        if control.op not in _LOCAL_OPS:
+            return await super().perform(control)
+        status, body = await getattr(self._local, control.op)(**control.args)
+        return Answer(status, body)
 
-    async def seed_order(self, order: Mapping[str, Any]) -> tuple[int, Any]:
-        return await self._local.seed_order(order)
 
-    async def inspect_order(self, order_id: str) -> tuple[int, Any]:
-        return await self._local.inspect_order(order_id)
-
-    async def journal(self, order_id: str) -> tuple[int, Any]:
-        return await self._local.journal(order_id)
-
-    async def accounting_order(self, reference: str) -> tuple[int, Any]:
-        return await self._local.accounting_order(reference)
-
-    async def move_status(self, order_id: str, status: str) -> tuple[int, Any]:
-        return await self._local.move_status(order_id, status)
-
-    async def get_order(self, order_id: str) -> tuple[int, Any]:
-        return await self._local.get_order(order_id)
+_LOCAL_OPS = frozenset(
+    {"seed_order", "quiesce", "inspect_order", "journal", "accounting_order", "move_status", "get_order"}
+)
+"""The control operations `simulator.LocalAnswers` answers in process (its methods, by name)."""
 
 
 def usable_cores() -> int:
