@@ -37,6 +37,7 @@ from harness.resources import resolve_scenario_ref
 
 if TYPE_CHECKING:
     from harness.drive.runner import RunOutcome
+    from harness.integrations import Call, Control
     from harness.judge.gates import GateResult
     from harness.scenarios import Scenario
 
@@ -123,11 +124,22 @@ class Simulator:
             text = await resp.text()
             return resp.status, (await resp.json(content_type=None)) if text else None
 
-    async def _expect(self, status: int, method: str, path: str, *, json: Any = None,
-                      timeout_s: float = 60.0) -> Any:  # fmt: skip
+    async def send(self, request: Call | Control) -> tuple[int, Any]:
+        """Send one of racelab's own request definitions (`harness.integrations.api`, `harness.integrations.control`:
+        the same ones the runner sends) as it is, without the control marker."""
+        timeout_s = 60.0 if request.timeout_s is None else max(60.0, request.timeout_s)
+        return await self.request(request.method, request.path, json=request.json, timeout_s=timeout_s)
+
+    async def _expect(self, status: int, method: str, path: str, *, json: Any = None, timeout_s: float = 60.0) -> Any:
         got, body = await self.request(method, path, json=json, timeout_s=timeout_s)
         if got != status:
             raise AssertionError(f"{method} {path} answered {got}, expected {status}: {body}")
+        return body
+
+    async def _expect_sent(self, status: int, request: Call | Control) -> Any:
+        got, body = await self.send(request)
+        if got != status:
+            raise AssertionError(f"{request.method} {request.path} answered {got}, expected {status}: {body}")
         return body
 
     async def seed_order(
@@ -151,13 +163,22 @@ class Simulator:
         Returns:
             `{"orderId", "value", "status", ...}`.
         """
-        body = {"orderId": order_id or f"qa-{next(self._ids)}", "items": [dict(i) for i in items],
-                "shipping": shipping, "status": status, **fields}  # fmt: skip
-        return dict(await self._expect(201, "POST", "/_sim/orders", json=body))
+        from harness.integrations import control
+
+        body = {
+            "orderId": order_id or f"qa-{next(self._ids)}",
+            "items": [dict(i) for i in items],
+            "shipping": shipping,
+            "status": status,
+            **fields,
+        }
+        return dict(await self._expect_sent(201, control.seed_order(body)))
 
     async def order(self, order_id: str) -> dict[str, Any]:
         """The order as the Orders API shows it (`GET /api/oms/pvt/orders/{orderId}`)."""
-        return dict(await self._expect(200, "GET", f"/api/oms/pvt/orders/{order_id}"))
+        from harness.integrations import api
+
+        return dict(await self._expect_sent(200, api.get_order(order_id)))
 
     async def invoice(self, order_id: str, *, value: int | None = None, number: str | None = None) -> tuple[int, Any]:
         """Invoice the order's current lines in the document form; `value` defaults to the order's value as read now.
@@ -165,15 +186,13 @@ class Simulator:
         Returns:
             (status, body) of `POST /api/orders/pvt/document/{orderId}/invoices`.
         """
+        from harness.integrations import api, invoice_items
+
         order = await self.order(order_id)
-        items = [
-            {"itemIndex": i, "price": int(item["price"]) * int(item["quantity"]), "quantity": int(item["quantity"])}
-            for i, item in enumerate(order.get("items") or [])
-            if int(item["quantity"]) > 0
-        ]
-        body = {"type": "Output", "issuedDate": "2026-11-21", "invoiceNumber": number or f"NF-{order_id}",
-                "invoiceValue": int(order["value"]) if value is None else value, "items": items}  # fmt: skip
-        return await self.request("POST", f"/api/orders/pvt/document/{order_id}/invoices", json=body)
+        value = int(order["value"]) if value is None else value
+        return await self.send(
+            api.invoice(order_id, number=number or f"NF-{order_id}", value=value, items=invoice_items(order))
+        )
 
     async def change(
         self,
@@ -184,12 +203,14 @@ class Simulator:
         reason: str = "racelab test: change",
     ) -> tuple[int, Any]:
         """Send a Change (`remove=[{"id": "sku-2", "quantity": 1}]`); 202 and its `requestId` when accepted."""
+        from harness.integrations import api
+
         body: dict[str, Any] = {"reason": reason}
         if remove:
             body["remove"] = {"items": [dict(i) for i in remove]}
         if add:
             body["add"] = {"items": [dict(i) for i in add]}
-        return await self.request("PATCH", f"/api/order-system/orders/{order_id}/changes", json=body)
+        return await self.send(api.change(order_id, body))
 
     async def quiesce(self, order_id: str | None = None, *, timeout_s: float = 30.0) -> None:
         """Return once the simulator has no work pending for the order (or at all); fail if that takes too long."""
@@ -198,8 +219,9 @@ class Simulator:
             body["orderId"] = order_id
         answer = await self._expect(200, "POST", "/_sim/quiesce", json=body, timeout_s=timeout_s + 10)
         if not answer["idle"]:
-            raise AssertionError(f"{order_id or 'the simulator'} still had {answer['pending']} pending after "
-                                 f"{timeout_s:g} s")  # fmt: skip
+            raise AssertionError(
+                f"{order_id or 'the simulator'} still had {answer['pending']} pending after {timeout_s:g} s"
+            )
 
     async def config(self, patch: Mapping[str, Any] | None = None) -> dict[str, Any]:
         """The configuration; with `patch` (a JSON merge patch, e.g. `{"consistency": "serializable"}`), changed."""
@@ -225,8 +247,11 @@ class Simulator:
 
     async def journal(self, order_id: str | None = None) -> list[dict[str, Any]]:
         """The journal's entries (every phase of every operation), for one order or all."""
-        query = f"?orderId={order_id}" if order_id is not None else ""
-        return list((await self._expect(200, "GET", f"/_sim/journal{query}"))["entries"])
+        from harness.integrations import control
+
+        if order_id is not None:
+            return list((await self._expect_sent(200, control.journal(order_id)))["entries"])
+        return list((await self._expect(200, "GET", "/_sim/journal"))["entries"])
 
 
 @dataclass(frozen=True, slots=True)
@@ -272,8 +297,9 @@ class RaceResult:
     def __str__(self) -> str:
         lines = [f"{self.scenario.name}: {len(self.outcomes)} runs"]
         for name in dict.fromkeys(o.record.spec.integration for o in self.outcomes):
-            lines.append(f"  {name}: {len(self.runs(name))} runs, {self.violations(name)} invalid, "
-                         f"{self.unknown(name)} unknown")  # fmt: skip
+            lines.append(
+                f"  {name}: {len(self.runs(name))} runs, {self.violations(name)} invalid, {self.unknown(name)} unknown"
+            )
         lines += [f"  gate {'PASS' if g.passed else 'FAIL'} {g.name}: {g.reason}" for g in self.gates]
         return "\n".join(lines)
 
@@ -332,9 +358,9 @@ def racelab_run(request: pytest.FixtureRequest) -> RaceRunner:
         seed: int = 1,
         overrides: Mapping[str, Any] | None = None,
     ) -> RaceResult:
-        from harness.drive.client import Endpoints
         from harness.drive.embedded import open_embedded
         from harness.drive.runner import run_specs
+        from harness.drive.transport import Endpoints
         from harness.judge.gates import aggregate, evaluate_gates
         from harness.scenarios import expand, load_scenario
 
@@ -342,8 +368,8 @@ def racelab_run(request: pytest.FixtureRequest) -> RaceRunner:
         specs = expand(loaded, seed=seed, runs=runs, integrations=integrations)
         settings = {**loaded.simulator, **(overrides or {}), "seed": seed}
         async with open_embedded(loaded.profile, overrides=settings) as url:
-            outcomes = await run_specs(specs, Endpoints(orders=url, accounting=url, control=url),
-                                       handlers=loaded.handlers)  # fmt: skip
+            endpoints = Endpoints(orders=url, accounting=url, control=url)
+            outcomes = await run_specs(specs, endpoints, handlers=loaded.handlers)
         ran = {o.record.spec.integration for o in outcomes}
         gates = evaluate_gates(
             aggregate((o.record, o.results) for o in outcomes),

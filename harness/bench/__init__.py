@@ -13,8 +13,7 @@ Every simulator the bench measures is a child process (`racelab serve`), every s
 this package never imports `simulator`, and a figure is what a user's process would see. Timing figures are never
 asserted by tests; `tests/bench` checks the code paths with a tiny plan.
 
-Imports: stdlib, rich and aiohttp (inside the handler and the measures), `harness.bench.*`, `harness.results`
-(path safety), `harness.errors`.
+Imports: stdlib, rich and aiohttp (inside the handler and the measures), `harness.bench.*`, `harness.errors`.
 
     report = asyncio.run(run_bench(Plan.quick(), console=Console()))
     write_report(Path("results/bench.json"), report)
@@ -37,7 +36,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from harness.bench._common import TIMES, Plan, Row, Target
-from harness.errors import InvalidScenario
+from harness.errors import InvalidScenario, UnsafeResultPath
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -112,13 +111,22 @@ def add_command(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
         "--quick about 1.",
         epilog=_EPILOG,
     )
-    parser.add_argument("--quick", action="store_true",
-                        help="the short version (~1 min): fewer and shorter rounds, and a 100-run virtual-vs-real "
-                        "sweep on the default profile instead of 1,000 runs on default-x10")  # fmt: skip
-    parser.add_argument("--out", type=Path, metavar="FILE",
-                        help="where to write the JSON (default: results/bench-<timestamp>.json)")  # fmt: skip
-    parser.add_argument("--only", action="append", choices=MEASURES, metavar="MEASURE",
-                        help=f"run only this measure (repeatable): {', '.join(MEASURES)}")  # fmt: skip
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help="the short version (~1 min): fewer and shorter rounds, and a 100-run virtual-vs-real "
+        "sweep on the default profile instead of 1,000 runs on default-x10",
+    )
+    parser.add_argument(
+        "--out", type=Path, metavar="FILE", help="where to write the JSON (default: results/bench-<timestamp>.json)"
+    )
+    parser.add_argument(
+        "--only",
+        action="append",
+        choices=MEASURES,
+        metavar="MEASURE",
+        help=f"run only this measure (repeatable): {', '.join(MEASURES)}",
+    )
     parser.add_argument("--seed", type=int, default=1, help="seed for the simulator and the sweeps (default: 1)")
     parser.set_defaults(handler=_handle)
 
@@ -130,15 +138,19 @@ def _handle(args: argparse.Namespace, argv: Sequence[str]) -> int:
     now = datetime.now()
     out = _output_path(args.out, now)  # refused before anything runs
     console = Console() if sys.stdout.isatty() else Console(width=160)
-    console.print(f"racelab bench{' --quick' if args.quick else ''}: {', '.join(args.only or MEASURES)}",
-                  highlight=False)  # fmt: skip
+    console.print(
+        f"racelab bench{' --quick' if args.quick else ''}: {', '.join(args.only or MEASURES)}", highlight=False
+    )
     python = interpreter()
-    console.print(f"python {python['version']} at {python['executable']} (libpython {python['libpython']})",
-                  highlight=False)  # fmt: skip
+    console.print(
+        f"python {python['version']} at {python['executable']} (libpython {python['libpython']})", highlight=False
+    )
     load, cpus = _load(), os.cpu_count() or 1
     if load is not None and load[0] > 0.5 * cpus:
-        console.print(f"[yellow]the machine is busy (load {load[0]:.1f} on {cpus} cores): percentiles of real time "
-                      "and ratios will be noisy; run the bench on a quiet machine for figures to keep[/]")  # fmt: skip
+        console.print(
+            f"[yellow]the machine is busy (load {load[0]:.1f} on {cpus} cores): percentiles of real time "
+            "and ratios will be noisy; run the bench on a quiet machine for figures to keep[/]"
+        )
     report = asyncio.run(run_bench(plan, measures=args.only or MEASURES, console=console))
     write_report(out, report)
     console.print(render_table(report.rows))
@@ -157,8 +169,6 @@ def _output_path(out: Path | None, now: datetime) -> Path:
         if out.is_dir():
             raise InvalidScenario(f"--out {out}: is a folder; give a file name, e.g. {out / 'bench.json'}")
         return out
-    from harness.output.results import UnsafeResultPath
-
     root = Path("results")
     for attempt in range(1, 1000):
         name = f"bench-{now:%Y%m%d-%H%M%S}{'' if attempt == 1 else f'-{attempt}'}.json"
@@ -231,9 +241,16 @@ async def run_bench(plan: Plan, *, measures: Sequence[str] = MEASURES, console: 
     rows: list[Row] = []
     raw: dict[str, Any] = {}
     # No refresh thread: in the precision measure this process is the client whose timing is measured.
-    progress = Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
-                        TimeElapsedColumn(), console=console, auto_refresh=False, transient=True,
-                        disable=console is None)  # fmt: skip
+    progress = Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TextColumn("{task.completed}/{task.total}"),
+        TimeElapsedColumn(),
+        console=console,
+        auto_refresh=False,
+        transient=True,
+        disable=console is None,
+    )
     units = sum(2 if m == "repro" else 1 for m in chosen)
     with progress:
         task = progress.add_task("racelab bench", total=units)
@@ -276,8 +293,9 @@ async def run_bench(plan: Plan, *, measures: Sequence[str] = MEASURES, console: 
         "load_before": load_before,
         "load_after": _load(),
     }
-    return BenchReport(plan=plan, rows=tuple(rows), measures=raw, started=started,
-                       seconds=time.perf_counter() - t0, machine=machine)  # fmt: skip
+    return BenchReport(
+        plan=plan, rows=tuple(rows), measures=raw, started=started, seconds=time.perf_counter() - t0, machine=machine
+    )
 
 
 def interpreter(maps: Path = Path("/proc/self/maps")) -> dict[str, str]:
@@ -294,8 +312,7 @@ def interpreter(maps: Path = Path("/proc/self/maps")) -> dict[str, str]:
         linkage = "unknown"
     else:
         linkage = "shared" if re.search(r"/libpython[\w.]*\.so", text) else "static"
-    return {"version": platform.python_version(), "executable": os.path.realpath(sys.executable),
-            "libpython": linkage}  # fmt: skip
+    return {"version": platform.python_version(), "executable": os.path.realpath(sys.executable), "libpython": linkage}
 
 
 def _load() -> list[float] | None:
@@ -307,8 +324,10 @@ def _load() -> list[float] | None:
 
 def _failed(keys: Sequence[str], titles: Sequence[str], raw: dict[str, Any], name: str) -> list[Row]:
     reason = str(raw.get(name, {}).get("error", "failed"))
-    return [Row(key, title, None, "", note=f"could not measure: {reason}", error=True)
-            for key, title in zip(keys, titles, strict=True)]  # fmt: skip
+    return [
+        Row(key, title, None, "", note=f"could not measure: {reason}", error=True)
+        for key, title in zip(keys, titles, strict=True)
+    ]
 
 
 def _throughput_rows(found: dict[str, Any] | None, raw: dict[str, Any], plan: Plan) -> list[Row]:
@@ -318,8 +337,10 @@ def _throughput_rows(found: dict[str, Any] | None, raw: dict[str, Any], plan: Pl
     rows = []
     for key, title, route in zip(_ROW_KEYS["throughput"], titles, ("get_order", "post_invoice"), strict=True):
         r = found[route]
-        note = (f"{r['rps']['simulator']:,.0f}/s vs {r['rps']['bare']:,.0f}/s, median of {plan.throughput_rounds} "
-                f"alternating rounds of {plan.throughput_seconds} s; {found['client']}")  # fmt: skip
+        note = (
+            f"{r['rps']['simulator']:,.0f}/s vs {r['rps']['bare']:,.0f}/s, median of {plan.throughput_rounds} "
+            f"alternating rounds of {plan.throughput_seconds} s; {found['client']}"
+        )
         if route == "post_invoice":
             note += f"; ~{found['invoices_per_order']:g} invoices per order"
         elif "bare-bytes" in r["rps"]:
@@ -332,23 +353,26 @@ def _throughput_rows(found: dict[str, Any] | None, raw: dict[str, Any], plan: Pl
 def _precision_rows(found: dict[str, Any] | None, raw: dict[str, Any], plan: Plan) -> list[Row]:
     n = plan.precision_requests
     span = f"uniform {plan.precision_min_ms:g}-{plan.precision_max_ms:g} ms"
-    titles = (f"delay precision, GET order, {n:,} in flight, {span}: p99 |actual - configured|",
-              f"delay precision, POST invoice, {n:,} in flight, {span}: p99 |actual - configured|",
-              "  POST invoice, server-side (journal: the ingress phase as lived)")  # fmt: skip
+    titles = (
+        f"delay precision, GET order, {n:,} in flight, {span}: p99 |actual - configured|",
+        f"delay precision, POST invoice, {n:,} in flight, {span}: p99 |actual - configured|",
+        "  POST invoice, server-side (journal: the ingress phase as lived)",
+    )
     if found is None:
         return _failed(_ROW_KEYS["precision"], titles, raw, "precision")
     rows = []
     for key, title, op in zip(_ROW_KEYS["precision"][:2], titles[:2], ("get_order", "invoice"), strict=True):
         r = found[op]
         client = r["client_error_ms"]
-        note = (f"client-observed; p50 {client['p50']:.2f} ms, max {client['max']:.1f} ms, bias "
-                f"{r['signed_client_ms']['p50']:+.2f} ms over {r['counted']:,} requests ({r['in_flight']:,.0f} in "
-                f"flight on average, closed loop), zero-delay baseline {r['baseline_ms']:.2f} ms")  # fmt: skip
+        note = (
+            f"client-observed; p50 {client['p50']:.2f} ms, max {client['max']:.1f} ms, bias "
+            f"{r['signed_client_ms']['p50']:+.2f} ms over {r['counted']:,} requests ({r['in_flight']:,.0f} in "
+            f"flight on average, closed loop), zero-delay baseline {r['baseline_ms']:.2f} ms"
+        )
         rows.append(Row(key, title, client["p99"], "ms", Target("<=", 5.0, "ms"), note, r))
     server = found["invoice"]["server_error_ms"]
-    rows.append(Row(_ROW_KEYS["precision"][2], titles[2], server["p99"], "ms", None,
-                    f"p50 {server['p50']:.2f} ms, max {server['max']:.1f} ms: the simulator's timer and event loop",
-                    server))  # fmt: skip
+    note = f"p50 {server['p50']:.2f} ms, max {server['max']:.1f} ms: the simulator's timer and event loop"
+    rows.append(Row(_ROW_KEYS["precision"][2], titles[2], server["p99"], "ms", note=note, details=server))
     return rows
 
 
@@ -384,21 +408,27 @@ def _sweep_rows(found: dict[str, Any] | None, raw: dict[str, Any], plan: Plan) -
 
 def _virtual_rows(found: dict[str, Any] | None, raw: dict[str, Any], plan: Plan) -> list[Row]:
     runs = 20 * plan.virtual_runs_per_offset
-    titles = (f"virtual vs real time, {runs:,} runs, profile {plan.virtual_profile}: real sweep / virtual sweep",
-              "virtual mode: runs that differ on rerun")  # fmt: skip
+    titles = (
+        f"virtual vs real time, {runs:,} runs, profile {plan.virtual_profile}: real sweep / virtual sweep",
+        "virtual mode: runs that differ on rerun",
+    )
     if found is None:
         return _failed(_ROW_KEYS["virtual"], titles, raw, "virtual")
     if not found["available"]:
-        return [Row(key, title, None, "", note=f"not available: {found['reason']}")
-                for key, title in zip(_ROW_KEYS["virtual"], titles, strict=True)]  # fmt: skip
+        return [
+            Row(key, title, None, "", note=f"not available: {found['reason']}")
+            for key, title in zip(_ROW_KEYS["virtual"], titles, strict=True)
+        ]
     sweeps = found["sweep_s"]
     virtual = ", ".join(f"{s:.2f}" for s in sweeps["virtual"] if s is not None)
     note = f"the runs (timing.json sweep_s): real {sweeps['real']:.2f} s, virtual {virtual} s"
     if sweeps.get("virtual_one_job") is not None:
         note += f" (one worker: {sweeps['virtual_one_job']:.2f} s)"
     commands = ", ".join(f"{s:.1f}" for s in found["virtual_s"])
-    note += (f"; whole commands: real {found['real_s']:.1f} s, virtual {commands} s "
-             f"({found['speedup_commands']:.2f}{TIMES}, startup and HTML report included)")  # fmt: skip
+    note += (
+        f"; whole commands: real {found['real_s']:.1f} s, virtual {commands} s "
+        f"({found['speedup_commands']:.2f}{TIMES}, startup and HTML report included)"
+    )
     return [
         Row(
             _ROW_KEYS["virtual"][0],
@@ -425,17 +455,20 @@ def _repro_row(kind: str, found: dict[str, Any] | None, raw: dict[str, Any]) -> 
     name = {"A": "over-invoice", "B": "stuck order"}[kind]
     key = f"first_repro.{kind}"
     if found is None:
-        return Row(key, f"time to first reproduction, failure {kind} ({name})", None, "s",
-                   note=f"could not measure: {raw.get('error', 'failed')}", error=True)  # fmt: skip
+        title = f"time to first reproduction, failure {kind} ({name})"
+        return Row(key, title, None, "s", note=f"could not measure: {raw.get('error', 'failed')}", error=True)
     title = f"time to first reproduction, failure {kind} ({name}): racelab run, {found['runs']} runs"
     walls = ", ".join(f"{r['wall_s']:.1f} s{'' if r['reproduced'] else ' (not reproduced)'}" for r in found["rounds"])
     note = f"whole command, naive integration, profile default; round(s): {walls}"
     first = [r["first_violation_s"] for r in found["rounds"] if r["first_violation_s"] is not None]
     if first:
-        note += (f"; the first violating run had ended {_median(first):.1f} s after the start, the runs took "
-                 f"{_median([r['sweep_s'] for r in found['rounds']]):.1f} s")  # fmt: skip
-    return Row(key, title, found["seconds"], "s", Target("<=", 5.0, "s"), note,
-               {k: v for k, v in found.items() if k != "scenario"}, missed=not found["reproduced"])  # fmt: skip
+        note += (
+            f"; the first violating run had ended {_median(first):.1f} s after the start, the runs took "
+            f"{_median([r['sweep_s'] for r in found['rounds']]):.1f} s"
+        )
+    details = {k: v for k, v in found.items() if k != "scenario"}
+    target = Target("<=", 5.0, "s")
+    return Row(key, title, found["seconds"], "s", target, note, details, missed=not found["reproduced"])
 
 
 def _median(values: Sequence[float]) -> float | None:

@@ -1,7 +1,7 @@
 """What every measure of `racelab bench` shares: the plan (how much each measure does), the result row, child
 processes (a simulator, a bare server, a load client, `racelab run`) and which core each of them gets.
 
-Imports: stdlib, `harness.errors`, `harness.stats` (pure) and `harness.embedded` (child processes, cores). Never
+Imports: stdlib, `harness.judge.stats` (pure) and `harness.drive.embedded` (child processes, cores). Never
 `simulator`: every simulator the bench talks to is a child process (`python -m harness.cli serve`), so the bench
 measures what a user's process would see.
 """

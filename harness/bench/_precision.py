@@ -18,7 +18,7 @@ recomputes. Two figures per request:
 - **server-side** (a diagnosis): from the journal, the invoice's `read` minus its `arrive` (the ingress phase as
   the simulator lived it) - the configured delay.
 
-Imports: stdlib, aiohttp, `harness.bench._common`, `harness.errors`, `harness.stats`.
+Imports: stdlib, aiohttp, `harness.bench._common`, `harness.errors`.
 """
 
 from __future__ import annotations
@@ -56,8 +56,13 @@ def delay_stream(seed: int, key: str, op: str, phase: str) -> random.Random:
 
 
 def _invoice(number: str) -> dict[str, Any]:
-    return {"type": "Output", "issuedDate": "2026-11-21", "invoiceNumber": number, "invoiceValue": 1,
-            "items": [{"itemIndex": 0, "price": 1, "quantity": 1}]}  # fmt: skip
+    return {
+        "type": "Output",
+        "issuedDate": "2026-11-21",
+        "invoiceNumber": number,
+        "invoiceValue": 1,
+        "items": [{"itemIndex": 0, "price": 1, "quantity": 1}],
+    }
 
 
 class _Sent:
@@ -77,11 +82,13 @@ async def _timed(session: aiohttp.ClientSession, base: str, op: str, order_id: s
     """One request of `op` (`get_order` or `invoice`): (request written, answer read) on the monotonic clock."""
     sent = _Sent()
     if op == "invoice":
-        request = session.post(f"{base}/api/orders/pvt/document/{order_id}/invoices", json=_invoice(number),
-                               trace_request_ctx=sent)  # fmt: skip
+        request = session.post(
+            f"{base}/api/orders/pvt/document/{order_id}/invoices", json=_invoice(number), trace_request_ctx=sent
+        )
     else:
-        request = session.get(f"{base}/api/oms/pvt/orders/{order_id}", headers={"X-Request-ID": number},
-                              trace_request_ctx=sent)  # fmt: skip
+        request = session.get(
+            f"{base}/api/oms/pvt/orders/{order_id}", headers={"X-Request-ID": number}, trace_request_ctx=sent
+        )
     async with request as resp:
         await resp.read()
         done = time.monotonic()
@@ -184,8 +191,9 @@ async def measure_precision(plan: Plan, *, on_step: Step | None = None) -> dict[
                 on_step("delay precision · seeding")
             for first in range(0, n + 1, 256):
                 ids = [f"W{i}" for i in range(first, min(n, first + 256))] + (["Z"] if first + 256 > n else [])
-                await asyncio.gather(*(_call(session, "POST", f"{base}/_sim/orders", {**_ORDER, "orderId": o})
-                                       for o in ids))  # fmt: skip
+                await asyncio.gather(
+                    *(_call(session, "POST", f"{base}/_sim/orders", {**_ORDER, "orderId": o}) for o in ids)
+                )
             since = int((await _call(session, "GET", f"{base}/_sim/journal?since=0&limit=1000000"))["last_seq"])
             for op in OPS:
                 if on_step is not None:

@@ -224,9 +224,14 @@ async def measure_sweep(plan: Plan, *, on_step: Step | None = None) -> dict[str,
 async def virtual_available() -> bool:
     """True when `racelab run` offers `--mode virtual` (being built while this bench was written)."""
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "harness.cli", "run", "--help", stdout=asyncio.subprocess.PIPE,
+        sys.executable,
+        "-m",
+        "harness.cli",
+        "run",
+        "--help",
+        stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.DEVNULL,
-    )  # fmt: skip
+    )
     out, _ = await proc.communicate()
     return b"virtual" in out
 
@@ -330,10 +335,17 @@ async def first_reproduction(plan: Plan, kind: str, *, on_step: Step | None = No
             summary = result.summary()
             line = _timeline(result)
             first = line.first_violation_end
-            rounds.append({"wall_s": result.wall_s, "reproduced": bool(summary["passed"]),
-                           "violations": summary["invalid"], "runs": summary["runs"],
-                           "first_violation_s": None if first is None else first - result.started,
-                           "results_s": result.results_s, "sweep_s": line.last_end - line.first_start})  # fmt: skip
+            rounds.append(
+                {
+                    "wall_s": result.wall_s,
+                    "reproduced": bool(summary["passed"]),
+                    "violations": summary["invalid"],
+                    "runs": summary["runs"],
+                    "first_violation_s": None if first is None else first - result.started,
+                    "results_s": result.results_s,
+                    "sweep_s": line.last_end - line.first_start,
+                }
+            )
     return {
         "seconds": statistics.median(r["wall_s"] for r in rounds),
         "reproduced": all(r["reproduced"] for r in rounds),

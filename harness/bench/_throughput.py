@@ -152,8 +152,17 @@ class _Client:
             argv = [self.wrk, f"-t{self.threads}", f"-c{plan.throughput_connections}", f"-d{plan.throughput_seconds}s"]
             argv += [base + GET_PATH] if route == "get" else ["-s", str(self.script), base, "--", prefix]
         else:
-            argv = [sys.executable, "-c", _PY_CLIENT, base, route, str(plan.throughput_seconds),
-                    str(plan.throughput_connections), str(plan.throughput_orders), prefix]  # fmt: skip
+            argv = [
+                sys.executable,
+                "-c",
+                _PY_CLIENT,
+                base,
+                route,
+                str(plan.throughput_seconds),
+                str(plan.throughput_connections),
+                str(plan.throughput_orders),
+                prefix,
+            ]
         proc = await asyncio.create_subprocess_exec(
             *argv, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE
         )

@@ -131,23 +131,22 @@ class FlowDriver:
             except StopIteration as stop:
                 return stop.value  # type: ignore[no-any-return]
             value, error = None, None
-            kind = type(effect)
-            if kind is Call:
+            if isinstance(effect, Call):
                 if self.api is None:
                     raise TypeError(f"{effect!r}: this flow runs outside a run and cannot call the services")
-                value = await self.api.perform(effect, mark)  # type: ignore[arg-type]
-            elif kind is Control:
+                value = await self.api.perform(effect, mark)
+            elif isinstance(effect, Control):
                 try:
-                    value = await self.control.perform(effect)  # type: ignore[arg-type]
+                    value = await self.control.perform(effect)
                 except HarnessConnectionError as exc:
                     error = exc
-            elif kind is Sleep:
-                await asyncio.sleep(effect.seconds)  # type: ignore[union-attr]
-            elif kind is AwaitChange:
-                value = await self._change_sent(effect.step, effect.timeout_s)  # type: ignore[union-attr]
-            elif kind is Announce:
-                self.announce(effect.step, effect.request_id)  # type: ignore[union-attr]
-            elif kind is Waive:
+            elif isinstance(effect, Sleep):
+                await asyncio.sleep(effect.seconds)
+            elif isinstance(effect, AwaitChange):
+                value = await self._change_sent(effect.step, effect.timeout_s)
+            elif isinstance(effect, Announce):
+                self.announce(effect.step, effect.request_id)
+            elif isinstance(effect, Waive):
                 if mark is not None:
                     mark.scheduled_ms = None
             else:

@@ -15,7 +15,6 @@ Imports: aiohttp, stdlib, `harness.integrations.flow`, `harness.model`, `harness
 from __future__ import annotations
 
 import asyncio
-import json
 from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -24,7 +23,7 @@ from typing import Any
 import aiohttp
 
 from harness.errors import HarnessConnectionError
-from harness.integrations.flow import Answer, Call, Control
+from harness.integrations.flow import Answer, Call, Control, decode
 from harness.model.records import Operation, Outcome
 from simulator.contract.headers import CONTROL_HEADER
 
@@ -35,7 +34,6 @@ __all__ = [
     "Endpoints",
     "Recorder",
     "StepMark",
-    "decode",
     "open_sessions",
     "tcp_connector",
 ]
@@ -220,13 +218,3 @@ class ControlClient:
         except (TimeoutError, aiohttp.ClientError, OSError) as exc:
             reason = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
             raise HarnessConnectionError(reason) from exc
-
-
-def decode(text: str | None) -> Any:
-    """A JSON body, or what it was when it is not JSON (its first 500 characters)."""
-    if not text:
-        return None
-    try:
-        return json.loads(text)
-    except ValueError:
-        return {"text": text[:500]}

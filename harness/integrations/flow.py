@@ -24,6 +24,7 @@ Imports: stdlib, `harness.model`, `harness.errors`. No asyncio, no aiohttp (locu
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Generator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal, TypeAlias, TypeVar
@@ -42,6 +43,7 @@ __all__ = [
     "Run",
     "Sleep",
     "Waive",
+    "decode",
     "nothing",
 ]
 
@@ -78,6 +80,16 @@ class Answer:
             if isinstance(err, Mapping):
                 return str(err.get("code"))
         return None
+
+
+def decode(text: str | None) -> Any:
+    """A JSON body, or what it was when it is not JSON (its first 500 characters)."""
+    if not text:
+        return None
+    try:
+        return json.loads(text)
+    except ValueError:
+        return {"text": text[:500]}
 
 
 Summarize = Callable[[Any], Any]

@@ -22,7 +22,7 @@ from typing import Any
 
 from harness.drive.runner import RunnerOptions, RunOutcome
 from harness.errors import InvalidScenario
-from harness.output.results import run_from_json, run_lines, run_to_json
+from harness.model.codec import run_from_json, run_lines, run_to_json
 from harness.scenarios import load_scenario
 
 __all__ = ["Comparison", "SavedRun", "compare", "find_run", "replay_run", "timeline"]

@@ -42,7 +42,7 @@ from harness.integrations.flow import Answer, Control
 from harness.integrations.registry import load_integration
 from harness.integrations.steps import StepHandler
 from harness.model.records import RunSpec, Verdict
-from harness.output.results import run_from_json, run_to_json
+from harness.model.codec import run_from_json, run_to_json
 from harness.scenarios import load_scenario
 from harness.virtual.clock import VirtualClockLoop
 from harness.virtual.pipes import PipeConnector

@@ -13,7 +13,8 @@ harness's checkers (`harness.checkers`, the same pure functions `racelab run` us
 request of type `RACE` named after the integration: a violation is a locust failure whose message is the checker's
 explanation (the order id replaced by `<order>`, so runs that broke the same way share one row).
 
-Imports: locust and gevent (this is a locustfile), `harness.load`, `harness.errors`. Never asyncio or aiohttp.
+Imports: locust and gevent (this is a locustfile), `harness.load`, `harness.integrations.flow`, `harness.errors`.
+Never asyncio or aiohttp.
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ from locust.exception import StopUser
 from locust.runners import WorkerRunner
 
 from harness.errors import InvalidScenario
+from harness.integrations.flow import decode
 from harness.load import (
     DEFAULT_SCENARIO,
     RACE_TYPE,
@@ -47,7 +49,7 @@ from harness.load import (
     Thresholds,
     add_load_arguments,
     credential_headers,
-    decode,
+    load_blocking,
     run_race,
     thresholds_from,
     verdict,
@@ -182,7 +184,7 @@ def _decide(environment: Environment, **_: Any) -> None:
 
 
 class _Transport:
-    """`harness.load.Transport` on locust's sessions: the integration's requests on the user's client (10 s
+    """`harness.drive.blocking.Transport` on locust's sessions: the integration's requests on the user's client (10 s
     timeout), a call with its own bound (`timeout_s`, e.g. the robust integration's 1.5 s) on a session with that
     timeout, and the harness's own requests (seeding, quiesce, final state) on a session whose timeout outlasts
     the settle timeout.
@@ -198,12 +200,26 @@ class _Transport:
         self.control = self._session(control_timeout_s, concurrency=2)
 
     def _session(self, timeout_s: float, *, concurrency: int = 10) -> FastHttpSession:
-        return FastHttpSession(base_url=self.user.host, request_event=self.user.environment.events.request,
-                               user=self.user, network_timeout=timeout_s, connection_timeout=min(timeout_s, 10.0),
-                               concurrency=concurrency)  # fmt: skip
+        return FastHttpSession(
+            base_url=self.user.host,
+            request_event=self.user.environment.events.request,
+            user=self.user,
+            network_timeout=timeout_s,
+            connection_timeout=min(timeout_s, 10.0),
+            concurrency=concurrency,
+        )
 
-    def request(self, method: str, path: str, *, name: str, json: Any = None, headers: Any = None,
-                control: bool = False, timeout_s: float | None = None) -> Answer:  # fmt: skip
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        name: str,
+        json: Any = None,
+        headers: Any = None,
+        control: bool = False,
+        timeout_s: float | None = None,
+    ) -> Answer:
         if control:
             session = self.control
         else:
@@ -211,8 +227,9 @@ class _Transport:
             if bound not in self.sessions:
                 self.sessions[bound] = self._session(bound)
             session = self.sessions[bound]
-        with session.request(method, path, name=name, json=json, headers=dict(headers or {}),
-                             catch_response=True) as resp:  # fmt: skip
+        with session.request(
+            method, path, name=name, json=json, headers=dict(headers or {}), catch_response=True
+        ) as resp:
             status = resp.status_code or None
             error = getattr(resp, "error", None)
             if status is None:
@@ -249,7 +266,7 @@ class RaceUser(FastHttpUser):
     def on_start(self) -> None:
         options = self.environment.parsed_options
         self.plan = _plan(options)
-        self.strategy = STRATEGIES[self.integration]()
+        self.strategy = load_blocking(self.integration)
         self.settle_s = float(options.settle_timeout)
         self.iterations = int(options.iterations)
         self.done = 0

@@ -1,5 +1,5 @@
-"""Faults injected at the simulator's HTTP edge, observed from a real client over loopback (`harness.client.RunApi`,
-the client integrations use): each kind configured through the control API and through a profile, its journal
+"""Faults injected at the simulator's HTTP edge, observed from a real client over loopback (`ApiClient`, the client
+integrations use): each kind configured through the control API and through a profile, its journal
 entry and its count, the per-class scope, the bypass for the harness's own reads, and seeded reproducibility.
 
 Timeouts run on looptime's virtual clock: the client gives up after 1.5 s and the server holds its answer 2.5 s (or
@@ -19,8 +19,12 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
-from harness.drive.client import CONTROL_HEADER, ApiResult, ControlApi, Endpoints, Recorder, RunApi, open_sessions
+from harness.drive.transport import ApiClient, ControlClient, Endpoints, Recorder, open_sessions
+from harness.integrations import Answer
+from harness.integrations import api as calls
+from harness.integrations import control as control_ops
 from harness.model.records import Outcome
+from simulator.contract.headers import CONTROL_HEADER
 from simulator.web._state import ROUTES
 from tests.conftest import VALUE, Sim, SimFactory, conforms
 
@@ -53,15 +57,17 @@ async def session() -> AsyncIterator[aiohttp.ClientSession]:
         yield api
 
 
-def client(sim: Sim, session: aiohttp.ClientSession) -> RunApi:
+def client(sim: Sim, session: aiohttp.ClientSession) -> ApiClient:
     url = str(sim.client.make_url("")).rstrip("/")
     endpoints = Endpoints(orders=url, accounting=url, control=url)
-    return RunApi(session, endpoints, Recorder(origin=asyncio.get_running_loop().time()), actor="test")
+    return ApiClient(session, endpoints, Recorder(origin=asyncio.get_running_loop().time()), actor="test")
 
 
-async def invoice(api: RunApi, number: str = "NF-1", order_id: str = "ORD-1") -> ApiResult:
+async def invoice(api: ApiClient, number: str = "NF-1", order_id: str = "ORD-1") -> Answer:
     items = [{"itemIndex": 0, "price": 9980, "quantity": 2}, {"itemIndex": 1, "price": 1500, "quantity": 1}]
-    return await api.invoice(order_id, number=number, value=VALUE, items=items, timeout_s=CLIENT_TIMEOUT_S)
+    return await api.perform(
+        calls.invoice(order_id, number=number, value=VALUE, items=items, timeout_s=CLIENT_TIMEOUT_S)
+    )
 
 
 def numbers(order: dict[str, Any]) -> list[str]:
@@ -136,7 +142,7 @@ async def test_a_timeout_answers_after_its_hold_when_the_client_waits(sim: Sim, 
     await sim.seed()
     api = client(sim, session)
     items = [{"itemIndex": 0, "price": 9980, "quantity": 2}, {"itemIndex": 1, "price": 1500, "quantity": 1}]
-    result = await api.invoice("ORD-1", number="NF-1", value=VALUE, items=items, timeout_s=10.0)
+    result = await api.perform(calls.invoice("ORD-1", number="NF-1", value=VALUE, items=items, timeout_s=10.0))
     assert result.ok
     assert set(result.body) == {"date", "orderId", "receipt"}
     op = api._rec.ops[-1]
@@ -172,9 +178,11 @@ async def test_faults_apply_to_their_class_of_routes_only(sim: Sim, session: aio
     await sim.patch_config({"faults": {"invoice": {"error_before": 1.0}}})
     await sim.seed()
     api = client(sim, session)
-    assert (await api.get_order("ORD-1")).ok
+    assert (await api.perform(calls.get_order("ORD-1"))).ok
     assert (await invoice(api)).status == 503
-    assert (await api.change("ORD-1", {"reason": "r", "remove": {"items": [{"id": "sku-2", "quantity": 1}]}})).ok
+    assert (
+        await api.perform(calls.change("ORD-1", {"reason": "r", "remove": {"items": [{"id": "sku-2", "quantity": 1}]}}))
+    ).ok
     _, health = await sim.call("GET", "/_sim/health", expect=200)  # the control API is never faulted
     assert health["status"] == "ok"
 
@@ -198,14 +206,15 @@ async def test_every_modelled_route_belongs_to_a_class(sim: Sim, session: aiohtt
 
 
 async def test_the_harness_reads_are_never_faulted(sim: Sim, session: aiohttp.ClientSession) -> None:
-    """`ControlApi` marks its requests with X-Racelab-Control: the final state a run is judged on is never a fault."""
+    """`ControlClient` marks its requests with X-Racelab-Control: a run is never judged on a faulted final state."""
     await sim.patch_config({"faults": {"get_order": {"error_before": 1.0}}})
     await sim.seed()
     url = str(sim.client.make_url("")).rstrip("/")
-    control = ControlApi(session, Endpoints(orders=url, accounting=url, control=url))
-    status, order = await control.get_order("ORD-1")
+    control = ControlClient(session, Endpoints(orders=url, accounting=url, control=url))
+    answer = await control.perform(control_ops.get_order("ORD-1"))
+    status, order = answer.status, answer.body
     assert (status, order["orderId"]) == (200, "ORD-1")
-    assert (await client(sim, session).get_order("ORD-1")).status == 503
+    assert (await client(sim, session).perform(calls.get_order("ORD-1"))).status == 503
     async with session.get(f"{url}/api/oms/pvt/orders/ORD-1", headers={CONTROL_HEADER: "1"}) as resp:
         assert resp.status == 200
 
@@ -215,7 +224,7 @@ async def test_no_faults_by_default(sim: Sim, session: aiohttp.ClientSession) ->
     assert all(v == 0.0 for spec in config["faults"].values() for k, v in spec.items() if k not in ("status", "hold"))
     await sim.seed()
     api = client(sim, session)
-    results = [await api.get_order("ORD-1") for _ in range(20)]
+    results = [await api.perform(calls.get_order("ORD-1")) for _ in range(20)]
     assert all(r.ok for r in results)
     assert not [e for e in await sim.journal() if e["op"] == "fault"]
 

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from harness.drive.client import Endpoints
+from harness.drive.transport import Endpoints
 from harness.drive.runner import RunnerOptions, RunOutcome, run_specs
 from harness.model.records import Outcome, RunSpec, Step, Verdict
 from tests.conftest import Sim, SimFactory

@@ -29,9 +29,9 @@ from typing import Any
 import aiohttp
 import pytest
 
-from harness.drive.client import Endpoints
+from harness.drive.transport import Endpoints
 from harness.drive.runner import RunOutcome, run_specs
-from harness.integrations.builtin import ExternalService
+from harness.integrations import ExternalService
 from harness.model.records import Verdict
 from harness.scenarios import expand, load_scenario
 from simulator import load_profile, open_server

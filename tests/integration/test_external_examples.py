@@ -24,6 +24,7 @@ import json
 import os
 import shutil
 import sys
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -31,11 +32,11 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from harness.drive.client import ControlApi, Endpoints
 from harness.drive.embedded import stop_process
-from harness.drive.runner import RunOutcome, run_specs
-from harness.errors import InvalidScenario
-from harness.integrations.builtin import ExternalService
+from harness.drive.runner import RunOutcome, drive_control, run_specs
+from harness.drive.transport import ControlClient, Endpoints
+from harness.errors import HarnessConnectionError, InvalidScenario
+from harness.integrations import Control, ExternalService, control
 from harness.model.records import Verdict
 from harness.scenarios import expand, load_scenario
 from simulator import load_profile, open_server
@@ -155,7 +156,8 @@ async def test_the_hook_driven_node_example_answers_the_ping_and_ignores_a_dupli
             assert resp.status == 400
         sent = await example.wait_for_line("POST invoice dup-1")  # sent after the hook's answer: wait for its line
         await example.wait_for_line("dup-1 handling: duplicate delivery, ignored")
-        status, order = await ControlApi(session, endpoints(sim_url)).get_order("dup-1")
+        read = await ControlClient(session, endpoints(sim_url)).perform(control.get_order("dup-1"))
+        status, order = read.status, read.body
     assert "value 9980: 200 " in sent  # a NUMBER was sent to the OMS route, and taken
     assert status == 200
     assert [int(p["invoiceValue"]) for p in order["packageAttachment"]["packages"]] == [9980]
@@ -171,7 +173,9 @@ async def test_the_feed_driven_node_example(tmp_path: Path, sim_url: str, mode: 
     async with running(FEED_EXAMPLE, *args, ready="ready: ") as example:
         outcomes = await run_shipped(tmp_path, sim_url, "node-feed")
         async with aiohttp.ClientSession() as session:
-            status, hook = await ControlApi(session, endpoints(sim_url)).call("GET", "/api/orders/hook/config")
+            config = Control("hook_config", "GET", "/api/orders/hook/config")
+            read = await ControlClient(session, endpoints(sim_url)).perform(config)
+            status, hook = read.status, read.body
     assert status == 404, hook  # racelab configured no hook: the example found its work in its own feed
     (assert_naive_reproduces if mode == "naive" else assert_workaround_holds)(outcomes)
     assert sum(" feed " in f" {line}" and "handling: invoicing" in line for line in example.lines) == 3
@@ -191,8 +195,8 @@ async def test_a_feed_integration_whose_service_configured_no_feed_stops_the_run
     run for an invoice that cannot come."""
     integration = ExternalService("feed", "node-feed-invoicer", ready_timeout_s=0.2)
     async with aiohttp.ClientSession() as session:
-        with pytest.raises(ConnectionError, match="no feed is configured"):
-            await integration.prepare(ControlApi(session, endpoints(sim_url)))
+        with pytest.raises(HarnessConnectionError, match="no feed is configured"):
+            await drive_control(integration.prepare(time.monotonic), ControlClient(session, endpoints(sim_url)))
 
 
 def test_an_unknown_external_source_is_refused() -> None:

@@ -23,7 +23,7 @@ import pytest
 import pytest_asyncio
 from aiohttp import web
 
-from harness.drive.client import Endpoints
+from harness.drive.transport import Endpoints
 from harness.drive.embedded import open_embedded
 from harness.drive.runner import RunnerOptions, RunOutcome, run_specs
 from harness.model.records import Operation, Outcome, RunSpec, Step, Verdict

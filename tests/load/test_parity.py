@@ -1,24 +1,29 @@
-"""The load users' integrations are the harness's, rewritten for blocking calls: on the same service they must send
-the same requests in the same order. Each case runs the async integration of `harness.integrations` and its blocking
-twin of `harness.load` against one scripted fake service and compares what each sent.
+"""Driver parity: each integration is written once, as a flow; the async driver (the runner, virtual mode) and the
+blocking driver (the load profiles) must perform it the same way. Each case drives one built-in flow with both
+drivers against one scripted fake service and compares what each sent.
 
-When this fails after a change to `harness/integrations.py`, make the same change to the twin in `harness/load.py`.
+When this fails, a driver performs an effect differently (`harness/drive/runner.py` `FlowDriver.drive`,
+`harness/drive/blocking.py` `_Race.drive`): the flows themselves are shared.
 """
 
 from __future__ import annotations
 
+import asyncio
 import copy
+import time
 from collections.abc import Iterator, Mapping
 from typing import Any
 
 import pytest
 
-from harness.integrations import bodies
-from harness.integrations import builtin as integrations
-from harness import load as sync
-from harness.drive.client import ApiResult
-from harness.integrations.builtin import RunContext
-from harness.model.records import Outcome, RunSpec, Step
+from harness.drive import blocking
+from harness.drive.blocking import load_blocking
+from harness.drive.runner import FlowDriver
+from harness.drive.transport import StepMark
+from harness.errors import InvalidScenario
+from harness.integrations import BUILTIN, Answer, Call, Control, Run, Workaround, control, step_flow
+from harness.load import STRATEGIES
+from harness.model.records import RunSpec, Step
 
 VALUE = 12480
 ITEMS = [{"id": "sku-1", "price": 4990, "quantity": 2}, {"id": "sku-2", "price": 1500, "quantity": 1}]
@@ -90,44 +95,36 @@ class FakeService:
         return 200, {"requestId": request_id, "status": "finished" if finished else "processing", "finished": finished}
 
 
-def _result(status: int, body: Any) -> ApiResult:
-    return ApiResult(Outcome.OK if status < 400 else Outcome.FAIL if status < 500 else Outcome.INFO, status, body)
+def route(service: FakeService, path: str, name: str, json: Any, headers: Mapping[str, str]) -> Answer:
+    """The fake's answer to one request, whichever driver sent it."""
+    if name == "/api/oms/pvt/orders/[id]":
+        return Answer(*service.get_order())
+    if name == "/api/orders/pvt/document/[id]/invoices":
+        request_id = headers.get("X-Request-ID")
+        return Answer(*service.invoice(json["invoiceNumber"], json["invoiceValue"], json["items"], request_id))
+    if name == "/api/order-system/orders/[id]/changes":
+        return Answer(*service.change(json))
+    if name == "/api/oms/pvt/orders/[id]/changes":
+        return Answer(*service.change_v1(json))
+    if name == "/api/order-system/orders/[id]/changes/[requestId]":
+        return Answer(*service.get_change(path.rsplit("/", 1)[1]))
+    raise AssertionError(f"unexpected request {path}")
 
 
-class AsyncApi:
-    """What `RunContext.api` offers the async integrations, on the fake."""
+class FakeApi:
+    """Stands in for `ApiClient` under the async driver: performs each `Call` on the fake, and records its `f`."""
 
     def __init__(self, service: FakeService) -> None:
         self.service = service
+        self.performed: list[str] = []
 
-    async def get_order(self, order_id: str, *, timeout_s: float | None = None) -> ApiResult:
-        return _result(*self.service.get_order())
-
-    async def invoice(
-        self,
-        order_id: str,
-        *,
-        number: str,
-        value: int,
-        items: list[dict[str, int]],
-        issued: str = "",
-        request_id: str | None = None,
-        timeout_s: float | None = None,
-    ) -> ApiResult:
-        return _result(*self.service.invoice(number, value, items, request_id))
-
-    async def change(self, order_id: str, body: Mapping[str, Any]) -> ApiResult:
-        return _result(*self.service.change(body))
-
-    async def change_v1(self, order_id: str, body: Mapping[str, Any]) -> ApiResult:
-        return _result(*self.service.change_v1(body))
-
-    async def get_change(self, order_id: str, request_id: str) -> ApiResult:
-        return _result(*self.service.get_change(request_id))
+    async def perform(self, call: Call, mark: Any = None) -> Answer:
+        self.performed.append(call.f)
+        return route(self.service, call.path, call.name, call.json, call.headers)
 
 
-class SyncTransport:
-    """`harness.load.Transport` on the fake."""
+class FakeTransport:
+    """`harness.drive.blocking.Transport` on the fake."""
 
     def __init__(self, service: FakeService) -> None:
         self.service = service
@@ -139,25 +136,11 @@ class SyncTransport:
         *,
         name: str,
         json: Any = None,
-        headers: Any = None,
+        headers: Mapping[str, str] | None = None,
         control: bool = False,
         timeout_s: float | None = None,
-    ) -> sync.Answer:
-        if name == "/api/oms/pvt/orders/[id]":
-            return sync.Answer(*self.service.get_order())
-        if name == "/api/orders/pvt/document/[id]/invoices":
-            return sync.Answer(
-                *self.service.invoice(
-                    json["invoiceNumber"], json["invoiceValue"], json["items"], (headers or {}).get("X-Request-ID")
-                )
-            )
-        if name == "/api/order-system/orders/[id]/changes":
-            return sync.Answer(*self.service.change(json))
-        if name == "/api/oms/pvt/orders/[id]/changes":
-            return sync.Answer(*self.service.change_v1(json))
-        if name == "/api/order-system/orders/[id]/changes/[requestId]":
-            return sync.Answer(*self.service.get_change(path.rsplit("/", 1)[1]))
-        raise AssertionError(f"unexpected request {method} {path}")
+    ) -> Answer:
+        return route(self.service, path, name, json, headers or {})
 
 
 def spec(steps: tuple[Step, ...]) -> RunSpec:
@@ -218,70 +201,129 @@ CASES = [
 ]
 
 
+def in_turn(steps: tuple[Step, ...]) -> list[Step]:
+    """The Change first: the invoice then finds it sent (the flows run one after another here)."""
+    return sorted(steps, key=lambda s: -s.at_ms)
+
+
 @pytest.mark.parametrize(("name", "kwargs", "script", "steps"), CASES)
-async def test_the_blocking_twin_sends_what_the_harness_integration_sends(
+async def test_both_drivers_send_the_same_requests_for_the_same_flow(
     name: str, kwargs: dict[str, Any], script: dict[str, Any], steps: tuple[Step, ...]
 ) -> None:
+    """Each built-in flow, driven by the async driver (runner, virtual mode) and by the blocking one (load profiles),
+    against one scripted fake: the same requests, in the same order, each recorded."""
     run = spec(steps)
-    async_service, sync_service = FakeService(**script), FakeService(**script)
+    async_service, blocking_service = FakeService(**script), FakeService(**script)
+    integration = BUILTIN[name](**kwargs)
 
-    ctx = RunContext(spec=run, api=AsyncApi(async_service), control=None)  # type: ignore[arg-type]
-    harness_integration = integrations.BUILTIN[name](**kwargs)
-    for step in sorted(steps, key=lambda s: -s.at_ms):  # the Change first: the invoice then finds it sent
-        if step.do == "change":
-            await harness_integration.change(ctx, step)
-        elif step.do == "change-v1":
-            await integrations.send_change_v1(ctx, step)  # what the runner does for every built-in
-        else:
-            await harness_integration.invoice(ctx, step)
+    api = FakeApi(async_service)
+    async_run = Run(spec=run, now=asyncio.get_running_loop().time)
+    driver = FlowDriver(async_run, api, None)  # type: ignore[arg-type]
+    for step in in_turn(steps):
+        index = run.steps.index(step)
+        await driver.drive(step_flow(integration, async_run, index, step, {}), StepMark(index, step.at_ms))
 
-    race = sync.Race(run, SyncTransport(sync_service))
-    twin = sync.STRATEGIES[name](**kwargs)
-    for step in sorted(steps, key=lambda s: -s.at_ms):
-        api = race.api(name, step=run.steps.index(step))
-        if step.do == "change":
-            twin.change(race, api, step)
-        elif step.do == "change-v1":
-            sync.send_change_v1(race, api, step)
-        else:
-            twin.invoice(race, api, step)
+    race = blocking._Race(
+        run,
+        FakeTransport(blocking_service),
+        name,
+        orders_headers={},
+        control_headers={},
+        clock=time.monotonic,
+        sleep=time.sleep,
+    )
+    for step in in_turn(steps):
+        index = run.steps.index(step)
+        race.drive(step_flow(integration, race.run, index, step, {}), blocking._Mark(index, step.at_ms))
 
-    assert sync_service.calls == async_service.calls
-    assert len(sync_service.calls) >= 2
-    assert [op.f for op in race.ops] == [c[0] for c in sync_service.calls]  # and the history records each one
-
-
-def test_every_integration_a_load_user_runs_is_a_harness_builtin_with_the_same_defaults() -> None:
-    for name, twin in sync.STRATEGIES.items():
-        original = integrations.BUILTIN[name]()
-        copy_ = twin()
-        assert copy_.name == original.name == name
-        shared = {k for k in vars(original) if not k.startswith("_")}
-        assert {k: getattr(copy_, k) for k in shared} == {k: getattr(original, k) for k in shared}, name
+    assert blocking_service.calls == async_service.calls
+    assert len(blocking_service.calls) >= 2
+    assert [op.f for op in race.ops] == api.performed == [c[0] for c in blocking_service.calls]
 
 
-def test_both_sides_build_bodies_and_summaries_from_one_definition() -> None:
-    # One module (harness.bodies, tested in tests/unit/test_bodies.py) serves both; a copy would drift.
-    for name in ("change_body", "invoice_items", "summary_order", "summary_change"):
-        assert getattr(sync, name) is getattr(bodies, name), name
-    assert integrations.change_body is bodies.change_body
-    assert integrations.invoice_items is bodies.invoice_items
+CONTROL_ROUTES = {
+    "seed_order": ("POST", "/_sim/orders", (201, {"orderId": "o-1"})),
+    "quiesce": ("POST", "/_sim/quiesce", (200, {"idle": True})),
+    "get_order": ("GET", "/api/oms/pvt/orders/o-1", (200, {"orderId": "o-1"})),
+    "inspect_order": ("GET", "/_sim/orders/o-1", (200, {"versions": [], "changes": []})),
+    "journal": ("GET", "/_sim/journal", (200, {"entries": []})),
+}
+
+
+class FakeControl:
+    """Stands in for `ControlClient` under the async driver."""
+
+    def __init__(self) -> None:
+        self.sent: list[tuple[str, str, Any]] = []
+
+    async def perform(self, effect: Control) -> Answer:
+        self.sent.append((effect.method, effect.path, effect.json))
+        return Answer(*CONTROL_ROUTES[effect.op][2])
+
+
+class ControlTransport:
+    """The blocking transport of the control requests."""
+
+    def __init__(self) -> None:
+        self.sent: list[tuple[str, str, Any]] = []
+
+    def request(self, method: str, path: str, *, name: str, json: Any = None, **options: Any) -> Answer:
+        assert options["control"] is True
+        self.sent.append((method, path, json))
+        route = next(r for r in CONTROL_ROUTES.values() if r[:2] == (method, path.split("?")[0]))
+        return Answer(*route[2])
+
+
+@pytest.mark.parametrize("flow", ["seed", "final_state"])
+async def test_both_drivers_make_the_same_control_requests(flow: str) -> None:
+    """The harness's own flows (seeding, the final state) under both drivers: the same control requests, and the
+    same final state."""
+    run = spec((Step(0.0, "invoice"),))
+
+    def make() -> Any:
+        return control.seed(run, None) if flow == "seed" else control.final_state(run, settle_s=1.0)
+
+    fake = FakeControl()
+    got_async = await FlowDriver(None, None, fake).drive(make())  # type: ignore[arg-type]
+    transport = ControlTransport()
+    race = blocking._Race(
+        run, transport, "x", orders_headers={}, control_headers={}, clock=time.monotonic, sleep=time.sleep
+    )
+    got_blocking = race.drive(make())
+    assert fake.sent == transport.sent
+    assert len(fake.sent) == (1 if flow == "seed" else 4)
+    assert got_async == got_blocking
+
+
+def test_the_load_users_run_the_builtins() -> None:
+    for name in STRATEGIES:
+        assert type(load_blocking(name)) is BUILTIN[name]
+        assert load_blocking(name).name == name
+
+
+@pytest.mark.parametrize("name", ["hook-naive", "hook-dedupe", "external:http://127.0.0.1:9/hook", "external-feed:x"])
+def test_the_blocking_driver_refuses_what_it_cannot_run(name: str) -> None:
+    with pytest.raises(InvalidScenario, match="use racelab run"):
+        load_blocking(name)
 
 
 async def test_the_workaround_waits_for_a_change_v1_answer_and_polls_nothing() -> None:
     """Change v1 is synchronous: its 200 means applied, so the workaround only waits for the answer, then reads the
-    order and invoices what it is worth now (both twins)."""
+    order and invoices what it is worth now."""
     run = spec((Step(0.0, "invoice"), CHANGE_V1))
     service = FakeService()
-    ctx = RunContext(spec=run, api=AsyncApi(service), control=None)  # type: ignore[arg-type]
-    await integrations.send_change_v1(ctx, CHANGE_V1)
-    await integrations.Workaround(**FAST).invoice(ctx, run.steps[0])
+    flow_run = Run(spec=run, now=asyncio.get_running_loop().time)
+    driver = FlowDriver(flow_run, FakeApi(service), None)  # type: ignore[arg-type]
+    integration = Workaround(**FAST)
+    await driver.drive(integration.change_v1(flow_run, CHANGE_V1))
+    await driver.drive(integration.invoice(flow_run, run.steps[0]))
     assert [c[0] for c in service.calls] == ["change_v1", "get_order", "invoice"]
-    body = service.calls[0][1]
-    assert body == {"requestId": "o-1-v1-1", "reason": "out of stock", "discountValue": 1500, "incrementValue": 0,
-                    "itemsRemoved": [{"id": "sku-2", "price": 1500, "quantity": 1}], "itemsAdded": []}  # fmt: skip
+    assert service.calls[0][1] == {
+        "requestId": "o-1-v1-1",
+        "reason": "out of stock",
+        "discountValue": 1500,
+        "incrementValue": 0,
+        "itemsRemoved": [{"id": "sku-2", "price": 1500, "quantity": 1}],
+        "itemsAdded": [],
+    }
     assert service.calls[2][2] == VALUE - 1500
-
-
-def test_change_v1_bodies_come_from_one_definition() -> None:
-    assert sync.change_v1_body is bodies.change_v1_body

@@ -1,5 +1,5 @@
-"""One race in blocking code (`harness.load.run_race`), against a real simulator process, with threads and urllib
-standing in for locust's greenlets and FastHttpSession: seeding, firing at the offsets, settling, judging with the
+"""One race in blocking code (`harness.drive.blocking.run_race`), against a real simulator process, with threads and
+urllib standing in for locust's greenlets and FastHttpSession: seeding, firing at the offsets, settling, judging with the
 shared checkers. The `fixed` profile makes the outcome certain: naive over-invoices, the workaround never."""
 
 from __future__ import annotations
@@ -13,7 +13,8 @@ from typing import Any
 import pytest
 
 from harness.errors import InvalidScenario
-from harness.load import STRATEGIES, Answer, LoadPlan, RaceOutcome, decode, run_race
+from harness.integrations.flow import decode
+from harness.load import Answer, LoadPlan, RaceOutcome, load_blocking, run_race
 from harness.model.records import Verdict
 
 from .conftest import FAST_SCENARIO, ROOT
@@ -62,7 +63,7 @@ def plan() -> LoadPlan:
 
 def race(plan: LoadPlan, simulator: str, integration: str, k: int) -> tuple[RaceOutcome, UrllibTransport]:
     transport = UrllibTransport(simulator)
-    outcome = run_race(plan.spec(integration, k), transport, STRATEGIES[integration](), settle_timeout_s=10.0)
+    outcome = run_race(plan.spec(integration, k), transport, load_blocking(integration), settle_timeout_s=10.0)
     return outcome, transport
 
 
@@ -113,8 +114,8 @@ def test_every_race_gets_an_order_of_its_own_and_the_matrix_is_cycled(plan: Load
 def test_a_run_that_cannot_be_seeded_is_unknown_and_says_why(plan: LoadPlan, simulator: str) -> None:
     spec = plan.spec("naive", 3)
     transport = UrllibTransport(simulator)
-    first = run_race(spec, transport, STRATEGIES["naive"](), settle_timeout_s=10.0)
-    again = run_race(spec, transport, STRATEGIES["naive"](), settle_timeout_s=10.0)  # same order id: refused
+    first = run_race(spec, transport, load_blocking("naive"), settle_timeout_s=10.0)
+    again = run_race(spec, transport, load_blocking("naive"), settle_timeout_s=10.0)  # same order id: refused
     assert first.verdict is not Verdict.UNKNOWN
     assert again.verdict is Verdict.UNKNOWN
     assert again.record.error is not None
@@ -123,7 +124,7 @@ def test_a_run_that_cannot_be_seeded_is_unknown_and_says_why(plan: LoadPlan, sim
 
 
 def test_a_service_that_cannot_be_reached_makes_an_unknown_run_not_a_crash(plan: LoadPlan) -> None:
-    outcome = run_race(plan.spec("workaround", 0), UrllibTransport("http://127.0.0.1:9"), STRATEGIES["workaround"]())
+    outcome = run_race(plan.spec("workaround", 0), UrllibTransport("http://127.0.0.1:9"), load_blocking("workaround"))
     assert outcome.verdict is Verdict.UNKNOWN
     assert "seeding order" in (outcome.record.error or "")
 

@@ -22,7 +22,8 @@ from typing import Any
 import aiohttp
 import pytest
 
-from harness.drive.client import ControlApi, Endpoints
+from harness.drive.transport import ControlClient, Endpoints
+from harness.integrations import control
 from harness.drive.runner import RunnerOptions, RunOutcome, run_specs
 from harness.model.records import Operation, Outcome, RunSpec, Step, Verdict
 from simulator import load_profile, open_server
@@ -66,7 +67,7 @@ async def test_every_operation_of_300_concurrent_runs_has_one_outcome_and_the_se
         endpoints = Endpoints(orders=url, accounting=url, control=url)
         before = answered_orders({"requests": dict(app[STATS])})
         async with aiohttp.ClientSession() as session:
-            await ControlApi(session, endpoints).get_order("H-probe")
+            await ControlClient(session, endpoints).perform(control.get_order("H-probe"))
         per_final_read = answered_orders({"requests": dict(app[STATS])}) - before
         assert per_final_read in (0, 1)
         outcomes: list[RunOutcome] = await run_specs(specs(), endpoints, options=RunnerOptions(settle_timeout_s=30))

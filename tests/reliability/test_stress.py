@@ -28,7 +28,8 @@ from typing import Any
 
 import pytest
 
-from harness.drive.client import ApiResult, ControlApi, Endpoints, Recorder, RunApi, open_sessions
+from harness.drive.transport import ApiClient, ControlClient, Endpoints, Recorder, open_sessions
+from harness.integrations import Answer, Call, api, control
 from harness.judge.checkers import check_all
 from harness.model.records import FinalState, Outcome, RunRecord, RunSpec, Verdict
 from tests.conftest import Sim, SimFactory
@@ -61,7 +62,7 @@ class OrderRun:
     """One order under stress: its API client (recording its history) and what its lanes learned."""
 
     order_id: str
-    api: RunApi
+    api: ApiClient
     recorder: Recorder
     change_ids: list[str] = field(default_factory=list)
 
@@ -70,17 +71,23 @@ class OrderRun:
         return f"/accounting/v1/businesses/1000/customers/{CUSTOMER}/orders/{self.order_id}"
 
 
-Op = Callable[[OrderRun, random.Random, dict[str, Any]], Awaitable[ApiResult]]
+Op = Callable[[OrderRun, random.Random, dict[str, Any]], Awaitable[Answer]]
 
 
-async def get_order(run: OrderRun, rng: random.Random, ctx: dict[str, Any]) -> ApiResult:
-    return await run.api.get_order(run.order_id)
+async def get_order(run: OrderRun, rng: random.Random, ctx: dict[str, Any]) -> Answer:
+    return await run.api.perform(api.get_order(run.order_id))
 
 
-async def invoice(run: OrderRun, rng: random.Random, ctx: dict[str, Any]) -> ApiResult:
+async def invoice(run: OrderRun, rng: random.Random, ctx: dict[str, Any]) -> Answer:
     value = rng.choice([VALUE, VALUE - 1500, 5000, 2000, 700])
-    return await run.api.invoice(run.order_id, number=f"NF-{rng.randrange(6)}", value=value,
-                                 items=[{"itemIndex": 0, "price": value, "quantity": 1}])  # fmt: skip
+    return await run.api.perform(
+        api.invoice(
+            run.order_id,
+            number=f"NF-{rng.randrange(6)}",
+            value=value,
+            items=[{"itemIndex": 0, "price": value, "quantity": 1}],
+        )
+    )
 
 
 CHANGES: list[dict[str, Any]] = [
@@ -91,78 +98,99 @@ CHANGES: list[dict[str, Any]] = [
 ]
 
 
-async def change(run: OrderRun, rng: random.Random, ctx: dict[str, Any]) -> ApiResult:
-    result = await run.api.change(run.order_id, rng.choice(CHANGES))
+async def change(run: OrderRun, rng: random.Random, ctx: dict[str, Any]) -> Answer:
+    result = await run.api.perform(api.change(run.order_id, rng.choice(CHANGES)))
     if result.ok and isinstance(result.body, dict):
         run.change_ids.append(str(result.body["requestId"]))
     return result
 
 
-async def get_change(run: OrderRun, rng: random.Random, ctx: dict[str, Any]) -> ApiResult:
+async def get_change(run: OrderRun, rng: random.Random, ctx: dict[str, Any]) -> Answer:
     if not run.change_ids:
         return await get_order(run, rng, ctx)
-    return await run.api.get_change(run.order_id, rng.choice(run.change_ids))
+    return await run.api.perform(api.get_change(run.order_id, rng.choice(run.change_ids)))
 
 
-async def cancel_change(run: OrderRun, rng: random.Random, ctx: dict[str, Any]) -> ApiResult:
+async def cancel_change(run: OrderRun, rng: random.Random, ctx: dict[str, Any]) -> Answer:
     if not run.change_ids:
         return await get_order(run, rng, ctx)
     request_id = rng.choice(run.change_ids)
-    url = f"{ctx['url']}/api/order-system/orders/{run.order_id}/changes/{request_id}/cancel"
-    return await run.api.request("cancel_change", "POST", url, json={"reason": "stress"},
-                                 record={"requestId": request_id})  # fmt: skip
+    path = f"/api/order-system/orders/{run.order_id}/changes/{request_id}/cancel"
+    call = Call("cancel_change", "POST", path, path, json={"reason": "stress"}, record={"requestId": request_id})
+    return await run.api.perform(call)
 
 
-async def change_history(run: OrderRun, rng: random.Random, ctx: dict[str, Any]) -> ApiResult:
-    return await run.api.request(
-        "change_history", "GET", f"{ctx['url']}/api/order-system/orders/{run.order_id}/changes"
+async def change_history(run: OrderRun, rng: random.Random, ctx: dict[str, Any]) -> Answer:
+    path = f"/api/order-system/orders/{run.order_id}/changes"
+    return await run.api.perform(Call("change_history", "GET", path, path))
+
+
+async def cancel_order(run: OrderRun, rng: random.Random, ctx: dict[str, Any]) -> Answer:
+    return await run.api.perform(api.cancel_order(run.order_id, "stress"))
+
+
+async def acc_invoice(run: OrderRun, rng: random.Random, ctx: dict[str, Any]) -> Answer:
+    refs = sorted(rng.sample([1, 2, 3, 4], rng.randint(1, 4)))
+    body = {
+        "invoiceReference": f"I-{rng.randrange(4)}",
+        "invoiceDate": "2026-11-21",
+        "dueDate": "2026-12-21",
+        "dispatchDate": "2026-11-21",
+        "shipmentReference": "S-1",
+        "items": [{"orderItemReference": r} for r in refs],
+    }
+    return await run.api.perform(api.accounting_write("accounting.invoice", "POST", f"{run.accounting}/invoices", body))
+
+
+async def acc_cancel(run: OrderRun, rng: random.Random, ctx: dict[str, Any]) -> Answer:
+    body = {
+        "cancellationDate": "2026-11-21",
+        "cancellationReason": "OUT_OF_STOCK",
+        "items": [{"orderItemReference": rng.randint(1, 4)}],
+    }
+    return await run.api.perform(
+        api.accounting_write("accounting.cancellation", "POST", f"{run.accounting}/cancellations", body)
     )
 
 
-async def cancel_order(run: OrderRun, rng: random.Random, ctx: dict[str, Any]) -> ApiResult:
-    return await run.api.cancel_order(run.order_id, "stress")
-
-
-async def acc_invoice(run: OrderRun, rng: random.Random, ctx: dict[str, Any]) -> ApiResult:
-    refs = sorted(rng.sample([1, 2, 3, 4], rng.randint(1, 4)))
-    body = {"invoiceReference": f"I-{rng.randrange(4)}", "invoiceDate": "2026-11-21", "dueDate": "2026-12-21",
-            "dispatchDate": "2026-11-21", "shipmentReference": "S-1",
-            "items": [{"orderItemReference": r} for r in refs]}  # fmt: skip
-    return await run.api.accounting_write("accounting.invoice", "POST", f"{run.accounting}/invoices", body)
-
-
-async def acc_cancel(run: OrderRun, rng: random.Random, ctx: dict[str, Any]) -> ApiResult:
-    body = {"cancellationDate": "2026-11-21", "cancellationReason": "OUT_OF_STOCK",
-            "items": [{"orderItemReference": rng.randint(1, 4)}]}  # fmt: skip
-    return await run.api.accounting_write("accounting.cancellation", "POST", f"{run.accounting}/cancellations", body)
-
-
-async def acc_payment(run: OrderRun, rng: random.Random, ctx: dict[str, Any]) -> ApiResult:
+async def acc_payment(run: OrderRun, rng: random.Random, ctx: dict[str, Any]) -> Answer:
     body = {"authorizedAmount": rng.choice([10.0, 50.0, 145.8])}
-    return await run.api.accounting_write("accounting.payment", "POST", f"{run.accounting}/payments", body,
-                                          request_id=f"{run.order_id}-pay-{rng.randrange(3)}")  # fmt: skip
+    request_id = f"{run.order_id}-pay-{rng.randrange(3)}"
+    path = f"{run.accounting}/payments"
+    return await run.api.perform(api.accounting_write("accounting.payment", "POST", path, body, request_id=request_id))
 
 
-async def acc_credit(run: OrderRun, rng: random.Random, ctx: dict[str, Any]) -> ApiResult:
+async def acc_credit(run: OrderRun, rng: random.Random, ctx: dict[str, Any]) -> Answer:
     position = rng.choice(ctx["positions"])
     line = {k: position[k] for k in ("orderItemReference", "grossUnitPrice", "vatAmount", "vatPercent", "vatType")}
     line["quantity"] = 1
     n = rng.randrange(3)
     if rng.random() < 0.5:
         body = {"goodwillReference": f"G-{n}", "goodwillDate": "2026-11-22", "items": [line]}
-        return await run.api.accounting_write("accounting.goodwill", "POST", f"{run.accounting}/goodwills", body)
-    body = {"returnReference": f"R-{n}", "returnDate": "2026-11-22", "returnReason": "CUSTOMER_RETURN",
-            "items": [line]}  # fmt: skip
-    return await run.api.accounting_write("accounting.return", "POST", f"{run.accounting}/returns", body)
+        return await run.api.perform(
+            api.accounting_write("accounting.goodwill", "POST", f"{run.accounting}/goodwills", body)
+        )
+    body = {"returnReference": f"R-{n}", "returnDate": "2026-11-22", "returnReason": "CUSTOMER_RETURN", "items": [line]}
+    return await run.api.perform(api.accounting_write("accounting.return", "POST", f"{run.accounting}/returns", body))
 
 
-async def acc_update(run: OrderRun, rng: random.Random, ctx: dict[str, Any]) -> ApiResult:
+async def acc_update(run: OrderRun, rng: random.Random, ctx: dict[str, Any]) -> Answer:
     """Update invoice I-n: drop sku-2 (the gross goes down), or raise sku-1's price (must be refused)."""
     lines = []
     raise_price = rng.random() < 0.3
     for p in ctx["positions"]:
-        line = {k: p[k] for k in ("orderItemReference", "grossUnitPrice", "quantity", "vatAmount", "vatPercent",
-                                  "vatType", "positionType")}  # fmt: skip
+        line = {
+            k: p[k]
+            for k in (
+                "orderItemReference",
+                "grossUnitPrice",
+                "quantity",
+                "vatAmount",
+                "vatPercent",
+                "vatType",
+                "positionType",
+            )
+        }
         if p["orderItemReference"] == 2 and not raise_price:
             line["quantity"] = 0
         if p["orderItemReference"] == 1 and raise_price:
@@ -170,13 +198,27 @@ async def acc_update(run: OrderRun, rng: random.Random, ctx: dict[str, Any]) -> 
         lines.append(line)
     n = rng.randrange(4)
     body = {
-        "invoice": {"invoiceReference": f"U-{n}-{rng.randrange(1000)}", "invoiceDate": "2026-11-22",
-                    "dueDate": "2026-12-22", "dispatchDate": "2026-11-21", "shipmentReference": "S-1",
-                    "items": [{"orderItemReference": ln["orderItemReference"]} for ln in lines]},
-        "order": {"orderReference": run.order_id, "currency": "EUR", "orderChannel": "ECOM",
-                  "orderDate": "2026-11-21", "orderType": "PHYSICAL_GOODS", "supplyingCountry": "DE", "items": lines},
-    }  # fmt: skip
-    return await run.api.accounting_write("accounting.update_invoice", "PUT", f"{run.accounting}/invoices/I-{n}", body)
+        "invoice": {
+            "invoiceReference": f"U-{n}-{rng.randrange(1000)}",
+            "invoiceDate": "2026-11-22",
+            "dueDate": "2026-12-22",
+            "dispatchDate": "2026-11-21",
+            "shipmentReference": "S-1",
+            "items": [{"orderItemReference": ln["orderItemReference"]} for ln in lines],
+        },
+        "order": {
+            "orderReference": run.order_id,
+            "currency": "EUR",
+            "orderChannel": "ECOM",
+            "orderDate": "2026-11-21",
+            "orderType": "PHYSICAL_GOODS",
+            "supplyingCountry": "DE",
+            "items": lines,
+        },
+    }
+    return await run.api.perform(
+        api.accounting_write("accounting.update_invoice", "PUT", f"{run.accounting}/invoices/I-{n}", body)
+    )
 
 
 MIX: list[tuple[Op, int]] = [
@@ -202,8 +244,13 @@ async def lane(run: OrderRun, rng: random.Random, ctx: dict[str, Any]) -> None:
 
 
 def seed_body(order_id: str) -> dict[str, Any]:
-    return {"orderId": order_id, "items": ITEMS, "shipping": SHIPPING, "status": "handling",
-            "accounting": {"customerNumber": CUSTOMER}}  # fmt: skip
+    return {
+        "orderId": order_id,
+        "items": ITEMS,
+        "shipping": SHIPPING,
+        "status": "handling",
+        "accounting": {"customerNumber": CUSTOMER},
+    }
 
 
 def answered(metrics: dict[str, Any]) -> int:
@@ -211,18 +258,34 @@ def answered(metrics: dict[str, Any]) -> int:
     return sum(n for key, n in metrics["requests"].items() if key.startswith(("orders ", "accounting ")))
 
 
-async def final_record(run: OrderRun, control: ControlApi) -> RunRecord:
-    """The order's final state as the runner reads it (`harness.runner._final_state`), from the HTTP APIs."""
-    quiet = await control.quiesce(run.order_id, timeout_s=30)
-    status, order = await control.get_order(run.order_id)
-    _, inspected = await control.inspect_order(run.order_id)
-    _, journal = await control.journal(run.order_id)
-    code, accounting = await control.accounting_order(run.order_id)
-    spec = RunSpec(run_id=run.order_id, scenario="stress", integration="stress", cell={}, repetition=0, seed=1,
-                   order_id=run.order_id, order=seed_body(run.order_id), steps=(), expect=CHECKERS)  # fmt: skip
-    final = FinalState(order=order if status == 200 else {}, versions=tuple(inspected["versions"]),
-                       changes=tuple(inspected["changes"]), accounting=accounting if code == 200 else None,
-                       settled=quiet)  # fmt: skip
+async def final_record(run: OrderRun, client: ControlClient) -> RunRecord:
+    """The order's final state as the runner reads it (`control.final_state`), from the HTTP APIs."""
+    quiet = (await client.perform(control.quiesce(run.order_id, timeout_s=30))).body["idle"]
+    read = await client.perform(control.get_order(run.order_id))
+    status, order = read.status, read.body
+    inspected = (await client.perform(control.inspect_order(run.order_id))).body
+    journal = (await client.perform(control.journal(run.order_id))).body
+    acc = await client.perform(control.accounting_order(run.order_id))
+    code, accounting = acc.status, acc.body
+    spec = RunSpec(
+        run_id=run.order_id,
+        scenario="stress",
+        integration="stress",
+        cell={},
+        repetition=0,
+        seed=1,
+        order_id=run.order_id,
+        order=seed_body(run.order_id),
+        steps=(),
+        expect=CHECKERS,
+    )
+    final = FinalState(
+        order=order if status == 200 else {},
+        versions=tuple(inspected["versions"]),
+        changes=tuple(inspected["changes"]),
+        accounting=accounting if code == 200 else None,
+        settled=quiet,
+    )
     return RunRecord(spec=spec, history=tuple(run.recorder.ops), final=final, journal=tuple(journal["entries"]))
 
 
@@ -259,13 +322,14 @@ async def stress(sim: Sim, *, orders: int, seed: int = 20261121) -> Stressed:
         runs = []
         for order_id in order_ids:
             recorder = Recorder(origin=asyncio.get_running_loop().time())
-            runs.append(OrderRun(order_id, RunApi(api_session, endpoints, recorder, "stress"), recorder))
+            runs.append(OrderRun(order_id, ApiClient(api_session, endpoints, recorder, "stress"), recorder))
         master = random.Random(seed)
-        await asyncio.gather(*(lane(run, random.Random(master.getrandbits(64)), ctx) for run in runs
-                               for _ in range(LANES)))  # fmt: skip
+        await asyncio.gather(
+            *(lane(run, random.Random(master.getrandbits(64)), ctx) for run in runs for _ in range(LANES))
+        )
         _, metrics = await sim.call("GET", "/_sim/metrics", expect=200)
-        control = ControlApi(control_session, endpoints)
-        records = list(await asyncio.gather(*(final_record(run, control) for run in runs)))
+        control_client = ControlClient(control_session, endpoints)
+        records = list(await asyncio.gather(*(final_record(run, control_client) for run in runs)))
     sent = sum(len(run.recorder.ops) for run in runs)
     return Stressed(records, sent, answered(metrics) - before, metrics["background_errors"])
 
@@ -283,8 +347,17 @@ async def test_ten_thousand_concurrent_operations_in_serializable_mode_break_no_
     assert [o for o in history if o.outcome is Outcome.INFO] == [], "an unknown outcome: a 5xx or a timeout"
     assert len({o.f for o in history}) == 13, "every kind of operation of the mix was sent"
     ok_kinds = {o.f for o in history if o.outcome is Outcome.OK}
-    assert {"invoice", "change", "get_change", "cancel", "accounting.invoice", "accounting.update_invoice",
-            "accounting.goodwill", "accounting.return", "accounting.payment"} <= ok_kinds  # fmt: skip
+    assert {
+        "invoice",
+        "change",
+        "get_change",
+        "cancel",
+        "accounting.invoice",
+        "accounting.update_invoice",
+        "accounting.goodwill",
+        "accounting.return",
+        "accounting.payment",
+    } <= ok_kinds
     assert any(r.final.order["status"] == "invoiced" for r in done.records), "the mix invoiced nothing"
     problems = done.problems()
     assert problems == [], f"{len(problems)} violations or unknowns, e.g. {problems[:5]}"

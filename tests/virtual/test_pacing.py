@@ -6,14 +6,13 @@ from __future__ import annotations
 
 import pytest
 
-from harness.drive.client import Endpoints
 from harness.drive.runner import RunnerOptions, _Pacer, run_specs
-from harness.integrations.builtin import Naive
+from harness.drive.transport import Endpoints
+from harness.integrations import Naive
 from harness.scenarios import expand, load_scenario
 from harness.virtual.universe import virtual_config
 from simulator import SimConfig, open_server
-
-from .helpers import ROOT
+from tests.support.cli import ROOT
 
 
 def test_slots_are_in_order_spaced_by_the_rate_and_never_in_the_past() -> None:

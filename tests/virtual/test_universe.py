@@ -12,14 +12,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from harness.model.codec import run_to_json
 
 from harness.drive.runner import RunnerOptions, RunOutcome, StepHandler
 from harness.model.records import RunSpec, Verdict
-from harness.output.results import run_to_json
 from harness.scenarios import expand, find_scenarios, load_scenario
 from harness.virtual.universe import Universe, run_virtual, run_virtual_specs, virtual_config
-
-from .helpers import ROOT
+from tests.support.cli import ROOT
 
 
 def _specs_by_scenario(per_scenario: int) -> list[tuple[dict[str, Any], list[RunSpec], Mapping[str, StepHandler]]]:
@@ -92,6 +91,8 @@ def test_a_universe_refuses_a_bad_configuration() -> None:
 SCRIPT = """\
 from typing import Any
 
+from harness.integrations import Control, api
+
 SCENARIO = {
     "name": "peek-then-cancel",
     "order": {"items": [{"id": "sku-1", "price": 1000, "quantity": 2}]},
@@ -104,12 +105,12 @@ SCENARIO = {
 }
 
 
-async def step_peek_then_cancel(ctx: Any, step: Any) -> None:
-    # The control API's generic call goes over HTTP (through the universe's pipes), not in process.
-    status, inspected = await ctx.control.call("GET", f"/_sim/orders/{ctx.order_id}")
-    assert status == 200, inspected
-    if inspected["order"]["status"] != "invoiced":
-        await ctx.api.cancel_order(ctx.order_id, "peeked")
+def step_peek_then_cancel(run: Any, step: Any) -> Any:
+    # A control request the universe does not answer in process goes over HTTP (through its pipes).
+    inspected = yield Control("peek", "GET", f"/_sim/orders/{run.order_id}")
+    assert inspected.status == 200, inspected.body
+    if inspected.body["order"]["status"] != "invoiced":
+        yield api.cancel_order(run.order_id, "peeked")
 """
 
 
