@@ -5,7 +5,7 @@ the project's `scenarios/profiles/` or racelab's own, `known_profiles()`, or by 
 `PATCH /_sim/config`; `FaultsConfig`, the faults the HTTP edge injects per class of route (`FAULT_CLASSES`), and
 `FaultKind`.
 
-Imports: stdlib, pydantic, yaml and `simulator.timing`. No asyncio, no aiohttp.
+Imports: stdlib, pydantic, yaml and `simulator.contract`. No asyncio, no aiohttp.
 
 Timing vocabulary (DESIGN §3.2). A mutating operation goes through
 
@@ -32,8 +32,8 @@ from typing import Annotated, Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from .contract.timing import Delay, Fixed
 from .errors import ConfigError
-from .timing import Delay, Fixed
 
 __all__ = [
     "FAULT_CLASSES",
@@ -237,9 +237,17 @@ class FaultKind(StrEnum):
 
 
 FAULT_CLASSES = (
-    "get_order", "reads", "invoice", "change", "tracking", "start_handling", "cancel", "hook_config", "feed",
+    "get_order",
+    "reads",
+    "invoice",
+    "change",
+    "tracking",
+    "start_handling",
+    "cancel",
+    "hook_config",
+    "feed",
     "accounting",
-)  # fmt: skip
+)
 """The classes of routes faults are configured for (see `FaultsConfig`)."""
 
 Rate = Annotated[float, Field(ge=0.0, le=1.0)]

@@ -11,7 +11,7 @@ Consistency (DESIGN §3.2):
   the snapshot (`write: document`, lost update possible). No lock.
 - `serializable`: READ→COMMIT of one key holds a per-key lock and READ always returns the latest version; no anomaly.
 
-Imports: stdlib (asyncio), `simulator.config`, `.journal`, `.gates`, `.timing`. No aiohttp.
+Imports: stdlib (asyncio), `simulator.config`, `.contract`, `.journal`, `.gates`, `.timing`. No aiohttp.
 """
 
 from __future__ import annotations
@@ -26,9 +26,10 @@ from dataclasses import dataclass, replace
 from typing import Any, Generic, Protocol, TypeVar, cast
 
 from .config import Consistency, SimConfig, WriteTiming
+from .contract.timing import Distribution
 from .gates import Gates
 from .journal import Journal
-from .timing import RngStreams, _Dist
+from .timing import RngStreams
 
 __all__ = ["Core", "Op", "Tx", "Versioned", "VersionedStore"]
 
@@ -344,7 +345,7 @@ class Op:
         self.key = key
         self.op_id = op_id
 
-    def delay(self, phase: str, dist: _Dist) -> Awaitable[float]:
+    def delay(self, phase: str, dist: Distribution) -> Awaitable[float]:
         """Wait the phase's drawn delay; awaiting it gives the delay in ms.
 
         A zero delay (most phases of the `instant` profile, on every request) gives an already-done future: no
@@ -354,7 +355,7 @@ class Op:
             return done
         return self._sleep(phase, dist)
 
-    async def _sleep(self, phase: str, dist: _Dist) -> float:
+    async def _sleep(self, phase: str, dist: Distribution) -> float:
         if dist.is_zero:
             return 0.0
         ms = dist.draw_ms(self.core.rng.get(self.key, self.name, phase))
@@ -362,7 +363,7 @@ class Op:
             await asyncio.sleep(ms / 1000.0)
         return ms
 
-    def draw(self, phase: str, dist: _Dist) -> float:
+    def draw(self, phase: str, dist: Distribution) -> float:
         """Draw a phase value (ms) without waiting, e.g. a read lag."""
         return 0.0 if dist.is_zero else dist.draw_ms(self.core.rng.get(self.key, self.name, phase))
 
@@ -381,8 +382,9 @@ class Op:
                 self.record("released", point=name)
 
     def record(self, phase: str, *, version: int | None = None, **detail: Any) -> None:
-        self.core.journal.record(self.core.now(), self.key, self.name, phase, self.op_id,
-                                 version=version, detail=detail or None)  # fmt: skip
+        self.core.journal.record(
+            self.core.now(), self.key, self.name, phase, self.op_id, version=version, detail=detail or None
+        )
 
 
 def _with_version(state: S, version: int, *, fresh: bool) -> S:

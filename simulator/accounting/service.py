@@ -28,8 +28,9 @@ As in Orders, the rules are judged against the READ snapshot and only unique ref
 return references) are judged at COMMIT against the latest version, like a unique index: in `snapshot`
 consistency, an invoice and a cancellation of the same position can both be accepted (write skew).
 
-Imports: stdlib, `simulator.engine`, `.config`, `.errors`, `.accounting.model`, and the `HookSender` protocol of
-`simulator.orders.service` (the HTTP layer provides the one sender both services use). No aiohttp.
+Imports: stdlib, `simulator.engine`, `simulator.errors`, the accounting domain (`.records`, `.rules`, `.effects`,
+`.documents`), and the `HookSender` protocol of `simulator.orders.service` (the HTTP layer provides the one sender
+both services use). No aiohttp.
 """
 
 from __future__ import annotations
@@ -42,7 +43,17 @@ from typing import Any
 from ..engine import Core, Op, VersionedStore
 from ..errors import BadRequest, NotFound
 from ..orders.service import HookSender
-from .model import (
+from .documents import (
+    edi_error_sent,
+    error_details,
+    invoice_created,
+    order_document,
+    payment_received,
+    refund_completed,
+    update_summary,
+)
+from .effects import apply, new_order
+from .records import (
     AccountingOrder,
     AccountingRequest,
     ErrorDetail,
@@ -52,13 +63,8 @@ from .model import (
     PositionState,
     RequestBody,
     RequestKind,
-    apply,
-    money_json,
-    new_order,
-    problems,
-    unique_problems,
-    update_summary,
 )
+from .rules import problems, unique_problems
 
 __all__ = ["AccountingService", "Callback", "Notification"]
 
@@ -143,7 +149,7 @@ class AccountingService:
         self.notifications: dict[str, list[Notification]] = {}
         """By order reference (also for requests about an order that does not exist)."""
         self.updates: dict[str, list[dict[str, Any]]] = {}
-        """Update-invoice outcomes by order reference, accepted and refused (see `model.update_summary`)."""
+        """Update-invoice outcomes by order reference, accepted and refused (see `documents.update_summary`)."""
         self._requests: dict[tuple[str, str], tuple[str, str]] = {}
         """(businessCode, X-Request-ID) → (internalRequestId, order reference)."""
         self._request_keys: dict[str, list[tuple[str, str]]] = {}
@@ -165,7 +171,7 @@ class AccountingService:
         refunds; the update-invoice outcomes and the notifications sent; pending work."""
         order = self.latest(order_reference)
         return {
-            **order.to_json(),
+            **order_document(order),
             "updates": list(self.updates.get(order_reference, ())),
             "notifications": [n.to_json() for n in self.notifications.get(order_reference, ())],
             "pending": self.core.work.pending(order_reference),
@@ -182,9 +188,15 @@ class AccountingService:
             raise BadRequest(f"accounting order {order_reference} already exists", code="ACCOUNTING-ORDER-EXISTS")
 
     def seed_order(
-        self, *, business_code: str, customer_number: str, order_reference: str, currency: str,
-        positions: tuple[Position, ...], order_type: OrderType = OrderType.DIGITAL_GOODS,
-    ) -> AccountingOrder:  # fmt: skip
+        self,
+        *,
+        business_code: str,
+        customer_number: str,
+        order_reference: str,
+        currency: str,
+        positions: tuple[Position, ...],
+        order_type: OrderType = OrderType.DIGITAL_GOODS,
+    ) -> AccountingOrder:
         """Create an accounting order directly (as if created and confirmed), e.g. mirroring an Orders order.
 
         `order_type` defaults to `DIGITAL_GOODS`, whose invoices need no `carrier` / `trackingCode`: a mirror seeded
@@ -205,8 +217,15 @@ class AccountingService:
         self._retain()
         self.store.create(order_reference, order, self.core.now())
         self._orphans.pop(order_reference, None)  # its traces now live and go with the order
-        self.core.journal.record(self.core.now(), order_reference, "accounting.seed", "commit", order_reference,
-                                 version=1, detail={"total": str(order.total)})  # fmt: skip
+        self.core.journal.record(
+            self.core.now(),
+            order_reference,
+            "accounting.seed",
+            "commit",
+            order_reference,
+            version=1,
+            detail={"total": str(order.total)},
+        )
         return order
 
     def reset(self) -> None:
@@ -260,15 +279,27 @@ class AccountingService:
         callback_id = existing.callback_id if existing else self.core.new_id(_SERVICE_KEY, "callback")
         callback = Callback(callback_id, url, kinds, description)
         self.callbacks[url] = callback
-        self.core.journal.record(self.core.now(), _SERVICE_KEY, "accounting.callbacks", "register", callback_id,
-                                 detail={"url": url, "types": sorted(kinds)})  # fmt: skip
+        self.core.journal.record(
+            self.core.now(),
+            _SERVICE_KEY,
+            "accounting.callbacks",
+            "register",
+            callback_id,
+            detail={"url": url, "types": sorted(kinds)},
+        )
         return callback
 
     # -- writes --------------------------------------------------------------------------------------------
     async def submit(
-        self, kind: RequestKind, *, business_code: str, customer_number: str, order_reference: str,
-        body: RequestBody, request_id: str | None = None,
-    ) -> str:  # fmt: skip
+        self,
+        kind: RequestKind,
+        *,
+        business_code: str,
+        customer_number: str,
+        order_reference: str,
+        body: RequestBody,
+        request_id: str | None = None,
+    ) -> str:
         """Accept one (tier-1 valid) write: returns its `internalRequestId` (the first one's, for a repeated
         X-Request-ID, which is then not applied again). Business results come as notifications."""
         cfg = self.core.config.accounting.write
@@ -290,8 +321,15 @@ class AccountingService:
                 answer = internal_id
                 if request_id is not None:
                     self._remember(business_code, request_id, internal_id, key)
-                request = AccountingRequest(kind, business_code, customer_number, order_reference, internal_id,
-                                            request_id or internal_id.replace("-", ""), body)  # fmt: skip
+                request = AccountingRequest(
+                    kind,
+                    business_code,
+                    customer_number,
+                    order_reference,
+                    internal_id,
+                    request_id or internal_id.replace("-", ""),
+                    body,
+                )
                 if cfg.mode == "sync":
                     await self._process(op, request)
                 else:
@@ -341,8 +379,11 @@ class AccountingService:
                     raise _Refused(taken)
 
             try:
-                state = await tx.commit(lambda o: apply(o, request, at=at, refund_id=refund_id), precheck=unique,
-                                        internalRequestId=request.internal_request_id)  # fmt: skip
+                state = await tx.commit(
+                    lambda o: apply(o, request, at=at, refund_id=refund_id),
+                    precheck=unique,
+                    internalRequestId=request.internal_request_id,
+                )
             except _Refused as exc:
                 self._refuse(op, request, exc.found, tx.previous or snapshot, recorded=True)
                 return
@@ -377,12 +418,16 @@ class AccountingService:
         self._accepted(op, request, None, state)
 
     def _refuse(
-        self, op: Op, request: AccountingRequest, found: list[ErrorDetail], seen: AccountingOrder | None,
-        *, recorded: bool = False,
-    ) -> None:  # fmt: skip
+        self,
+        op: Op,
+        request: AccountingRequest,
+        found: list[ErrorDetail],
+        seen: AccountingOrder | None,
+        *,
+        recorded: bool = False,
+    ) -> None:
         if not recorded:  # Tx.commit journals its own abort
-            op.record("reject", version=seen.version if seen else None,
-                      errors=[p.to_json() for p in found])  # fmt: skip
+            op.record("reject", version=seen.version if seen else None, errors=error_details(found))
         if request.kind is RequestKind.UPDATE_INVOICE:
             self.updates.setdefault(op.key, []).append(update_summary(seen, None, request, "ERROR_IN_FILE"))
             self._traced(op.key)
@@ -396,59 +441,25 @@ class AccountingService:
         rid = request.internal_request_id
         if request.kind in (RequestKind.INVOICE, RequestKind.UPDATE_INVOICE):
             issued = next(i for i in after.invoices if i.request_id == rid)
-            self._notify(request, NotificationType.INVOICE_CREATED, {
-                **self._who(request, after),
-                "invoiceReference": issued.invoice_reference,
-                "invoiceDate": issued.invoice_date,
-                "grossAmount": money_json(issued.gross),
-                "vatAmount": money_json(issued.vat),
-                "replaces": issued.replaces,
-                "transactionId": request.transaction_id,
-            })  # fmt: skip
+            self._notify(request, NotificationType.INVOICE_CREATED, invoice_created(request, after, issued))
         if request.kind is RequestKind.UPDATE_INVOICE:
             self.updates.setdefault(op.key, []).append(update_summary(before, after, request, "OK"))
         if request.kind is RequestKind.PAYMENT:
             payment = next(p for p in after.payments if p.request_id == rid)
-            self._notify(request, NotificationType.PAYMENT_RECEIVED, {
-                **self._who(request, after), "amount": money_json(payment.amount),
-                "transactionId": request.transaction_id,
-            })  # fmt: skip
+            self._notify(request, NotificationType.PAYMENT_RECEIVED, payment_received(request, after, payment))
         for refund in (r for r in after.refunds if r.request_id == rid):
-            self._notify(request, NotificationType.REFUND_COMPLETED, {
-                **self._who(request, after),
-                "refundedToOriginalPaymentInstrument": money_json(-refund.amount),
-                "transactionId": refund.transaction_id,
-            })  # fmt: skip
-
-    @staticmethod
-    def _who(request: AccountingRequest, order: AccountingOrder) -> dict[str, Any]:
-        return {
-            "businessCode": request.business_code,
-            "currency": order.currency,
-            "customerNumber": request.customer_number,
-            "orderReference": order.order_reference,
-        }
+            self._notify(request, NotificationType.REFUND_COMPLETED, refund_completed(request, after, refund))
 
     # -- notifications -------------------------------------------------------------------------------------
     def _edi(self, request: AccountingRequest, found: list[ErrorDetail]) -> None:
         """The qualitative response every request gets."""
-        self._notify(request, NotificationType.EDI_ERROR_SENT, {
-            "requestType": request.kind.request_type,
-            "transactionId": request.transaction_id,
-            "internalRequestId": request.internal_request_id,
-            "businessCode": request.business_code,
-            "customerNumber": request.customer_number,
-            "details": {
-                "orderNo": request.order_reference,
-                "result": "ERROR_IN_FILE" if found else "OK",
-                "errorDetails": [p.to_json() for p in found],
-            },
-        })  # fmt: skip
+        self._notify(request, NotificationType.EDI_ERROR_SENT, edi_error_sent(request, found))
 
     def _notify(self, request: AccountingRequest, kind: NotificationType, parameters: dict[str, Any]) -> None:
         key = request.order_reference
-        notification = Notification(next(self._seq), kind, {"type": kind.value, "parameters": parameters}, key,
-                                    self.core.iso())  # fmt: skip
+        notification = Notification(
+            next(self._seq), kind, {"type": kind.value, "parameters": parameters}, key, self.core.iso()
+        )
         self.notifications.setdefault(key, []).append(notification)
         self._traced(key)
         op = self.core.op("accounting.notify", key, f"{kind.value.rpartition('/')[2]}-{notification.seq}")
@@ -465,15 +476,25 @@ class AccountingService:
             status: int | None = None
             error = None
             try:
-                status = await self.sender.post_json(callback.url, {}, notification.payload,
-                                                     cfg.notify_timeout_ms / 1000.0)  # fmt: skip
+                status = await self.sender.post_json(
+                    callback.url, {}, notification.payload, cfg.notify_timeout_ms / 1000.0
+                )
             except Exception as exc:  # a callback that is down must not stop the simulator
                 error = f"{type(exc).__name__}: {exc}"
             delivered = status is not None and 200 <= status < 300
-            notification.deliveries.append({"callbackUrl": callback.url, "attempt": attempt, "status": status,
-                                            "error": error, "delivered": delivered, "at": self.core.iso()})  # fmt: skip
-            op.record("deliver", attempt=attempt, status=status, error=error, url=callback.url,
-                      type=notification.kind.value)  # fmt: skip
+            notification.deliveries.append(
+                {
+                    "callbackUrl": callback.url,
+                    "attempt": attempt,
+                    "status": status,
+                    "error": error,
+                    "delivered": delivered,
+                    "at": self.core.iso(),
+                }
+            )
+            op.record(
+                "deliver", attempt=attempt, status=status, error=error, url=callback.url, type=notification.kind.value
+            )
             if delivered:
                 return
             if attempt < cfg.notify_max_attempts:

@@ -200,8 +200,11 @@ class EventFilter:
     def to_json(self) -> dict[str, Any]:
         if self.type is FilterType.FROM_ORDERS:
             assert self.expression is not None
-            return {"type": self.type.value, "expression": self.expression.text,
-                    "disableSingleFire": self.disable_single_fire}  # fmt: skip
+            return {
+                "type": self.type.value,
+                "expression": self.expression.text,
+                "disableSingleFire": self.disable_single_fire,
+            }
         if self.statuses is None:
             return {"type": self.type.value}
         return {"type": self.type.value, "status": list(self.statuses)}
@@ -231,8 +234,10 @@ class QueueConfig:
 
     def to_json(self) -> dict[str, int]:
         # the casing of the official GET example and orders-feed.md (the POST schema spells it with a capital M)
-        return {"visibilityTimeoutInSeconds": self.visibility_timeout_s,
-                "messageRetentionPeriodInSeconds": self.retention_s}  # fmt: skip
+        return {
+            "visibilityTimeoutInSeconds": self.visibility_timeout_s,
+            "messageRetentionPeriodInSeconds": self.retention_s,
+        }
 
 
 @dataclass(frozen=True, slots=True)
@@ -457,8 +462,9 @@ class OrderEvents:
         status_changed = before.status != after.status
         if status_changed:
             detail = {"from": before.status, "to": after.status}
-            self.core.journal.record(self.core.now(), after.order_id, "status", "change", after.status,
-                                     version=after.version, detail=detail)  # fmt: skip
+            self.core.journal.record(
+                self.core.now(), after.order_id, "status", "change", after.status, version=after.version, detail=detail
+            )
         elif not self._any_from_orders():
             return
         if not self._feeds and not self._hooks:  # nobody listens (the usual run): only the event's number is spent
@@ -489,9 +495,14 @@ class OrderEvents:
             nonlocal event, n
             if event is None:
                 n = next(self._numbers)
-                event = OrderEvent(event_id=f"evt-{n}", order_id=after.order_id, state=after.status,
-                                   last_state=before.status, last_change=before.last_change,
-                                   current_change=after.last_change)  # fmt: skip
+                event = OrderEvent(
+                    event_id=f"evt-{n}",
+                    order_id=after.order_id,
+                    state=after.status,
+                    last_state=before.status,
+                    last_change=before.last_change,
+                    current_change=after.last_change,
+                )
             return event
 
         if status_changed:
@@ -557,19 +568,23 @@ class OrderEvents:
     async def configure_hook(self, config: HookConfig) -> None:
         """Ping the URL (it must answer 200), then store the hook; it replaces the app key's previous one."""
         if config.app_key not in self._hooks and len(self._hooks) >= _MAX_APP_KEYS:
-            raise BadRequest(f"at most {_MAX_APP_KEYS} app keys may have a hook at once in the simulator",
-                             code="OMS-HOOK-LIMIT")  # fmt: skip
+            raise BadRequest(
+                f"at most {_MAX_APP_KEYS} app keys may have a hook at once in the simulator", code="OMS-HOOK-LIMIT"
+            )
         cfg = self.core.config.orders.hook
         if cfg.ping_on_config:
             try:
-                status = await self.sender.post_json(config.url, config.headers, {"hookConfig": "ping"},
-                                                     cfg.timeout_ms / 1000.0)  # fmt: skip
+                status = await self.sender.post_json(
+                    config.url, config.headers, {"hookConfig": "ping"}, cfg.timeout_ms / 1000.0
+                )
             except Exception as exc:
-                raise RuleViolation(f"The hook URL did not answer the ping: {type(exc).__name__}: {exc}",
-                                    code="OMS-HOOK-PING") from None  # fmt: skip
+                raise RuleViolation(
+                    f"The hook URL did not answer the ping: {type(exc).__name__}: {exc}", code="OMS-HOOK-PING"
+                ) from None
             if status != 200:
-                raise RuleViolation(f"The hook URL answered the ping with {status}; it must answer 200",
-                                    code="OMS-HOOK-PING")  # fmt: skip
+                raise RuleViolation(
+                    f"The hook URL answered the ping with {status}; it must answer 200", code="OMS-HOOK-PING"
+                )
         self._hooks[config.app_key] = _Hook(config, last_notified_at=self.core.now())
 
     def delete_hook(self, app_key: str) -> None:
@@ -594,8 +609,9 @@ class OrderEvents:
         feed = self._feeds.get(config.app_key)
         if feed is None:
             if len(self._feeds) >= _MAX_APP_KEYS:
-                raise BadRequest(f"at most {_MAX_APP_KEYS} app keys may have a feed at once in the simulator",
-                                 code="OMS-FEED-LIMIT")  # fmt: skip
+                raise BadRequest(
+                    f"at most {_MAX_APP_KEYS} app keys may have a feed at once in the simulator", code="OMS-FEED-LIMIT"
+                )
             self._feeds[config.app_key] = _Feed(config, now)
             return
         if config.filter != feed.config.filter:

@@ -4,7 +4,7 @@ Owns: `Order` (one immutable version of an order), `Item`, `Package` (an invoice
 and its lifecycle), `plan_change()` (the Change rules with their CHK codes) and `invoice_problem()` (the invoice
 rules). Everything here is pure: no clock, no I/O.
 
-Imports: stdlib and `simulator.errors`.
+Imports: stdlib, `simulator.contract` and `simulator.errors`.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from enum import StrEnum
 from types import MappingProxyType
 from typing import Any
 
+from ..contract.statuses import ORDER_STATUSES
 from ..errors import NotFound, RuleViolation
 
 __all__ = [
@@ -44,21 +45,8 @@ __all__ = [
     "resolve_invoice_items",
 ]
 
-STATUSES = (
-    "order-created",
-    "payment-pending",
-    "payment-approved",
-    "window-to-cancel",
-    "ready-for-handling",
-    "start-handling",
-    "handling",
-    "waiting-for-fulfillment",
-    "invoice",
-    "invoiced",
-    "request-cancel",
-    "cancel",
-    "canceled",
-)
+STATUSES = ORDER_STATUSES
+"""Every status of an order, in workflow order: the contract's (`simulator.contract.statuses`)."""
 HAPPY_PATH = (
     "payment-pending",
     "payment-approved",
@@ -679,12 +667,14 @@ def plan_change_v1(order: Order, change: ChangeV1Input, *, check_invoices: bool)
             continue
         unit = a.price or 0
         quantity[a.id] = a.quantity
-        new_lines.append(Item(id=a.id, unique_id=f"{a.id}-added", name=a.id, price=unit, quantity=a.quantity,
-                              list_price=unit))  # fmt: skip
+        new_lines.append(
+            Item(id=a.id, unique_id=f"{a.id}-added", name=a.id, price=unit, quantity=a.quantity, list_price=unit)
+        )
     total = change.increment_value - change.discount_value
     if change.discount_value > order.value:
-        raise RuleViolation(f"{V1_EXCEEDS}: discountValue {change.discount_value} > {order.value}",
-                            code="OMS-CHANGE-EXCEEDS")  # fmt: skip
+        raise RuleViolation(
+            f"{V1_EXCEEDS}: discountValue {change.discount_value} > {order.value}", code="OMS-CHANGE-EXCEEDS"
+        )
     new_value = order.value + total
     if check_invoices and order.invoiced_value > new_value:
         raise RuleViolation(

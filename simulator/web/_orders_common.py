@@ -15,9 +15,21 @@ from ..orders.service import OrdersService
 from ._state import ORDERS
 
 __all__ = [
-    "APP_KEY", "CancelBody", "Cents", "Id", "In", "Money", "PositiveMoney", "Qty", "Receipt", "Text", "app_key_of",
-    "as_int", "orders_of", "receipt_answer",
-]  # fmt: skip
+    "APP_KEY",
+    "CancelBody",
+    "Cents",
+    "Id",
+    "In",
+    "Money",
+    "PositiveMoney",
+    "Qty",
+    "Receipt",
+    "Text",
+    "app_key_of",
+    "as_int",
+    "orders_of",
+    "receipt_answer",
+]
 
 APP_KEY = web.RequestKey("vtex_app_key", str)
 """The application key (`X-VTEX-API-AppKey`) of an Orders request; set by the edge middleware (`app.py`)."""

@@ -19,7 +19,7 @@ Credentials are checked by the middleware in `app.py`, like the other services':
 `auth.accounting_subscription_key` is configured, a missing or wrong `X-Subscription-Key` answers 401 (500 with
 `auth.faithful_errors`, the real service's documented oddity).
 
-Imports: aiohttp, pydantic, `simulator.accounting`, `simulator.errors`, `simulator.web.routing`, `.web._state`.
+Imports: aiohttp, pydantic, `simulator.accounting.records`, `simulator.errors`, `simulator.web.routing`, `.web._state`.
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ from typing import Annotated, Any, Final, Protocol, TypeVar, cast
 from aiohttp import web
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, WithJsonSchema
 
-from ..accounting.model import (
+from ..accounting.records import (
     CancellationInput,
     CancellationReason,
     GoodwillInput,
@@ -104,18 +104,24 @@ def _number_schema(minimum: float, maximum: float, places: int) -> WithJsonSchem
 
 
 Money = Annotated[
-    Decimal, _json_number(2), Field(ge=-(10**9), le=10**9, decimal_places=2, allow_inf_nan=False),
+    Decimal,
+    _json_number(2),
+    Field(ge=-(10**9), le=10**9, decimal_places=2, allow_inf_nan=False),
     _number_schema(-1e9, 1e9, 2),
-]  # fmt: skip
+]
 """Currency units, at most two decimal places (`11.9`, `-5`)."""
 PositiveMoney = Annotated[
-    Decimal, _json_number(2), Field(ge=Decimal("0.01"), le=10**9, decimal_places=2, allow_inf_nan=False),
+    Decimal,
+    _json_number(2),
+    Field(ge=Decimal("0.01"), le=10**9, decimal_places=2, allow_inf_nan=False),
     _number_schema(0.01, 1e9, 2),
-]  # fmt: skip
+]
 Quantity = Annotated[
-    Decimal, _json_number(4), Field(ge=Decimal("0.0001"), le=10**6, decimal_places=4, allow_inf_nan=False),
+    Decimal,
+    _json_number(4),
+    Field(ge=Decimal("0.0001"), le=10**6, decimal_places=4, allow_inf_nan=False),
     _number_schema(0.0001, 1e6, 4),
-]  # fmt: skip
+]
 """Decimals allowed (2.5 kg)."""
 QuantityOrZero = Annotated[
     Decimal, _json_number(4), Field(ge=0, le=10**6, decimal_places=4, allow_inf_nan=False), _number_schema(0, 1e6, 4)
@@ -187,8 +193,17 @@ class OrderItem(_In):
     positionType: PositionType = PositionType.SALES_ARTICLE
 
     def to_domain(self) -> Position:
-        return Position(self.orderItemReference, self.grossUnitPrice, self.quantity, self.vatAmount, self.vatPercent,
-                        self.vatType, self.positionType, self.productId, self.description)  # fmt: skip
+        return Position(
+            self.orderItemReference,
+            self.grossUnitPrice,
+            self.quantity,
+            self.vatAmount,
+            self.vatPercent,
+            self.vatType,
+            self.positionType,
+            self.productId,
+            self.description,
+        )
 
 
 class UpdateOrderItem(OrderItem):
@@ -262,9 +277,16 @@ class CreateInvoiceBody(_In):
     items: Annotated[list[ItemRef], Field(min_length=1, max_length=999)]
 
     def to_domain(self) -> InvoiceInput:
-        return InvoiceInput(self.invoiceReference, self.invoiceDate, tuple(i.orderItemReference for i in self.items),
-                            self.dueDate, self.dispatchDate, self.shipmentReference, self.carrier,
-                            self.trackingCode)  # fmt: skip
+        return InvoiceInput(
+            self.invoiceReference,
+            self.invoiceDate,
+            tuple(i.orderItemReference for i in self.items),
+            self.dueDate,
+            self.dispatchDate,
+            self.shipmentReference,
+            self.carrier,
+            self.trackingCode,
+        )
 
 
 class UpdateInvoiceBody(_In):
@@ -298,8 +320,9 @@ class CreditItem(_In):
     vatType: VatType
 
     def to_domain(self) -> Line:
-        return Line(self.orderItemReference, self.grossUnitPrice, self.quantity, self.vatAmount, self.vatPercent,
-                    self.vatType)  # fmt: skip
+        return Line(
+            self.orderItemReference, self.grossUnitPrice, self.quantity, self.vatAmount, self.vatPercent, self.vatType
+        )
 
 
 class GoodwillBody(_In):
@@ -312,8 +335,13 @@ class GoodwillBody(_In):
     items: Annotated[list[CreditItem], Field(min_length=1, max_length=999)]
 
     def to_domain(self) -> GoodwillInput:
-        return GoodwillInput(self.goodwillReference, self.goodwillDate, self.goodwillReason,
-                             tuple(i.to_domain() for i in self.items), self.invoiceReference)  # fmt: skip
+        return GoodwillInput(
+            self.goodwillReference,
+            self.goodwillDate,
+            self.goodwillReason,
+            tuple(i.to_domain() for i in self.items),
+            self.invoiceReference,
+        )
 
 
 class ReturnBody(_In):
@@ -324,8 +352,13 @@ class ReturnBody(_In):
     items: Annotated[list[CreditItem], Field(min_length=1, max_length=999)]
 
     def to_domain(self) -> ReturnInput:
-        return ReturnInput(self.returnReference, self.returnDate, self.returnReason,
-                           tuple(i.to_domain() for i in self.items), self.invoiceReference)  # fmt: skip
+        return ReturnInput(
+            self.returnReference,
+            self.returnDate,
+            self.returnReason,
+            tuple(i.to_domain() for i in self.items),
+            self.invoiceReference,
+        )
 
 
 class PaymentBody(_In):
@@ -364,11 +397,13 @@ class CallbackAnswer(BaseModel):
 
 _PATH = {
     "businessCode": (re.compile(r"^[A-Za-z0-9]{1,10}$"), "1 to 10 letters or digits, e.g. 1000"),
-    "customerNumber": (re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,49}$"),
-                       "1 to 50 letters, digits or _ . : -, e.g. TFI2021072801"),
+    "customerNumber": (
+        re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,49}$"),
+        "1 to 50 letters, digits or _ . : -, e.g. TFI2021072801",
+    ),
     "orderReference": (re.compile(ORDER_REFERENCE_PATTERN), "1 to 16 letters or digits, e.g. ODE12345678901"),
     "invoiceReference": (re.compile(r"^[^\s/]{1,30}$"), "1 to 30 characters, e.g. IDE12345678901"),
-}  # fmt: skip
+}
 _REQUEST_ID = re.compile(r"^[\x21-\x7e]{1,100}$")
 _PATH_SCHEMAS = {name: {"type": "string", "pattern": rule[0].pattern} for name, rule in _PATH.items()}
 """What `_context` checks, as `/openapi.json` declares it."""
@@ -387,12 +422,15 @@ def _context(request: web.Request) -> _Context:
     for name, value in request.match_info.items():
         rule = _PATH.get(name)
         if rule is not None and not rule[0].match(value):
-            raise BadRequest(f"Request does not conform to the schema. Path:{name} Message: expected {rule[1]}, got "
-                             f"{value!r}")  # fmt: skip
+            raise BadRequest(
+                f"Request does not conform to the schema. Path:{name} Message: expected {rule[1]}, got {value!r}"
+            )
     request_id = request.headers.get("X-Request-ID")
     if request_id is not None and not _REQUEST_ID.match(request_id):
-        raise BadRequest("Request does not conform to the schema. Path:X-Request-ID Message: expected 1 to 100 "
-                         "visible ASCII characters")  # fmt: skip
+        raise BadRequest(
+            "Request does not conform to the schema. Path:X-Request-ID Message: expected 1 to 100 "
+            "visible ASCII characters"
+        )
     return _Context(
         request.match_info["businessCode"],
         request.match_info["customerNumber"],
@@ -458,8 +496,9 @@ def _write(kind: RequestKind, model: type[W]) -> Handler:
 async def post_order(request: web.Request) -> web.Response:
     ctx = _context(request)
     body = await _parse(request, CreateOrderBody)
-    return await _submit(request, replace(ctx, order_reference=body.orderReference), RequestKind.ORDER,
-                         body.to_domain())  # fmt: skip
+    return await _submit(
+        request, replace(ctx, order_reference=body.orderReference), RequestKind.ORDER, body.to_domain()
+    )
 
 
 async def update_invoice(request: web.Request) -> web.Response:
@@ -468,8 +507,9 @@ async def update_invoice(request: web.Request) -> web.Response:
     goodwill = body.goodwillReference
     if goodwill is None:
         goodwill = "GW" + request.app[CORE].new_id(ctx.order_reference, "goodwill").replace("-", "")[:28]
-    update = UpdateInvoiceInput(request.match_info["invoiceReference"], goodwill, body.invoice.to_domain(),
-                                body.order.to_domain())  # fmt: skip
+    update = UpdateInvoiceInput(
+        request.match_info["invoiceReference"], goodwill, body.invoice.to_domain(), body.order.to_domain()
+    )
     return await _submit(request, ctx, RequestKind.UPDATE_INVOICE, update)
 
 
@@ -486,32 +526,67 @@ _ORDER = BASE + "/orders/{orderReference}"
 
 
 def accounting_routes() -> list[Route]:
-    r = Route
     a: Final = "accounting"
-    t = ("accounting",)
     ok: dict[int, type[BaseModel] | dict[str, Any] | None] = {200: AcceptedAnswer}
     later = " (tier-1 checks answer 400; business results arrive as an EDIErrorSent notification)"
 
-    def write(path: str, kind: RequestKind, model: type[BaseModel], summary: str, op_id: str) -> Route:
-        return r("POST", _ORDER + path, _write(kind, model), a, summary + later, op_id, body=model, responses=ok,
-                 tags=t, path_params=_PATH_SCHEMAS)  # fmt: skip
+    def route(method: str, path: str, handler: Handler, body: type[BaseModel], summary: str, op_id: str) -> Route:
+        """A write under a business and customer: 200 at once, its business result later."""
+        return Route(
+            method,
+            path,
+            handler,
+            a,
+            summary + later,
+            op_id,
+            body=body,
+            responses=ok,
+            tags=(a,),
+            path_params=_PATH_SCHEMAS,
+        )
 
+    def write(path: str, kind: RequestKind, body: type[BaseModel], summary: str, op_id: str) -> Route:
+        return route("POST", _ORDER + path, _write(kind, body), body, summary, op_id)
+
+    invoice = _ORDER + "/invoices/{invoiceReference}"
+    update = "Update invoice"
     return [
-        r("POST", BASE + "/orders", post_order, a, "Create webshop order" + later, "accountingCreateOrder",
-          body=CreateOrderBody, responses=ok, tags=t, path_params=_PATH_SCHEMAS),
-        write("/invoices", RequestKind.INVOICE, CreateInvoiceBody, "Create invoice (whole positions)",
-              "accountingCreateInvoice"),
-        r("PUT", _ORDER + "/invoices/{invoiceReference}", update_invoice, a, "Update invoice" + later,
-          "accountingUpdateInvoice", body=UpdateInvoiceBody, responses=ok, tags=t, path_params=_PATH_SCHEMAS),
-        r("POST", _ORDER + "/invoices/{invoiceReference}", update_invoice, a,
-          "Update invoice (the form of the seed's sample request)" + later, "accountingUpdateInvoicePost",
-          body=UpdateInvoiceBody, responses=ok, tags=t, path_params=_PATH_SCHEMAS),
-        write("/cancellations", RequestKind.CANCELLATION, CancellationBody, "Cancel positions not yet invoiced",
-              "accountingCancel"),
+        route("POST", BASE + "/orders", post_order, CreateOrderBody, "Create webshop order", "accountingCreateOrder"),
+        write(
+            "/invoices",
+            RequestKind.INVOICE,
+            CreateInvoiceBody,
+            "Create invoice (whole positions)",
+            "accountingCreateInvoice",
+        ),
+        route("PUT", invoice, update_invoice, UpdateInvoiceBody, update, "accountingUpdateInvoice"),
+        route(
+            "POST",
+            invoice,
+            update_invoice,
+            UpdateInvoiceBody,
+            update + " (the form of the seed's sample request)",
+            "accountingUpdateInvoicePost",
+        ),
+        write(
+            "/cancellations",
+            RequestKind.CANCELLATION,
+            CancellationBody,
+            "Cancel positions not yet invoiced",
+            "accountingCancel",
+        ),
         write("/goodwills", RequestKind.GOODWILL, GoodwillBody, "Goodwill on invoiced positions", "accountingGoodwill"),
         write("/returns", RequestKind.RETURN, ReturnBody, "Return invoiced positions", "accountingReturn"),
         write("/payments", RequestKind.PAYMENT, PaymentBody, "Add payment", "accountingAddPayment"),
-        r("POST", "/administration/v1/notification-callbacks", post_callback, a,
-          "Register a notification callback (EDIErrorSent is always delivered)", "accountingRegisterCallback",
-          body=CallbackBody, responses={200: CallbackAnswer}, tags=t),
-    ]  # fmt: skip
+        Route(
+            "POST",
+            "/administration/v1/notification-callbacks",
+            post_callback,
+            a,
+            "Register a notification callback (EDIErrorSent is always delivered)",
+            "accountingRegisterCallback",
+            body=CallbackBody,
+            responses={200: CallbackAnswer},
+            tags=(a,),
+        ),
+    ]

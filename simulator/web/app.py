@@ -56,6 +56,7 @@ from pydantic import ValidationError
 
 from ..accounting.service import AccountingService
 from ..config import AuthConfig, FaultKind, RouteFaults, SimConfig
+from ..contract.headers import CONTROL_HEADER, CONTROL_TOKEN_HEADER
 from ..engine import Core
 from ..errors import ApiError, BadRequest, Forbidden, InjectedFault, PayloadTooLarge, Unauthorized, http_status
 from ..orders.service import OrdersService
@@ -66,14 +67,10 @@ from .control_api import control_routes
 from .orders_api import orders_routes
 from .routing import Route, Security, Service, openapi_document, validation_message
 
-__all__ = ["CONTROL_HEADER", "create_app", "error_answer", "open_runner", "open_server"]
+__all__ = ["create_app", "error_answer", "open_runner", "open_server"]
 
 log = logging.getLogger("simulator")
 VERSION = "0.1.0"
-
-CONTROL_HEADER = "X-Racelab-Control"
-"""Sent by the harness on its own requests to the modelled APIs (reading the final state, configuring the hook):
-never faulted, when the sender may use the control API (loopback, or the control token)."""
 
 _FAULT_CLASS = web.AppKey("fault_class", dict[web.AbstractRoute, str])
 _STOPPING = web.AppKey("stopping", asyncio.Event)
@@ -136,8 +133,9 @@ class _AiohttpSender:
 
     async def post_json(self, url: str, headers: Mapping[str, str], payload: Any, timeout_s: float) -> int:
         session = self._app[HTTP]
-        async with session.post(url, json=payload, headers=dict(headers),
-                                timeout=ClientTimeout(total=timeout_s)) as resp:  # fmt: skip
+        async with session.post(
+            url, json=payload, headers=dict(headers), timeout=ClientTimeout(total=timeout_s)
+        ) as resp:
             await resp.read()
             return resp.status
 
@@ -162,8 +160,12 @@ def error_answer(exc: ApiError, service: str = "control") -> tuple[int, dict[str
 def _error_body(service: str, status: int, code: str, message: str) -> dict[str, Any]:
     if service == "accounting":
         title = {400: "IncorrectMessage", 401: "Unauthorized", 404: "NotFound"}.get(status, "Error")
-        return {"type": "RequestBody" if status == 400 else "Error", "title": title, "code": status,
-                "description": message}  # fmt: skip
+        return {
+            "type": "RequestBody" if status == 400 else "Error",
+            "title": title,
+            "code": status,
+            "description": message,
+        }
     return {"error": {"code": code, "message": message, "exception": None}}
 
 
@@ -202,8 +204,11 @@ def _check_orders(request: web.Request, auth: AuthConfig) -> None:
     if user and _same(user, auth.orders_user_token):
         return
     if not (key and token) and not user:
-        raise Unauthorized("Unauthorized access: send X-VTEX-API-AppKey and X-VTEX-API-AppToken, or a user token in "
-                           "VtexIdclientAutCookie", code="UNAUTHORIZED")  # fmt: skip
+        raise Unauthorized(
+            "Unauthorized access: send X-VTEX-API-AppKey and X-VTEX-API-AppToken, or a user token in "
+            "VtexIdclientAutCookie",
+            code="UNAUTHORIZED",
+        )
     raise Forbidden("The credentials are not enabled to access the service", code="FORBIDDEN")
 
 
@@ -224,9 +229,10 @@ def _check_access(request: web.Request, service: str, config: SimConfig) -> None
         if _is_loopback(request.remote):
             return
         token = auth.control_token
-        if token is None or request.headers.get("X-Racelab-Token") != token:
+        if token is None or request.headers.get(CONTROL_TOKEN_HEADER) != token:
             raise Forbidden(
-                "The control API answers loopback clients only, or clients sending the configured X-Racelab-Token",
+                "The control API answers loopback clients only, or clients sending the configured "
+                f"{CONTROL_TOKEN_HEADER}",
                 code="CONTROL-FORBIDDEN",
             )
 
@@ -340,8 +346,9 @@ async def _inject(request: web.Request, handler: Any, service: str, fault: _Faul
         detail["answered"] = answer.status  # what the client would have seen
     op_id = await _op_id(request)
     if kind in (FaultKind.ERROR_BEFORE, FaultKind.ERROR_AFTER):
-        exc = InjectedFault(f"Injected fault ({kind.value}) on {request.method} {request.path}",
-                            status=fault.spec.status)  # fmt: skip
+        exc = InjectedFault(
+            f"Injected fault ({kind.value}) on {request.method} {request.path}", status=fault.spec.status
+        )
         detail["status"] = exc.status
         response: web.StreamResponse = web.json_response(
             _error_body(service, exc.status, exc.code, exc.message), status=exc.status
@@ -415,9 +422,12 @@ async def _hold(request: web.Request, seconds: float | None) -> None:
 async def _openapi(request: web.Request) -> web.Response:
     config = request.app[CORE].config
     document = openapi_document(
-        request.app[ROUTES], title="racelab simulator", version=VERSION, security=_security(config.auth),
+        request.app[ROUTES],
+        title="racelab simulator",
+        version=VERSION,
+        security=_security(config.auth),
         max_body_bytes=config.limits.max_body_bytes,
-    )  # fmt: skip
+    )
     return web.json_response(document)
 
 
@@ -476,8 +486,9 @@ def create_app(config: SimConfig | None = None) -> web.Application:
     app[ACCOUNTING] = AccountingService(core, _AiohttpSender(app))  # the same client session delivers both
     app[STATS] = {}
     routes: list[Route] = [*orders_routes(), *accounting_routes(), *control_routes()]
-    openapi_route = Route("GET", "/openapi.json", _openapi, "control", "This document", "openapi",
-                          responses={200: {"type": "object"}})  # fmt: skip
+    openapi_route = Route(
+        "GET", "/openapi.json", _openapi, "control", "This document", "openapi", responses={200: {"type": "object"}}
+    )
     routes.append(openapi_route)
     app[ROUTES] = routes
     fault_class: dict[web.AbstractRoute, str] = {}

@@ -13,7 +13,7 @@ from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
 
 from ..errors import BadRequest
-from ..orders.documents import change_history, change_summary
+from ..orders.change_documents import change_history, change_summary
 from ..orders.model import ChangeInput, ChangeItem, ChangeV1Input
 from ._orders_common import CancelBody, Id, In, Money, Qty, Receipt, as_int, orders_of, receipt_answer
 from .order_reads_api import OrderItemDoc
@@ -261,37 +261,128 @@ async def put_change_settings(request: web.Request) -> web.Response:
     return web.json_response(orders.change_settings)
 
 
-_AN = (Query("an", {"type": "string"}, description="Account name (accepted and ignored)"),
-       Query("accountName", {"type": "string"}, description="Account name (accepted and ignored)"))  # fmt: skip
+_AN = (
+    Query("an", {"type": "string"}, description="Account name (accepted and ignored)"),
+    Query("accountName", {"type": "string"}, description="Account name (accepted and ignored)"),
+)
 _CHANGES = "/api/order-system/orders/{orderId}/changes"
 
 
 def change_routes() -> list[Route]:
     r = Route
     return [
-        r("PATCH", _CHANGES, patch_changes, "orders", "Create a Change (asynchronous)", "createChange",
-          body=ChangeBody, responses={202: ChangeDoc}, query=_AN, faults="change"),
-        r("GET", _CHANGES, get_changes, "orders", "Change history", "getChanges",
-          responses={200: ChangeHistoryDoc}, query=_AN, faults="reads"),
-        r("POST", _CHANGES + "/preview", post_change_preview, "orders", "Preview a Change (dry run)",
-          "previewChange", body=ChangeBody, responses={200: ChangeDoc}, query=_AN, faults="reads"),
-        r("GET", _CHANGES + "/{changeRequestId}", get_change, "orders",
-          "Change details: status, inProgress, finished, logs", "getChange", responses={200: ChangeDoc}, query=_AN,
-          faults="reads"),
-        r("POST", _CHANGES + "/{changeRequestId}/retry", post_change_retry, "orders", "Retry an unfinished Change",
-          "retryChange", responses={204: None}, query=_AN, faults="change"),
-        r("POST", _CHANGES + "/{changeRequestId}/cancel", post_change_cancel, "orders",
-          "Cancel an unfinished Change", "cancelChange", body=CancelBody, body_required=False,
-          responses={200: ChangeDoc}, query=_AN, faults="change"),
-        r("GET", "/api/order-system/orders/changes/settings", get_change_settings, "orders",
-          "Order modifications settings", "getChangeSettings", responses={200: ChangeSettingsDoc}, query=_AN,
-          faults="reads"),
-        r("PUT", "/api/order-system/orders/changes/settings", put_change_settings, "orders",
-          "Update order modifications settings", "updateChangeSettings", body=ChangeSettingsBody,
-          responses={200: ChangeSettingsDoc}, query=_AN, faults="change"),
-        r("POST", "/api/oms/pvt/orders/{orderId}/changes", post_change_v1, "orders",
-          "Register a Change v1 (synchronous; the caller computes the value)", "registerChange",
-          body=ChangeV1Body, responses={200: Receipt}, faults="change"),
-        r("GET", "/api/orders/pvt/document/{orderId}/change-summary", get_change_summary, "orders",
-          "Change summary", "getChangeSummary", responses={200: ChangeSummaryDoc}, faults="reads"),
-    ]  # fmt: skip
+        r(
+            "PATCH",
+            _CHANGES,
+            patch_changes,
+            "orders",
+            "Create a Change (asynchronous)",
+            "createChange",
+            body=ChangeBody,
+            responses={202: ChangeDoc},
+            query=_AN,
+            faults="change",
+        ),
+        r(
+            "GET",
+            _CHANGES,
+            get_changes,
+            "orders",
+            "Change history",
+            "getChanges",
+            responses={200: ChangeHistoryDoc},
+            query=_AN,
+            faults="reads",
+        ),
+        r(
+            "POST",
+            _CHANGES + "/preview",
+            post_change_preview,
+            "orders",
+            "Preview a Change (dry run)",
+            "previewChange",
+            body=ChangeBody,
+            responses={200: ChangeDoc},
+            query=_AN,
+            faults="reads",
+        ),
+        r(
+            "GET",
+            _CHANGES + "/{changeRequestId}",
+            get_change,
+            "orders",
+            "Change details: status, inProgress, finished, logs",
+            "getChange",
+            responses={200: ChangeDoc},
+            query=_AN,
+            faults="reads",
+        ),
+        r(
+            "POST",
+            _CHANGES + "/{changeRequestId}/retry",
+            post_change_retry,
+            "orders",
+            "Retry an unfinished Change",
+            "retryChange",
+            responses={204: None},
+            query=_AN,
+            faults="change",
+        ),
+        r(
+            "POST",
+            _CHANGES + "/{changeRequestId}/cancel",
+            post_change_cancel,
+            "orders",
+            "Cancel an unfinished Change",
+            "cancelChange",
+            body=CancelBody,
+            body_required=False,
+            responses={200: ChangeDoc},
+            query=_AN,
+            faults="change",
+        ),
+        r(
+            "GET",
+            "/api/order-system/orders/changes/settings",
+            get_change_settings,
+            "orders",
+            "Order modifications settings",
+            "getChangeSettings",
+            responses={200: ChangeSettingsDoc},
+            query=_AN,
+            faults="reads",
+        ),
+        r(
+            "PUT",
+            "/api/order-system/orders/changes/settings",
+            put_change_settings,
+            "orders",
+            "Update order modifications settings",
+            "updateChangeSettings",
+            body=ChangeSettingsBody,
+            responses={200: ChangeSettingsDoc},
+            query=_AN,
+            faults="change",
+        ),
+        r(
+            "POST",
+            "/api/oms/pvt/orders/{orderId}/changes",
+            post_change_v1,
+            "orders",
+            "Register a Change v1 (synchronous; the caller computes the value)",
+            "registerChange",
+            body=ChangeV1Body,
+            responses={200: Receipt},
+            faults="change",
+        ),
+        r(
+            "GET",
+            "/api/orders/pvt/document/{orderId}/change-summary",
+            get_change_summary,
+            "orders",
+            "Change summary",
+            "getChangeSummary",
+            responses={200: ChangeSummaryDoc},
+            faults="reads",
+        ),
+    ]

@@ -21,27 +21,45 @@ from typing import Annotated, Any
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema
 
-from ..accounting.model import OrderType, RequestKind, money_json, positions_from_cents
-from ..accounting.model import SeedItem as AccountingSeedItem
+from ..accounting import OrderType, RequestKind, positions_from_cents
+from ..accounting import SeedItem as AccountingSeedItem
 from ..config import merge_patch
+from ..contract.money import money_json
 from ..errors import BadRequest, ConfigError, NotFound, RuleViolation
 from ..gates import CHECKPOINTS
-from ..orders.documents import document_overrides_schema, item_overrides_schema, order_document, order_profile
+from ..orders.documents import item_overrides_schema, order_document
 from ..orders.model import STATUSES
+from ..orders.profile import document_overrides_schema, order_profile
 from ..orders.service import SeedItem
 from ._state import ACCOUNTING, CORE, ORDERS, STATS
 from .accounting_api import ORDER_REFERENCE_PATTERN, Percent
 from .routing import Query, Route, parse_body
 
 __all__ = [
-    "GATED_OPS", "QuiesceBody", "SeedOrderBody", "StatusBody", "control_routes", "inspect", "journal_of", "move",
-    "reset_state", "seed", "settle",
-]  # fmt: skip
+    "GATED_OPS",
+    "QuiesceBody",
+    "SeedOrderBody",
+    "StatusBody",
+    "control_routes",
+    "inspect",
+    "journal_of",
+    "move",
+    "reset_state",
+    "seed",
+    "settle",
+]
 
 GATED_OPS = (
-    "invoice", "change", "change_v1", "workflow", "tracking", "start_handling", "cancel", "status",
+    "invoice",
+    "change",
+    "change_v1",
+    "workflow",
+    "tracking",
+    "start_handling",
+    "cancel",
+    "status",
     *(kind.op_name for kind in RequestKind),
-)  # fmt: skip
+)
 """Operations whose checkpoints can be gated (`<op>.<checkpoint>`), e.g. `change.after_read`,
 `accounting.invoice.after_read`, `accounting.update_invoice.before_commit`."""
 
@@ -276,9 +294,11 @@ def _reference_of(order_id: str) -> str:
     """
     reference = re.sub(r"[^A-Za-z0-9]", "", order_id)
     if not re.fullmatch(ORDER_REFERENCE_PATTERN, reference):
-        raise RuleViolation(f"accounting.orderReference: the letters and digits of orderId {order_id!r} do not make "
-                            "an order reference (1 to 16 of them); give accounting.orderReference",
-                            code="SIM-ORDER-REFERENCE")  # fmt: skip
+        raise RuleViolation(
+            f"accounting.orderReference: the letters and digits of orderId {order_id!r} do not make "
+            "an order reference (1 to 16 of them); give accounting.orderReference",
+            code="SIM-ORDER-REFERENCE",
+        )
     return reference
 
 
@@ -294,8 +314,9 @@ async def seed(app: web.Application, body: SeedOrderBody) -> dict[str, Any]:
     accounting = app[ACCOUNTING]
     if acc is not None:  # checked before anything is stored: both orders are created, or neither
         if body.tax:
-            raise RuleViolation("accounting: seed with tax 0; Accounting prices include VAT (vatPercent)",
-                                code="SIM-SEED-INVALID")  # fmt: skip
+            raise RuleViolation(
+                "accounting: seed with tax 0; Accounting prices include VAT (vatPercent)", code="SIM-SEED-INVALID"
+            )
         reference = acc.orderReference or (None if body.orderId is None else _reference_of(body.orderId))
         if reference is not None:
             accounting.check_seed(reference)
@@ -345,10 +366,24 @@ async def seed(app: web.Application, body: SeedOrderBody) -> dict[str, Any]:
 
 def _seed_item(i: SeedItemBody) -> SeedItem:
     return SeedItem(
-        i.id, i.price, i.quantity, i.name, i.listPrice, product_id=i.productId, ref_id=i.refId, ean=i.ean,
-        seller_sku=i.sellerSku, seller=i.seller, image_url=i.imageUrl, detail_url=i.detailUrl, weight=i.weight,
-        tax=i.tax, unit_multiplier=i.unitMultiplier, measurement_unit=i.measurementUnit, extra=i.document,
-    )  # fmt: skip
+        i.id,
+        i.price,
+        i.quantity,
+        i.name,
+        i.listPrice,
+        product_id=i.productId,
+        ref_id=i.refId,
+        ean=i.ean,
+        seller_sku=i.sellerSku,
+        seller=i.seller,
+        image_url=i.imageUrl,
+        detail_url=i.detailUrl,
+        weight=i.weight,
+        tax=i.tax,
+        unit_multiplier=i.unitMultiplier,
+        measurement_unit=i.measurementUnit,
+        extra=i.document,
+    )
 
 
 async def list_orders(request: web.Request) -> web.Response:
@@ -357,8 +392,15 @@ async def list_orders(request: web.Request) -> web.Response:
     for order_id in orders.store.ids()[-1000:]:
         o = orders.store.get(order_id)
         if o is not None:
-            out.append({"orderId": o.order_id, "status": o.status, "value": o.value,
-                        "invoiced": o.invoiced_value, "version": o.version})  # fmt: skip
+            out.append(
+                {
+                    "orderId": o.order_id,
+                    "status": o.status,
+                    "value": o.value,
+                    "invoiced": o.invoiced_value,
+                    "version": o.version,
+                }
+            )
     return web.json_response({"orders": out, "total": len(orders.store)})
 
 
@@ -487,8 +529,7 @@ async def wait_gate(request: web.Request) -> web.Response:
     body = await parse_body(request, GateWaitBody)
     gates = request.app[CORE].gates
     try:
-        await asyncio.wait_for(gates.wait_parked(body.orderId, body.point, count=body.count),
-                               body.timeout_ms / 1000.0)  # fmt: skip
+        await asyncio.wait_for(gates.wait_parked(body.orderId, body.point, count=body.count), body.timeout_ms / 1000.0)
     except LookupError as exc:
         raise NotFound(str(exc), code="GATE-NOT-FOUND") from None
     except TimeoutError:
@@ -532,41 +573,161 @@ def control_routes() -> list[Route]:
     t = ("control",)
     return [
         r("GET", "/_sim/health", health, "control", "Health", "simHealth", responses={200: Health}, tags=t),
-        r("GET", "/_sim/config", get_config, "control", "The live configuration", "simGetConfig",
-          responses={200: AnyObject}, tags=t),
-        r("PATCH", "/_sim/config", patch_config, "control",
-          "Change the live configuration (JSON merge patch; validated as a whole)", "simPatchConfig",
-          body=AnyObject, responses={200: AnyObject}, tags=t),
-        r("POST", "/_sim/reset", reset, "control", "Forget every order, change, journal entry and gate",
-          "simReset", responses={200: AnyObject}, tags=t),
-        r("POST", "/_sim/orders", seed_order, "control", "Seed an order directly in a given status", "simSeedOrder",
-          body=SeedOrderBody, responses={201: SeedOrderAnswer}, tags=t),
-        r("GET", "/_sim/orders", list_orders, "control", "List the latest 1000 orders", "simListOrders",
-          responses={200: AnyObject}, tags=t),
-        r("GET", "/_sim/orders/{orderId}", inspect_order, "control", "Inspect an order: versions and Changes",
-          "simInspectOrder", responses={200: AnyObject}, tags=t),
-        r("POST", "/_sim/orders/{orderId}/status", move_status, "control",
-          "Move an order to a status (or `next` on the happy path); hooks fire", "simMoveStatus",
-          body=StatusBody, responses={200: AnyObject}, tags=t),
-        r("GET", "/_sim/accounting/orders/{orderReference}", inspect_accounting_order, "control",
-          "Inspect an accounting order: positions, invoices, goodwills, refunds, updates, notifications",
-          "simInspectAccountingOrder", responses={200: AnyObject}, tags=t),
-        r("GET", "/_sim/accounting/notifications", accounting_notifications, "control",
-          "Accounting notifications sent (and their deliveries)", "simAccountingNotifications",
-          responses={200: AnyObject}, query=[Query("orderReference", {"type": "string"})], tags=t),
-        r("POST", "/_sim/quiesce", quiesce, "control", "Wait until no work is pending (optionally for one order)",
-          "simQuiesce", body=QuiesceBody, body_required=False, responses={200: QuiesceAnswer}, tags=t),
-        r("GET", "/_sim/journal", journal, "control", "Journal entries", "simJournal", responses={200: JournalDoc},
-          query=[Query("orderId", {"type": "string"}), Query("since", {"type": "integer", "minimum": 0}),
-                 Query("limit", {"type": "integer", "minimum": 1, "maximum": 1_000_000})], tags=t),
-        r("GET", "/_sim/gates", list_gates, "control", "Gates held", "simGates", responses={200: GatesDoc},
-          tags=t),
-        r("POST", "/_sim/gates", hold_gate, "control", "Hold a gate", "simHoldGate", body=GateBody,
-          responses={201: GatesDoc}, tags=t),
-        r("POST", "/_sim/gates/release", release_gate, "control", "Release one gate, or all", "simReleaseGate",
-          body=ReleaseBody, body_required=False, responses={200: AnyObject}, tags=t),
-        r("POST", "/_sim/gates/wait", wait_gate, "control", "Wait until operations are parked at a gate",
-          "simWaitGate", body=GateWaitBody, responses={200: AnyObject}, tags=t),
-        r("GET", "/_sim/metrics", metrics, "control", "Counters", "simMetrics", responses={200: AnyObject},
-          tags=t),
-    ]  # fmt: skip
+        r(
+            "GET",
+            "/_sim/config",
+            get_config,
+            "control",
+            "The live configuration",
+            "simGetConfig",
+            responses={200: AnyObject},
+            tags=t,
+        ),
+        r(
+            "PATCH",
+            "/_sim/config",
+            patch_config,
+            "control",
+            "Change the live configuration (JSON merge patch; validated as a whole)",
+            "simPatchConfig",
+            body=AnyObject,
+            responses={200: AnyObject},
+            tags=t,
+        ),
+        r(
+            "POST",
+            "/_sim/reset",
+            reset,
+            "control",
+            "Forget every order, change, journal entry and gate",
+            "simReset",
+            responses={200: AnyObject},
+            tags=t,
+        ),
+        r(
+            "POST",
+            "/_sim/orders",
+            seed_order,
+            "control",
+            "Seed an order directly in a given status",
+            "simSeedOrder",
+            body=SeedOrderBody,
+            responses={201: SeedOrderAnswer},
+            tags=t,
+        ),
+        r(
+            "GET",
+            "/_sim/orders",
+            list_orders,
+            "control",
+            "List the latest 1000 orders",
+            "simListOrders",
+            responses={200: AnyObject},
+            tags=t,
+        ),
+        r(
+            "GET",
+            "/_sim/orders/{orderId}",
+            inspect_order,
+            "control",
+            "Inspect an order: versions and Changes",
+            "simInspectOrder",
+            responses={200: AnyObject},
+            tags=t,
+        ),
+        r(
+            "POST",
+            "/_sim/orders/{orderId}/status",
+            move_status,
+            "control",
+            "Move an order to a status (or `next` on the happy path); hooks fire",
+            "simMoveStatus",
+            body=StatusBody,
+            responses={200: AnyObject},
+            tags=t,
+        ),
+        r(
+            "GET",
+            "/_sim/accounting/orders/{orderReference}",
+            inspect_accounting_order,
+            "control",
+            "Inspect an accounting order: positions, invoices, goodwills, refunds, updates, notifications",
+            "simInspectAccountingOrder",
+            responses={200: AnyObject},
+            tags=t,
+        ),
+        r(
+            "GET",
+            "/_sim/accounting/notifications",
+            accounting_notifications,
+            "control",
+            "Accounting notifications sent (and their deliveries)",
+            "simAccountingNotifications",
+            responses={200: AnyObject},
+            query=[Query("orderReference", {"type": "string"})],
+            tags=t,
+        ),
+        r(
+            "POST",
+            "/_sim/quiesce",
+            quiesce,
+            "control",
+            "Wait until no work is pending (optionally for one order)",
+            "simQuiesce",
+            body=QuiesceBody,
+            body_required=False,
+            responses={200: QuiesceAnswer},
+            tags=t,
+        ),
+        r(
+            "GET",
+            "/_sim/journal",
+            journal,
+            "control",
+            "Journal entries",
+            "simJournal",
+            responses={200: JournalDoc},
+            query=[
+                Query("orderId", {"type": "string"}),
+                Query("since", {"type": "integer", "minimum": 0}),
+                Query("limit", {"type": "integer", "minimum": 1, "maximum": 1_000_000}),
+            ],
+            tags=t,
+        ),
+        r("GET", "/_sim/gates", list_gates, "control", "Gates held", "simGates", responses={200: GatesDoc}, tags=t),
+        r(
+            "POST",
+            "/_sim/gates",
+            hold_gate,
+            "control",
+            "Hold a gate",
+            "simHoldGate",
+            body=GateBody,
+            responses={201: GatesDoc},
+            tags=t,
+        ),
+        r(
+            "POST",
+            "/_sim/gates/release",
+            release_gate,
+            "control",
+            "Release one gate, or all",
+            "simReleaseGate",
+            body=ReleaseBody,
+            body_required=False,
+            responses={200: AnyObject},
+            tags=t,
+        ),
+        r(
+            "POST",
+            "/_sim/gates/wait",
+            wait_gate,
+            "control",
+            "Wait until operations are parked at a gate",
+            "simWaitGate",
+            body=GateWaitBody,
+            responses={200: AnyObject},
+            tags=t,
+        ),
+        r("GET", "/_sim/metrics", metrics, "control", "Counters", "simMetrics", responses={200: AnyObject}, tags=t),
+    ]

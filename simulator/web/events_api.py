@@ -150,12 +150,15 @@ def _filter(body: WorkflowFilterIn | OrdersFilterIn) -> EventFilter:
     combine them, you will get a `409 conflict` status response"."""
     if isinstance(body, WorkflowFilterIn):
         if body.expression is not None or body.disableSingleFire is not None:
-            raise Conflict("filter: FromWorkflow takes `status`, not `expression` or `disableSingleFire`",
-                           code="OMS-FILTER-CONFLICT")  # fmt: skip
+            raise Conflict(
+                "filter: FromWorkflow takes `status`, not `expression` or `disableSingleFire`",
+                code="OMS-FILTER-CONFLICT",
+            )
         return EVERY_STATUS_CHANGE if body.status is None else EventFilter.from_workflow(body.status)
     if body.status is not None:
-        raise Conflict("filter: FromOrders takes `expression` and `disableSingleFire`, not `status`",
-                       code="OMS-FILTER-CONFLICT")  # fmt: skip
+        raise Conflict(
+            "filter: FromOrders takes `expression` and `disableSingleFire`, not `status`", code="OMS-FILTER-CONFLICT"
+        )
     return EventFilter.from_orders(Expression(body.expression), disable_single_fire=bool(body.disableSingleFire))
 
 
@@ -239,26 +242,101 @@ def event_routes() -> list[Route]:
     r = Route
     hook, feed = "hook_config", "feed"
     return [
-        r("GET", "/api/orders/hook/config", get_hook_config, "orders", "Get hook configuration",
-          "GetHookConfiguration", responses={200: HookConfigDoc}, faults=hook),
-        r("POST", "/api/orders/hook/config", post_hook_config, "orders",
-          "Create or update hook configuration (the URL is pinged and must answer 200)", "HookConfiguration",
-          body=HookConfigBody, responses={200: HookConfigDoc, 409: _ERROR}, faults=hook),
-        r("DELETE", "/api/orders/hook/config", delete_hook_config, "orders", "Delete hook configuration",
-          "DeleteHookConfiguration", responses={200: None}, faults=hook),
-        r("GET", "/api/orders/feed/config", get_feed_config, "orders", "Get feed configuration",
-          "GetFeedConfiguration", responses={200: FeedConfigDoc}, faults=feed),
-        r("POST", "/api/orders/feed/config", post_feed_config, "orders", "Create or update feed configuration",
-          "FeedConfiguration", body=FeedConfigBody, responses={200: None, 409: _ERROR}, faults=feed),
-        r("DELETE", "/api/orders/feed/config", delete_feed_config, "orders", "Delete feed configuration",
-          "FeedConfigurationDelete", responses={200: None}, faults=feed),
-        r("GET", "/api/orders/feed", get_feed, "orders",
-          "Retrieve feed items (404 when the app key has no feed configured)", "Getfeedorderstatus1",
-          responses={200: FeedItemsDoc}, faults=feed,
-          query=[Query("maxlot", {"type": "integer", "minimum": 1, "maximum": 10}, required=True,
-                       description="1 to 10")]),
-        r("POST", "/api/orders/feed", post_feed_commit, "orders", "Commit feed items", "Commititemfeedorderstatus",
-          body=FeedCommitBody, responses={200: None}, faults=feed),
-        r("POST", "/api/orders/expressions/jsonata", post_jsonata_test, "orders", "Test JSONata expression",
-          "TestJSONataExpression", body=JsonataTestBody, responses={200: {"type": "boolean"}}, faults=feed),
-    ]  # fmt: skip
+        r(
+            "GET",
+            "/api/orders/hook/config",
+            get_hook_config,
+            "orders",
+            "Get hook configuration",
+            "GetHookConfiguration",
+            responses={200: HookConfigDoc},
+            faults=hook,
+        ),
+        r(
+            "POST",
+            "/api/orders/hook/config",
+            post_hook_config,
+            "orders",
+            "Create or update hook configuration (the URL is pinged and must answer 200)",
+            "HookConfiguration",
+            body=HookConfigBody,
+            responses={200: HookConfigDoc, 409: _ERROR},
+            faults=hook,
+        ),
+        r(
+            "DELETE",
+            "/api/orders/hook/config",
+            delete_hook_config,
+            "orders",
+            "Delete hook configuration",
+            "DeleteHookConfiguration",
+            responses={200: None},
+            faults=hook,
+        ),
+        r(
+            "GET",
+            "/api/orders/feed/config",
+            get_feed_config,
+            "orders",
+            "Get feed configuration",
+            "GetFeedConfiguration",
+            responses={200: FeedConfigDoc},
+            faults=feed,
+        ),
+        r(
+            "POST",
+            "/api/orders/feed/config",
+            post_feed_config,
+            "orders",
+            "Create or update feed configuration",
+            "FeedConfiguration",
+            body=FeedConfigBody,
+            responses={200: None, 409: _ERROR},
+            faults=feed,
+        ),
+        r(
+            "DELETE",
+            "/api/orders/feed/config",
+            delete_feed_config,
+            "orders",
+            "Delete feed configuration",
+            "FeedConfigurationDelete",
+            responses={200: None},
+            faults=feed,
+        ),
+        r(
+            "GET",
+            "/api/orders/feed",
+            get_feed,
+            "orders",
+            "Retrieve feed items (404 when the app key has no feed configured)",
+            "Getfeedorderstatus1",
+            responses={200: FeedItemsDoc},
+            faults=feed,
+            query=[
+                Query("maxlot", {"type": "integer", "minimum": 1, "maximum": 10}, required=True, description="1 to 10")
+            ],
+        ),
+        r(
+            "POST",
+            "/api/orders/feed",
+            post_feed_commit,
+            "orders",
+            "Commit feed items",
+            "Commititemfeedorderstatus",
+            body=FeedCommitBody,
+            responses={200: None},
+            faults=feed,
+        ),
+        r(
+            "POST",
+            "/api/orders/expressions/jsonata",
+            post_jsonata_test,
+            "orders",
+            "Test JSONata expression",
+            "TestJSONataExpression",
+            body=JsonataTestBody,
+            responses={200: {"type": "boolean"}},
+            faults=feed,
+        ),
+    ]

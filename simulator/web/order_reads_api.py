@@ -1,9 +1,9 @@
 """HTTP edge of the order reads: the order document (`GET /api/oms/pvt/orders/{orderId}`, and the PII version's
 `GET /api/orders/pvt/document/{orderId}`), the order list (`GET /api/oms/pvt/orders`) and their response models.
 
-The handlers render with `simulator.orders.documents` directly, the order document once per version (no model
-round trip on the hot path); the models here document the answers in `/openapi.json` (their nested objects allow
-more properties than they name, as the published schema does).
+The handlers render with `simulator.orders.documents` and `.order_list` directly, the order document once per
+version (no model round trip on the hot path); the models here document the answers in `/openapi.json` (their nested
+objects allow more properties than they name, as the published schema does).
 
 Imports: aiohttp, pydantic, `simulator.errors`, `simulator.orders`, `simulator.web._orders_common`,
 `simulator.web.routing`.
@@ -21,7 +21,8 @@ from aiohttp import web
 from pydantic import BaseModel, ConfigDict
 
 from ..errors import BadRequest
-from ..orders.documents import LIST_ORDER_FIELDS, ListQuery, list_orders, order_document, order_document_pii
+from ..orders.documents import order_document, order_document_pii
+from ..orders.order_list import LIST_ORDER_FIELDS, ListQuery, list_orders
 from ._orders_common import orders_of
 from .routing import Query, Route
 
@@ -376,8 +377,10 @@ def _range(name: str, field: str, raw: str | None) -> tuple[datetime, datetime] 
         return None
     match = _RANGE[field].match(raw)
     if match is None:
-        raise BadRequest(f"{name}: expected {field}:[<from> TO <to>] with ISO 8601 dates, e.g. "
-                         f"{field}:[2022-01-01T02:00:00.000Z TO 2022-01-02T01:59:59.999Z]; got {raw!r}")  # fmt: skip
+        raise BadRequest(
+            f"{name}: expected {field}:[<from> TO <to>] with ISO 8601 dates, e.g. "
+            f"{field}:[2022-01-01T02:00:00.000Z TO 2022-01-02T01:59:59.999Z]; got {raw!r}"
+        )
     bounds = []
     for which, value in (("from", match["start"].strip()), ("to", match["end"].strip())):
         if value == "*":
@@ -413,8 +416,9 @@ def list_query(query: Any) -> ListQuery:
     if order_by is not None:
         match = _ORDER_BY.match(order_by)
         if match is None:
-            raise BadRequest(f"orderBy: <field>,<asc|desc> with field one of {', '.join(LIST_ORDER_FIELDS)}; "
-                             f"got {order_by!r}")  # fmt: skip
+            raise BadRequest(
+                f"orderBy: <field>,<asc|desc> with field one of {', '.join(LIST_ORDER_FIELDS)}; got {order_by!r}"
+            )
         field, descending = match["field"], match["direction"] == "desc"
     status = query.get("f_status")
     statuses = frozenset(s.strip() for s in status.split(",") if s.strip()) if status is not None else None
@@ -440,33 +444,78 @@ async def get_order_list(request: web.Request) -> web.Response:
     return web.json_response(list_orders(latest, query))
 
 
-_DATE_RANGE = "{field}:[<from> TO <to>], ISO 8601 dates (`*`: open end), e.g. {field}:[2022-01-01T02:00:00.000Z TO " \
-    "2022-01-02T01:59:59.999Z]"  # fmt: skip
+_DATE_RANGE = (
+    "{field}:[<from> TO <to>], ISO 8601 dates (`*`: open end), e.g. {field}:[2022-01-01T02:00:00.000Z TO "
+    "2022-01-02T01:59:59.999Z]"
+)
 _LIST_QUERY = (
-    Query("f_status", {"type": "string"},
-          description="Comma-separated statuses; an order matches if its status is any of them"),
-    Query("f_creationDate", {"type": "string", "pattern": _RANGE["creationDate"].pattern},
-          description=_DATE_RANGE.format(field="creationDate")),
-    Query("f_invoicedDate", {"type": "string", "pattern": _RANGE["invoicedDate"].pattern},
-          description=_DATE_RANGE.format(field="invoicedDate")),
-    Query("f_authorizedDate", {"type": "string", "pattern": _RANGE["authorizedDate"].pattern},
-          description=_DATE_RANGE.format(field="authorizedDate")),
-    Query("orderBy", {"type": "string", "pattern": _ORDER_BY.pattern},
-          description="<field>,<asc|desc>; default creationDate,desc"),
+    Query(
+        "f_status",
+        {"type": "string"},
+        description="Comma-separated statuses; an order matches if its status is any of them",
+    ),
+    Query(
+        "f_creationDate",
+        {"type": "string", "pattern": _RANGE["creationDate"].pattern},
+        description=_DATE_RANGE.format(field="creationDate"),
+    ),
+    Query(
+        "f_invoicedDate",
+        {"type": "string", "pattern": _RANGE["invoicedDate"].pattern},
+        description=_DATE_RANGE.format(field="invoicedDate"),
+    ),
+    Query(
+        "f_authorizedDate",
+        {"type": "string", "pattern": _RANGE["authorizedDate"].pattern},
+        description=_DATE_RANGE.format(field="authorizedDate"),
+    ),
+    Query(
+        "orderBy",
+        {"type": "string", "pattern": _ORDER_BY.pattern},
+        description="<field>,<asc|desc>; default creationDate,desc",
+    ),
     Query("page", {"type": "integer", "minimum": 1, "maximum": MAX_PAGE}, description="Page, from 1"),
-    Query("per_page", {"type": "integer", "minimum": 1, "maximum": MAX_PER_PAGE},
-          description="Orders per page (default 15)"),
+    Query(
+        "per_page",
+        {"type": "integer", "minimum": 1, "maximum": MAX_PER_PAGE},
+        description="Orders per page (default 15)",
+    ),
     Query("q", {"type": "string"}, description="Order id, client email, document or name (case-insensitive)"),
-)  # fmt: skip
+)
 
 
 def order_read_routes() -> list[Route]:
     r = Route
     return [
-        r("GET", "/api/oms/pvt/orders/{orderId}", get_order, "orders", "Get order", "getOrder",
-          responses={200: OrderDoc}, faults="get_order"),
-        r("GET", "/api/orders/pvt/document/{orderId}", get_order_pii, "orders", "Get order (PII data architecture)",
-          "getOrderPii", responses={200: OrderPiiDoc}, faults="get_order"),
-        r("GET", "/api/oms/pvt/orders", get_order_list, "orders", "List orders", "listOrders",
-          responses={200: OrderListDoc}, query=_LIST_QUERY, faults="get_order"),
-    ]  # fmt: skip
+        r(
+            "GET",
+            "/api/oms/pvt/orders/{orderId}",
+            get_order,
+            "orders",
+            "Get order",
+            "getOrder",
+            responses={200: OrderDoc},
+            faults="get_order",
+        ),
+        r(
+            "GET",
+            "/api/orders/pvt/document/{orderId}",
+            get_order_pii,
+            "orders",
+            "Get order (PII data architecture)",
+            "getOrderPii",
+            responses={200: OrderPiiDoc},
+            faults="get_order",
+        ),
+        r(
+            "GET",
+            "/api/oms/pvt/orders",
+            get_order_list,
+            "orders",
+            "List orders",
+            "listOrders",
+            responses={200: OrderListDoc},
+            query=_LIST_QUERY,
+            faults="get_order",
+        ),
+    ]

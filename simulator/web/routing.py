@@ -28,9 +28,16 @@ from pydantic_core import core_schema
 from ..errors import BadRequest
 
 __all__ = [
-    "Handler", "Query", "Route", "Security", "Service", "openapi_document", "parse_body", "validate_json",
+    "Handler",
+    "Query",
+    "Route",
+    "Security",
+    "Service",
+    "openapi_document",
+    "parse_body",
+    "validate_json",
     "validation_message",
-]  # fmt: skip
+]
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 Service = Literal["orders", "accounting", "control"]
@@ -271,18 +278,23 @@ def openapi_document(
             models.add(r.body)
         models.update(m for m in r.responses.values() if isinstance(m, type))
     ordered = sorted(models, key=lambda m: m.__name__)
-    _, defs = models_json_schema([(m, "validation") for m in ordered], ref_template="#/components/schemas/{model}",
-                                 schema_generator=_JsonSchema)  # fmt: skip
+    _, defs = models_json_schema(
+        [(m, "validation") for m in ordered], ref_template="#/components/schemas/{model}", schema_generator=_JsonSchema
+    )
     schemas = dict(defs.get("$defs", {}))  # OpenAPI 3.1 schemas are JSON Schema 2020-12, as pydantic emits them
     schemas["OrdersError"] = _ORDERS_ERROR
     schemas["AccountingError"] = _ACCOUNTING_ERROR
     paths: dict[str, dict[str, Any]] = {}
     for r in routes:
         params: list[dict[str, Any]] = [
-            {"name": name, "in": "path", "required": True,
-             "schema": dict(r.path_params.get(name, {"type": "string", "minLength": 1}))}
+            {
+                "name": name,
+                "in": "path",
+                "required": True,
+                "schema": dict(r.path_params.get(name, {"type": "string", "minLength": 1})),
+            }
             for name in _path_params(r.path)
-        ]  # fmt: skip
+        ]
         params += [
             {"name": q.name, "in": "query", "required": q.required, "schema": q.schema, "description": q.description}
             for q in r.query

@@ -37,8 +37,9 @@ from harness.bench import (
 from harness.bench import _output_path as output_path
 from harness.bench._common import TIMES, Row, Target
 from harness.bench._precision import delay_stream
-from harness.cli._main import main
-from simulator.timing import RngStreams, Uniform
+from harness.cli import main
+from simulator.contract import Uniform
+from simulator.timing import RngStreams
 
 TINY = replace(
     Plan.quick(),
@@ -88,8 +89,14 @@ def _throughput(ratio_get: float, ratio_post: float) -> dict[str, Any]:
 
 def _precision(p99: float) -> dict[str, Any]:
     errors = {"count": 10, "mean": 1.0, "p50": 1.0, "p99": p99, "max": p99 + 1}
-    op = {"counted": 10, "in_flight": 990.0, "baseline_ms": 0.4, "client_error_ms": errors,
-          "server_error_ms": errors, "signed_client_ms": {"mean": 1.0, "p50": 1.0}}  # fmt: skip
+    op = {
+        "counted": 10,
+        "in_flight": 990.0,
+        "baseline_ms": 0.4,
+        "client_error_ms": errors,
+        "server_error_ms": errors,
+        "signed_client_ms": {"mean": 1.0, "p50": 1.0},
+    }
     return {"get_order": op, "invoice": op}
 
 
@@ -102,12 +109,28 @@ def test_rows_judge_each_figure_against_its_target() -> None:
     ]
     precision = _precision_rows(_precision(7.5), {}, plan)
     assert [r.passed for r in precision] == [False, False, None]  # the server-side row is a diagnosis: no target
-    sweep = {"skew_ms": {"count": 9, "p50": 0.1, "p99": 1.5, "max": 3.0}, "wall_s": 9.0, "longest_run_s": 4.0,
-             "wall_over_longest": 2.25, "run_s": {"p50": 1.0, "max": 4.0}, "command_s": 12.0}  # fmt: skip
+    sweep = {
+        "skew_ms": {"count": 9, "p50": 0.1, "p99": 1.5, "max": 3.0},
+        "wall_s": 9.0,
+        "longest_run_s": 4.0,
+        "wall_over_longest": 2.25,
+        "run_s": {"p50": 1.0, "max": 4.0},
+        "command_s": 12.0,
+    }
     assert [r.passed for r in _sweep_rows(sweep, {}, plan)] == [True, True]
-    virtual = {"available": True, "runs": 1000, "real_s": 60.0, "virtual_s": [4.0, 5.0], "speedup": 13.3,
-               "sweep_s": {"real": 40.0, "virtual": [3.0, 3.1], "virtual_one_job": 5.9}, "speedup_commands": 13.3,
-               "speedup_to_results": 20.0, "identical": False, "differing": ["run-7"], "violations": {}}  # fmt: skip
+    virtual = {
+        "available": True,
+        "runs": 1000,
+        "real_s": 60.0,
+        "virtual_s": [4.0, 5.0],
+        "speedup": 13.3,
+        "sweep_s": {"real": 40.0, "virtual": [3.0, 3.1], "virtual_one_job": 5.9},
+        "speedup_commands": 13.3,
+        "speedup_to_results": 20.0,
+        "identical": False,
+        "differing": ["run-7"],
+        "violations": {},
+    }
     rows = _virtual_rows(virtual, {}, plan)
     assert [(r.figure, r.passed) for r in rows] == [(13.3, True), (1.0, False)]
     assert "real 40.00 s, virtual 3.00, 3.10 s (one worker: 5.90 s)" in rows[0].note
@@ -130,8 +153,9 @@ def test_target_text_and_bounds() -> None:
 
 
 def _report(rows: list[Row]) -> BenchReport:
-    return BenchReport(plan=Plan.quick(), rows=tuple(rows), measures={"throughput": {"x": 1}}, started="now",
-                       seconds=1.0, machine={})  # fmt: skip
+    return BenchReport(
+        plan=Plan.quick(), rows=tuple(rows), measures={"throughput": {"x": 1}}, started="now", seconds=1.0, machine={}
+    )
 
 
 def test_exit_code_table_and_json(tmp_path: Path) -> None:
@@ -230,10 +254,18 @@ def test_every_measure_runs_with_a_tiny_plan(tmp_path: Path) -> None:
     assert errors == {}
     keys = [r.key for r in report.rows]
     assert keys == [
-        "throughput.get_order", "throughput.post_invoice",
-        "delay_precision.get_order", "delay_precision.invoice", "delay_precision.invoice_server",
-        "send_skew", "sweep_wall", "virtual_speedup", "virtual_identical", "first_repro.A", "first_repro.B",
-    ]  # fmt: skip
+        "throughput.get_order",
+        "throughput.post_invoice",
+        "delay_precision.get_order",
+        "delay_precision.invoice",
+        "delay_precision.invoice_server",
+        "send_skew",
+        "sweep_wall",
+        "virtual_speedup",
+        "virtual_identical",
+        "first_repro.A",
+        "first_repro.B",
+    ]
     unmeasured = [r.key for r in report.rows if not isinstance(r.figure, float | int)]
     assert unmeasured == []
     out = tmp_path / "bench.json"

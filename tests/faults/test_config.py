@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from simulator.config import FAULT_CLASSES, FaultKind, RouteFaults, SimConfig, load_profile, merge_patch
+from simulator.contract import Fixed, Uniform
 from simulator.errors import ConfigError
-from simulator.timing import Fixed, Uniform
 
 
 def test_there_are_no_faults_by_default() -> None:

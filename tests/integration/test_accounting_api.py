@@ -59,8 +59,12 @@ async def receiver() -> AsyncIterator[Receiver]:
     await r.server.close()
 
 
-ALL_TYPES = ["accounting/EDIErrorSent", "accounting/invoiceCreated", "accounting/refundCompleted",
-             "accounting/paymentReceived"]  # fmt: skip
+ALL_TYPES = [
+    "accounting/EDIErrorSent",
+    "accounting/invoiceCreated",
+    "accounting/refundCompleted",
+    "accounting/paymentReceived",
+]
 
 
 async def subscribe(sim: Sim, receiver: Receiver, types: list[str] | None = None) -> dict[str, Any]:
@@ -80,25 +84,55 @@ def path(ref: str = "ORD1", suffix: str = "", *, customer: str = CUSTOMER, busin
     return f"/accounting/v1/businesses/{business}/customers/{customer}/orders{order}{suffix}"
 
 
-ADDRESS = {"email": "max.mustermann@outlook.com", "phone": "+491345789555", "title": "DR", "street": "Beispielstr.",
-           "language": "de", "lastName": "Mustermann", "birthDate": "1983-09-15", "firstName": "Max",
-           "postalCode": "48213", "salutation": "MRS", "countryCode": "DE", "nationality": "DE",
-           "postalPlace": "Muenster", "streetNumber": "13A", "customerGroup": "Gold Clients",
-           "taxIdentificationNumber": "DE999999999"}  # fmt: skip
+ADDRESS = {
+    "email": "max.mustermann@outlook.com",
+    "phone": "+491345789555",
+    "title": "DR",
+    "street": "Beispielstr.",
+    "language": "de",
+    "lastName": "Mustermann",
+    "birthDate": "1983-09-15",
+    "firstName": "Max",
+    "postalCode": "48213",
+    "salutation": "MRS",
+    "countryCode": "DE",
+    "nationality": "DE",
+    "postalPlace": "Muenster",
+    "streetNumber": "13A",
+    "customerGroup": "Gold Clients",
+    "taxIdentificationNumber": "DE999999999",
+}
 """The billToAddress of the reference's create-order example."""
 
 SHIP_TO = ("street", "language", "lastName", "firstName", "postalCode", "countryCode", "postalPlace", "streetNumber")
-REFERENCE_ITEM = {"vatType": "NORMAL", "quantity": 1, "productId": "BEF12346512A/1", "vatAmount": 19,
-                  "vatPercent": 19, "description": "Blumentopf XL (GRAU)", "positionType": "SALES_ARTICLE",
-                  "grossUnitPrice": 119, "orderItemReference": 1}  # fmt: skip
-SEED_ITEM = {"grossUnitPrice": 11.9, "orderItemReference": 1, "quantity": 1, "vatAmount": 1.9, "vatPercent": 19,
-             "vatType": "NORMAL", "productId": "WKD12346512A/1", "description": "Best wishes (Digital card)",
-             "positionType": "SALES_ARTICLE"}  # fmt: skip
+REFERENCE_ITEM = {
+    "vatType": "NORMAL",
+    "quantity": 1,
+    "productId": "BEF12346512A/1",
+    "vatAmount": 19,
+    "vatPercent": 19,
+    "description": "Blumentopf XL (GRAU)",
+    "positionType": "SALES_ARTICLE",
+    "grossUnitPrice": 119,
+    "orderItemReference": 1,
+}
+SEED_ITEM = {
+    "grossUnitPrice": 11.9,
+    "orderItemReference": 1,
+    "quantity": 1,
+    "vatAmount": 1.9,
+    "vatPercent": 19,
+    "vatType": "NORMAL",
+    "productId": "WKD12346512A/1",
+    "description": "Best wishes (Digital card)",
+    "positionType": "SALES_ARTICLE",
+}
 """The item of the seed's update-invoice sample."""
 
 
-def order_body(reference: str = "ODE12345678901", items: list[dict[str, Any]] | None = None,
-               **extra: Any) -> dict[str, Any]:  # fmt: skip
+def order_body(
+    reference: str = "ODE12345678901", items: list[dict[str, Any]] | None = None, **extra: Any
+) -> dict[str, Any]:
     """The reference's create-order example (a Visa payment)."""
     return {
         "items": items or [REFERENCE_ITEM],
@@ -122,9 +156,14 @@ def order_body(reference: str = "ODE12345678901", items: list[dict[str, Any]] | 
 
 def invoice_body(reference: str = "IDE12345678901", items: tuple[int, ...] = (1,)) -> dict[str, Any]:
     """The sample of the create-invoice use case."""
-    return {"dispatchDate": "2018-11-06", "dueDate": "2018-11-05", "invoiceDate": "2018-11-04",
-            "items": [{"orderItemReference": i} for i in items], "invoiceReference": reference,
-            "shipmentReference": "S01234567"}  # fmt: skip
+    return {
+        "dispatchDate": "2018-11-06",
+        "dueDate": "2018-11-05",
+        "invoiceDate": "2018-11-04",
+        "items": [{"orderItemReference": i} for i in items],
+        "invoiceReference": reference,
+        "shipmentReference": "S01234567",
+    }
 
 
 SHIPPED = {"carrier": "DHL", "trackingCode": "123456asfd788754sdffs987"}
@@ -166,31 +205,63 @@ def line(
     ref: int, price: float | None = None, quantity: float | None = None, vat: float | None = None
 ) -> dict[str, Any]:
     p, q, v = LINES[ref]
-    return {"orderItemReference": ref, "grossUnitPrice": p if price is None else price,
-            "quantity": q if quantity is None else quantity, "vatAmount": v if vat is None else vat, "vatPercent": 19,
-            "vatType": "NORMAL"}  # fmt: skip
+    return {
+        "orderItemReference": ref,
+        "grossUnitPrice": p if price is None else price,
+        "quantity": q if quantity is None else quantity,
+        "vatAmount": v if vat is None else vat,
+        "vatPercent": 19,
+        "vatType": "NORMAL",
+    }
 
 
-def update_body(*items: dict[str, Any], invoice: str = "INV-1", positions: tuple[int, ...] = (1, 2, 3),
-                goodwill: str = "GW-1", ref: str = "ORD1") -> dict[str, Any]:  # fmt: skip
+def update_body(
+    *items: dict[str, Any],
+    invoice: str = "INV-1",
+    positions: tuple[int, ...] = (1, 2, 3),
+    goodwill: str = "GW-1",
+    ref: str = "ORD1",
+) -> dict[str, Any]:
     return {
         "goodwillReference": goodwill,
         "invoice": {**invoice_body(invoice, positions)},
-        "order": {"orderReference": ref, "currency": "EUR", "orderChannel": "ECOM", "orderDate": "2026-11-21",
-                  "orderType": "PHYSICAL_GOODS", "supplyingCountry": "DE", "items": list(items)},
-    }  # fmt: skip
+        "order": {
+            "orderReference": ref,
+            "currency": "EUR",
+            "orderChannel": "ECOM",
+            "orderDate": "2026-11-21",
+            "orderType": "PHYSICAL_GOODS",
+            "supplyingCountry": "DE",
+            "items": list(items),
+        },
+    }
 
 
 async def seeded(sim: Sim, order_id: str = "ORD1") -> dict[str, Any]:
-    _, answer = await sim.call("POST", "/_sim/orders", expect=201, body={
-        "orderId": order_id, "items": [{"id": "sku-1", "price": 4990, "quantity": 2},
-                                       {"id": "sku-2", "price": 1500, "quantity": 1}],
-        "shipping": 1000, "accounting": {"customerNumber": CUSTOMER}})  # fmt: skip
+    _, answer = await sim.call(
+        "POST",
+        "/_sim/orders",
+        expect=201,
+        body={
+            "orderId": order_id,
+            "items": [{"id": "sku-1", "price": 4990, "quantity": 2}, {"id": "sku-2", "price": 1500, "quantity": 1}],
+            "shipping": 1000,
+            "accounting": {"customerNumber": CUSTOMER},
+        },
+    )
     return dict(answer)
 
 
-async def write(sim: Sim, suffix: str, body: dict[str, Any], *, ref: str = "ORD1", method: str = "POST",
-                customer: str = CUSTOMER, headers: dict[str, str] | None = None) -> str:  # fmt: skip
+async def write(
+    sim: Sim,
+    suffix: str,
+    body: dict[str, Any],
+    *,
+    ref: str = "ORD1",
+    method: str = "POST",
+    customer: str = CUSTOMER,
+    headers: dict[str, str] | None = None,
+) -> str:
     """Send one accounting write; it must be accepted at once (200); returns its internalRequestId."""
     _, answer = await sim.call(method, path(ref, suffix, customer=customer), body=body, headers=headers, expect=200)
     assert set(answer) == {"internalRequestId"}
@@ -272,8 +343,9 @@ async def test_create_order_language_error_is_the_reference_example(sim: Sim, re
     assert details["orderNo"] == "ORDPL8100235158"
     assert details["result"] == "ERROR_IN_FILE"
     text = "The content of field BILLTOLANGUAGECODE may only consist of lower case letters."
-    assert details["errorDetails"] == [{"fieldName": "BILLTOLANGUAGECODE", "providedValue": "PL",
-                                        "ErrorDescription": text}]  # fmt: skip
+    assert details["errorDetails"] == [
+        {"fieldName": "BILLTOLANGUAGECODE", "providedValue": "PL", "ErrorDescription": text}
+    ]
     status, _ = await sim.call("GET", "/_sim/accounting/orders/ORDPL8100235158")
     assert status == 404  # nothing stored
 
@@ -334,21 +406,22 @@ async def test_update_invoice_seed_sample(sim: Sim, receiver: Receiver, method: 
     invoice = await write(sim, "/invoices", invoice_body(), ref="ODE12345678901", customer=customer)
     assert (await outcome(sim, receiver, invoice))["result"] == "OK"
 
-    rid = await write(sim, "/invoices/IDE12345678901", SEED_UPDATE, ref="ODE12345678901", customer=customer,
-                      method=method)  # fmt: skip
+    rid = await write(
+        sim, "/invoices/IDE12345678901", SEED_UPDATE, ref="ODE12345678901", customer=customer, method=method
+    )
     details = await outcome(sim, receiver, rid)
 
     assert details == {"orderNo": "ODE12345678901", "result": "OK", "errorDetails": []}
     doc = await inspect(sim, "ODE12345678901")
     original, issued = doc["invoices"]
-    assert (original["invoiceReference"], original["nullified"], original["nullifiedBy"]) == (
-        "IDE12345678901", True, "GDE12345678901")  # fmt: skip
-    assert (issued["invoiceReference"], issued["nullified"], issued["replaces"]) == (
-        "IDE12345678901", False, "IDE12345678901")  # fmt: skip
+    nullified = (original["invoiceReference"], original["nullified"], original["nullifiedBy"])
+    assert nullified == ("IDE12345678901", True, "GDE12345678901")
+    replacing = (issued["invoiceReference"], issued["nullified"], issued["replaces"])
+    assert replacing == ("IDE12345678901", False, "IDE12345678901")
     assert issued["grossAmount"] == 11.9
     (goodwill,) = doc["goodwills"]
-    assert (goodwill["goodwillReference"], goodwill["automatic"], goodwill["grossAmount"]) == (
-        "GDE12345678901", True, 11.9)  # fmt: skip
+    automatic = (goodwill["goodwillReference"], goodwill["automatic"], goodwill["grossAmount"])
+    assert automatic == ("GDE12345678901", True, 11.9)
     assert [u["result"] for u in doc["updates"]] == ["OK"]
     assert receiver.of("refundCompleted") == []  # same gross, nothing paid: nothing to refund
 
@@ -370,15 +443,24 @@ async def test_update_invoice_seed_sample(sim: Sim, receiver: Receiver, method: 
         ("", order_body(orderDate="10.12.2015"), "Path:orderDate"),
         ("", order_body(billToAddress={**ADDRESS, "email": "not-an-email"}), "Path:billToAddress.email"),
         ("/ORD1/invoices", {**invoice_body(), "invoiceReference": "I" * 31}, "Path:invoiceReference"),
-        ("/ORD1/invoices", {**invoice_body(), "items": [{"orderItemReference": True}]},
-         "Path:items[0].orderItemReference"),
-        ("/ORD1/cancellations", {"cancellationDate": "2018-03-21", "cancellationReason": "BORED"},
-         "Path:cancellationReason"),
-        ("/ORD1/returns", {"returnReference": "R-1", "returnDate": "2018-03-21", "returnReason": "CUSTOMER_RETURN",
-                            "items": []}, "Path:items"),
+        (
+            "/ORD1/invoices",
+            {**invoice_body(), "items": [{"orderItemReference": True}]},
+            "Path:items[0].orderItemReference",
+        ),
+        (
+            "/ORD1/cancellations",
+            {"cancellationDate": "2018-03-21", "cancellationReason": "BORED"},
+            "Path:cancellationReason",
+        ),
+        (
+            "/ORD1/returns",
+            {"returnReference": "R-1", "returnDate": "2018-03-21", "returnReason": "CUSTOMER_RETURN", "items": []},
+            "Path:items",
+        ),
         ("/ORD1/payments", {"authorizedAmount": 0}, "Path:authorizedAmount"),
     ],
-)  # fmt: skip
+)
 async def test_tier1_validation_answers_400_in_the_documented_shape(
     sim: Sim, suffix: str, body: dict[str, Any], where: str
 ) -> None:
@@ -417,8 +499,7 @@ async def test_malformed_requests_answer_400_in_the_documented_shape(
 async def test_json_numbers_become_exact_decimals(sim: Sim, receiver: Receiver) -> None:
     """11.9 is 11.90, not 11.9000000000000003552...; an integer is exact; VAT per unit is checked to the cent."""
     await subscribe(sim, receiver)
-    items = [SEED_ITEM, {**SEED_ITEM, "orderItemReference": 2, "grossUnitPrice": 0.1, "vatAmount": 0.02,
-                         "quantity": 3}]  # fmt: skip
+    items = [SEED_ITEM, {**SEED_ITEM, "orderItemReference": 2, "grossUnitPrice": 0.1, "vatAmount": 0.02, "quantity": 3}]
     assert (await outcome(sim, receiver, await write(sim, "", order_body("EXACT", items), ref="")))["result"] == "OK"
     doc = await inspect(sim, "EXACT")
     assert doc["totalGross"] == 12.2  # 11.90 + 3 x 0.10, with no float residue
@@ -507,9 +588,13 @@ async def test_goodwill_only_on_invoiced_positions(sim: Sim, receiver: Receiver)
     await subscribe(sim, receiver)
     await seeded(sim)
     await write(sim, "/invoices", invoice_body("INV-1", (1,)))
-    goodwill = {"goodwillDate": "2024-09-13", "goodwillReason": "CUSTOMER_COMPLAINT", "invoiceReference": "INV-1",
-                "goodwillReference": "01J7NPK9R5Y0KV1GHA34JZ7YP2",
-                "items": [line(2, price=5, quantity=1, vat=0.8)]}  # fmt: skip
+    goodwill = {
+        "goodwillDate": "2024-09-13",
+        "goodwillReason": "CUSTOMER_COMPLAINT",
+        "invoiceReference": "INV-1",
+        "goodwillReference": "01J7NPK9R5Y0KV1GHA34JZ7YP2",
+        "items": [line(2, price=5, quantity=1, vat=0.8)],
+    }
     refused = await outcome(sim, receiver, await write(sim, "/goodwills", goodwill))
     assert (
         "is open, not invoiced; a goodwill needs an invoiced position" in refused["errorDetails"][0]["ErrorDescription"]
@@ -526,15 +611,15 @@ async def test_return_only_invoiced_quantities(sim: Sim, receiver: Receiver) -> 
     await subscribe(sim, receiver)
     await seeded(sim)
     await write(sim, "/invoices", invoice_body("INV-1", (1,)))
-    ret = {"returnReference": "R-1", "returnDate": "2024-09-13", "returnReason": "CUSTOMER_RETURN",
-           "items": [line(2)]}  # fmt: skip
+    ret = {"returnReference": "R-1", "returnDate": "2024-09-13", "returnReason": "CUSTOMER_RETURN", "items": [line(2)]}
     refused = await outcome(sim, receiver, await write(sim, "/returns", ret))
     assert "a return needs an invoiced position" in refused["errorDetails"][0]["ErrorDescription"]
 
     ret["items"] = [line(1, quantity=1)]  # partial quantity
     assert (await outcome(sim, receiver, await write(sim, "/returns", ret)))["result"] == "OK"
-    too_many = await outcome(sim, receiver, await write(sim, "/returns", {**ret, "returnReference": "R-2",
-                                                                          "items": [line(1, quantity=2)]}))  # fmt: skip
+    too_many = await outcome(
+        sim, receiver, await write(sim, "/returns", {**ret, "returnReference": "R-2", "items": [line(1, quantity=2)]})
+    )
     assert fields_of(too_many) == ["QUANTITY"]
     doc = await inspect(sim)
     assert (doc["positions"][0]["returned"], doc["positions"][0]["returnedQuantity"]) == (True, 1.0)
@@ -562,8 +647,14 @@ async def test_cancelling_a_paid_position_refunds_it(sim: Sim, receiver: Receive
     await outcome(sim, receiver, await write(sim, "/cancellations", cancel))
     (refund,) = receiver.of("refundCompleted")
     assert refund["refundedToOriginalPaymentInstrument"] == -15.0
-    example = {"businessCode", "currency", "customerNumber", "orderReference", "refundedToOriginalPaymentInstrument",
-               "transactionId"}  # fmt: skip
+    example = {
+        "businessCode",
+        "currency",
+        "customerNumber",
+        "orderReference",
+        "refundedToOriginalPaymentInstrument",
+        "transactionId",
+    }
     assert set(refund) == example  # the reference's refundCompleted example
 
 
@@ -586,8 +677,12 @@ async def test_update_rule_2_not_after_a_goodwill(sim: Sim, receiver: Receiver) 
     await subscribe(sim, receiver)
     await seeded(sim)
     await invoiced_all(sim, receiver)
-    goodwill = {"goodwillDate": "2024-09-13", "goodwillReason": "CORRECTION_PRICE", "goodwillReference": "G-1",
-                "items": [line(3, price=5, vat=0.8)]}  # fmt: skip
+    goodwill = {
+        "goodwillDate": "2024-09-13",
+        "goodwillReason": "CORRECTION_PRICE",
+        "goodwillReference": "G-1",
+        "items": [line(3, price=5, vat=0.8)],
+    }
     await write(sim, "/goodwills", goodwill)
     refused = await outcome(
         sim, receiver, await write(sim, "/invoices/INV-1", update_body(line(2, quantity=0)), method="PUT")
@@ -603,8 +698,11 @@ async def test_update_rule_2_not_after_a_return(sim: Sim, receiver: Receiver) ->
     await subscribe(sim, receiver)
     await seeded(sim)
     await invoiced_all(sim, receiver)
-    await write(sim, "/returns", {"returnReference": "R-1", "returnDate": "2024-09-13",
-                                  "returnReason": "CARRIER_RETURN", "items": [line(2)]})  # fmt: skip
+    await write(
+        sim,
+        "/returns",
+        {"returnReference": "R-1", "returnDate": "2024-09-13", "returnReason": "CARRIER_RETURN", "items": [line(2)]},
+    )
     refused = await outcome(sim, receiver, await write(sim, "/invoices/INV-1", update_body(line(2, quantity=0))))
     assert "Position 2 was returned" in refused["errorDetails"][0]["ErrorDescription"]
 
@@ -639,8 +737,10 @@ async def test_update_rule_3_gross_may_go_down_never_up(sim: Sim, receiver: Rece
     assert up["result"] == "ERROR_IN_FILE"
     (problem,) = up["errorDetails"]
     assert (problem["fieldName"], problem["providedValue"]) == ("GROSSUNITPRICE", "50")
-    assert problem["ErrorDescription"] == ("Position 1: the gross may be reduced but not increased; it was 49.90 x 2 = "
-                                           "99.80, the update gives 50 x 2 = 100.00")  # fmt: skip
+    assert problem["ErrorDescription"] == (
+        "Position 1: the gross may be reduced but not increased; it was 49.90 x 2 = "
+        "99.80, the update gives 50 x 2 = 100.00"
+    )
     assert (await inspect(sim))["invoicedGross"] == 124.8  # unchanged
 
     lowered = update_body(line(2, quantity=0), invoice="INV-1", goodwill="GW-2")
@@ -658,7 +758,9 @@ async def test_update_rule_3_gross_may_go_down_never_up(sim: Sim, receiver: Rece
     (refund,) = receiver.of("refundCompleted")
     assert refund["refundedToOriginalPaymentInstrument"] == -15.0
     assert [(u["result"], u["oldGross"], u["newGross"]) for u in doc["updates"]] == [
-        ("ERROR_IN_FILE", 124.8, None), ("OK", 124.8, 109.8)]  # fmt: skip
+        ("ERROR_IN_FILE", 124.8, None),
+        ("OK", 124.8, 109.8),
+    ]
     created = [c["invoiceReference"] for c in receiver.of("invoiceCreated")]
     assert created == ["INV-1", "INV-1"]
 
@@ -668,8 +770,9 @@ async def test_update_of_a_nullified_invoice_is_refused(sim: Sim, receiver: Rece
     await seeded(sim)
     await invoiced_all(sim, receiver)
     await write(sim, "/invoices/INV-1", update_body(line(2, quantity=0), invoice="INV-2"))  # re-issued as INV-2
-    again = await outcome(sim, receiver, await write(sim, "/invoices/INV-1", update_body(line(2, quantity=0),
-                                                                                        goodwill="GW-2")))  # fmt: skip
+    again = await outcome(
+        sim, receiver, await write(sim, "/invoices/INV-1", update_body(line(2, quantity=0), goodwill="GW-2"))
+    )
     assert "was nullified by an earlier update" in again["errorDetails"][0]["ErrorDescription"]
 
 
@@ -742,8 +845,13 @@ async def test_delivery_is_retried_until_a_2xx(sim: Sim, receiver: Receiver) -> 
 
     edis = [n for n in receiver.received if n["type"] == "accounting/EDIErrorSent"]
     assert len(edis) == 3  # at least once: the same notification until a 2xx
-    attempts = [e["detail"]["status"] for e in await sim.journal("ORD1") if e["op"] == "accounting.notify"
-                and e["phase"] == "deliver" and e["detail"]["type"] == "accounting/EDIErrorSent"]  # fmt: skip
+    attempts = [
+        e["detail"]["status"]
+        for e in await sim.journal("ORD1")
+        if e["op"] == "accounting.notify"
+        and e["phase"] == "deliver"
+        and e["detail"]["type"] == "accounting/EDIErrorSent"
+    ]
     assert attempts == [500, 503, 200]
 
 
@@ -865,12 +973,18 @@ async def test_sync_mode_processes_before_answering(sim: Sim) -> None:
 
 async def test_seed_mirrors_the_orders_order(sim: Sim) -> None:
     answer = await seeded(sim)
-    assert answer["accounting"] == {"orderReference": "ORD1", "businessCode": "1000", "customerNumber": CUSTOMER,
-                                    "totalGross": 124.8}  # fmt: skip
+    assert answer["accounting"] == {
+        "orderReference": "ORD1",
+        "businessCode": "1000",
+        "customerNumber": CUSTOMER,
+        "totalGross": 124.8,
+    }
     assert answer["value"] / 100 == answer["accounting"]["totalGross"]
     doc = await inspect(sim)
-    got = [(p["orderItemReference"], p["grossUnitPrice"], p["quantity"], p["vatAmount"], p["positionType"],
-            p["productId"]) for p in doc["positions"]]  # fmt: skip
+    got = [
+        (p["orderItemReference"], p["grossUnitPrice"], p["quantity"], p["vatAmount"], p["positionType"], p["productId"])
+        for p in doc["positions"]
+    ]
     assert got == [
         (1, 49.9, 2.0, 7.97, "SALES_ARTICLE", "sku-1"),
         (2, 15.0, 1.0, 2.39, "SALES_ARTICLE", "sku-2"),
@@ -889,7 +1003,9 @@ async def test_seed_with_an_explicit_reference_and_the_refusals(sim: Sim) -> Non
     assert answer["accounting"]["orderReference"] == "ACC1"
     doc = await inspect(sim, "ACC1")
     assert [(p["positionType"], p["grossUnitPrice"], p["vatAmount"]) for p in doc["positions"]] == [
-        ("SALES_ARTICLE", 9.99, 0.65), ("DISCOUNT", -1.0, -0.07)]  # fmt: skip
+        ("SALES_ARTICLE", 9.99, 0.65),
+        ("DISCOUNT", -1.0, -0.07),
+    ]
     assert doc["totalGross"] == answer["value"] / 100
 
     taken = {**body, "orderId": "ORD2"}

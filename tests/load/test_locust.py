@@ -157,7 +157,7 @@ def test_one_master_and_two_workers_on_loopback_judge_and_report_together(tmp_pa
 def test_racelab_load_refuses_bad_thresholds_before_starting_anything(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from harness.cli._main import main
+    from harness.cli import main
 
     code = main(["load", "race", "--max-violations", "naive=lots", "--out", str(tmp_path / "results")])
     assert code == 2

@@ -65,7 +65,7 @@ def outcome(
         steps=(Step(0.0, "invoice"),),
         expect=(checker,),
     )
-    history = ()
+    history: tuple[Operation, ...] = ()
     if skew_ms is not None:
         history = (
             Operation(
@@ -285,7 +285,7 @@ def test_a_failure_row_names_no_order_and_no_request_id_so_alike_runs_share_it()
 
 
 def test_racelab_options_after_the_profile_are_racelabs_and_the_rest_is_locusts() -> None:
-    from harness.cli._main import _parser
+    from harness.cli import build_parser as _parser
 
     args = _parser().parse_args(
         [

@@ -24,9 +24,9 @@ from typing import Any
 
 import pytest
 
-from simulator.accounting.model import InvoiceInput as AccountingInvoice
-from simulator.accounting.model import PaymentInput, RequestKind, UpdateInvoiceInput, positions_from_cents
-from simulator.accounting.model import SeedItem as AccountingSeedItem
+from simulator.accounting import InvoiceInput as AccountingInvoice
+from simulator.accounting import PaymentInput, RequestKind, UpdateInvoiceInput, positions_from_cents
+from simulator.accounting import SeedItem as AccountingSeedItem
 from simulator.errors import ApiError
 from simulator.orders.events import DEFAULT_APP_KEY, EVERY_STATUS_CHANGE, FeedConfig, QueueConfig
 from simulator.orders.model import ChangeInput, ChangeItem, InvoiceInput, InvoiceItem

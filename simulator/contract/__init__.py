@@ -1,0 +1,64 @@
+"""racelab's contract: what both the simulator and the harness speak, kept in one place so the two cannot drift.
+
+General layout (each module stands alone):
+
+    timing.py     durations (`20`, `"20ms"`, `"1.5s"`) and the delay distributions, each with its one `draw_ms`
+    statuses.py   the order statuses of the Orders API
+    headers.py    the header names racelab adds: the control marker and the control token
+    money.py      cents and currency units, rounding, the VAT inside a gross price
+
+The contract is pure: it imports the standard library and pydantic, never aiohttp or asyncio, and nothing else of
+racelab (not the rest of `simulator`, not `harness`). So the harness's pure modules, the scenario loader and the
+locust processes import it without starting a server, and `tests/unit/test_layers.py` allows exactly this import of
+the simulator from the harness.
+
+    from simulator.contract import Delay, ORDER_STATUSES, parse_duration_ms
+    parse_duration_ms("1.5s")   # 1500.0
+"""
+
+from .headers import CONTROL_HEADER, CONTROL_TOKEN_HEADER
+from .money import CENT, from_cents, money_json, round2, vat_per_unit
+from .statuses import ORDER_STATUSES
+from .timing import (
+    DISTRIBUTIONS,
+    MAX_DURATION_MS,
+    BoundsError,
+    Delay,
+    Distribution,
+    DurationError,
+    Empirical,
+    Exponential,
+    Fixed,
+    LogNormal,
+    Ms,
+    Normal,
+    Pareto,
+    Uniform,
+    parse_duration_ms,
+)
+
+__all__ = [
+    "CENT",
+    "CONTROL_HEADER",
+    "CONTROL_TOKEN_HEADER",
+    "DISTRIBUTIONS",
+    "MAX_DURATION_MS",
+    "ORDER_STATUSES",
+    "BoundsError",
+    "Delay",
+    "Distribution",
+    "DurationError",
+    "Empirical",
+    "Exponential",
+    "Fixed",
+    "LogNormal",
+    "Ms",
+    "Normal",
+    "Pareto",
+    "Uniform",
+    "from_cents",
+    "money_json",
+    "parse_duration_ms",
+    "round2",
+    "vat_per_unit",
+]
