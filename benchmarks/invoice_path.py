@@ -33,8 +33,14 @@ async def _round(orders: OrdersService, n_orders: int, invoices: int, prefix: st
     items = (InvoiceItem(item_index=0, quantity=1, price=1),)
     start = time.process_time()
     for i in range(invoices):
-        inv = InvoiceInput(type="Output", invoice_number=f"{prefix}-{i}", invoice_value=1, issuance_date="2026-11-21",
-                           items=items, form="document")  # fmt: skip
+        inv = InvoiceInput(
+            type="Output",
+            invoice_number=f"{prefix}-{i}",
+            invoice_value=1,
+            issuance_date="2026-11-21",
+            items=items,
+            form="document",
+        )
         await orders.invoice(f"B{i % n_orders}", inv)
         if i % 50 == 49:  # let the background checks run, as the event loop does between requests
             await asyncio.sleep(0)
@@ -55,8 +61,10 @@ async def main() -> None:
     for i in range(args.orders):
         await orders.seed_order(items=[SeedItem("x", 10**9, 1)], order_id=f"B{i}")
     figures = [await _round(orders, args.orders, args.invoices, f"r{r}") for r in range(args.rounds)]
-    print(f"domain CPU cost per invoice: median {statistics.median(figures):.1f} us  (rounds: "
-          f"{', '.join(f'{f:.1f}' for f in figures)})")  # fmt: skip
+    print(
+        f"domain CPU cost per invoice: median {statistics.median(figures):.1f} us  (rounds: "
+        f"{', '.join(f'{f:.1f}' for f in figures)})"
+    )
     if args.profile_out:
         prof = cProfile.Profile()
         prof.enable()

@@ -62,14 +62,16 @@ async def browser_loads(url: str, loads: int, profile: Path) -> list[dict[str, A
         for _ in range(loads):
             page = await browser.new_page(width=1280, height=900)
             load = await page.load(url)
-            found.append({
-                "load_ms": load.load_ms,
-                "wall_ms": load.wall_ms,
-                "dom_content_loaded_ms": float(await page.evaluate(DCL)),
-                "frames_ms": float(await page.evaluate(FRAMES, await_promise=True)),
-                "errors": load.errors,
-                "rows_drawn": await page.evaluate('document.querySelectorAll("#runs tbody tr").length'),
-            })  # fmt: skip
+            found.append(
+                {
+                    "load_ms": load.load_ms,
+                    "wall_ms": load.wall_ms,
+                    "dom_content_loaded_ms": float(await page.evaluate(DCL)),
+                    "frames_ms": float(await page.evaluate(FRAMES, await_promise=True)),
+                    "errors": load.errors,
+                    "rows_drawn": await page.evaluate('document.querySelectorAll("#runs tbody tr").length'),
+                }
+            )
             await page.send("Page.navigate", {"url": "about:blank"})
     return found
 
@@ -101,37 +103,43 @@ def main() -> None:
         size = report.stat().st_size
         loads = asyncio.run(browser_loads(report.resolve().as_uri(), args.loads, Path(scratch) / "chromium"))
         load_ms = [x["load_ms"] for x in loads]
-        figures.update({
-            "result": str(folder),
-            "runs": summary["runs"],
-            "invalid": summary["invalid"],
-            "unknown": summary["unknown"],
-            "runs_jsonl_mb": round(runs_bytes / 1e6, 1),
-            "report_bytes": size,
-            "report_mib": round(size / 1024 / 1024, 2),
-            "build_s": round(build_s, 2),
-            "build_peak_rss_mb": round(peak_mb),
-            "load_ms_median": statistics.median(load_ms),
-            "load_ms_max": max(load_ms),
-            "dom_content_loaded_ms_median": statistics.median(x["dom_content_loaded_ms"] for x in loads),
-            "frames_ms_median": statistics.median(x["frames_ms"] for x in loads),
-            "console_errors": sorted({e for x in loads for e in x["errors"]}),
-            "rows_drawn_at_load": loads[0]["rows_drawn"],
-        })  # fmt: skip
+        figures.update(
+            {
+                "result": str(folder),
+                "runs": summary["runs"],
+                "invalid": summary["invalid"],
+                "unknown": summary["unknown"],
+                "runs_jsonl_mb": round(runs_bytes / 1e6, 1),
+                "report_bytes": size,
+                "report_mib": round(size / 1024 / 1024, 2),
+                "build_s": round(build_s, 2),
+                "build_peak_rss_mb": round(peak_mb),
+                "load_ms_median": statistics.median(load_ms),
+                "load_ms_max": max(load_ms),
+                "dom_content_loaded_ms_median": statistics.median(x["dom_content_loaded_ms"] for x in loads),
+                "frames_ms_median": statistics.median(x["frames_ms"] for x in loads),
+                "console_errors": sorted({e for x in loads for e in x["errors"]}),
+                "rows_drawn_at_load": loads[0]["rows_drawn"],
+            }
+        )
 
     print(f"result       {figures['result']}")
-    print(f"runs         {figures['runs']} ({figures['invalid']} invalid, {figures['unknown']} unknown); "
-          f"runs.jsonl {figures['runs_jsonl_mb']} MB")  # fmt: skip
+    print(
+        f"runs         {figures['runs']} ({figures['invalid']} invalid, {figures['unknown']} unknown); "
+        f"runs.jsonl {figures['runs_jsonl_mb']} MB"
+    )
     if "run_s" in figures:
         print(f"real run     {figures['run_s']} s")
     print(f"build        racelab report: {figures['build_s']} s wall, peak RSS {figures['build_peak_rss_mb']} MB")
     ok_size = "OK" if size < TARGET_BYTES else "OVER"
     print(f"size         {size:,} bytes = {figures['report_mib']} MiB  (target < 5 MiB: {ok_size})")
     ok_load = "OK" if figures["load_ms_max"] < TARGET_LOAD_MS else "OVER"
-    print(f"browser load median {figures['load_ms_median']:.0f} ms, max {figures['load_ms_max']:.0f} ms over "
-          f"{len(loads)} loads (navigation start → load event end; target < 2 s: {ok_load}); "
-          f"DOMContentLoaded {figures['dom_content_loaded_ms_median']:.0f} ms; two frames drawn after "
-          f"{figures['frames_ms_median']:.0f} ms; {figures['rows_drawn_at_load']} rows drawn at load")  # fmt: skip
+    print(
+        f"browser load median {figures['load_ms_median']:.0f} ms, max {figures['load_ms_max']:.0f} ms over "
+        f"{len(loads)} loads (navigation start → load event end; target < 2 s: {ok_load}); "
+        f"DOMContentLoaded {figures['dom_content_loaded_ms_median']:.0f} ms; two frames drawn after "
+        f"{figures['frames_ms_median']:.0f} ms; {figures['rows_drawn_at_load']} rows drawn at load"
+    )
     print(f"console errors: {figures['console_errors'] or 'none'}")
     if args.json:
         args.json.write_text(json.dumps(figures, indent=2) + "\n")

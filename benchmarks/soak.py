@@ -48,8 +48,14 @@ class Driver:
         self.requests = 0
         self.unexpected: list[str] = []
 
-    async def call(self, method: str, path: str, body: Any = None, headers: dict[str, str] | None = None,
-                   expect: tuple[int, ...] = (200,)) -> Any:  # fmt: skip
+    async def call(
+        self,
+        method: str,
+        path: str,
+        body: Any = None,
+        headers: dict[str, str] | None = None,
+        expect: tuple[int, ...] = (200,),
+    ) -> Any:
         async with self.s.request(method, self.url + path, json=body, headers=headers) as resp:
             self.requests += 1
             answer = await resp.json(content_type=None)
@@ -60,8 +66,12 @@ class Driver:
     async def order(self, n: int) -> None:
         oid = f"SOAK{n:08d}"  # an Accounting orderReference: 1 to 16 letters or digits
         acc = f"/accounting/v1/businesses/1000/customers/C-1/orders/{oid}"
-        await self.call("POST", "/_sim/orders", {"orderId": oid, "items": ITEMS, "shipping": 1000,
-                                                 "accounting": {"customerNumber": "C-1"}}, expect=(201,))  # fmt: skip
+        await self.call(
+            "POST",
+            "/_sim/orders",
+            {"orderId": oid, "items": ITEMS, "shipping": 1000, "accounting": {"customerNumber": "C-1"}},
+            expect=(201,),
+        )
         order = await self.call("GET", f"/api/oms/pvt/orders/{oid}")
         if n % 2:
             await self.call(
@@ -73,14 +83,29 @@ class Driver:
             await self.call("POST", "/_sim/quiesce", {"orderId": oid})
             order = await self.call("GET", f"/api/oms/pvt/orders/{oid}")
         value = order["value"] if not (self.args.stuck and n % 3 == 0) else 1000  # a partial invoice: stuck
-        await self.call("POST", f"/api/orders/pvt/document/{oid}/invoices",
-                        {"type": "Output", "issuedDate": "2026-11-21", "invoiceNumber": f"NF-{n}",
-                         "invoiceValue": value,
-                         "items": [{"itemIndex": 0, "price": value, "quantity": 1}]})  # fmt: skip
-        await self.call("POST", f"{acc}/invoices",
-                        {"invoiceReference": f"I-{n}", "invoiceDate": "2026-11-21", "dueDate": "2026-12-21",
-                         "dispatchDate": "2026-11-21", "shipmentReference": "S-1",
-                         "items": [{"orderItemReference": r} for r in (1, 2, 3)]})  # fmt: skip
+        await self.call(
+            "POST",
+            f"/api/orders/pvt/document/{oid}/invoices",
+            {
+                "type": "Output",
+                "issuedDate": "2026-11-21",
+                "invoiceNumber": f"NF-{n}",
+                "invoiceValue": value,
+                "items": [{"itemIndex": 0, "price": value, "quantity": 1}],
+            },
+        )
+        await self.call(
+            "POST",
+            f"{acc}/invoices",
+            {
+                "invoiceReference": f"I-{n}",
+                "invoiceDate": "2026-11-21",
+                "dueDate": "2026-12-21",
+                "dispatchDate": "2026-11-21",
+                "shipmentReference": "S-1",
+                "items": [{"orderItemReference": r} for r in (1, 2, 3)],
+            },
+        )
         await self.call("POST", f"{acc}/payments", {"authorizedAmount": 1.0}, headers={"X-Request-ID": f"pay-{n}"})
         if self.args.unknown:
             nope = f"NOPE-{n:08d}"
@@ -91,8 +116,11 @@ class Driver:
                 {"reason": "soak", "remove": {"items": [{"id": "sku-2", "quantity": 1}]}},
                 expect=(404,),
             )
-            await self.call("POST", f"/accounting/v1/businesses/1000/customers/C-1/orders/{nope}/payments",
-                            {"authorizedAmount": 1.0})  # fmt: skip
+            await self.call(
+                "POST",
+                f"/accounting/v1/businesses/1000/customers/C-1/orders/{nope}/payments",
+                {"authorizedAmount": 1.0},
+            )
 
     async def consume_feed(self) -> None:
         while True:
@@ -106,10 +134,23 @@ def start_server(args: argparse.Namespace) -> tuple[subprocess.Popen[str], str]:
     """`racelab serve --profile instant` with the soak's limits; the process and its URL."""
     limits = {"max_orders": args.max_orders, "journal_max_entries": args.journal, "history_horizon_ms": 1000}
     proc = subprocess.Popen(
-        [sys.executable, "-m", "harness.cli", "serve", "--port", "0", "--profile", "instant",
-         "--overrides", json.dumps({"limits": limits})],
-        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "harness.cli",
+            "serve",
+            "--port",
+            "0",
+            "--profile",
+            "instant",
+            "--overrides",
+            json.dumps({"limits": limits}),
+        ],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     assert proc.stdout is not None
     line = proc.stdout.readline()
     if "listening on" not in line:
@@ -154,8 +195,11 @@ async def soak(args: argparse.Namespace, pid: int, url: str) -> list[dict[str, A
                 "feed": len(feed),
             }
             rows.append(row)
-            print(f"{row['orders']:>8} {row['seconds']:>8} {row['rps']:>7} {row['rss_kib'] / 1024:>8.1f} "
-                  f"{row['kept']:>6} {row['journal']:>8} {row['feed']:>5}", flush=True)  # fmt: skip
+            print(
+                f"{row['orders']:>8} {row['seconds']:>8} {row['rps']:>7} {row['rss_kib'] / 1024:>8.1f} "
+                f"{row['kept']:>6} {row['journal']:>8} {row['feed']:>5}",
+                flush=True,
+            )
         if driver.unexpected:
             print("unexpected answers (first ones):", *driver.unexpected[:5], sep="\n  ")
     return rows
@@ -167,8 +211,10 @@ def summarize(rows: list[dict[str, Any]]) -> str:
     second, last = rows[1], rows[-1]
     orders = last["orders"] - second["orders"]
     per_1k = (last["rss_kib"] - second["rss_kib"]) / orders * 1000
-    return (f"RSS {second['rss_kib'] / 1024:.1f} MiB after {second['orders']:,} orders, {last['rss_kib'] / 1024:.1f} "
-            f"MiB after {last['orders']:,}: {per_1k:+.0f} KiB per 1,000 more orders")  # fmt: skip
+    return (
+        f"RSS {second['rss_kib'] / 1024:.1f} MiB after {second['orders']:,} orders, {last['rss_kib'] / 1024:.1f} "
+        f"MiB after {last['orders']:,}: {per_1k:+.0f} KiB per 1,000 more orders"
+    )
 
 
 def main() -> None:
@@ -191,8 +237,9 @@ def main() -> None:
         proc.communicate(timeout=30)
     print("\n" + summarize(rows))
     if args.out:
-        args.out.write_text(json.dumps({"options": {k: str(v) for k, v in vars(args).items()}, "windows": rows},
-                                       indent=2))  # fmt: skip
+        args.out.write_text(
+            json.dumps({"options": {k: str(v) for k, v in vars(args).items()}, "windows": rows}, indent=2)
+        )
 
 
 if __name__ == "__main__":

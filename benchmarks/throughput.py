@@ -30,12 +30,22 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--connections", type=int, default=50)
     parser.add_argument("--orders", type=int, default=20_000, help="orders the POST invoices spread over")
-    parser.add_argument("--compare", action="append", default=[], metavar="NAME=DIR",
-                        help="also measure the simulator of the checkout at DIR, named NAME (repeatable)")  # fmt: skip
+    parser.add_argument(
+        "--compare",
+        action="append",
+        default=[],
+        metavar="NAME=DIR",
+        help="also measure the simulator of the checkout at DIR, named NAME (repeatable)",
+    )
     parser.add_argument("--out", type=Path, help="write the figures as JSON here")
     args = parser.parse_args()
-    plan = replace(Plan.full(), throughput_seconds=args.seconds, throughput_rounds=args.rounds,
-                   throughput_connections=args.connections, throughput_orders=args.orders)  # fmt: skip
+    plan = replace(
+        Plan.full(),
+        throughput_seconds=args.seconds,
+        throughput_rounds=args.rounds,
+        throughput_connections=args.connections,
+        throughput_orders=args.orders,
+    )
     variants: dict[str, Path | None] = {"simulator": None}
     for spec in args.compare:
         name, sep, folder = spec.partition("=")

@@ -110,8 +110,10 @@ def _per_run(path: Path, profile: str, rounds: int) -> None:
                     universe.run(spec)
                 cpu[name].append((time.process_time() - started) / len(specs) * 1000)
     for name, values in cpu.items():
-        print(f"one run, profile {name}: {statistics.median(values):.2f} ms of CPU (median of {rounds} rounds of "
-              f"{len(specs)} runs in one universe)")  # fmt: skip
+        print(
+            f"one run, profile {name}: {statistics.median(values):.2f} ms of CPU (median of {rounds} rounds of "
+            f"{len(specs)} runs in one universe)"
+        )
     print(f"its simulated delays cost {statistics.median(cpu[profile]) - statistics.median(cpu['instant']):.2f} ms")
 
 
@@ -166,13 +168,17 @@ def main() -> int:
     cores = usable_cores()
     for i, (wall, parent, workers, _) in enumerate(rounds, 1):
         if args.jobs == 1:  # the runs happen in a thread of this process: its CPU is all there is
-            print(f"round {i}: {runs:,} runs in one worker thread: wall {wall:.2f} s · CPU {parent:.2f} s "
-                  f"({1000 * parent / runs:.2f} ms per run, coordination included)")  # fmt: skip
+            print(
+                f"round {i}: {runs:,} runs in one worker thread: wall {wall:.2f} s · CPU {parent:.2f} s "
+                f"({1000 * parent / runs:.2f} ms per run, coordination included)"
+            )
             continue
         floor = (parent + workers) / min(cores, args.jobs)
-        print(f"round {i}: {runs:,} runs, {args.jobs} worker processes: wall {wall:.2f} s · workers' CPU "
-              f"{workers:.2f} s ({1000 * workers / runs:.2f} ms per run) · parent's CPU {parent:.2f} s · "
-              f"floor on {cores} core(s) {floor:.2f} s")  # fmt: skip
+        print(
+            f"round {i}: {runs:,} runs, {args.jobs} worker processes: wall {wall:.2f} s · workers' CPU "
+            f"{workers:.2f} s ({1000 * workers / runs:.2f} ms per run) · parent's CPU {parent:.2f} s · "
+            f"floor on {cores} core(s) {floor:.2f} s"
+        )
     print(f"median wall {statistics.median(r[0] for r in rounds):.2f} s")
     return 0
 

@@ -44,8 +44,16 @@ class Sim:
     def orders(self) -> Any:
         return self.app[ORDERS]
 
-    async def call(self, method: str, path: str, *, body: Any = None, expect: int | None = None,
-                   raw: bytes | None = None, headers: dict[str, str] | None = None) -> tuple[int, Any]:  # fmt: skip
+    async def call(
+        self,
+        method: str,
+        path: str,
+        *,
+        body: Any = None,
+        expect: int | None = None,
+        raw: bytes | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> tuple[int, Any]:
         """One request; returns (status, decoded JSON or None), checked against /openapi.json."""
         data = raw if raw is not None else (json.dumps(body).encode() if body is not None else None)
         hdrs = {"Content-Type": "application/json", **(headers or {})}
@@ -56,8 +64,15 @@ class Sim:
             assert resp.status == expect, f"{method} {path}: {resp.status} {payload}"
         return resp.status, payload
 
-    async def seed(self, order_id: str = "ORD-1", *, items: list[dict[str, Any]] | None = None,
-                   shipping: int = SHIPPING, status: str = "handling", **extra: Any) -> str:  # fmt: skip
+    async def seed(
+        self,
+        order_id: str = "ORD-1",
+        *,
+        items: list[dict[str, Any]] | None = None,
+        shipping: int = SHIPPING,
+        status: str = "handling",
+        **extra: Any,
+    ) -> str:
         body = {"orderId": order_id, "items": items or ITEMS, "shipping": shipping, "status": status, **extra}
         _, answer = await self.call("POST", "/_sim/orders", body=body, expect=201)
         return str(answer["orderId"])
@@ -66,14 +81,27 @@ class Sim:
         _, doc = await self.call("GET", f"/api/oms/pvt/orders/{order_id}", expect=200)
         return dict(doc)
 
-    async def invoice(self, order_id: str = "ORD-1", value: int = VALUE, number: str = "NF-1",
-                      *, expect: int | None = 200, type: str = "Output") -> tuple[int, Any]:  # fmt: skip
-        body = {"type": type, "issuedDate": "2026-11-21", "invoiceNumber": number, "invoiceValue": value,
-                "items": [{"itemIndex": 0, "price": 9980, "quantity": 2}]}  # fmt: skip
+    async def invoice(
+        self,
+        order_id: str = "ORD-1",
+        value: int = VALUE,
+        number: str = "NF-1",
+        *,
+        expect: int | None = 200,
+        type: str = "Output",
+    ) -> tuple[int, Any]:
+        body = {
+            "type": type,
+            "issuedDate": "2026-11-21",
+            "invoiceNumber": number,
+            "invoiceValue": value,
+            "items": [{"itemIndex": 0, "price": 9980, "quantity": 2}],
+        }
         return await self.call("POST", f"/api/orders/pvt/document/{order_id}/invoices", body=body, expect=expect)
 
-    async def change(self, order_id: str = "ORD-1", *, sku: str = "sku-2", quantity: int = 1,
-                     expect: int | None = 202) -> tuple[int, Any]:  # fmt: skip
+    async def change(
+        self, order_id: str = "ORD-1", *, sku: str = "sku-2", quantity: int = 1, expect: int | None = 202
+    ) -> tuple[int, Any]:
         body = {
             "reason": "The client wants to remove a product.",
             "remove": {"items": [{"id": sku, "quantity": quantity}]},

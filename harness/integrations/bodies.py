@@ -13,8 +13,15 @@ from typing import Any
 
 from harness.model.records import Step
 
-__all__ = ["CHANGE_ACTIONS", "change_body", "change_v1_body", "change_v1_request_id", "invoice_items", "summary_change",
-           "summary_order"]  # fmt: skip
+__all__ = [
+    "CHANGE_ACTIONS",
+    "change_body",
+    "change_v1_body",
+    "change_v1_request_id",
+    "invoice_items",
+    "summary_change",
+    "summary_order",
+]
 
 CHANGE_ACTIONS = ("change", "change-v1")
 """The steps that send a Change: `change` (v2, `PATCH /api/order-system/orders/{orderId}/changes`, asynchronous) and

@@ -191,8 +191,9 @@ def _first_field_differences(old: Any, new: Any, path: str = "", limit: int = 3)
             for i, (x, y) in enumerate(zip(a, b, strict=True)):
                 walk(x, y, f"{at}[{i}]")
         else:
-            found.append(f"{at or 'run'}: recorded {json.dumps(a, default=str)[:80]}, replayed "
-                         f"{json.dumps(b, default=str)[:80]}")  # fmt: skip
+            found.append(
+                f"{at or 'run'}: recorded {json.dumps(a, default=str)[:80]}, replayed {json.dumps(b, default=str)[:80]}"
+            )
 
     walk(old, new, path)
     return found

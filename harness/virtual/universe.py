@@ -35,14 +35,14 @@ from typing import Any
 
 import aiohttp
 
-from harness.drive.transport import ControlClient, Endpoints
 from harness.drive.runner import RunnerOptions, RunOutcome, run_specs
+from harness.drive.transport import ControlClient, Endpoints
 from harness.errors import InvalidScenario
 from harness.integrations.flow import Answer, Control
 from harness.integrations.registry import load_integration
 from harness.integrations.steps import StepHandler
-from harness.model.records import RunSpec, Verdict
 from harness.model.codec import run_from_json, run_to_json
+from harness.model.records import RunSpec, Verdict
 from harness.scenarios import load_scenario
 from harness.virtual.clock import VirtualClockLoop
 from harness.virtual.pipes import PipeConnector
@@ -223,8 +223,9 @@ class _World:
     async def run(
         self, spec: RunSpec, options: RunnerOptions, handlers: Mapping[str, StepHandler] | None
     ) -> RunOutcome:
-        (outcome,) = await run_specs([spec], _ENDPOINTS, options=options, handlers=handlers, control=self._control,
-                                     connector=self._connector)  # fmt: skip
+        (outcome,) = await run_specs(
+            [spec], _ENDPOINTS, options=options, handlers=handlers, control=self._control, connector=self._connector
+        )
         return outcome
 
     def _control(self, session: aiohttp.ClientSession, endpoints: Endpoints) -> ControlClient:

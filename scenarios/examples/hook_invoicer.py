@@ -46,8 +46,9 @@ def log(message: str) -> None:
 class Invoicer:
     """Reacts to order hooks: de-duplicates them, and invoices orders that enter `handling`."""
 
-    def __init__(self, orders_url: str, *, mode: str, headers: dict[str, str], grace_ms: float, max_wait_s: float,
-                 poll_ms: float) -> None:  # fmt: skip
+    def __init__(
+        self, orders_url: str, *, mode: str, headers: dict[str, str], grace_ms: float, max_wait_s: float, poll_ms: float
+    ) -> None:
         self.orders_url = orders_url.rstrip("/")
         self.mode = mode
         self.headers = headers
@@ -134,8 +135,10 @@ class Invoicer:
                 log(f"Changes of {order_id}: {len(requests)} listed, none pending after {elapsed * 1000:.0f} ms")
                 return
             if elapsed >= self.max_wait_s:
-                log(f"Changes of {order_id}: still {len(pending)} pending (GET {status}) after {elapsed:.1f} s, "
-                    "invoicing anyway")  # fmt: skip
+                log(
+                    f"Changes of {order_id}: still {len(pending)} pending (GET {status}) after {elapsed:.1f} s, "
+                    "invoicing anyway"
+                )
                 return
             await asyncio.sleep(self.poll_s)
 
@@ -165,10 +168,15 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--host", default="127.0.0.1", help="address to bind (default: 127.0.0.1)")
     parser.add_argument("--port", type=int, default=8091, help="port to serve /hook on (default: 8091; 0: any)")
     parser.add_argument("--mode", choices=["naive", "workaround"], default="naive", help="default: naive")
-    parser.add_argument("--grace-ms", type=float, default=1000.0,
-                        help="workaround: poll Changes at least this long after the hook (default: 1000)")  # fmt: skip
-    parser.add_argument("--max-wait-s", type=float, default=15.0,
-                        help="workaround: invoice anyway after this long (default: 15)")  # fmt: skip
+    parser.add_argument(
+        "--grace-ms",
+        type=float,
+        default=1000.0,
+        help="workaround: poll Changes at least this long after the hook (default: 1000)",
+    )
+    parser.add_argument(
+        "--max-wait-s", type=float, default=15.0, help="workaround: invoice anyway after this long (default: 15)"
+    )
     parser.add_argument("--poll-ms", type=float, default=50.0, help="workaround: polling interval (default: 50)")
     parser.add_argument("--app-key", default=os.environ.get("VTEX_APP_KEY"), help="X-VTEX-API-AppKey, if needed")
     parser.add_argument("--app-token", default=os.environ.get("VTEX_APP_TOKEN"), help="X-VTEX-API-AppToken")
@@ -179,8 +187,14 @@ async def serve(args: argparse.Namespace) -> None:
     headers = {}
     if args.app_key or args.app_token:
         headers = {"X-VTEX-API-AppKey": args.app_key or "", "X-VTEX-API-AppToken": args.app_token or ""}
-    invoicer = Invoicer(args.orders_url, mode=args.mode, headers=headers, grace_ms=args.grace_ms,
-                        max_wait_s=args.max_wait_s, poll_ms=args.poll_ms)  # fmt: skip
+    invoicer = Invoicer(
+        args.orders_url,
+        mode=args.mode,
+        headers=headers,
+        grace_ms=args.grace_ms,
+        max_wait_s=args.max_wait_s,
+        poll_ms=args.poll_ms,
+    )
     app = web.Application()
     app.router.add_post("/hook", invoicer.hook)
     runner = web.AppRunner(app, access_log=None)

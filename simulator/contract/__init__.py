@@ -9,8 +9,8 @@ General layout (each module stands alone):
 
 The contract is pure: it imports the standard library and pydantic, never aiohttp or asyncio, and nothing else of
 racelab (not the rest of `simulator`, not `harness`). So the harness's pure modules, the scenario loader and the
-locust processes import it without starting a server, and `tests/unit/test_layers.py` allows exactly this import of
-the simulator from the harness.
+locust processes import it without loading the server: it is the one part of the simulator they may import
+(`docs/architecture.md`, which `tests/unit/test_layers.py` reads).
 
     from simulator.contract import Delay, ORDER_STATUSES, parse_duration_ms
     parse_duration_ms("1.5s")   # 1500.0

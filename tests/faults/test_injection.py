@@ -111,9 +111,12 @@ async def test_each_fault_kind_as_a_client_sees_it(
     if expected.seen == "503":
         assert result.status == 503
         assert result.body == {
-            "error": {"code": "INJECTED-FAULT", "message": f"Injected fault ({kind}) on POST {INVOICE_PATH}",
-                      "exception": None}
-        }  # fmt: skip
+            "error": {
+                "code": "INJECTED-FAULT",
+                "message": f"Injected fault ({kind}) on POST {INVOICE_PATH}",
+                "exception": None,
+            }
+        }
         conforms(sim.app, "POST", INVOICE_PATH, 503, result.body)  # the documented error shape, per /openapi.json
     elif expected.seen == "reset":
         assert result.status is None
@@ -165,8 +168,12 @@ async def test_accounting_faults_answer_in_accountings_error_shape(sim: Sim, ses
     path = "/accounting/v1/businesses/1000/customers/CUS-1/orders/ORD-1/payments"
     status, body = await sim.call("POST", path, body={"paymentReference": "P-1", "amount": 1.0})
     assert status == 503
-    assert body == {"type": "Error", "title": "Error", "code": 503,
-                    "description": f"Injected fault (error_before) on POST {path}"}  # fmt: skip
+    assert body == {
+        "type": "Error",
+        "title": "Error",
+        "code": 503,
+        "description": f"Injected fault (error_before) on POST {path}",
+    }
     entries = [e for e in await sim.journal("ORD-1") if e["op"] == "fault"]
     assert [(e["phase"], e["detail"]["class"]) for e in entries] == [("error_before", "accounting")]
 
@@ -197,8 +204,15 @@ async def test_every_modelled_route_belongs_to_a_class(sim: Sim, session: aiohtt
     assert len(routes) > 20
     for route in routes:
         path = route.path
-        for name in ("orderId", "orderReference", "businessCode", "customerNumber", "invoiceNumber",
-                     "changeRequestId", "invoiceReference"):  # fmt: skip
+        for name in (
+            "orderId",
+            "orderReference",
+            "businessCode",
+            "customerNumber",
+            "invoiceNumber",
+            "changeRequestId",
+            "invoiceReference",
+        ):
             path = path.replace("{" + name + "}", "X1")
         async with session.request(route.method, base + path, json={}) as resp:
             assert resp.status == 503, f"{route.method} {route.path}: {resp.status}"
@@ -230,8 +244,9 @@ async def test_no_faults_by_default(sim: Sim, session: aiohttp.ClientSession) ->
 
 
 async def test_a_patch_that_does_not_validate_changes_nothing(sim: Sim) -> None:
-    status, body = await sim.call("PATCH", "/_sim/config", body={"faults": {"invoice": {"error_after": 0.8,
-                                                                                        "timeout": 0.4}}})  # fmt: skip
+    status, body = await sim.call(
+        "PATCH", "/_sim/config", body={"faults": {"invoice": {"error_after": 0.8, "timeout": 0.4}}}
+    )
     assert status == 400
     assert "faults.invoice" in body["error"]["message"]
     assert "add up to 1.2" in body["error"]["message"]

@@ -14,8 +14,8 @@ from typing import Any
 
 import pytest
 
-from harness.drive.transport import Endpoints
 from harness.drive.runner import RunnerOptions, RunOutcome, run_specs
+from harness.drive.transport import Endpoints
 from harness.model.records import Outcome, RunSpec, Step, Verdict
 from tests.conftest import Sim, SimFactory
 
@@ -37,10 +37,20 @@ blind retry is accepted (with a current read the platform's own rules refuse it)
 
 def specs(integration: str, prefix: str, runs: int = RUNS) -> list[RunSpec]:
     return [
-        RunSpec(run_id=f"{prefix}-{i}", scenario="faults-test", integration=integration, cell={}, repetition=i,
-                seed=1, order_id=f"{prefix}-{i}", order=ORDER, steps=(Step(0.0, "invoice"),), expect=EXPECT)
+        RunSpec(
+            run_id=f"{prefix}-{i}",
+            scenario="faults-test",
+            integration=integration,
+            cell={},
+            repetition=i,
+            seed=1,
+            order_id=f"{prefix}-{i}",
+            order=ORDER,
+            steps=(Step(0.0, "invoice"),),
+            expect=EXPECT,
+        )
         for i in range(runs)
-    ]  # fmt: skip
+    ]
 
 
 async def run(sim: Sim, runs: Sequence[RunSpec]) -> list[RunOutcome]:

@@ -28,7 +28,7 @@ from aiohttp import web
 from aiohttp.test_utils import TestServer
 
 from tests.conftest import Sim
-from tests.fidelity.schema import (
+from tests.support.published import (
     missing_properties,
     operation,
     operation_ids,
@@ -99,16 +99,24 @@ class Api:
             decoded = text
         return Answer(method, url, resp.status, decoded, text)
 
-    async def setup(self, method: str, path: str, body: Any = None, *, expect: int | tuple[int, ...] = 200,
-                    query: dict[str, Any] | None = None) -> Any:  # fmt: skip
+    async def setup(
+        self,
+        method: str,
+        path: str,
+        body: Any = None,
+        *,
+        expect: int | tuple[int, ...] = 200,
+        query: dict[str, Any] | None = None,
+    ) -> Any:
         """A step that makes the state an operation needs; it must succeed for the case to mean anything."""
         answer = await self.send(method, path, body, query=query)
         wanted = (expect,) if isinstance(expect, int) else expect
         assert answer.status in wanted, f"setup: {answer.describe()} (wanted {wanted})"
         return answer.body
 
-    async def seed(self, order_id: str, items: list[tuple[str, int, int]], *, shipping: int = 0,
-                   status: str = "handling") -> None:  # fmt: skip
+    async def seed(
+        self, order_id: str, items: list[tuple[str, int, int]], *, shipping: int = 0, status: str = "handling"
+    ) -> None:
         """An order with `(id, unit price in cents, quantity)` lines, put straight into `status`."""
         lines = [{"id": sku, "price": price, "quantity": quantity} for sku, price, quantity in items]
         body = {"orderId": order_id, "items": lines, "shipping": shipping, "status": status}
@@ -151,8 +159,9 @@ def query_examples(operation_id: str, *names: str) -> dict[str, Any]:
     return {name: parameter_example(operation_id, name) for name in names}
 
 
-async def send_example(api: Api, operation_id: str, body: Any, *, query: dict[str, Any] | None = None,
-                       **path_values: str) -> Answer:  # fmt: skip
+async def send_example(
+    api: Api, operation_id: str, body: Any, *, query: dict[str, Any] | None = None, **path_values: str
+) -> Answer:
     return await api.send(operation(operation_id)["method"], path_of(operation_id, **path_values), body, query=query)
 
 
@@ -285,8 +294,13 @@ async def invoice_pii(api: Api, example: str, body: Any) -> Answer:
     return answer
 
 
-TRACKED_INVOICE_BODY = {"type": "Output", "issuanceDate": "2024-01-31T18:25:43-05:00", "invoiceNumber": TRACKED_INVOICE,
-                        "invoiceValue": "2499", "items": [{"id": "123", "price": 2499, "quantity": 1}]}  # fmt: skip
+TRACKED_INVOICE_BODY = {
+    "type": "Output",
+    "issuanceDate": "2024-01-31T18:25:43-05:00",
+    "invoiceNumber": TRACKED_INVOICE,
+    "invoiceValue": "2499",
+    "items": [{"id": "123", "price": 2499, "quantity": 1}],
+}
 """An OMS-form invoice of the whole order, numbered as the tracking examples' `invoiceNumber`."""
 
 

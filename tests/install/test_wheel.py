@@ -111,8 +111,9 @@ def _venv(work: Path, wheel: Path, name: str, extras: Sequence[str]) -> Venv:
     _uv_step("pip", "install", "-q", "--python", str(root / "bin" / "python"), "-r", str(lock), cwd=work)
     spec = f"racelab[{','.join(extras)}] @ {wheel.as_uri()}" if extras else str(wheel)
     _uv_step("pip", "install", "-q", "--python", str(root / "bin" / "python"), spec, cwd=work)
-    check = subprocess.run([_uv(), "pip", "check", "--python", str(root / "bin" / "python")],
-                           capture_output=True, text=True, timeout=60)  # fmt: skip
+    check = subprocess.run(
+        [_uv(), "pip", "check", "--python", str(root / "bin" / "python")], capture_output=True, text=True, timeout=60
+    )
     assert check.returncode == 0, check.stdout + check.stderr
     home = work / f"{name}-home"
     home.mkdir()
@@ -144,8 +145,14 @@ def test_the_wheel_carries_every_builtin_file_once(wheel: Path) -> None:
 
 def _serve(venv: Venv, profile: str) -> subprocess.Popen[str]:
     env = {**_clean_env(), "PATH": f"{venv.root / 'bin'}{os.pathsep}{_clean_env()['PATH']}"}
-    return subprocess.Popen([venv.racelab, "serve", "--port", "0", "--profile", profile], cwd=venv.home, env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)  # fmt: skip
+    return subprocess.Popen(
+        [venv.racelab, "serve", "--port", "0", "--profile", profile],
+        cwd=venv.home,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
 
 
 @pytest.fixture
@@ -249,8 +256,13 @@ def project(full: Venv) -> Path:
 
 
 def test_init_writes_the_starter_and_never_overwrites(full: Venv, project: Path) -> None:
-    expected = ["scenarios/invoice-vs-change.yaml", "scenarios/profiles/race.yaml", "tests/test_race.py",
-                ".github/workflows/racelab.yml", "pytest.ini"]  # fmt: skip
+    expected = [
+        "scenarios/invoice-vs-change.yaml",
+        "scenarios/profiles/race.yaml",
+        "tests/test_race.py",
+        ".github/workflows/racelab.yml",
+        "pytest.ini",
+    ]
     assert all((project / f).is_file() for f in expected)
     again = full.run("init", cwd=project)
     assert again.returncode == 2
@@ -259,8 +271,14 @@ def test_init_writes_the_starter_and_never_overwrites(full: Venv, project: Path)
 
 def test_pytest_on_the_generated_project_sees_the_race(full: Venv, project: Path) -> None:
     env = {**_clean_env(), "PATH": f"{full.root / 'bin'}{os.pathsep}{_clean_env()['PATH']}"}
-    tests = subprocess.run([full.python, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-W", "error"],
-                           cwd=project, env=env, capture_output=True, text=True, timeout=300)  # fmt: skip
+    tests = subprocess.run(
+        [full.python, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-W", "error"],
+        cwd=project,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert tests.returncode == 0, tests.stdout + tests.stderr
     assert "3 passed" in tests.stdout
 
@@ -274,17 +292,44 @@ def test_run_and_list_profiles_in_the_generated_project(full: Venv, project: Pat
 
 
 def test_explore_of_the_generated_scenario_finds_and_writes_the_race(full: Venv, project: Path) -> None:
-    found = full.run("explore", "scenarios/invoice-vs-change.yaml", "--integration", "naive", "--budget", "20",
-                     "--out", "minimal.yaml", cwd=project)  # fmt: skip
+    found = full.run(
+        "explore",
+        "scenarios/invoice-vs-change.yaml",
+        "--integration",
+        "naive",
+        "--budget",
+        "20",
+        "--out",
+        "minimal.yaml",
+        cwd=project,
+    )
     assert found.returncode == 1, found.stdout + found.stderr  # 1: a violation found and written
     assert "no-over-invoice" in found.stdout
     assert (project / "minimal.yaml").is_file()
 
 
 def test_load_of_the_generated_scenario_runs_locust_from_the_installed_profile(full: Venv, project: Path) -> None:
-    done = full.run("load", "race", "--scenario", "scenarios/invoice-vs-change.yaml", "-u", "2", "-r", "2", "-t",
-                    "60s", "--iterations", "1", "--max-violations", "naive=inf,workaround=0", "--out", "load",
-                    "NaiveUser", "WorkaroundUser", cwd=project)  # fmt: skip
+    done = full.run(
+        "load",
+        "race",
+        "--scenario",
+        "scenarios/invoice-vs-change.yaml",
+        "-u",
+        "2",
+        "-r",
+        "2",
+        "-t",
+        "60s",
+        "--iterations",
+        "1",
+        "--max-violations",
+        "naive=inf,workaround=0",
+        "--out",
+        "load",
+        "NaiveUser",
+        "WorkaroundUser",
+        cwd=project,
+    )
     assert done.returncode == 0, done.stdout + done.stderr
     [folder] = (project / "load").iterdir()
     summary = json.loads((folder / "summary.json").read_text())

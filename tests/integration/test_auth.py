@@ -40,11 +40,15 @@ def code(body: Any) -> str:
 
 @pytest.mark.parametrize(
     "headers",
-    [PAIR, {"VtexIdclientAutCookie": USER}, {"Cookie": f"VtexIdclientAutCookie={USER}"},
-     {**PAIR, "X-VTEX-API-AppToken": "wrong", "VtexIdclientAutCookie": USER},  # one valid credential is enough
-     {"X-VTEX-API-AppKey": "other", "X-VTEX-API-AppToken": "x", "Cookie": f"VtexIdclientAutCookie={USER}"}],
+    [
+        PAIR,
+        {"VtexIdclientAutCookie": USER},
+        {"Cookie": f"VtexIdclientAutCookie={USER}"},
+        {**PAIR, "X-VTEX-API-AppToken": "wrong", "VtexIdclientAutCookie": USER},  # one valid credential is enough
+        {"X-VTEX-API-AppKey": "other", "X-VTEX-API-AppToken": "x", "Cookie": f"VtexIdclientAutCookie={USER}"},
+    ],
     ids=["key-pair", "user-token-header", "user-token-cookie", "wrong-pair-valid-token", "wrong-pair-valid-cookie"],
-)  # fmt: skip
+)
 async def test_either_credential_the_platform_takes_is_accepted(guarded: Sim, headers: dict[str, str]) -> None:
     _, order = await guarded.call("GET", ORDER, headers=headers, expect=200)
     assert order["orderId"] == "ORD-1"
@@ -52,10 +56,15 @@ async def test_either_credential_the_platform_takes_is_accepted(guarded: Sim, he
 
 @pytest.mark.parametrize(
     "headers",
-    [{}, {"X-VTEX-API-AppKey": KEY}, {"X-VTEX-API-AppToken": TOKEN},
-     {"X-VTEX-API-AppKey": "", "X-VTEX-API-AppToken": ""}, {"VtexIdclientAutCookie": ""}],
+    [
+        {},
+        {"X-VTEX-API-AppKey": KEY},
+        {"X-VTEX-API-AppToken": TOKEN},
+        {"X-VTEX-API-AppKey": "", "X-VTEX-API-AppToken": ""},
+        {"VtexIdclientAutCookie": ""},
+    ],
     ids=["nothing", "key-without-token", "token-without-key", "empty-pair", "empty-user-token"],
-)  # fmt: skip
+)
 async def test_no_credential_is_401(guarded: Sim, headers: dict[str, str]) -> None:
     status, body = await guarded.call("GET", ORDER, headers=headers)
     assert (status, code(body)) == (401, "UNAUTHORIZED")
@@ -64,16 +73,25 @@ async def test_no_credential_is_401(guarded: Sim, headers: dict[str, str]) -> No
 
 @pytest.mark.parametrize(
     "headers",
-    [{**PAIR, "X-VTEX-API-AppToken": "wrong"}, {**PAIR, "X-VTEX-API-AppKey": "vtexappkey-other"},
-     {"X-VTEX-API-AppKey": TOKEN, "X-VTEX-API-AppToken": KEY}, {"VtexIdclientAutCookie": "expired"},
-     {"Cookie": "VtexIdclientAutCookie=expired"}, {"VtexIdclientAutCookie": TOKEN}],
+    [
+        {**PAIR, "X-VTEX-API-AppToken": "wrong"},
+        {**PAIR, "X-VTEX-API-AppKey": "vtexappkey-other"},
+        {"X-VTEX-API-AppKey": TOKEN, "X-VTEX-API-AppToken": KEY},
+        {"VtexIdclientAutCookie": "expired"},
+        {"Cookie": "VtexIdclientAutCookie=expired"},
+        {"VtexIdclientAutCookie": TOKEN},
+    ],
     ids=["wrong-token", "wrong-key", "swapped", "wrong-user-token", "wrong-cookie", "app-token-as-user-token"],
-)  # fmt: skip
+)
 async def test_a_wrong_credential_is_403_and_nothing_happens(guarded: Sim, headers: dict[str, str]) -> None:
-    body = {"type": "Output", "issuedDate": "2026-11-21", "invoiceNumber": "NF-1", "invoiceValue": 500,
-            "items": [{"itemIndex": 0, "price": 500, "quantity": 1}]}  # fmt: skip
-    status, answer = await guarded.call("POST", "/api/orders/pvt/document/ORD-1/invoices", body=body,
-                                        headers=headers)  # fmt: skip
+    body = {
+        "type": "Output",
+        "issuedDate": "2026-11-21",
+        "invoiceNumber": "NF-1",
+        "invoiceValue": 500,
+        "items": [{"itemIndex": 0, "price": 500, "quantity": 1}],
+    }
+    status, answer = await guarded.call("POST", "/api/orders/pvt/document/ORD-1/invoices", body=body, headers=headers)
     assert (status, code(answer)) == (403, "FORBIDDEN")
     assert answer["error"]["message"] == "The credentials are not enabled to access the service"
     _, order = await guarded.call("GET", ORDER, headers=PAIR, expect=200)
@@ -118,7 +136,10 @@ async def test_the_document_declares_the_schemes_exactly_when_they_are_checked(m
     assert schemes["VtexIdclientAutCookie"] == {"type": "apiKey", "in": "header", "name": "VtexIdclientAutCookie"}
     assert schemes["VtexIdclientAutCookieCookie"]["in"] == "cookie"
     assert spec["paths"]["/api/oms/pvt/orders/{orderId}"]["get"]["security"] == [
-        {"appKey": [], "appToken": []}, {"VtexIdclientAutCookie": []}, {"VtexIdclientAutCookieCookie": []}]  # fmt: skip
+        {"appKey": [], "appToken": []},
+        {"VtexIdclientAutCookie": []},
+        {"VtexIdclientAutCookieCookie": []},
+    ]
     accounting = spec["paths"]["/accounting/v1/businesses/{businessCode}/customers/{customerNumber}/orders"]["post"]
     assert accounting["security"] == [{"subscriptionKey": []}]
     assert "security" not in spec["paths"]["/_sim/health"]["get"]
@@ -139,6 +160,9 @@ async def test_handlers_see_the_app_key_a_request_authenticated_with() -> None:
         async with TestClient(TestServer(app)) as client:
             for headers in (PAIR, {"VtexIdclientAutCookie": USER}, {"X-VTEX-API-AppKey": "unchecked"}):
                 async with client.get("/api/oms/pvt/spy", headers=headers) as resp:
-                    assert resp.status == (401 if auth and "X-VTEX-API-AppToken" not in headers and
-                                           "VtexIdclientAutCookie" not in headers else 200)  # fmt: skip
+                    assert resp.status == (
+                        401
+                        if auth and "X-VTEX-API-AppToken" not in headers and "VtexIdclientAutCookie" not in headers
+                        else 200
+                    )
     assert seen == [KEY, None, KEY, None, "unchecked"]

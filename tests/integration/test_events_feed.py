@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import VALUE, Sim
-from tests.fidelity.schema import request_examples, success_statuses, validate_answer
+from tests.support.published import request_examples, success_statuses, validate_answer
 
 A = {"X-VTEX-API-AppKey": "vtexappkey-a"}
 B = {"X-VTEX-API-AppKey": "vtexappkey-b"}
@@ -134,21 +134,26 @@ async def test_only_events_matching_the_filter_are_queued(sim: Sim) -> None:
 
 
 async def test_a_from_orders_feed_gets_each_matching_order_once_by_default(sim: Sim) -> None:
-    await configure(sim, feed_body({"type": "FromOrders", "expression": 'orderId = "ORD-2"',
-                                    "disableSingleFire": False}))  # fmt: skip
+    await configure(
+        sim, feed_body({"type": "FromOrders", "expression": 'orderId = "ORD-2"', "disableSingleFire": False})
+    )
     await through_handling_and_invoice(sim, "ORD-1")
     await through_handling_and_invoice(sim, "ORD-2")
     assert [(e["orderId"], e["state"]) for e in await read(sim)] == [("ORD-2", "handling")]
 
 
 async def test_a_from_orders_feed_with_disable_single_fire_gets_every_matching_change(sim: Sim) -> None:
-    await configure(sim, feed_body({"type": "FromOrders", "expression": 'orderId = "ORD-2"',
-                                    "disableSingleFire": True}))  # fmt: skip
+    await configure(
+        sim, feed_body({"type": "FromOrders", "expression": 'orderId = "ORD-2"', "disableSingleFire": True})
+    )
     await through_handling_and_invoice(sim, "ORD-1")
     await through_handling_and_invoice(sim, "ORD-2")
     items = await read(sim)
-    assert [(e["orderId"], e["state"]) for e in items] == [("ORD-2", "handling"), ("ORD-2", "invoice"),
-                                                           ("ORD-2", "invoiced")]  # fmt: skip
+    assert [(e["orderId"], e["state"]) for e in items] == [
+        ("ORD-2", "handling"),
+        ("ORD-2", "invoice"),
+        ("ORD-2", "invoiced"),
+    ]
 
 
 async def test_each_app_key_has_its_own_feed(sim: Sim) -> None:

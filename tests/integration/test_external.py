@@ -23,16 +23,14 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from types import SimpleNamespace
-from typing import Any
 
 import aiohttp
 import pytest
 
+from harness.drive.runner import FlowDriver, RunOutcome, run_specs
 from harness.drive.transport import Endpoints
-from harness.drive.runner import RunOutcome, run_specs
-from harness.integrations import ExternalService
-from harness.model.records import Verdict
+from harness.integrations import Answer, Control, ExternalService, Run
+from harness.model.records import RunSpec, Verdict
 from harness.scenarios import expand, load_scenario
 from simulator import load_profile, open_server
 from tests.support.processes import Running, running_process
@@ -167,12 +165,23 @@ async def test_example_answers_the_ping_and_ignores_a_duplicate_delivery(sim_url
     async with running_example(sim_url, "naive") as example, aiohttp.ClientSession() as session:
         async with session.post(example.url, json={"hookConfig": "ping"}) as resp:
             assert resp.status == 200
-        async with session.post(f"{sim_url}/_sim/orders", json={
-            "orderId": "dup-1", "items": [{"id": "sku-1", "price": 4990, "quantity": 2}], "status": "handling",
-        }) as resp:  # fmt: skip
+        async with session.post(
+            f"{sim_url}/_sim/orders",
+            json={
+                "orderId": "dup-1",
+                "items": [{"id": "sku-1", "price": 4990, "quantity": 2}],
+                "status": "handling",
+            },
+        ) as resp:
             assert resp.status == 201
-        hook = {"Domain": "Fulfillment", "OrderId": "dup-1", "State": "handling", "LastState": "ready-for-handling",
-                "LastChange": "2026-11-21T10:00:00Z", "CurrentChange": "2026-11-21T10:00:01Z"}  # fmt: skip
+        hook = {
+            "Domain": "Fulfillment",
+            "OrderId": "dup-1",
+            "State": "handling",
+            "LastState": "ready-for-handling",
+            "LastChange": "2026-11-21T10:00:00Z",
+            "CurrentChange": "2026-11-21T10:00:01Z",
+        }
         for _ in range(2):
             async with session.post(example.url, json=hook) as resp:
                 assert resp.status == 200
@@ -192,9 +201,19 @@ async def test_racelab_run_external_mode_gates_the_example(
     async with running_example(sim_url, mode) as example:
         path = scenario_file(tmp_path, example.url)
         proc = await asyncio.create_subprocess_exec(
-            str(RACELAB), "run", str(path), "--mode", "external", "--orders-url", sim_url,
-            "--out", str(out), cwd=ROOT, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
-        )  # fmt: skip
+            str(RACELAB),
+            "run",
+            str(path),
+            "--mode",
+            "external",
+            "--orders-url",
+            sim_url,
+            "--out",
+            str(out),
+            cwd=ROOT,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+        )
         try:
             stdout, stderr = await asyncio.wait_for(proc.communicate(), 120)
         finally:
@@ -219,8 +238,9 @@ async def test_an_external_integration_races_a_change_v1_sent_by_the_harness(tmp
     async with running_example(sim_url, "naive") as example:
         path = tmp_path / "external-v1.yaml"
         path.write_text(text.replace(change, v1).replace("http://127.0.0.1:1/unused", example.url))
-        outcomes = await run_specs(expand(load_scenario(path), seed=1),
-                                   Endpoints(orders=sim_url, accounting=sim_url, control=sim_url))  # fmt: skip
+        outcomes = await run_specs(
+            expand(load_scenario(path), seed=1), Endpoints(orders=sim_url, accounting=sim_url, control=sim_url)
+        )
     for outcome in outcomes:
         record = outcome.record
         assert record.error is None
@@ -238,11 +258,20 @@ async def test_an_external_integration_races_a_change_v1_sent_by_the_harness(tmp
 async def test_a_service_that_never_invoices_cuts_the_run_short() -> None:
     # An external run is judged `unknown` (so `violations: 0` fails) when the service never invoiced the order,
     # instead of being judged on an order nobody invoiced.
-    class Control:
-        async def get_order(self, order_id: str) -> tuple[int, dict[str, Any]]:
-            return 200, {"orderId": order_id, "packageAttachment": {"packages": []}}
+    class NeverInvoiced:
+        """The control client: the order, read again and again, never shows an invoice."""
 
-    service = ExternalService("poll", "down", invoice_timeout_s=0.05)
-    ctx = SimpleNamespace(order_id="ORD-1", control=Control())
+        reads = 0
+
+        async def perform(self, effect: Control) -> Answer:
+            assert effect.op == "get_order"
+            self.reads += 1
+            return Answer(200, {"orderId": "ORD-1", "packageAttachment": {"packages": []}})
+
+    service = ExternalService("poll", "down", invoice_timeout_s=0.2)
+    spec = RunSpec("r", "s", service.name, {}, 0, 1, "ORD-1", {}, (), ())
+    run = Run(spec=spec, now=asyncio.get_running_loop().time)
+    control = NeverInvoiced()
     with pytest.raises(TimeoutError, match="did not invoice order ORD-1"):
-        await service.settle(ctx)  # type: ignore[arg-type]
+        await FlowDriver(run, None, control).drive(service.settle(run))  # type: ignore[arg-type]
+    assert control.reads > 1

@@ -147,8 +147,14 @@ async def test_the_hook_driven_node_example_answers_the_ping_and_ignores_a_dupli
         seed = {"orderId": "dup-1", "items": [{"id": "sku-1", "price": 4990, "quantity": 2}], "status": "handling"}
         async with session.post(f"{sim_url}/_sim/orders", json=seed) as resp:
             assert resp.status == 201
-        hook = {"Domain": "Fulfillment", "OrderId": "dup-1", "State": "handling", "LastState": "ready-for-handling",
-                "LastChange": "2026-11-21T10:00:00Z", "CurrentChange": "2026-11-21T10:00:01Z"}  # fmt: skip
+        hook = {
+            "Domain": "Fulfillment",
+            "OrderId": "dup-1",
+            "State": "handling",
+            "LastState": "ready-for-handling",
+            "LastChange": "2026-11-21T10:00:00Z",
+            "CurrentChange": "2026-11-21T10:00:01Z",
+        }
         for _ in range(2):
             async with session.post(url, json=hook) as resp:
                 assert resp.status == 200
@@ -213,9 +219,19 @@ async def test_racelab_run_external_mode_gates_the_feed_example(
     args = ("--orders-url", sim_url, "--mode", mode, "--poll-ms", "20", "--feed-poll-ms", "20")
     async with running(FEED_EXAMPLE, *args, ready="ready: "):
         proc = await asyncio.create_subprocess_exec(
-            str(RACELAB), "run", str(EXAMPLES / "node-feed.yaml"), "--mode", "external", "--orders-url", sim_url,
-            "--out", str(out), cwd=ROOT, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
-        )  # fmt: skip
+            str(RACELAB),
+            "run",
+            str(EXAMPLES / "node-feed.yaml"),
+            "--mode",
+            "external",
+            "--orders-url",
+            sim_url,
+            "--out",
+            str(out),
+            cwd=ROOT,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+        )
         try:
             stdout, stderr = await asyncio.wait_for(proc.communicate(), 120)
         finally:

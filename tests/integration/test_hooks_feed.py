@@ -14,7 +14,7 @@ from aiohttp.test_utils import TestServer
 
 from simulator.orders.events import DEFAULT_APP_KEY
 from tests.conftest import VALUE, Sim
-from tests.fidelity.schema import request_examples, success_statuses
+from tests.support.published import request_examples, success_statuses
 
 
 class Subscriber:
@@ -192,14 +192,17 @@ async def test_delivery_gives_up_after_max_attempts_and_says_so(sim: Sim, subscr
 
 async def test_origin_key_is_the_app_key_that_configured_the_hook(sim: Sim, subscriber: Subscriber) -> None:
     key = {"X-VTEX-API-AppKey": "vtexappkey-acme-ABCDEF"}
-    await sim.call("POST", "/api/orders/hook/config", body=hook_body(subscriber.url, ["handling"]), headers=key,
-                   expect=200)  # fmt: skip
+    await sim.call(
+        "POST", "/api/orders/hook/config", body=hook_body(subscriber.url, ["handling"]), headers=key, expect=200
+    )
     await sim.seed(status="ready-for-handling")
     await sim.call("POST", "/api/oms/pvt/orders/ORD-1/start-handling", expect=204)
     await sim.quiesce()
     await subscriber.wait_for(2)
-    assert subscriber.received[1]["Origin"] == {"Account": sim.core.config.orders.account,
-                                                "Key": "vtexappkey-acme-ABCDEF"}  # fmt: skip
+    assert subscriber.received[1]["Origin"] == {
+        "Account": sim.core.config.orders.account,
+        "Key": "vtexappkey-acme-ABCDEF",
+    }
 
 
 async def test_without_an_app_key_the_origin_key_is_the_default(sim: Sim, subscriber: Subscriber) -> None:
@@ -213,12 +216,14 @@ async def test_without_an_app_key_the_origin_key_is_the_default(sim: Sim, subscr
 
 async def test_each_app_key_has_its_own_hook(sim: Sim, subscriber: Subscriber) -> None:
     a, b = {"X-VTEX-API-AppKey": "vtexappkey-a"}, {"X-VTEX-API-AppKey": "vtexappkey-b"}
-    await sim.call("POST", "/api/orders/hook/config", body=hook_body(subscriber.url, ["handling"]), headers=a,
-                   expect=200)  # fmt: skip
+    await sim.call(
+        "POST", "/api/orders/hook/config", body=hook_body(subscriber.url, ["handling"]), headers=a, expect=200
+    )
     status, _ = await sim.call("GET", "/api/orders/hook/config", headers=b)
     assert status == 404
-    await sim.call("POST", "/api/orders/hook/config", body=hook_body(subscriber.url, ["invoiced"]), headers=b,
-                   expect=200)  # fmt: skip
+    await sim.call(
+        "POST", "/api/orders/hook/config", body=hook_body(subscriber.url, ["invoiced"]), headers=b, expect=200
+    )
     _, read = await sim.call("GET", "/api/orders/hook/config", headers=a, expect=200)
     assert read["filter"]["status"] == ["handling"]
     await sim.seed(status="ready-for-handling")
@@ -233,8 +238,10 @@ async def test_each_app_key_has_its_own_hook(sim: Sim, subscriber: Subscriber) -
 
 
 def orders_body(url: str, expression: str, *, disable_single_fire: bool) -> dict[str, Any]:
-    return {"filter": {"type": "FromOrders", "expression": expression, "disableSingleFire": disable_single_fire},
-            "hook": {"url": url, "headers": {}}}  # fmt: skip
+    return {
+        "filter": {"type": "FromOrders", "expression": expression, "disableSingleFire": disable_single_fire},
+        "hook": {"url": url, "headers": {}},
+    }
 
 
 async def two_orders_through_handling_and_invoice(sim: Sim) -> None:
@@ -268,8 +275,9 @@ async def test_from_orders_with_disable_single_fire_fires_on_every_matching_chan
 
 async def test_from_orders_reads_the_order_document(sim: Sim, subscriber: Subscriber) -> None:
     """An expression over the document's money and items, not only its status."""
-    body = orders_body(subscriber.url, 'status = "invoiced" and $count(items[price >= 4990]) > 0',
-                       disable_single_fire=False)  # fmt: skip
+    body = orders_body(
+        subscriber.url, 'status = "invoiced" and $count(items[price >= 4990]) > 0', disable_single_fire=False
+    )
     await sim.call("POST", "/api/orders/hook/config", body=body, expect=200)
     await sim.seed("ORD-1", status="ready-for-handling", items=[{"id": "cheap", "price": 100, "quantity": 2}])
     await sim.seed("ORD-2", status="ready-for-handling")

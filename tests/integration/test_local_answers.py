@@ -36,10 +36,13 @@ async def test_every_answer_is_what_the_route_answers(sim: Sim) -> None:
         ("unknown order, Orders API", local.get_order("NOPE"), ("GET", "/api/oms/pvt/orders/NOPE", None)),
         ("quiesce unknown", local.quiesce("NOPE", timeout_s=1), ("POST", "/_sim/quiesce", settle_unknown)),
         ("bad seed", local.seed_order({"items": []}), ("POST", "/_sim/orders", {"items": []})),
-        ("bad status", local.move_status("ORD-1", "nowhere"),
-         ("POST", "/_sim/orders/ORD-1/status", {"status": "nowhere"})),
+        (
+            "bad status",
+            local.move_status("ORD-1", "nowhere"),
+            ("POST", "/_sim/orders/ORD-1/status", {"status": "nowhere"}),
+        ),
         ("unknown accounting", local.accounting_order("NOPE"), ("GET", "/_sim/accounting/orders/NOPE", None)),
-    ]  # fmt: skip
+    ]
     answers = {}
     for name, in_process, (method, path, body) in cases:
         answers[name] = await in_process
@@ -76,23 +79,28 @@ async def test_writes_answer_as_the_routes_do(make_sim: SimFactory) -> None:
     # Two simulators in the same state; one is asked in process, the other over HTTP, and they must stay alike.
     over_http, in_process = await make_sim("instant"), await make_sim("instant")
     local = LocalAnswers(in_process.app)
-    seeded = (await local.seed_order(ACCOUNTING_ORDER),
-              await over_http.call("POST", "/_sim/orders", body=ACCOUNTING_ORDER))  # fmt: skip
+    seeded = (
+        await local.seed_order(ACCOUNTING_ORDER),
+        await over_http.call("POST", "/_sim/orders", body=ACCOUNTING_ORDER),
+    )
     assert seeded[0] == seeded[1]
     assert seeded[0][0] == 201
     assert _json_types_only(seeded[0][1])
-    moved = (await local.move_status("ACC-1", "next"),
-             await over_http.call("POST", "/_sim/orders/ACC-1/status", body={"status": "next"}))  # fmt: skip
+    moved = (
+        await local.move_status("ACC-1", "next"),
+        await over_http.call("POST", "/_sim/orders/ACC-1/status", body={"status": "next"}),
+    )
     assert _undated(moved[0]) == _undated(moved[1])
     assert moved[0][0] == 200
     # The twin's order reference is the order id's letters and digits (an order reference is 1 to 16 of them).
-    accounting = (await local.accounting_order("ACC1"),
-                  await over_http.call("GET", "/_sim/accounting/orders/ACC1"))  # fmt: skip
+    accounting = (await local.accounting_order("ACC1"), await over_http.call("GET", "/_sim/accounting/orders/ACC1"))
     assert _undated(accounting[0]) == _undated(accounting[1])
     assert accounting[0][0] == 200
     assert _json_types_only(accounting[0][1])
     assert _json_types_only(moved[0][1])
-    twice = (await local.seed_order(ACCOUNTING_ORDER),
-             await over_http.call("POST", "/_sim/orders", body=ACCOUNTING_ORDER))  # fmt: skip
+    twice = (
+        await local.seed_order(ACCOUNTING_ORDER),
+        await over_http.call("POST", "/_sim/orders", body=ACCOUNTING_ORDER),
+    )
     assert twice[0] == twice[1]
     assert twice[0][0] >= 400

@@ -12,7 +12,7 @@ from urllib.parse import quote
 import pytest
 
 from tests.conftest import ITEMS, SHIPPING, VALUE, Sim
-from tests.fidelity.schema import missing_properties, validate_answer
+from tests.support.published import missing_properties, validate_answer
 
 REMOVE_SKU2 = {"reason": "sku-2 out of stock", "remove": {"items": [{"id": "sku-2", "quantity": 1}]}}
 
@@ -48,8 +48,12 @@ async def test_a_seeded_order_has_every_published_property_and_validates(sim: Si
     consistent(order)
     first = order["items"][0]
     assert (first["id"], first["productId"], first["refId"], first["sellerSku"]) == ("sku-1",) * 4
-    assert first["priceDefinition"] == {"sellingPrices": [{"value": 4990, "quantity": 2}],
-                                        "calculatedSellingPrice": 4990, "total": 9980, "reason": None}  # fmt: skip
+    assert first["priceDefinition"] == {
+        "sellingPrices": [{"value": 4990, "quantity": 2}],
+        "calculatedSellingPrice": 4990,
+        "total": 9980,
+        "reason": None,
+    }
     assert first["additionalInfo"]["dimension"]["weight"] > 0
     assert first["seller"] == order["sellers"][0]["id"]
     (payment,) = payments(order)
@@ -71,20 +75,50 @@ async def test_status_description_is_the_platforms(sim: Sim, status: str, descri
 
 async def test_a_scenario_overrides_parts_of_the_document(sim: Sim) -> None:
     items = [
-        {"id": "sku-1", "price": 4990, "quantity": 2, "name": "Coffee", "refId": "REF-1", "ean": "7891234567895",
-         "productId": "p-1", "sellerSku": "S-1", "weight": 250, "document": {"isGift": True}},
+        {
+            "id": "sku-1",
+            "price": 4990,
+            "quantity": 2,
+            "name": "Coffee",
+            "refId": "REF-1",
+            "ean": "7891234567895",
+            "productId": "p-1",
+            "sellerSku": "S-1",
+            "weight": 250,
+            "document": {"isGift": True},
+        },
         {"id": "sku-2", "price": 1500, "quantity": 1},
-    ]  # fmt: skip
+    ]
     document = {
         "clientProfileData": {"email": "qa@example.com"},
         "sellers": [{"id": "s9", "name": "Seller Nine", "logo": "", "fulfillmentEndpoint": "http://s9"}],
-        "paymentData": {"transactions": [{"isActive": True, "transactionId": "T1", "merchantName": "M",
-                                          "payments": [{"id": "P1", "paymentSystemName": "Pix", "group":
-                                                        "instantPayment", "paymentSystem": "125", "value": 5000,
-                                                        "installments": 1},
-                                                       {"id": "P2", "paymentSystemName": "Visa", "group":
-                                                        "creditCard", "paymentSystem": "2", "installments": 3}]}]},
-    }  # fmt: skip
+        "paymentData": {
+            "transactions": [
+                {
+                    "isActive": True,
+                    "transactionId": "T1",
+                    "merchantName": "M",
+                    "payments": [
+                        {
+                            "id": "P1",
+                            "paymentSystemName": "Pix",
+                            "group": "instantPayment",
+                            "paymentSystem": "125",
+                            "value": 5000,
+                            "installments": 1,
+                        },
+                        {
+                            "id": "P2",
+                            "paymentSystemName": "Visa",
+                            "group": "creditCard",
+                            "paymentSystem": "2",
+                            "installments": 3,
+                        },
+                    ],
+                }
+            ]
+        },
+    }
     await sim.seed(items=items, document=document)
     order = await sim.order()
     assert validate_answer("GetOrder", 200, order) == []
@@ -94,7 +128,13 @@ async def test_a_scenario_overrides_parts_of_the_document(sim: Sim) -> None:
     assert [i["seller"] for i in order["items"]] == ["s9", "s9"]
     first = order["items"][0]
     assert (first["name"], first["refId"], first["ean"], first["productId"], first["sellerSku"], first["isGift"]) == (
-        "Coffee", "REF-1", "7891234567895", "p-1", "S-1", True)  # fmt: skip
+        "Coffee",
+        "REF-1",
+        "7891234567895",
+        "p-1",
+        "S-1",
+        True,
+    )
     assert first["additionalInfo"]["dimension"]["weight"] == 250
     assert [(p["id"], p["value"]) for p in payments(order)] == [("P1", 5000), ("P2", VALUE - 5000)]
     consistent(order)
@@ -147,8 +187,13 @@ async def test_an_added_item_is_an_increment_and_a_new_line(sim: Sim) -> None:
 
 async def test_package_items_point_at_the_invoiced_line(sim: Sim) -> None:
     await sim.seed()
-    body = {"type": "Output", "issuedDate": "2026-11-21", "invoiceNumber": "NF-1", "invoiceValue": 1500,
-            "items": [{"itemIndex": 1, "price": 1500, "quantity": 1}]}  # fmt: skip
+    body = {
+        "type": "Output",
+        "issuedDate": "2026-11-21",
+        "invoiceNumber": "NF-1",
+        "invoiceValue": 1500,
+        "items": [{"itemIndex": 1, "price": 1500, "quantity": 1}],
+    }
     await sim.call("POST", "/api/orders/pvt/document/ORD-1/invoices", body=body, expect=200)
     order = await sim.order()
     assert validate_answer("GetOrder", 200, order) == []
@@ -179,8 +224,12 @@ async def test_the_pii_version_serves_the_same_order_and_validates(sim: Sim) -> 
     order = await sim.order()
     assert missing_properties("GetOrder2", 200, pii) == []
     assert validate_answer("GetOrder2", 200, pii) == []
-    assert (pii["id"], pii["orderId"], pii["state"], pii["status"]) == ("ORD-1", "ORD-1", order["status"],
-                                                                         order["status"])  # fmt: skip
+    assert (pii["id"], pii["orderId"], pii["state"], pii["status"]) == (
+        "ORD-1",
+        "ORD-1",
+        order["status"],
+        order["status"],
+    )
     for key in ("value", "totals", "items", "changesAttachment", "clientProfileData", "paymentData"):
         assert pii[key] == order[key], key
     assert [m["id"] for m in pii["itemMetadata"]["items"]] == ["sku-1", "sku-2"]

@@ -160,8 +160,13 @@ async def test_oms_invoice_unknown_sku_is_refused(sim: Sim) -> None:
 async def test_document_invoice_accepts_integer_and_legacy_string_values(sim: Sim) -> None:
     await sim.seed()
     await sim.invoice(value=6000, number="NF-1")
-    body = {"type": "Output", "issuedDate": "2026-11-21", "invoiceNumber": "NF-2", "invoiceValue": "6480",
-            "items": [{"itemIndex": 1, "price": 1500, "quantity": 1}]}  # fmt: skip
+    body = {
+        "type": "Output",
+        "issuedDate": "2026-11-21",
+        "invoiceNumber": "NF-2",
+        "invoiceValue": "6480",
+        "items": [{"itemIndex": 1, "price": 1500, "quantity": 1}],
+    }
     await sim.call("POST", "/api/orders/pvt/document/ORD-1/invoices", body=body, expect=200)
     order = await sim.order()
     assert [p["invoiceValue"] for p in order["packageAttachment"]["packages"]] == [6000, 6480]
@@ -195,8 +200,13 @@ async def test_invoice_refused_in_a_status_that_does_not_accept_it(sim: Sim, sta
 
 async def test_invoice_item_index_out_of_range(sim: Sim) -> None:
     await sim.seed()
-    body = {"type": "Output", "issuedDate": "2026-11-21", "invoiceNumber": "NF-1", "invoiceValue": 100,
-            "items": [{"itemIndex": 7, "price": 100, "quantity": 1}]}  # fmt: skip
+    body = {
+        "type": "Output",
+        "issuedDate": "2026-11-21",
+        "invoiceNumber": "NF-1",
+        "invoiceValue": 100,
+        "items": [{"itemIndex": 7, "price": 100, "quantity": 1}],
+    }
     status, answer = await sim.call("POST", "/api/orders/pvt/document/ORD-1/invoices", body=body)
     assert status == 400
     assert error_code(answer) == "OMS-INVALID-ITEM"
@@ -238,8 +248,12 @@ async def test_invoice_unknown_order_is_404(sim: Sim) -> None:
 async def test_tracking_update(sim: Sim) -> None:
     await sim.seed()
     await sim.invoice(value=VALUE, number="NF-1")
-    body = {"trackingNumber": "TRK-1", "trackingUrl": "https://t.example/1", "courier": "Correios",
-            "dispatchedDate": "2026-11-22"}  # fmt: skip
+    body = {
+        "trackingNumber": "TRK-1",
+        "trackingUrl": "https://t.example/1",
+        "courier": "Correios",
+        "dispatchedDate": "2026-11-22",
+    }
     status, answer = await sim.call("PATCH", "/api/oms/pvt/orders/ORD-1/invoice/NF-1", body=body)
     assert status == 200
     assert answer["orderId"] == "ORD-1"

@@ -23,9 +23,9 @@ import pytest
 import pytest_asyncio
 from aiohttp import web
 
-from harness.drive.transport import Endpoints
 from harness.drive.embedded import open_embedded
 from harness.drive.runner import RunnerOptions, RunOutcome, run_specs
+from harness.drive.transport import Endpoints
 from harness.model.records import Operation, Outcome, RunSpec, Step, Verdict
 from simulator import load_profile, open_server
 
@@ -262,8 +262,14 @@ class FakeOrders:
     async def get_order(self, request: web.Request) -> web.Response:
         if "get_order" in self.hang:
             await self.wait_forever()
-        doc = {"orderId": request.match_info["orderId"], "value": FULL, "status": "handling", "items": ORDER["items"],
-               "packageAttachment": {"packages": []}, "changesAttachment": {"changesData": []}}  # fmt: skip
+        doc = {
+            "orderId": request.match_info["orderId"],
+            "value": FULL,
+            "status": "handling",
+            "items": ORDER["items"],
+            "packageAttachment": {"packages": []},
+            "changesAttachment": {"changesData": []},
+        }
         return web.json_response(doc)
 
     async def invoice(self, request: web.Request) -> web.Response:

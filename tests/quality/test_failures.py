@@ -21,8 +21,9 @@ async def test_failure_a_with_gates_in_snapshot_mode(sim: Sim) -> None:
     await sim.seed()
     await sim.call("POST", "/_sim/gates", body={"orderId": "ORD-1", "point": "change.after_read"}, expect=201)
     await sim.change()
-    _, waited = await sim.call("POST", "/_sim/gates/wait",
-                               body={"orderId": "ORD-1", "point": "change.after_read"}, expect=200)  # fmt: skip
+    _, waited = await sim.call(
+        "POST", "/_sim/gates/wait", body={"orderId": "ORD-1", "point": "change.after_read"}, expect=200
+    )
     assert waited["parked"]
     await sim.invoice(value=VALUE, expect=200)
     await sim.call("POST", "/_sim/gates/release", body={"orderId": "ORD-1", "point": "change.after_read"}, expect=200)
@@ -122,8 +123,9 @@ async def test_default_profile_reproduces_both_across_the_window_with_falling_ra
     for order_ids in ids.values():
         for order_id in order_ids:
             await sim.seed(order_id)
-    await asyncio.gather(*(naive(sim, oid, invoice_value=None, offset_s=o / 1000)
-                           for o, oids in ids.items() for oid in oids))  # fmt: skip
+    await asyncio.gather(
+        *(naive(sim, oid, invoice_value=None, offset_s=o / 1000) for o, oids in ids.items() for oid in oids)
+    )
 
     rate_a, rate_b = {}, {}
     for offset, order_ids in ids.items():

@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import VALUE, Sim
-from tests.integration.test_accounting_api import Receiver, inspect, invoice_body, outcome, subscribe, write
+from tests.support.accounting import Receiver, inspect, invoice_body, outcome, subscribe, write
 from tests.support.race import REDUCED, invoiced
 
 VAT = Decimal(19)
@@ -40,23 +40,38 @@ def vat_of(gross: Decimal) -> Decimal:
 
 
 def position(ref: int, gross: Decimal, quantity: int) -> dict[str, Any]:
-    return {"orderItemReference": ref, "grossUnitPrice": float(gross), "quantity": quantity,
-            "vatAmount": float(vat_of(gross)), "vatPercent": 19, "vatType": "NORMAL"}  # fmt: skip
+    return {
+        "orderItemReference": ref,
+        "grossUnitPrice": float(gross),
+        "quantity": quantity,
+        "vatAmount": float(vat_of(gross)),
+        "vatPercent": 19,
+        "vatType": "NORMAL",
+    }
 
 
 def update_from(order: dict[str, Any], *, goodwill: str, bump: Decimal = Decimal(0)) -> dict[str, Any]:
     """An update invoice re-issuing every position at what the Orders order says now (items in order, then
     shipping), optionally with the first unit price raised by `bump`."""
-    items = [position(n, units(i["price"]) + (bump if n == 1 else 0), i["quantity"])
-             for n, i in enumerate(order["items"], start=1)]  # fmt: skip
+    items = [
+        position(n, units(i["price"]) + (bump if n == 1 else 0), i["quantity"])
+        for n, i in enumerate(order["items"], start=1)
+    ]
     shipping = next(t["value"] for t in order["totals"] if t["id"] == "Shipping")
     items.append(position(len(items) + 1, units(shipping), 1))
     return {
         "goodwillReference": goodwill,
         "invoice": invoice_body("NF-1", tuple(range(1, len(items) + 1))),
-        "order": {"orderReference": order["orderId"].replace("-", ""), "currency": "EUR", "orderChannel": "ECOM",
-                  "orderDate": "2026-11-21", "orderType": "PHYSICAL_GOODS", "supplyingCountry": "DE", "items": items},
-    }  # fmt: skip
+        "order": {
+            "orderReference": order["orderId"].replace("-", ""),
+            "currency": "EUR",
+            "orderChannel": "ECOM",
+            "orderDate": "2026-11-21",
+            "orderType": "PHYSICAL_GOODS",
+            "supplyingCountry": "DE",
+            "items": items,
+        },
+    }
 
 
 def active_gross(accounting: dict[str, Any]) -> Decimal:

@@ -117,10 +117,13 @@ def served() -> Iterator[str]:
         assert "listening on http://127.0.0.1:" in line, line
         url = line.rsplit(" ", 1)[1].strip()
         for order_id in ORDERS:
-            body = {"orderId": order_id, "status": "handling", "shipping": 1000,
-                    "items": [{"id": "sku-1", "price": 4990, "quantity": 2}, {"id": "sku-2", "price": 1500,
-                                                                             "quantity": 1}],
-                    "accounting": {"customerNumber": "CUS1"}}  # fmt: skip
+            body = {
+                "orderId": order_id,
+                "status": "handling",
+                "shipping": 1000,
+                "items": [{"id": "sku-1", "price": 4990, "quantity": 2}, {"id": "sku-2", "price": 1500, "quantity": 1}],
+                "accounting": {"customerNumber": "CUS1"},
+            }
             request = urllib.request.Request(f"{url}/_sim/orders", data=json.dumps(body).encode(), method="POST")
             with urllib.request.urlopen(request, timeout=10) as resp:
                 assert resp.status == 201
@@ -142,11 +145,33 @@ def run_schemathesis(url: str, workdir: Path) -> tuple[subprocess.CompletedProce
     env = {**os.environ, "SCHEMATHESIS_HOOKS": "racelab_fuzz_hooks", "PYTHONPATH": str(workdir)}
     cli = "import sys; from schemathesis.cli import schemathesis; sys.exit(schemathesis())"
     done = subprocess.run(
-        [sys.executable, "-c", cli, "--config-file", str(config), "run", f"{url}/openapi.json",
-         "--checks", "all", "--phases", "examples,coverage,fuzzing,stateful", "--workers", "1",
-         "--request-timeout", "10", "--report", "ndjson", "--report-ndjson-path", str(workdir / "events.ndjson")],
-        cwd=workdir, capture_output=True, text=True, timeout=600, env=env,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-c",
+            cli,
+            "--config-file",
+            str(config),
+            "run",
+            f"{url}/openapi.json",
+            "--checks",
+            "all",
+            "--phases",
+            "examples,coverage,fuzzing,stateful",
+            "--workers",
+            "1",
+            "--request-timeout",
+            "10",
+            "--report",
+            "ndjson",
+            "--report-ndjson-path",
+            str(workdir / "events.ndjson"),
+        ],
+        cwd=workdir,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env=env,
+    )
     report = workdir / "events.ndjson"
     events = [json.loads(line) for line in report.read_text(encoding="utf-8").splitlines()] if report.exists() else []
     return done, events
@@ -164,8 +189,10 @@ def failures(scenarios: list[dict[str, Any]]) -> list[str]:
                 case = recorder["cases"][case_id]["value"]
                 answer = (recorder["interactions"].get(case_id) or {}).get("response") or {}
                 info = (check.get("failure_info") or {}).get("failure", {})
-                out.append(f"{s['phase']} {check['name']}: {case['method']} {case['path']} -> "
-                           f"{answer.get('status_code')}: {info.get('message', '')[:300]!r}")  # fmt: skip
+                out.append(
+                    f"{s['phase']} {check['name']}: {case['method']} {case['path']} -> "
+                    f"{answer.get('status_code')}: {info.get('message', '')[:300]!r}"
+                )
     return out
 
 
@@ -186,8 +213,15 @@ def test_schemathesis_with_every_check_and_phase_finds_nothing(served: str, tmp_
     assert len(cases) >= MIN_CASES, len(cases)
     assert {"coverage", "fuzzing", "stateful"} <= {s["phase"] for s in tested}
     ran = {c["name"] for c in checks}
-    assert {"not_a_server_error", "status_code_conformance", "response_schema_conformance", "positive_data_acceptance",
-            "negative_data_rejection", "unsupported_method", EXTRA_CHECK} <= ran, ran  # fmt: skip
+    assert {
+        "not_a_server_error",
+        "status_code_conformance",
+        "response_schema_conformance",
+        "positive_data_acceptance",
+        "negative_data_rejection",
+        "unsupported_method",
+        EXTRA_CHECK,
+    } <= ran, ran
     assert all(a is not None for a in answers), "a request got no answer (timeout or reset)"
     assert [s for s in statuses if s >= 500] == [], statuses
     assert sum(n for s, n in statuses.items() if 200 <= s < 300) >= 30, statuses  # real handlers were reached

@@ -22,9 +22,9 @@ from typing import Any
 import aiohttp
 import pytest
 
+from harness.drive.runner import RunnerOptions, RunOutcome, run_specs
 from harness.drive.transport import ControlClient, Endpoints
 from harness.integrations import control
-from harness.drive.runner import RunnerOptions, RunOutcome, run_specs
 from harness.model.records import Operation, Outcome, RunSpec, Step, Verdict
 from simulator import load_profile, open_server
 from simulator.web._state import CORE, STATS
@@ -43,11 +43,21 @@ EXPECT = ("no-over-invoice", "invoiced-when-fully-invoiced", "no-lost-invoice", 
 def specs() -> list[RunSpec]:
     steps = (Step(0.0, "invoice"), Step(5.0, "change", {"remove": [{"id": "sku-2", "quantity": 1}]}))
     return [
-        RunSpec(run_id=f"{name}-{i}", scenario="histories", integration=name, cell={"step1.at_ms": 5.0},
-                repetition=i, seed=1, order_id=f"H-{name[:3]}-{i:04d}", order=ORDER, steps=steps, expect=EXPECT)
+        RunSpec(
+            run_id=f"{name}-{i}",
+            scenario="histories",
+            integration=name,
+            cell={"step1.at_ms": 5.0},
+            repetition=i,
+            seed=1,
+            order_id=f"H-{name[:3]}-{i:04d}",
+            order=ORDER,
+            steps=steps,
+            expect=EXPECT,
+        )
         for name in INTEGRATIONS
         for i in range(RUNS_PER_INTEGRATION)
-    ]  # fmt: skip
+    ]
 
 
 def expected_outcome(op: Operation) -> Outcome:

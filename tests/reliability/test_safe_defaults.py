@@ -30,7 +30,7 @@ from typing import Any
 import aiohttp
 import pytest
 
-from harness.cli._main import _parser
+from harness.cli import build_parser as _parser
 from simulator import SimConfig, create_app, load_profile, open_server
 from simulator.web._state import ORDERS
 
@@ -256,9 +256,9 @@ def test_no_unsafe_yaml_no_eval_in_simulator_harness_and_scenarios() -> None:
 
 def test_the_walk_covers_the_three_trees_and_their_yaml_readers() -> None:
     rel = {p.relative_to(ROOT).as_posix() for p in source_files()}
-    assert {"simulator/config.py", "harness/scenarios/_scenario.py", "harness/cli/_main.py"} <= rel
+    assert {"simulator/config.py", "harness/scenarios/loading.py", "harness/cli/_main.py"} <= rel
     readers = [p for p in source_files() if "yaml." in p.read_text(encoding="utf-8")]
-    assert {"simulator/config.py", "harness/scenarios/_scenario.py"} <= {p.relative_to(ROOT).as_posix() for p in readers}
+    assert {"simulator/config.py", "harness/scenarios/loading.py"} <= {p.relative_to(ROOT).as_posix() for p in readers}
 
 
 SAMPLE = """

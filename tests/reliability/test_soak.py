@@ -49,8 +49,14 @@ REMOVE_SKU2 = ChangeInput(reason="sku-2 out of stock", remove=(ChangeItem("sku-2
 
 
 def invoice(number: str, value: int) -> InvoiceInput:
-    return InvoiceInput(type="Output", invoice_number=number, invoice_value=value, issuance_date="2026-11-21",
-                        items=(InvoiceItem(item_index=0, quantity=1, price=value),), form="document")  # fmt: skip
+    return InvoiceInput(
+        type="Output",
+        invoice_number=number,
+        invoice_value=value,
+        issuance_date="2026-11-21",
+        items=(InvoiceItem(item_index=0, quantity=1, price=value),),
+        form="document",
+    )
 
 
 class Soak:
@@ -96,8 +102,9 @@ class Soak:
         """One order's life in both services, ending `invoiced` and settled in Accounting."""
         oid = self.order_id()
         await self.orders.seed_order(items=ITEMS, shipping=1000, order_id=oid)
-        self.accounting.seed_order(business_code="1000", customer_number="C-1", order_reference=oid,
-                                   currency="EUR", positions=POSITIONS)  # fmt: skip
+        self.accounting.seed_order(
+            business_code="1000", customer_number="C-1", order_reference=oid, currency="EUR", positions=POSITIONS
+        )
         await self.orders.get_order(oid)
         if self.n % 2:
             await self.orders.create_change(oid, REMOVE_SKU2)
@@ -109,8 +116,14 @@ class Soak:
         await self.core.work.wait_idle(oid)
 
     async def submit(self, kind: RequestKind, reference: str, body: Any, *, request_id: str | None = None) -> None:
-        await self.accounting.submit(kind, business_code="1000", customer_number="C-1", order_reference=reference,
-                                     body=body, request_id=request_id)  # fmt: skip
+        await self.accounting.submit(
+            kind,
+            business_code="1000",
+            customer_number="C-1",
+            order_reference=reference,
+            body=body,
+            request_id=request_id,
+        )
 
     def consume_feed(self) -> None:
         """What a feed consumer does: read the events and commit them."""

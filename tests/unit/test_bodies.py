@@ -11,14 +11,24 @@ from harness.model.records import Step
 @pytest.mark.parametrize(
     ("args", "expected"),
     [
-        ({"remove": [{"id": "sku-2", "quantity": 1}]},
-         {"reason": "racelab scenario: value-reducing change", "remove": {"items": [{"id": "sku-2", "quantity": 1}]}}),
+        (
+            {"remove": [{"id": "sku-2", "quantity": 1}]},
+            {
+                "reason": "racelab scenario: value-reducing change",
+                "remove": {"items": [{"id": "sku-2", "quantity": 1}]},
+            },
+        ),
         ({"add": {"items": []}, "reason": "gift"}, {"reason": "gift", "add": {"items": []}}),
-        ({"replace": [{"from": {}, "to": {}}], "manualDiscountValue": 100, "ignored": 1},
-         {"reason": "racelab scenario: value-reducing change", "replace": [{"from": {}, "to": {}}],
-          "manualDiscountValue": 100}),
+        (
+            {"replace": [{"from": {}, "to": {}}], "manualDiscountValue": 100, "ignored": 1},
+            {
+                "reason": "racelab scenario: value-reducing change",
+                "replace": [{"from": {}, "to": {}}],
+                "manualDiscountValue": 100,
+            },
+        ),
     ],
-)  # fmt: skip
+)
 def test_a_change_body_is_built_from_the_step(args: dict[str, object], expected: dict[str, object]) -> None:
     assert change_body(Step(0.0, "change", args)) == expected
 
@@ -42,11 +52,27 @@ def test_summaries_keep_what_judging_needs() -> None:
         },
         "changesAttachment": {"changesData": [{"requestId": "r-1", "reason": "x"}]},
     }
-    assert summary_order(order) == {"value": 10980, "status": "invoiced", "version": 4, "invoiced": 12480,
-                                    "changes": ["r-1"]}  # fmt: skip
-    change = {"requestId": "r-1", "status": "finished", "inProgress": False, "finished": True,
-              "totalChangeValue": -1500, "items": []}  # fmt: skip
-    assert summary_change(change) == {"requestId": "r-1", "status": "finished", "inProgress": False, "finished": True,
-                                      "totalChangeValue": -1500}  # fmt: skip
+    assert summary_order(order) == {
+        "value": 10980,
+        "status": "invoiced",
+        "version": 4,
+        "invoiced": 12480,
+        "changes": ["r-1"],
+    }
+    change = {
+        "requestId": "r-1",
+        "status": "finished",
+        "inProgress": False,
+        "finished": True,
+        "totalChangeValue": -1500,
+        "items": [],
+    }
+    assert summary_change(change) == {
+        "requestId": "r-1",
+        "status": "finished",
+        "inProgress": False,
+        "finished": True,
+        "totalChangeValue": -1500,
+    }
     assert summary_change({"error": {"code": "1"}}) == {"error": {"code": "1"}}
     assert summary_order("not json") == "not json"

@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 
 from simulator.config import Consistency, SimConfig, load_profile, merge_patch
+from simulator.contract import Fixed, LogNormal, Uniform
 from simulator.errors import ConfigError, SimulatorError
-from simulator.timing import Fixed, LogNormal, Uniform
 
 PROFILES = Path(__file__).resolve().parents[2] / "scenarios" / "profiles"
 

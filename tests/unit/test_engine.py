@@ -15,10 +15,10 @@ from typing import Any, TypeVar
 import pytest
 
 from simulator.config import SimConfig, WriteTiming
+from simulator.contract import Fixed
 from simulator.engine import Core, Versioned, VersionedStore, Work
 from simulator.gates import Gates
 from simulator.journal import Journal
-from simulator.timing import Fixed
 
 # -- helpers ---------------------------------------------------------------------------------------------
 
@@ -69,8 +69,9 @@ async def started_core(**settings: Any) -> tuple[Core, VersionedStore[Doc]]:
     return core, store
 
 
-async def transact(core: Core, store: VersionedStore[Doc], name: str, timing: WriteTiming, apply: Callable[[Doc], Doc],
-                   **kwargs: Any) -> tuple[Doc, Doc]:  # fmt: skip
+async def transact(
+    core: Core, store: VersionedStore[Doc], name: str, timing: WriteTiming, apply: Callable[[Doc], Doc], **kwargs: Any
+) -> tuple[Doc, Doc]:
     """One READ→COMMIT; returns (what was read, what was committed)."""
     op = core.op(name, "K", f"{name}-id")
     async with core.transaction(store, "K", op, timing) as tx:
@@ -148,16 +149,25 @@ def filled_journal(max_entries: int = 1000) -> Journal:
 def test_entries_across_orders_are_in_sequence_order() -> None:
     journal = filled_journal()
     assert [(e.seq, e.order_id, e.phase) for e in journal.entries()] == [
-        (1, "A", "read"), (2, "B", "read"), (3, "A", "commit"), (4, "B", "commit"),
-    ]  # fmt: skip
+        (1, "A", "read"),
+        (2, "B", "read"),
+        (3, "A", "commit"),
+        (4, "B", "commit"),
+    ]
     assert len(journal) == 4
 
 
 def test_entry_serialises_every_field() -> None:
     assert filled_journal().entries()[2].to_json() == {
-        "seq": 3, "t": 0.3, "order_id": "A", "op": "invoice", "phase": "commit", "op_id": "i1", "version": 2,
+        "seq": 3,
+        "t": 0.3,
+        "order_id": "A",
+        "op": "invoice",
+        "phase": "commit",
+        "op_id": "i1",
+        "version": 2,
         "detail": {"based_on": 1},
-    }  # fmt: skip
+    }
 
 
 def test_entries_since_and_limit_page_through_the_journal() -> None:
@@ -558,9 +568,13 @@ async def test_serializable_second_transaction_waits_for_the_first_and_reads_the
     assert await finished(change) == (Doc(1), Doc(2, ("change",)))
     assert await finished(invoice) == (Doc(2, ("change",)), Doc(3, ("change", "invoice")))  # read lag ignored: latest
     assert phases(core) == [
-        ("change", "read"), ("invoice", "lock_wait"), ("change", "released"), ("change", "commit"),
-        ("invoice", "read"), ("invoice", "commit"),
-    ]  # fmt: skip
+        ("change", "read"),
+        ("invoice", "lock_wait"),
+        ("change", "released"),
+        ("change", "commit"),
+        ("invoice", "read"),
+        ("invoice", "commit"),
+    ]
 
 
 @pytest.mark.looptime

@@ -37,16 +37,35 @@ ITEMS = (item("sku-1", 4990, 2), item("sku-2", 1500, 1))
 
 
 def package(value: int, *, type: str = "Output", number: str = "NF-1") -> Package:
-    return Package(type=type, invoice_number=number, invoice_value=value, issuance_date="2026-11-21", items=(),
-                   receipt="r", form="document")  # fmt: skip
+    return Package(
+        type=type,
+        invoice_number=number,
+        invoice_value=value,
+        issuance_date="2026-11-21",
+        items=(),
+        receipt="r",
+        form="document",
+    )
 
 
 def make_order(*, status: str = "handling", invoiced: int = 0, returned: int = 0, **changes: Any) -> Order:
     packages = ((package(invoiced),) if invoiced else ()) + (
         (package(returned, type="Input", number="NF-R"),) if returned else ()
     )
-    order = Order(order_id="ORD-1", version=1, status=status, items=ITEMS, original_items=ITEMS, shipping=1000,
-                  discounts=0, tax=0, change_value=0, packages=packages, created_at="t0", last_change="t0")  # fmt: skip
+    order = Order(
+        order_id="ORD-1",
+        version=1,
+        status=status,
+        items=ITEMS,
+        original_items=ITEMS,
+        shipping=1000,
+        discounts=0,
+        tax=0,
+        change_value=0,
+        packages=packages,
+        created_at="t0",
+        last_change="t0",
+    )
     return order.evolve(**changes) if changes else order
 
 
@@ -65,8 +84,9 @@ def refused(order: Order, change: ChangeInput, *, check_invoices: bool = False, 
 
 
 def invoice(value: int, *, type: str = "Output", items: tuple[InvoiceItem, ...] = ()) -> InvoiceInput:
-    return InvoiceInput(type=type, invoice_number="NF-2", invoice_value=value, issuance_date="2026-11-21",
-                        items=items, form="document")  # fmt: skip
+    return InvoiceInput(
+        type=type, invoice_number="NF-2", invoice_value=value, issuance_date="2026-11-21", items=items, form="document"
+    )
 
 
 def invoice_refused(order: Order, inv: InvoiceInput) -> RuleViolation:
@@ -152,10 +172,13 @@ def test_adding_a_new_item_with_negative_price_is_chk0022() -> None:
         remove("sku-1", 3),  # only 2 in the order
         add("sku-1", 0),
         add("sku-9", 0, price=100),
-        ChangeInput(reason="r", remove=(ChangeItem("sku-1", 2),),
-                    replace=(((ChangeItem("sku-1", 1),), (ChangeItem("sku-2", 1),)),)),  # 3 of 2 removed in all
+        ChangeInput(
+            reason="r",
+            remove=(ChangeItem("sku-1", 2),),
+            replace=(((ChangeItem("sku-1", 1),), (ChangeItem("sku-2", 1),)),),
+        ),  # 3 of 2 removed in all
     ],
-)  # fmt: skip
+)
 def test_quantity_out_of_range_is_chk0023(change: ChangeInput) -> None:
     assert refused(make_order(), change).code == "CHK0023"
 

@@ -1,4 +1,4 @@
-"""Scenario files (`harness.scenario`): every mistake is reported with its file, line and field; expansion into runs.
+"""Scenario files (`harness.scenarios`): every mistake is reported with its file, line and field; expansion into runs.
 
 Files are written into `tmp_path`; the repository's own `scenarios/` must load too.
 """
@@ -17,10 +17,10 @@ from pydantic import BaseModel
 
 from harness.errors import HarnessConnectionError, HarnessError, InvalidScenario
 from harness.integrations.bodies import change_v1_body
-from harness.integrations.builtin import ExternalService, load_integration
+from harness.integrations.external import ExternalService
+from harness.integrations.registry import load_integration
 from harness.model.records import RunSpec
-from harness.scenarios._scenario import (
-    _ORDER_STATUSES,  # a copy of the simulator's, which the harness may not import
+from harness.scenarios import (
     ACTIONS,
     CHECKER_NAMES,
     MAX_RUNS,
@@ -29,12 +29,12 @@ from harness.scenarios._scenario import (
     Gate,
     Scenario,
     Sweep,
+    describe_distribution,
     expand,
     find_scenarios,
     load_scenario,
 )
-from simulator.orders.model import STATUSES
-from simulator.timing import Delay
+from simulator.contract import Delay
 
 ROOT = Path(__file__).resolve().parents[2]
 ORDER_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$")  # the control API's pattern
@@ -122,6 +122,27 @@ ERRORS = [
         8,
         "steps[0].at.alpha",
         "must be greater than 0 (got 0)",
+    ),
+    (
+        "distribution-field-negative",
+        edit("at: 0ms", "at: {kind: uniform, min_ms: 1, max_ms: -5ms}"),
+        8,
+        "steps[0].at.max_ms",
+        "must not be negative (got -5ms)",
+    ),
+    (
+        "distribution-field-shown-as-written",
+        edit("at: 0ms", "at: {kind: pareto, scale_ms: 0ms, alpha: 1}"),
+        8,
+        "steps[0].at.scale_ms",
+        "must be greater than 0 (got 0ms)",
+    ),
+    (
+        "distribution-shape-as-a-string",
+        edit("at: 0ms", "at: {kind: lognormal, median_ms: 5, sigma: '1.5'}"),
+        8,
+        "steps[0].at.sigma",
+        'expected a number (got "1.5")',
     ),
     (
         "distribution-missing",
@@ -453,10 +474,6 @@ def test_a_scenario_without_a_name_takes_its_file_name(tmp_path: Path) -> None:
     assert error.message == "missing: name the scenario (letters, digits, '-', '_', '.'); the file name cannot serve"
 
 
-def test_the_order_statuses_are_the_simulators() -> None:
-    assert _ORDER_STATUSES == STATUSES
-
-
 # ------------------------------------------------------------------------------------------------------- loading
 
 
@@ -535,8 +552,8 @@ def test_a_profile_path_is_relative_to_the_scenario(tmp_path: Path) -> None:
 
 
 def test_module_class_and_external_integrations_are_names(tmp_path: Path) -> None:
-    text = edit("[naive, workaround]", "[naive, 'mypkg.middleware:Erp', 'external:http://127.0.0.1:9000/hook', "
-                "'external-feed:node-erp', 'external-poll:erp.v2']")  # fmt: skip
+    names = ["'mypkg.middleware:Erp'", "'external:http://127.0.0.1:9000/hook'", "'external-feed:node-erp'"]
+    text = edit("[naive, workaround]", f"[naive, {', '.join(names)}, 'external-poll:erp.v2']")
     assert load_scenario(write(tmp_path, text)).integrations[1:] == (
         "mypkg.middleware:Erp",
         "external:http://127.0.0.1:9000/hook",
@@ -583,6 +600,7 @@ def test_the_repository_scenarios_load() -> None:
 # ---------------------------------------------------------------------------------------------- python scripts
 
 SCRIPT = """\
+from collections.abc import Generator
 from typing import Any
 
 SCENARIO = {
@@ -598,13 +616,14 @@ SCENARIO = {
 CALLS: list[Any] = []
 
 
-async def step_fire_twice(ctx: Any, step: Any) -> str:
-    CALLS.append((ctx, step))
-    return "fired"
+def step_fire_twice(run: Any, step: Any) -> Generator[Any, Any, str]:
+    CALLS.append((run, step))
+    answer = yield ("POST", "/fire")
+    return f"fired: {answer}"
 """
 
 
-async def test_a_python_script_defines_a_scenario_and_its_custom_steps(tmp_path: Path) -> None:
+def test_a_python_script_defines_a_scenario_and_its_custom_steps(tmp_path: Path) -> None:
     scenario = load_scenario(write(tmp_path, SCRIPT, name="fire_twice.py"))
     assert scenario.name == "fire-twice"
     assert list(scenario.handlers) == ["fire_twice"]
@@ -613,7 +632,12 @@ async def test_a_python_script_defines_a_scenario_and_its_custom_steps(tmp_path:
     specs = expand(scenario, seed=1)
     assert len(specs) == 3 * 2
     step = specs[0].steps[1]
-    assert await scenario.handlers[step.do]("ctx", step) == "fired"
+    # A custom step is a flow: it yields its requests and receives their answers, whoever drives it.
+    flow = scenario.handlers[step.do]("run", step)
+    assert next(flow) == ("POST", "/fire")
+    with pytest.raises(StopIteration) as done:
+        flow.send(204)
+    assert done.value.value == "fired: 204"
 
 
 def test_a_python_script_may_compute_its_scenario(tmp_path: Path) -> None:
@@ -625,6 +649,8 @@ def test_a_python_script_may_compute_its_scenario(tmp_path: Path) -> None:
     scenario = load_scenario(write(tmp_path, text, name="computed.py"))
     assert [s.at for s in scenario.steps] == [10.0, 20.0]
 
+
+FLOW = "must be a flow: def step_x(run, step) that yields requests (see docs/integrations.md)"
 
 SCRIPT_ERRORS = [
     # (id, script, line, field, message)
@@ -639,7 +665,7 @@ SCRIPT_ERRORS = [
     (
         "unknown-custom-action",
         'SCENARIO = {\n    "order": {"items": [{"id": "a", "price": 1, "quantity": 1}]},\n'
-        '    "steps": [{"at": 0, "do": "fire_thrice"}],\n}\n\n\nasync def step_fire_twice(ctx, step):\n    pass\n',
+        '    "steps": [{"at": 0, "do": "fire_thrice"}],\n}\n\n\ndef step_fire_twice(run, step):\n    yield\n',
         3,
         "steps[0].do",
         "unknown action fire_thrice (did you mean fire_twice?); expected one of: invoice, change, change-v1, "
@@ -664,17 +690,14 @@ SCRIPT_ERRORS = [
     ("factory-raises", "def scenario():\n    return 1 / 0\n", 2, None, "scenario() raised ZeroDivisionError"),
     ("neither", "X = 1\n", None, None, "defines neither SCENARIO (a dict) nor def scenario() -> dict"),
     ("both", "SCENARIO = {}\n\ndef scenario():\n    return {}\n", None, None, "defines both SCENARIO and scenario()"),
-    ("sync-handler", "SCENARIO = {}\n\n\ndef step_x(ctx, step):\n    pass\n", 4, "step_x", "must be a coroutine"),
-    (
-        "handler-arity",
-        "SCENARIO = {}\n\n\nasync def step_x(ctx):\n    pass\n",
-        4,
-        "step_x",
-        "must accept two arguments",
-    ),
+    ("plain-function", "SCENARIO = {}\n\n\ndef step_x(run, step):\n    pass\n", 4, "step_x", FLOW),
+    ("coroutine", "SCENARIO = {}\n\n\nasync def step_x(ctx, step):\n    pass\n", 4, "step_x", FLOW),
+    ("async-generator", "SCENARIO = {}\n\n\nasync def step_x(run, step):\n    yield 1\n", 4, "step_x", FLOW),
+    ("a-class", "SCENARIO = {}\n\n\nclass step_x:\n    pass\n", 4, "step_x", FLOW),
+    ("flow-arity", "SCENARIO = {}\n\n\ndef step_x(run):\n    yield\n", 4, "step_x", FLOW),
     (
         "shadows-builtin",
-        "SCENARIO = {}\n\n\nasync def step_update_invoice(ctx, step):\n    pass\n",
+        "SCENARIO = {}\n\n\ndef step_update_invoice(run, step):\n    yield\n",
         4,
         "step_update_invoice",
         "would replace the built-in action update-invoice",
@@ -892,7 +915,7 @@ def test_a_distribution_describes_itself_for_the_cell(tmp_path: Path) -> None:
     def described(flow: str) -> str:
         at = scenario_of(tmp_path, edit("at: 0ms", f"at: {flow}")).steps[0].at
         assert isinstance(at, Distribution)
-        return at.describe()
+        return describe_distribution(at)
 
     assert described("{kind: normal, mean_ms: 100, sd_ms: 20}") == "normal(mean_ms=100, sd_ms=20, min_ms=0)"
     assert described("{kind: fixed, ms: 1.5s}") == "fixed(ms=1500)"
