@@ -28,7 +28,7 @@ from harness.errors import HarnessConnectionError, InvalidScenario
 from harness.integrations import control
 from harness.integrations.bodies import CHANGE_ACTIONS
 from harness.integrations.contract import Integration
-from harness.integrations.flow import Announce, Answer, AwaitChange, Call, Control, Flow, Run, Sleep, Waive
+from harness.integrations.flow import Announce, Answer, AwaitChange, Call, Control, Flow, Run, Sleep, Waive, advance
 from harness.integrations.registry import load_integration
 from harness.integrations.steps import step_flow
 from harness.judge.checkers import check_all
@@ -204,28 +204,32 @@ class _Race:
         value: Any = None
         error: BaseException | None = None
         while True:
-            try:
-                effect = flow.send(value) if error is None else flow.throw(error)
-            except StopIteration as stop:
-                return stop.value  # type: ignore[no-any-return]
-            value, error = None, None
-            if isinstance(effect, Call):
-                value = self._call(effect, mark)
-            elif isinstance(effect, Control):
-                value = self._control(effect)
-                if value.status is None:
-                    value, error = None, HarnessConnectionError(value.error or "no answer")
-            elif isinstance(effect, Sleep):
-                self.sleep(effect.seconds)
-            elif isinstance(effect, AwaitChange):
-                value = self.change_sent(effect.step, effect.timeout_s)
-            elif isinstance(effect, Announce):
-                self.announce(effect.step, effect.request_id)
-            elif isinstance(effect, Waive):
+            done, effect = advance(flow, value, error)
+            if done:
+                return effect  # type: ignore[no-any-return]
+            value, error = self._perform(effect, mark)
+
+    def _perform(self, effect: Any, mark: _Mark | None) -> tuple[Any, BaseException | None]:
+        """One effect, with blocking calls: its result, or the error to throw into the flow."""
+        match effect:
+            case Call():
+                return self._call(effect, mark), None
+            case Control():
+                return self._control(effect)
+            case Sleep(seconds=seconds):
+                self.sleep(seconds)
+            case AwaitChange(step=step, timeout_s=timeout_s):
+                return self.change_sent(step, timeout_s), None
+            case Announce(step=step, request_id=request_id):
+                self.announce(step, request_id)
+            case Waive():
                 if mark is not None:
                     mark.scheduled_ms = None
-            else:
-                error = TypeError(f"a flow yielded {effect!r}, which is not an effect of harness.integrations.flow")
+            case _:
+                return None, TypeError(
+                    f"a flow yielded {effect!r}, which is not an effect of harness.integrations.flow"
+                )
+        return None, None
 
     def announce(self, step: int, request_id: str | None) -> None:
         entry = self._changes.get(step)
@@ -237,11 +241,13 @@ class _Race:
         event, box = self._changes[step]
         return box[0] if event.wait(max(0.0, timeout_s)) and box else None
 
-    def _control(self, effect: Control) -> Answer:
+    def _control(self, effect: Control) -> tuple[Answer | None, BaseException | None]:
+        """One of the harness's own requests: its answer, or (as the async driver) `HarnessConnectionError` when it
+        could not be made."""
         with self._lock:
             self.requests += 1
         headers = self.final_headers if effect.service == "orders" else self.control_headers
-        return self.transport.request(
+        answer = self.transport.request(
             effect.method,
             effect.path,
             name=_control_name(effect),
@@ -250,6 +256,9 @@ class _Race:
             control=True,
             timeout_s=effect.timeout_s,
         )
+        if answer.status is None:
+            return None, HarnessConnectionError(answer.error or "no answer")
+        return answer, None
 
     def _call(self, call: Call, mark: _Mark | None) -> Answer:
         scheduled = None

@@ -41,7 +41,7 @@ from harness.errors import HarnessConnectionError
 from harness.integrations import control
 from harness.integrations.bodies import CHANGE_ACTIONS
 from harness.integrations.contract import Integration
-from harness.integrations.flow import Announce, AwaitChange, Call, Control, Flow, Run, Sleep, Waive
+from harness.integrations.flow import Announce, AwaitChange, Call, Control, Flow, Run, Sleep, Waive, advance
 from harness.integrations.registry import load_integration
 from harness.integrations.steps import StepHandler, step_flow
 from harness.judge.checkers import check_all
@@ -126,10 +126,9 @@ class FlowDriver:
         value: Any = None
         error: BaseException | None = None
         while True:
-            try:
-                effect = flow.send(value) if error is None else flow.throw(error)
-            except StopIteration as stop:
-                return stop.value  # type: ignore[no-any-return]
+            done, effect = advance(flow, value, error)
+            if done:
+                return effect  # type: ignore[no-any-return]
             value, error = None, None
             if isinstance(effect, Call):
                 if self.api is None:

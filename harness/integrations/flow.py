@@ -43,6 +43,7 @@ __all__ = [
     "Run",
     "Sleep",
     "Waive",
+    "advance",
     "decode",
     "nothing",
 ]
@@ -170,6 +171,15 @@ class Waive:
 Effect: TypeAlias = Call | Control | Sleep | AwaitChange | Announce | Waive
 Flow: TypeAlias = Generator[Effect, Any, T]
 """A flow returning `T`: it yields effects and receives each one's result."""
+
+
+def advance(flow: Flow[T], value: Any = None, error: BaseException | None = None) -> tuple[bool, Any]:
+    """Resume `flow` with the result of its last effect (`value`), or with the `error` that effect raised: `(False,
+    next effect)` while it runs, `(True, what it returned)` once it ended. The step every driver loops on."""
+    try:
+        return False, flow.send(value) if error is None else flow.throw(error)
+    except StopIteration as stop:
+        return True, stop.value
 
 
 def nothing() -> Flow[None]:
