@@ -29,8 +29,9 @@ import yaml
 from harness.drive.runner import RunnerOptions, RunOutcome
 from harness.errors import InvalidScenario
 from harness.model.records import RunSpec, Step, Verdict
-from harness.scenarios import Scenario, expand, load_scenario
+from harness.scenarios import Scenario, Sweep, expand, load_scenario
 from harness.virtual.universe import run_virtual, virtual_config
+from simulator.contract import Distribution
 
 if TYPE_CHECKING:
     from hypothesis.strategies import SearchStrategy
@@ -170,10 +171,10 @@ def _bounds(d: Mapping[str, Any]) -> tuple[float, float] | None:
 
 def _step_bounds(at: Any) -> tuple[float, float] | None:
     """A step's window from its sweep or its distribution; None for a fixed offset (take it from the specs)."""
-    if hasattr(at, "values") and callable(at.values):
-        values = list(at.values())
+    if isinstance(at, Sweep):
+        values = at.values()
         return min(values), max(values)
-    if hasattr(at, "model_dump"):
+    if isinstance(at, Distribution):
         return _bounds(at.model_dump())
     return None
 
