@@ -38,7 +38,7 @@ from harness.resources import resolve_scenario_ref
 if TYPE_CHECKING:
     from harness.drive.runner import RunOutcome
     from harness.integrations import Call, Control
-    from harness.judge.gates import GateResult
+    from harness.model.summary import GateResult
     from harness.scenarios import Scenario
 
 __all__ = ["RaceResult", "Simulator", "racelab_run", "racelab_simulator"]

@@ -1,11 +1,18 @@
 """Running a suite of scenarios end to end: what `racelab run` does.
 
-Owns `SuiteOptions` and `run_suite()`: find and validate the scenario files (every problem reported before
-anything runs), expand them, run each scenario against its own embedded simulator (or the external services),
-show progress, judge, write the result folder, and print the summary table and the gate verdicts.
+Owns `SuiteOptions`, `VirtualTime` and `run_suite()`: find and validate the scenario files (every problem reported
+before anything runs), expand them, run each scenario against its own embedded simulator (or the external services,
+or in virtual time), show progress, judge, write the result folder, and print the summary table and the gate
+verdicts.
 
-Imports: stdlib, rich, `harness.*`. Not `simulator`: the embedded simulator is a child process (`harness.embedded`);
-virtual mode's in-process simulator lives behind `harness.virtual`, imported only when that mode is chosen.
+Imports: stdlib, aiohttp, rich, `harness.drive`, `harness.judge`, `harness.model`, `harness.output`,
+`harness.scenarios`, `harness.errors` and `harness.resources`. Not `simulator`: the embedded simulator is a child
+process (`harness.drive.embedded`). Not `harness.virtual` either, which is built on the drivers: virtual mode is
+handed in by the caller (`SuiteOptions.virtual`, e.g. the module `harness.virtual.universe`).
+
+    from harness.virtual import universe
+    result = await run_suite(SuiteOptions([Path("scenarios")], mode="virtual", virtual=universe), Console())
+    result.passed, result.summary.invalid, result.folder
 """
 
 from __future__ import annotations
@@ -14,49 +21,100 @@ import json
 import shlex
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import aiohttp
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from harness.drive.client import Endpoints
 from harness.drive.embedded import open_embedded
 from harness.drive.runner import RunnerOptions, RunOutcome, run_specs
+from harness.drive.transport import Endpoints
 from harness.errors import HarnessConnectionError, InvalidScenario
-from harness.model.records import CheckResult, RunRecord
-from harness.output.results import build_summary, open_result_dir, render_table, write_results, write_timing
+from harness.judge.summarize import build_summary
+from harness.model.records import CheckResult, RunRecord, RunSpec, Verdict
+from harness.model.summary import Summary
+from harness.output.folder import open_result_dir, write_results, write_timing
+from harness.output.table import render_table
 from harness.resources import resolve_scenario_ref
 from harness.scenarios import Scenario, expand, find_scenarios, load_scenario
 
-__all__ = ["SuiteOptions", "SuiteResult", "run_suite"]
+__all__ = ["SuiteOptions", "SuiteResult", "VirtualTime", "run_suite"]
+
+OnRun = Callable[[RunOutcome], None]
+"""Called once per finished run (the progress bar)."""
+
+
+class VirtualTime(Protocol):
+    """Virtual mode as the suite runs it: the module `harness.virtual.universe` is one.
+
+    The suite cannot import virtual time, which is built on the drivers (it runs the runner on a virtual clock), so
+    the caller hands it in:
+
+        from harness.virtual import universe
+        SuiteOptions(paths, mode="virtual", virtual=universe)
+    """
+
+    def virtual_config(self, profile: str, overrides: Mapping[str, Any], seed: int) -> dict[str, Any]:
+        """The simulator's configuration for a scenario's profile and overrides, in virtual time."""
+        ...
+
+    async def run_virtual_specs(
+        self,
+        specs: Sequence[RunSpec],
+        config: Mapping[str, Any],
+        *,
+        scenario_path: Path | None = None,
+        options: RunnerOptions | None = None,
+        jobs: int = 1,
+        on_progress: OnRun | None = None,
+    ) -> list[RunOutcome]:
+        """Every spec run against that configuration, judged; in the order of `specs`."""
+        ...
 
 
 @dataclass(frozen=True, slots=True)
 class SuiteOptions:
+    """What `racelab run` was asked to do.
+
+    SuiteOptions([Path("scenarios/over-invoice.yaml")], mode="embedded", seed=7, out=Path("results"))
+    """
+
     paths: Sequence[Path]
+    """Scenario files, folders of them, or `builtin:NAME`."""
     mode: str = "embedded"
+    """`embedded` (a simulator child process per scenario), `external` (`endpoints`) or `virtual` (`virtual`)."""
     seed: int = 1
     runs: int | None = None
+    """Runs per matrix cell and integration, instead of each scenario's own `runs:`."""
     integrations: Sequence[str] | None = None
+    """Only these integrations, instead of each scenario's own."""
     out: Path = Path("results")
+    """The results root."""
     endpoints: Endpoints | None = None
     """The services, in external mode."""
     runner: RunnerOptions = field(default_factory=RunnerOptions)
     command: Sequence[str] = ()
+    """The command line as typed, for the summary and the replay hint."""
     jobs: int = 1
     """Virtual mode: worker processes (results do not depend on it)."""
+    virtual: VirtualTime | None = None
+    """Virtual mode itself (`harness.virtual.universe`); required when `mode` is `virtual`."""
 
 
 @dataclass(frozen=True, slots=True)
 class SuiteResult:
+    """What a suite wrote and decided."""
+
     folder: Path
-    summary: dict[str, Any]
+    """The result folder."""
+    summary: Summary
     passed: bool
+    """Every gate passed."""
     errors: int
     """Runs cut short by a harness or connection error."""
 
@@ -91,7 +149,14 @@ def load_all(paths: Sequence[Path]) -> list[Scenario]:
 
 
 async def run_suite(options: SuiteOptions, console: Console) -> SuiteResult:
-    """Run every scenario under `options.paths`; write the result folder; print the table. See module doc."""
+    """Run every scenario under `options.paths`; write the result folder; print the table. See module doc.
+
+    Raises:
+        InvalidScenario: A scenario file does not validate, or names a service of yours outside external mode.
+        TypeError: Virtual mode without `options.virtual` (a caller's bug, not the user's).
+    """
+    if options.mode == "virtual" and options.virtual is None:
+        raise TypeError("SuiteOptions.virtual is required in virtual mode: pass harness.virtual.universe")
     scenarios = load_all(options.paths)
     plans = []
     for scenario in scenarios:
@@ -114,7 +179,7 @@ async def run_suite(options: SuiteOptions, console: Console) -> SuiteResult:
 
 async def _run_plans(
     scenarios: Sequence[Scenario],
-    plans: Sequence[tuple[Scenario, Sequence[Any]]],
+    plans: Sequence[tuple[Scenario, Sequence[RunSpec]]],
     total: int,
     options: SuiteOptions,
     console: Console,
@@ -156,10 +221,15 @@ async def _run_plans(
         inputs[f"scenarios/{scenario.path.name}"] = scenario.path
     ran = {(r.spec.scenario, r.spec.integration) for r, _ in judged}
     gates = {s.name: {i: g for i, g in s.gates.items() if (s.name, i) in ran} for s in scenarios}
-    summary = build_summary(judged, gates=gates, seed=options.seed, command=shlex.join(options.command) or None)
-    # What `racelab replay` needs besides the inputs: how the runs were executed.
-    summary["mode"] = options.mode
-    summary["settle_timeout_s"] = options.runner.settle_timeout_s
+    summary = build_summary(
+        judged,
+        gates=gates,
+        seed=options.seed,
+        command=shlex.join(options.command) or None,
+        # What `racelab replay` needs besides the inputs: how the runs were executed.
+        mode=options.mode,
+        settle_timeout_s=options.runner.settle_timeout_s,
+    )
     name = scenarios[0].name if len(scenarios) == 1 else "suite"
     folder = open_result_dir(options.out, name, now=datetime.now())
     write_results(folder, records_with_results=judged, summary=summary, inputs=inputs)
@@ -171,44 +241,57 @@ async def _run_plans(
 
         write_report(folder, runs=judged, summary=summary)
     except Exception as exc:
-        console.print(f"racelab: warning: report.html not written: {type(exc).__name__}: {exc}", style="yellow",
-                      markup=False, highlight=False)  # fmt: skip
+        console.print(
+            f"racelab: warning: report.html not written: {type(exc).__name__}: {exc}",
+            style="yellow",
+            markup=False,
+            highlight=False,
+        )
     report_s = time.perf_counter() - began - results_s
-    write_timing(folder, {"mode": options.mode, "runs": total, "sweep_s": round(sweep_s, 4),
-                          "results_s": round(results_s, 4), "report_s": round(report_s, 4),
-                          "scenarios": sweeps})  # fmt: skip
-    return SuiteResult(folder=folder, summary=summary, passed=bool(summary["passed"]), errors=errors)
+    timing = {
+        "mode": options.mode,
+        "runs": total,
+        "sweep_s": round(sweep_s, 4),
+        "results_s": round(results_s, 4),
+        "report_s": round(report_s, 4),
+        "scenarios": sweeps,
+    }
+    write_timing(folder, timing)
+    return SuiteResult(folder=folder, summary=summary, passed=summary.passed, errors=errors)
 
 
 async def _run_scenario(
     scenario: Scenario,
-    specs: Sequence[Any],
+    specs: Sequence[RunSpec],
     options: SuiteOptions,
-    advance: Any,
+    advance: OnRun,
     scratch: Path,
     inputs: dict[str, Path],
 ) -> list[RunOutcome]:
     if options.mode == "external":
         assert options.endpoints is not None
-        return await run_specs(specs, options.endpoints, options=options.runner, handlers=scenario.handlers,
-                               on_progress=advance)  # fmt: skip
+        return await run_specs(
+            specs, options.endpoints, options=options.runner, handlers=scenario.handlers, on_progress=advance
+        )
     if options.mode == "virtual":
-        from harness.virtual.universe import run_virtual_specs, virtual_config
-
-        config = virtual_config(scenario.profile, scenario.simulator, options.seed)
+        virtual = options.virtual
+        assert virtual is not None  # run_suite checked it
+        config = virtual.virtual_config(scenario.profile, scenario.simulator, options.seed)
         profile = scratch / f"{scenario.name}.json"
         profile.write_text(json.dumps(config, indent=2))
         inputs[f"profiles/{scenario.name}.json"] = profile  # the exact configuration: replay starts from it
-        return await run_virtual_specs(specs, config, scenario_path=scenario.path, options=options.runner,
-                                       jobs=options.jobs, on_progress=advance)  # fmt: skip
+        return await virtual.run_virtual_specs(
+            specs, config, scenario_path=scenario.path, options=options.runner, jobs=options.jobs, on_progress=advance
+        )
     overrides = {**scenario.simulator, "seed": options.seed}
     async with open_embedded(scenario.profile, overrides=overrides) as url:
         endpoints = Endpoints(orders=url, accounting=url, control=url)
         profile = scratch / f"{scenario.name}.json"
         profile.write_text(json.dumps(await _config(url), indent=2))
         inputs[f"profiles/{scenario.name}.json"] = profile  # the exact configuration the runs met
-        return await run_specs(specs, endpoints, options=options.runner, handlers=scenario.handlers,
-                               on_progress=advance)  # fmt: skip
+        return await run_specs(
+            specs, endpoints, options=options.runner, handlers=scenario.handlers, on_progress=advance
+        )
 
 
 async def _config(url: str) -> Any:
@@ -221,44 +304,48 @@ async def _config(url: str) -> Any:
 
 def _report(
     console: Console,
-    summary: dict[str, Any],
+    summary: Summary,
     judged: Sequence[tuple[RunRecord, tuple[CheckResult, ...]]],
     folder: Path,
     options: SuiteOptions,
     sweep_s: float,
 ) -> None:
     console.print(render_table(summary))
-    for gate in summary["gates"]:
-        mark = "[green]PASS[/]" if gate["passed"] else "[red]FAIL[/]"
-        console.print(f"{mark} {gate['scenario']} · {gate['integration']}: {gate['reason']}")
+    for gate in summary.gates:
+        mark = "[green]PASS[/]" if gate.passed else "[red]FAIL[/]"
+        console.print(f"{mark} {gate.scenario} · {gate.integration}: {gate.reason}")
     examples: dict[tuple[str, str, str], tuple[RunRecord, str]] = {}
     for record, results in judged:
         for r in results:
-            if r.verdict.value == "invalid":
+            if r.verdict is Verdict.INVALID:
                 key = (record.spec.scenario, record.spec.integration, r.checker)
                 examples.setdefault(key, (record, r.explanation))
     for (scenario, integration, checker), (record, explanation) in list(examples.items())[:8]:
-        console.print(f"  e.g. {scenario} · {integration} · {checker} · run {record.spec.run_id}: {explanation}",
-                      highlight=False)  # fmt: skip
+        console.print(
+            f"  e.g. {scenario} · {integration} · {checker} · run {record.spec.run_id}: {explanation}", highlight=False
+        )
     errors = [r for r, _ in judged if r.error is not None]
     if errors:
         console.print(f"[yellow]{len(errors)} runs were cut short, e.g. {errors[0].spec.run_id}: {errors[0].error}[/]")
-    times = summary.get("time_to_invoice_ms") or {}
-    cost = (summary.get("invoice_cost_ms") or {}).get("integrations") or {}
-    baseline = (summary.get("invoice_cost_ms") or {}).get("baseline")
-    for integration, t in times.items():
-        if not t.get("count"):
+    cost = summary.invoice_cost_ms
+    for integration, t in summary.time_to_invoice_ms.items():
+        if not t.count:
             continue
-        line = f"time to invoice · {integration}: p50 {t['p50']:.0f} ms · p99 {t['p99']:.0f} ms"
-        added = cost.get(integration) or {}
-        if added.get("pairs"):
-            line += (f" · +{added['added_p50']:.0f} ms p50, +{added['added_p99']:.0f} ms p99 over {baseline} "
-                     f"on {added['pairs']} identical schedules")  # fmt: skip
+        line = f"time to invoice · {integration}: p50 {t.p50:.0f} ms · p99 {t.p99:.0f} ms"
+        added = cost.integrations.get(integration)
+        if added is not None and added.pairs:
+            line += (
+                f" · +{added.added_p50:.0f} ms p50, +{added.added_p99:.0f} ms p99 over {cost.baseline} "
+                f"on {added.pairs} identical schedules"
+            )
         console.print(line, highlight=False)
-    skew = summary.get("skew_ms") or {}
-    if skew.get("count"):
-        console.print(f"send skew: p50 {skew['p50']:.2f} ms · p99 {skew['p99']:.2f} ms · max {skew['max']:.2f} ms "
-                      f"over {skew['count']} requests", highlight=False)  # fmt: skip
+    skew = summary.skew_ms
+    if skew.count:
+        console.print(
+            f"send skew: p50 {skew.p50:.2f} ms · p99 {skew.p99:.2f} ms · max {skew.max:.2f} ms over {skew.count} "
+            "requests",
+            highlight=False,
+        )
     clock = "virtual time" if options.mode == "virtual" else "real time"
     console.print(f"{len(judged):,} runs in {sweep_s:.1f} s ({clock}; timing.json has the phases)", highlight=False)
     rerun = list(options.command) or ["racelab", "run", *map(str, options.paths)]

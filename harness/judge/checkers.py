@@ -2,6 +2,8 @@
 
 Each checker takes a `RunRecord` (final state + history + journal) and returns a `CheckResult`; none raises. A
 checker that crashes yields `unknown` (see `check()`), and so does a run whose final state could not be read.
+`check_all` runs several and gives the run's verdict by `run_verdict`, the one rule the gates, `runs.jsonl` and the
+report use too.
 
 | name | invalid when |
 |---|---|
@@ -13,16 +15,15 @@ checker that crashes yields `unknown` (see `check()`), and so does a run whose f
 | accounting-matches-orders | what Accounting bills for the order differs from the Orders final total |
 | update-invoice-rules | Accounting accepted an update invoice that breaks one of its three rules |
 
-Imports: stdlib and `harness.model` only (no asyncio, no aiohttp): the locust profiles reuse these under gevent.
+Imports: stdlib and `harness.model` only (no asyncio, no aiohttp): the load command's processes reuse these.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
 from decimal import Decimal
-from typing import Any
 
-from harness.model.records import CheckResult, Outcome, RunRecord, Verdict, merge_verdicts
+from harness.model.records import CheckResult, Outcome, RunRecord, Verdict, run_verdict
 
 __all__ = ["CHECKERS", "check", "check_all"]
 
@@ -33,15 +34,10 @@ def _money(cents: int) -> str:
     return f"{cents / 100:.2f}"
 
 
-def _invoiced(order: Mapping[str, Any]) -> int:
-    packages = (order.get("packageAttachment") or {}).get("packages") or []
-    return sum(int(p["invoiceValue"]) for p in packages if p.get("type") == "Output")
-
-
 def _unsettled(name: str, run: RunRecord) -> CheckResult | None:
     if run.error is not None:
         return CheckResult(name, Verdict.UNKNOWN, f"The run did not complete: {run.error}")
-    if not run.final.order:
+    if not run.final.read:
         return CheckResult(name, Verdict.UNKNOWN, "The final order could not be read.")
     if not run.final.settled:
         return CheckResult(name, Verdict.UNKNOWN, "The simulator still had work pending for the order at the deadline.")
@@ -56,13 +52,13 @@ def no_over_invoice(run: RunRecord) -> CheckResult:
     name = "no-over-invoice"
     if (early := _unsettled(name, run)) is not None:
         return early
-    order = run.final.order
-    invoiced, value = _invoiced(order), int(order["value"])
+    final = run.final
+    invoiced, value = final.invoiced, final.value
     if invoiced > value:
         return CheckResult(
             name,
             Verdict.INVALID,
-            f"Order {order['orderId']} is invoiced {_money(invoiced)} but its final total is {_money(value)}: "
+            f"Order {final.order_id} is invoiced {_money(invoiced)} but its final total is {_money(value)}: "
             f"over-invoiced by {_money(invoiced - value)}.",
             ops=_ok_ops(run, "invoice"),
             details={"invoiced": invoiced, "value": value},
@@ -74,13 +70,13 @@ def invoiced_when_fully_invoiced(run: RunRecord) -> CheckResult:
     name = "invoiced-when-fully-invoiced"
     if (early := _unsettled(name, run)) is not None:
         return early
-    order = run.final.order
-    invoiced, value, status = _invoiced(order), int(order["value"]), order["status"]
+    final = run.final
+    invoiced, value, status = final.invoiced, final.value, final.status
     if invoiced > 0 and invoiced >= value and status not in ("invoiced", "canceled"):
         return CheckResult(
             name,
             Verdict.INVALID,
-            f"Order {order['orderId']} is stuck in {status} although its invoices ({_money(invoiced)}) cover its "
+            f"Order {final.order_id} is stuck in {status} although its invoices ({_money(invoiced)}) cover its "
             f"final total ({_money(value)}).",
             ops=_ok_ops(run, "invoice"),
             details={"invoiced": invoiced, "value": value, "status": status},
@@ -92,8 +88,7 @@ def no_lost_invoice(run: RunRecord) -> CheckResult:
     name = "no-lost-invoice"
     if (early := _unsettled(name, run)) is not None:
         return early
-    packages = (run.final.order.get("packageAttachment") or {}).get("packages") or []
-    stored = {p["invoiceNumber"] for p in packages}
+    stored = {invoice.number for invoice in run.final.invoices}
     lost = [
         o
         for o in run.history
@@ -182,15 +177,15 @@ def accounting_matches_orders(run: RunRecord) -> CheckResult:
     billed = accounting.get("billedGross")
     if billed is None:
         return CheckResult(name, Verdict.UNKNOWN, "The Accounting state does not say what is billed.")
-    order = run.final.order
-    if _invoiced(order) == 0:
+    final = run.final
+    if final.invoiced == 0:
         return CheckResult(name, Verdict.VALID, "Nothing was invoiced in Orders yet.")
-    expected = Decimal(int(order["value"])) / 100
+    expected = Decimal(final.value) / 100
     if Decimal(str(billed)) != expected:
         return CheckResult(
             name,
             Verdict.INVALID,
-            f"Accounting bills {Decimal(str(billed)):.2f} for order {order['orderId']}, whose final total in Orders "
+            f"Accounting bills {Decimal(str(billed)):.2f} for order {final.order_id}, whose final total in Orders "
             f"is {expected:.2f}.",
             details={"billed": str(billed), "orders_total": str(expected)},
         )
@@ -219,11 +214,18 @@ def update_invoice_rules(run: RunRecord) -> CheckResult:
                 "the gross may only go down.",
             )
         if update.get("customerChanged"):
-            return CheckResult(name, Verdict.INVALID, f"Update of invoice {update.get('invoiceReference')} changed "
-                               "the customer identifier, which is immutable.")  # fmt: skip
+            return CheckResult(
+                name,
+                Verdict.INVALID,
+                f"Update of invoice {update.get('invoiceReference')} changed the customer identifier, which is "
+                "immutable.",
+            )
         if update.get("afterGoodwillOrReturn"):
-            return CheckResult(name, Verdict.INVALID, f"Update of invoice {update.get('invoiceReference')} was "
-                               "accepted after a goodwill or a return.")  # fmt: skip
+            return CheckResult(
+                name,
+                Verdict.INVALID,
+                f"Update of invoice {update.get('invoiceReference')} was accepted after a goodwill or a return.",
+            )
     return CheckResult(name, Verdict.VALID, "Every accepted update invoice kept the three rules.")
 
 
@@ -247,6 +249,15 @@ def check(name: str, run: RunRecord) -> CheckResult:
 
 
 def check_all(run: RunRecord, names: Iterable[str]) -> tuple[tuple[CheckResult, ...], Verdict]:
-    """Every named checker on one run, and their merged verdict (invalid > unknown > valid)."""
+    """Every named checker on one run, and the run's verdict.
+
+    Args:
+        run: The run.
+        names: The checkers to run, usually `run.spec.expect`.
+
+    Returns:
+        The results in the order of `names`, and `run_verdict` of them: merged invalid > unknown > valid, and
+        `unknown` rather than `valid` when the run was cut short or an expected checker left no result.
+    """
     results = tuple(check(n, run) for n in names)
-    return results, merge_verdicts(r.verdict for r in results)
+    return results, run_verdict(run, results)

@@ -1,13 +1,14 @@
 """Aggregating judged runs and deciding a scenario's gates.
 
-Owns: `run_verdict` (one run's merged verdict), `aggregate` (runs → `Tally` per (scenario, integration) and per
-(scenario, integration, cell): runs, invalid, unknown, rate with its Wilson interval, counts per checker, an example
-run per violated checker) and `evaluate_gates` (a scenario's `gate:` per integration → `GateResult`s, each with a
-sentence a person can read). Reporters (summary.json, junit.xml, the console table) read these; they never judge.
+Owns: `aggregate` (runs → `Tally` per (scenario, integration) and per (scenario, integration, cell): runs, invalid,
+unknown, rate with its Wilson interval, counts per checker, an example run per violated checker; each run counted by
+its `run_verdict`) and `evaluate_gates` (a scenario's `gate:` per integration → `GateResult`s, each with a sentence
+a person can read). The records (`Tally`, `GateResult`) are `harness.model.summary`'s. Reporters (summary.json,
+junit.xml, the console table) read these; they never judge.
 
-Imports: stdlib, `harness.model` and `harness.stats` only: pure, never asyncio, aiohttp or `simulator`. Gates are
-taken as any object with `reproduces`, `violations` and `max_rate` attributes (`GateLike`), so this module does not
-depend on how scenarios are parsed.
+Imports: stdlib, `harness.model` and `harness.judge.stats` only: pure, never asyncio, aiohttp or `simulator`. Gates
+are taken as any object with `reproduces`, `violations` and `max_rate` attributes (`GateLike`), so this module does
+not depend on how scenarios are parsed.
 
 Unknown runs, and why they count against a gate: a run is `unknown` when a checker could not decide, when the run was
 cut short by a harness error, or when an expected checker left no result. A gate must not pass on what it could not
@@ -24,27 +25,19 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any, Protocol
 
 from harness.judge.stats import wilson
-from harness.model.records import CheckResult, RunRecord, Verdict, merge_verdicts
+from harness.model.records import CheckResult, RunRecord, Verdict, run_verdict
+from harness.model.summary import CheckerTally, Expected, GateResult, Tally
 
-__all__ = [
-    "Aggregate",
-    "CheckerTally",
-    "GateLike",
-    "GateResult",
-    "Tally",
-    "aggregate",
-    "evaluate_gates",
-    "run_verdict",
-]
+__all__ = ["Aggregate", "GateLike", "aggregate", "evaluate_gates"]
 
 
 class GateLike(Protocol):
-    """What a scenario's gate for one integration says (`harness.scenario.Gate` has this shape)."""
+    """What a scenario's gate for one integration says (`harness.scenarios.Gate` has this shape)."""
 
     @property
     def reproduces(self) -> bool | Sequence[str] | None:
@@ -57,101 +50,6 @@ class GateLike(Protocol):
     @property
     def max_rate(self) -> float | None:
         """At most this fraction of runs may be invalid (unknown runs count as possibly invalid)."""
-
-
-def run_verdict(record: RunRecord, results: Iterable[CheckResult]) -> Verdict:
-    """One run's verdict: its checkers' verdicts merged (invalid > unknown > valid), never more valid than the run.
-
-    A run that would merge `valid` is `unknown` instead when it was cut short by a harness error or when a checker it
-    expects (`RunSpec.expect`) left no result: nobody looked, so nobody may call it valid.
-
-    Args:
-        record: The run.
-        results: What its checkers concluded.
-
-    Returns:
-        The verdict.
-    """
-    results = tuple(results)
-    verdict = merge_verdicts(r.verdict for r in results)
-    if verdict is Verdict.VALID:
-        judged = {r.checker for r in results}
-        if record.error is not None or any(name not in judged for name in record.spec.expect):
-            return Verdict.UNKNOWN
-    return verdict
-
-
-@dataclass(frozen=True, slots=True)
-class CheckerTally:
-    """How many runs one checker found valid, invalid or could not judge."""
-
-    valid: int = 0
-    invalid: int = 0
-    unknown: int = 0
-
-    def to_json(self) -> dict[str, int]:
-        return {"valid": self.valid, "invalid": self.invalid, "unknown": self.unknown}
-
-
-@dataclass(frozen=True, slots=True)
-class Tally:
-    """The runs of one (scenario, integration), or of one cell of its matrix.
-
-    tally = aggregate(judged_runs).group("over-invoice", "naive")
-    tally.invalid, tally.runs, tally.interval   # 37, 400, (0.068, 0.125)
-    """
-
-    scenario: str
-    integration: str
-    cell: Mapping[str, Any] | None
-    """The matrix cell, or `None` for the tally of every cell together."""
-    runs: int
-    invalid: int
-    unknown: int
-    checkers: Mapping[str, CheckerTally]
-    """Per checker, in order of first appearance."""
-    examples: Mapping[str, str]
-    """Per checker that found a violation: the `run_id` of the first run it found invalid."""
-    unknown_example: str | None
-    """The `run_id` of the first run that could not be judged."""
-    violated_by: tuple[frozenset[str], ...] = field(default=(), repr=False)
-    """One entry per invalid run: the checkers that found it invalid (to count runs invalid by any of some checkers)."""
-
-    @property
-    def valid(self) -> int:
-        return self.runs - self.invalid - self.unknown
-
-    @property
-    def rate(self) -> float:
-        """Invalid runs over runs (0.0 when there are no runs)."""
-        return self.invalid / self.runs if self.runs else 0.0
-
-    @property
-    def interval(self) -> tuple[float, float]:
-        """The Wilson 95% interval of `rate`."""
-        return wilson(self.invalid, self.runs)
-
-    def invalid_by(self, checkers: Iterable[str]) -> int:
-        """How many runs at least one of `checkers` found invalid."""
-        names = frozenset(checkers)
-        return sum(1 for found in self.violated_by if found & names)
-
-    def to_json(self) -> dict[str, Any]:
-        low, high = self.interval
-        return {
-            "scenario": self.scenario,
-            "integration": self.integration,
-            **({} if self.cell is None else {"cell": dict(self.cell)}),
-            "runs": self.runs,
-            "valid": self.valid,
-            "invalid": self.invalid,
-            "unknown": self.unknown,
-            "rate": self.rate,
-            "ci95": [low, high],
-            "checkers": {name: c.to_json() for name, c in self.checkers.items()},
-            "examples": dict(self.examples),
-            "unknown_example": self.unknown_example,
-        }
 
 
 class _Counter:
@@ -195,6 +93,7 @@ class _Counter:
             },
             examples=dict(self.examples),
             unknown_example=self.unknown_example,
+            interval=wilson(self.invalid, self.runs),
             violated_by=tuple(self.violated_by),
         )
 
@@ -263,46 +162,6 @@ def aggregate(judged: Iterable[tuple[RunRecord, Sequence[CheckResult]]]) -> Aggr
         groups=tuple(groups[key].freeze(*key, None) for key in ordered),
         cells=tuple(cells[key][1].freeze(key[0], key[1], cells[key][0]) for key in cell_keys),
     )
-
-
-@dataclass(frozen=True, slots=True)
-class GateResult:
-    """One condition of one integration's gate in one scenario, decided.
-
-    GateResult("over-invoice", "naive", "reproduces", True, passed=True, reason="naive reproduces: ...",
-               runs=400, invalid=37, unknown=0)
-    """
-
-    scenario: str
-    integration: str
-    condition: str
-    """`reproduces`, `violations` or `max_rate`."""
-    expected: bool | tuple[str, ...] | int | float
-    """The condition's value in the scenario file."""
-    passed: bool
-    reason: str
-    """One sentence a person can read, with the numbers that decided it."""
-    runs: int
-    invalid: int
-    unknown: int
-
-    @property
-    def name(self) -> str:
-        """`integration: condition`, as a test case is named."""
-        return f"{self.integration}: {self.condition}"
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "scenario": self.scenario,
-            "integration": self.integration,
-            "condition": self.condition,
-            "expected": list(self.expected) if isinstance(self.expected, tuple) else self.expected,
-            "passed": self.passed,
-            "reason": self.reason,
-            "runs": self.runs,
-            "invalid": self.invalid,
-            "unknown": self.unknown,
-        }
 
 
 _DASH = "\N{EN DASH}"
@@ -404,8 +263,8 @@ def _decide_max_rate(t: Tally, limit: float) -> tuple[bool, str]:
     return True, f"{who} holds, within the {allowed} allowed: {_violations_text(t)}{_counted_clause(t)}"
 
 
-def _conditions(gate: GateLike) -> list[tuple[str, bool | tuple[str, ...] | int | float]]:
-    found: list[tuple[str, bool | tuple[str, ...] | int | float]] = []
+def _conditions(gate: GateLike) -> list[tuple[str, Expected]]:
+    found: list[tuple[str, Expected]] = []
     reproduces = gate.reproduces
     if reproduces is not None:
         found.append(("reproduces", reproduces if isinstance(reproduces, bool) else tuple(reproduces)))

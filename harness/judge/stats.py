@@ -2,11 +2,12 @@
 
 Owns: `wilson` (the Wilson score interval of a violation rate), `percentile` (linear interpolation, numpy's default),
 `summarize_skew` (how late requests left against their schedule), `time_to_invoice` / `summarize_time_to_invoice`
-(from the step that triggers invoicing to the first accepted invoice) and `invoice_cost` (the A/B of one integration
-against a baseline on identical schedules).
+(from the step that triggers invoicing to the first accepted invoice), `pair_key` (a run's schedule, the same for
+every integration) and `invoice_cost` (the A/B of one integration against a baseline on identical schedules). The
+summaries are `harness.model.summary`'s records.
 
-Imports: stdlib and `harness.model` only. Everything here is pure, so reports, the pytest plugin and the locust
-profiles (gevent) can use it: never asyncio, aiohttp or `simulator`.
+Imports: stdlib and `harness.model` only. Everything here is pure, so reports, the pytest plugin and the load
+command's processes can use it: never asyncio, aiohttp or `simulator`.
 
     low, high = wilson(37, 400)          # (0.0679..., 0.1249...)
     percentile([1.0, 2.0, 3.0, 4.0], 50)  # 2.5
@@ -17,16 +18,15 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Iterable
-from typing import TypedDict
 
 from harness.model.records import Outcome, RunRecord
+from harness.model.summary import CostSummary, IntegrationCost, SkewSummary, TimeToInvoice
 
 __all__ = [
-    "CostSummary",
-    "IntegrationCost",
-    "SkewSummary",
-    "TimeToInvoice",
+    "DEFAULT_BASELINE",
+    "PairKey",
     "invoice_cost",
+    "pair_key",
     "percentile",
     "summarize_skew",
     "summarize_time_to_invoice",
@@ -35,43 +35,10 @@ __all__ = [
 ]
 
 DEFAULT_BASELINE = "naive"
+"""The integration the others' time to invoice is compared with, when it ran."""
 
-
-class SkewSummary(TypedDict):
-    """How late requests left compared with their schedule, in ms (`None` when no request had a schedule)."""
-
-    count: int
-    p50: float | None
-    p99: float | None
-    max: float | None
-
-
-class TimeToInvoice(TypedDict):
-    """Per integration: ms from the invoicing step's schedule to the first accepted invoice."""
-
-    runs: int
-    """Runs of the integration."""
-    count: int
-    """Runs that have a time to invoice (some accepted invoice)."""
-    p50: float | None
-    p99: float | None
-
-
-class IntegrationCost(TypedDict):
-    """One integration against the baseline, pair by pair (same scenario, cell and repetition)."""
-
-    pairs: int
-    """Pairs where both runs got an invoice accepted: the only ones that say something about latency."""
-    unpaired: int
-    """Runs of the integration with no baseline twin, or where either twin never got an invoice accepted."""
-    added_p50: float | None
-    """Median of (integration - baseline) time to invoice over the pairs, ms."""
-    added_p99: float | None
-
-
-class CostSummary(TypedDict):
-    baseline: str | None
-    integrations: dict[str, IntegrationCost]
+PairKey = tuple[str, str, int]
+"""(scenario, the cell as canonical JSON, repetition): runs with the same key had the same schedule and seed."""
 
 
 def wilson(k: int, n: int, z: float = 1.96) -> tuple[float, float]:
@@ -197,7 +164,8 @@ def summarize_time_to_invoice(records: Iterable[RunRecord]) -> dict[str, TimeToI
     }
 
 
-def _pair_key(record: RunRecord) -> tuple[str, str, int]:
+def pair_key(record: RunRecord) -> PairKey:
+    """The identity of a run's schedule: the same for every integration of an A/B comparison."""
     # Cells are small JSON-like mappings; their canonical JSON is a hashable identity.
     cell = json.dumps(dict(record.spec.cell), sort_keys=True, default=str)
     return (record.spec.scenario, cell, record.spec.repetition)
@@ -217,9 +185,9 @@ def invoice_cost(records: Iterable[RunRecord], *, baseline: str | None = None) -
     Returns:
         The baseline's name (`None` when there are no runs) and, for every other integration, its added time.
     """
-    by_integration: dict[str, dict[tuple[str, str, int], RunRecord]] = {}
+    by_integration: dict[str, dict[PairKey, RunRecord]] = {}
     for record in records:
-        by_integration.setdefault(record.spec.integration, {}).setdefault(_pair_key(record), record)
+        by_integration.setdefault(record.spec.integration, {}).setdefault(pair_key(record), record)
     if baseline is None:
         baseline = DEFAULT_BASELINE if DEFAULT_BASELINE in by_integration else next(iter(by_integration), None)
     base = by_integration.get(baseline or "", {})

@@ -1,8 +1,10 @@
 """The harness's plain data: histories, runs, verdicts. Pure records, no I/O.
 
 Owns: `Operation` (one request in a run's history, Jepsen-style: invoke, then one terminal outcome), `RunRecord`
-(everything a checker may look at), `CheckResult` and `Verdict` (checkers return data, never raise), and the
-`RunSpec`/`Step` records a scenario expands into.
+(everything a checker may look at), `FinalState` (the settled order, with a typed view of its wire document:
+`status`, `value`, `invoices`, `invoiced`), `CheckResult` and `Verdict` (checkers return data, never raise),
+`run_verdict` (the one rule that makes a run's verdict of its checkers' results) and the `RunSpec`/`Step` records a
+scenario expands into.
 
 Imports: stdlib only. Checkers and the locust profiles (gevent) import this module, so it must never import
 asyncio or aiohttp.
@@ -18,6 +20,7 @@ from typing import Any
 __all__ = [
     "CheckResult",
     "FinalState",
+    "Invoice",
     "Operation",
     "Outcome",
     "RunRecord",
@@ -25,6 +28,7 @@ __all__ = [
     "Step",
     "Verdict",
     "merge_verdicts",
+    "run_verdict",
 ]
 
 
@@ -149,11 +153,40 @@ class Operation:
 
 
 @dataclass(frozen=True, slots=True)
+class Invoice:
+    """One invoice of a run's final order: an entry of its `packageAttachment.packages`.
+
+    (invoice,) = record.final.invoices
+    invoice.number, invoice.value, invoice.output    # "NF-1", 12480, True
+    """
+
+    number: str
+    """`invoiceNumber`."""
+    value: int
+    """`invoiceValue`, in cents."""
+    type: str | None
+    """`Output` (billed to the customer) or `Input` (a return)."""
+
+    @property
+    def output(self) -> bool:
+        """An invoice to the customer: what counts as invoiced."""
+        return self.type == "Output"
+
+
+@dataclass(frozen=True, slots=True)
 class FinalState:
-    """The settled state of a run's order in both services, read after the simulator went quiet."""
+    """The settled state of a run's order in both services, read after the simulator went quiet.
+
+    `order` is the wire document as the API answered it (it is what `runs.jsonl` keeps); the properties read it, so
+    no consumer digs `packageAttachment.packages` out of it again. They raise `KeyError` or `ValueError` when the
+    document lacks what they read, which a checker turns into an `unknown` verdict.
+
+        final.status, final.value, final.invoiced      # "invoiced", 10980, 12480
+        [i.number for i in final.invoices]             # ["NF-1"]
+    """
 
     order: Mapping[str, Any]
-    """The order as `GET /api/oms/pvt/orders/{orderId}` renders it."""
+    """The order as `GET /api/oms/pvt/orders/{orderId}` renders it; empty when it could not be read."""
     versions: tuple[Mapping[str, Any], ...] = ()
     """Every kept version (`/_sim/orders/{id}`): `version`, `t_ms`, `status`, `value`, `invoiced`."""
     changes: tuple[Mapping[str, Any], ...] = ()
@@ -162,6 +195,37 @@ class FinalState:
     """The Accounting order's state (`/_sim/accounting/...`), when the scenario uses Accounting."""
     settled: bool = True
     """False when the simulator still had work pending at the deadline (verdicts become `unknown`)."""
+
+    @property
+    def read(self) -> bool:
+        """Whether the final order could be read at all."""
+        return bool(self.order)
+
+    @property
+    def order_id(self) -> str:
+        return str(self.order["orderId"])
+
+    @property
+    def status(self) -> str:
+        return str(self.order["status"])
+
+    @property
+    def value(self) -> int:
+        """The order's final total, in cents."""
+        return int(self.order["value"])
+
+    @property
+    def invoices(self) -> tuple[Invoice, ...]:
+        """Every invoice of the order (`Output` and `Input`), in the order the document lists them."""
+        packages = (self.order.get("packageAttachment") or {}).get("packages") or ()
+        return tuple(
+            Invoice(number=p["invoiceNumber"], value=int(p["invoiceValue"]), type=p.get("type")) for p in packages
+        )
+
+    @property
+    def invoiced(self) -> int:
+        """What the order's `Output` invoices add up to, in cents."""
+        return sum(invoice.value for invoice in self.invoices if invoice.output)
 
 
 @dataclass(frozen=True, slots=True)
@@ -203,3 +267,26 @@ class CheckResult:
             "ops": list(self.ops),
             "details": dict(self.details),
         }
+
+
+def run_verdict(record: RunRecord, results: Iterable[CheckResult]) -> Verdict:
+    """One run's verdict: its checkers' verdicts merged (invalid > unknown > valid), never more valid than the run.
+
+    The one verdict function: `check_all`, the gates, `runs.jsonl` and the report all use it. A run that would merge
+    `valid` is `unknown` instead when it was cut short by a harness error or when a checker it expects
+    (`RunSpec.expect`) left no result: nobody looked, so nobody may call it valid.
+
+    Args:
+        record: The run.
+        results: What its checkers concluded.
+
+    Returns:
+        The verdict.
+    """
+    results = tuple(results)
+    verdict = merge_verdicts(r.verdict for r in results)
+    if verdict is Verdict.VALID:
+        judged = {r.checker for r in results}
+        if record.error is not None or any(name not in judged for name in record.spec.expect):
+            return Verdict.UNKNOWN
+    return verdict

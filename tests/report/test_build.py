@@ -1,4 +1,4 @@
-"""Building report.html (`harness.report`): from a result folder the real writer wrote, through `racelab report`,
+"""Building report.html (`harness.output.report`): from a result folder the real writer wrote, through `racelab report`,
 and inside `racelab run`, where a report that cannot be built must not cost the results."""
 
 from __future__ import annotations
@@ -18,12 +18,13 @@ from typing import Any
 import pytest
 
 import harness.output.report.build
-from harness.cli._main import main
+from harness.cli import main
+from harness.judge.summarize import build_summary
 from harness.model.records import CheckResult, RunRecord
+from harness.model.summary import Summary
+from harness.output.folder import open_result_dir, replay_command, write_results
 from harness.output.report import write_report
-from harness.output.results import build_summary, open_result_dir, replay_command, write_results
-
-from .test_data import sweep
+from tests.support.runs import sweep
 
 Judged = tuple[RunRecord, tuple[CheckResult, ...]]
 ROOT = Path(__file__).resolve().parents[2]
@@ -60,7 +61,7 @@ class Gate:
 class Result:
     folder: Path
     judged: list[Judged]
-    summary: dict[str, Any]
+    summary: Summary
 
 
 def write_result(tmp_path: Path) -> Result:
@@ -111,15 +112,15 @@ def test_report_of_a_result_folder(built: tuple[Result, Path]) -> None:
     assert path == result.folder / "report.html"
     html = path.read_text(encoding="utf-8")
     assert 'id="verdict">FAIL · 1 of 3 gates failed' in html
-    for gate in result.summary["gates"]:
-        assert gate["reason"] in html
+    for gate in result.summary.gates:
+        assert gate.reason in html
     assert "The over-invoice race &lt;in short&gt;, as a person reads it." in html  # from inputs/, escaped
     assert rows(html) == [record.spec.run_id for record, _ in result.judged]
     data = table(html)
     assert data["scenarios"] == ["over-invoice", "stuck-order"]
     first, last = data["rows"][0], data["rows"][-1]
-    assert first == [0, "naive", "0000-0000-naive", "step1.at_ms=50", 0, "invalid",
-                     "no-over-invoice, invoiced-when-fully-invoiced, change-respects-invoices", 37, ""]  # fmt: skip
+    failed = "no-over-invoice, invoiced-when-fully-invoiced, change-respects-invoices"
+    assert first == [0, "naive", "0000-0000-naive", "step1.at_ms=50", 0, "invalid", failed, 37, ""]
     assert last[:3] == [1, "workaround", "0001-0001-workaround"]
     kinds = re.findall(r'<figure class="chart" data-chart="([^"]+)">', html)
     # Per scenario a rate chart and the timeline of its one failing run; then the cost.
@@ -200,6 +201,17 @@ def test_racelab_report_refuses_a_summary_that_is_not_json(result: Result, capsy
     assert "summary.json: not valid JSON" in capsys.readouterr().err
 
 
+def test_racelab_report_refuses_a_summary_that_is_not_racelabs(
+    result: Result, capsys: pytest.CaptureFixture[str]
+) -> None:
+    written = result.summary.to_json()
+    del written["gates"]
+    (result.folder / "summary.json").write_text(json.dumps(written))
+    assert main(["report", str(result.folder)]) == 2
+    assert "summary.json: not a racelab summary (missing field 'gates')" in capsys.readouterr().err
+    assert not (result.folder / "report.html").exists()
+
+
 # -- inside racelab run ------------------------------------------------------------------------------------------------
 
 
@@ -215,8 +227,8 @@ def run_unreachable(tmp_path: Path, port: int) -> tuple[int, Path]:
     scenario = tmp_path / "over-invoice.yaml"
     scenario.write_text(SCENARIO_FILE)
     out = tmp_path / "results"
-    code = main(["run", str(scenario), "--mode", "external", "--orders-url", f"http://127.0.0.1:{port}",
-                 "--out", str(out)])  # fmt: skip
+    url = f"http://127.0.0.1:{port}"
+    code = main(["run", str(scenario), "--mode", "external", "--orders-url", url, "--out", str(out)])
     return code, (out / "latest").resolve()
 
 
@@ -245,8 +257,9 @@ def test_racelab_run_keeps_its_results_and_exit_code_when_the_report_fails(
 
 def test_the_cli_loads_no_plotting_or_templates_until_a_report_is_built() -> None:
     probe = (
-        "import sys, harness.cli._main; harness.cli._main._parser(); "
-        "print(','.join(sorted(m for m in ('matplotlib', 'jinja2', 'harness.output.report.build') if m in sys.modules)))"
+        "import sys, harness.cli; harness.cli.build_parser(); "
+        "heavy = ('matplotlib', 'jinja2', 'harness.output.report.build'); "
+        "print(','.join(sorted(m for m in heavy if m in sys.modules)))"
     )
     done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, cwd=ROOT)
     assert done.returncode == 0, done.stderr

@@ -1,4 +1,4 @@
-"""The charts (`harness.report.charts`): each draws an SVG that can sit inline in a page beside the others."""
+"""The charts (`harness.output.report.charts`): each draws an SVG that can sit inline in a page beside the others."""
 
 from __future__ import annotations
 
@@ -8,17 +8,10 @@ import xml.etree.ElementTree as ET
 import pytest
 
 from harness.output.report import charts
-from harness.output.report.data import (
-    AddedTime,
-    CellCount,
-    CostData,
-    RateChart,
-    heat_map,
-    rate_curve,
-    timeline,
-)
-
-from .runs import OVER, failure_a, result
+from harness.output.report.cost import AddedTime, CostData
+from harness.output.report.rates import CellCount, RateChart, heat_map, rate_curve
+from harness.output.report.timelines import timeline
+from tests.support.runs import OVER, failure_a, result
 
 SVG = "{http://www.w3.org/2000/svg}"
 COUNTS = [
@@ -93,8 +86,8 @@ def test_cost_chart_marks_p50_and_p99() -> None:
 
 
 def test_cost_chart_is_absent_without_pairs() -> None:
-    assert charts.cost_chart(CostData("naive", (AddedTime("workaround", (), 4, None, None),)), colors=COLORS,
-                             chart_id="c5") is None  # fmt: skip
+    cost = CostData("naive", (AddedTime("workaround", (), 4, None, None),))
+    assert charts.cost_chart(cost, colors=COLORS, chart_id="c5") is None
     assert charts.cost_chart(CostData(None, ()), colors=COLORS, chart_id="c5") is None
 
 

@@ -1,4 +1,5 @@
-"""The data the report's charts and table are built from (`harness.report.data`): pure, on hand-built runs."""
+"""The data the report's charts and table are built from (`harness.output.report`'s pure modules: `cells`, `rates`,
+`cost`, `timelines`, `data`), on hand-built runs."""
 
 # Bin labels read as a person writes ranges, with an en dash (U+2013); tests spell them so.
 # ruff: noqa: RUF001
@@ -10,30 +11,14 @@ import dataclasses
 import pytest
 
 from harness.judge.gates import aggregate
-from harness.judge.stats import invoice_cost, wilson
-from harness.model.records import CheckResult, FinalState, Operation, Outcome, RunRecord, Step, Verdict
-from harness.output.report.data import (
-    Bar,
-    CellCount,
-    Collector,
-    DrawnSample,
-    Mark,
-    StatusChange,
-    added_times,
-    axis_label,
-    binned_curve,
-    broke_at,
-    cell_text,
-    focus_window,
-    heat_map,
-    pair_key,
-    rate_curve,
-    table_row,
-    timeline,
-    timeline_events,
-)
-
-from .runs import (
+from harness.judge.stats import invoice_cost, pair_key, wilson
+from harness.model.records import CheckResult, FinalState, Operation, Outcome, Step, Verdict
+from harness.output.report.cells import axis_label, cell_text
+from harness.output.report.cost import added_times
+from harness.output.report.data import Collector, table_row
+from harness.output.report.rates import CellCount, DrawnSample, binned_curve, heat_map, rate_curve
+from harness.output.report.timelines import Bar, Mark, StatusChange, broke_at, focus_window, timeline, timeline_events
+from tests.support.runs import (
     CHANGE,
     EXPECT,
     FAILURE_A_VERSIONS,
@@ -50,6 +35,7 @@ from .runs import (
     judge,
     result,
     spec,
+    sweep,
 )
 
 INVALID, VALID, UNKNOWN = Verdict.INVALID, Verdict.VALID, Verdict.UNKNOWN
@@ -208,10 +194,10 @@ def test_added_times_agree_with_the_summary_statistics() -> None:
     for record in records:
         collector.add(*judge(record))
     [workaround] = collector.finish().cost.integrations
-    expected = invoice_cost(records)["integrations"]["workaround"]
-    assert len(workaround.added_ms) == expected["pairs"] == 3
-    assert workaround.p50 == pytest.approx(expected["added_p50"])
-    assert workaround.p99 == pytest.approx(expected["added_p99"])
+    expected = invoice_cost(records).integrations["workaround"]
+    assert len(workaround.added_ms) == expected.pairs == 3
+    assert workaround.p50 == pytest.approx(expected.added_p50)
+    assert workaround.p99 == pytest.approx(expected.added_p99)
 
 
 def test_pair_key_ignores_the_integration() -> None:
@@ -373,8 +359,12 @@ def test_timeline_events_list_a_breakage_after_the_commit_that_caused_it_even_wh
 def test_table_row_of_a_failing_run() -> None:
     record, results = judge(failure_a())
     row = table_row(record, results)
-    assert (row.scenario, row.integration, row.run_id, row.cell) == ("over-invoice", "naive", "0000-0000-naive",
-                                                                     "step1.at_ms=50")  # fmt: skip
+    assert (row.scenario, row.integration, row.run_id, row.cell) == (
+        "over-invoice",
+        "naive",
+        "0000-0000-naive",
+        "step1.at_ms=50",
+    )
     assert row.verdict == "invalid"
     assert row.failed == (OVER, STUCK, CHANGE)
     assert row.time_to_invoice_ms == pytest.approx(37.0)
@@ -396,19 +386,6 @@ def test_table_row_of_a_run_without_an_accepted_invoice() -> None:
 
 
 # -- the one pass ------------------------------------------------------------------------------------------------------
-
-
-def sweep(scenario: str = "over-invoice") -> list[tuple[RunRecord, tuple[CheckResult, ...]]]:
-    """Two cells, two repetitions each, naive and workaround; naive fails in the first cell only."""
-    runs = []
-    for cell_index, ms in enumerate((50.0, 600.0)):
-        for rep in range(2):
-            for integration in ("naive", "workaround"):
-                run_spec = spec(f"{cell_index:04d}-{rep:04d}-{integration}", scenario=scenario,
-                                integration=integration, cell={"step1.at_ms": ms}, repetition=rep)  # fmt: skip
-                fails = integration == "naive" and ms == 50.0
-                runs.append(judge(failure_a(spec=run_spec) if fails else clean(run_spec)))
-    return runs
 
 
 def test_collector_tallies_agree_with_the_gates_aggregate() -> None:
@@ -477,8 +454,12 @@ def test_collector_draws_a_heat_map_for_two_swept_parameters() -> None:
 def test_collector_bins_an_offset_drawn_from_a_distribution() -> None:
     collector = Collector(replay=replay)
     for rep, drawn in enumerate((120.0, 480.0, 910.0)):
-        run_spec = spec(f"0000-{rep:04d}-naive", cell={"step1.at_ms": "uniform(min_ms=50, max_ms=1000)"},
-                        repetition=rep, steps=(Step(0.0, "invoice"), Step(drawn, "change")))  # fmt: skip
+        run_spec = spec(
+            f"0000-{rep:04d}-naive",
+            cell={"step1.at_ms": "uniform(min_ms=50, max_ms=1000)"},
+            repetition=rep,
+            steps=(Step(0.0, "invoice"), Step(drawn, "change")),
+        )
         collector.add(*judge(failure_a(spec=run_spec) if drawn < 500 else clean(run_spec)))
     [scenario] = collector.finish().scenarios
     [chart] = scenario.rate_charts

@@ -1,5 +1,6 @@
-"""The invariant checkers (`harness.checkers`) on hand-built runs, as Jepsen tests its checkers: for each one a history
-that holds and one that violates, the cases it cannot judge, and the merging of verdicts.
+"""The invariant checkers (`harness.judge.checkers`) on hand-built runs, as Jepsen tests its checkers: for each one a
+history that holds and one that violates, the cases it cannot judge, and the one verdict of a run (`run_verdict`).
+Also the typed view of the final state (`FinalState.status`, `.value`, `.invoices`) the checkers read.
 
 The orders are shaped like the simulator's `GET /api/oms/pvt/orders/{orderId}` (only the fields the checkers read);
 money in the Orders API is integer cents, in Accounting a JSON number of euros (`money_json`: 109.8).
@@ -8,13 +9,24 @@ money in the Orders API is integer cents, in Accounting a JSON number of euros (
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import replace
 from typing import Any
 
 import pytest
 
 from harness.judge import checkers
 from harness.judge.checkers import CHECKERS, check, check_all
-from harness.model.records import CheckResult, FinalState, Operation, Outcome, RunRecord, RunSpec, Step, Verdict
+from harness.model.records import (
+    CheckResult,
+    FinalState,
+    Invoice,
+    Operation,
+    Outcome,
+    RunRecord,
+    RunSpec,
+    Step,
+    Verdict,
+)
 
 OK, FAIL, INFO = Outcome.OK, Outcome.FAIL, Outcome.INFO
 VALID, INVALID, UNKNOWN = Verdict.VALID, Verdict.INVALID, Verdict.UNKNOWN
@@ -63,8 +75,16 @@ def op(
     request: Mapping[str, Any] | None = None,
     response: Any = None,
 ) -> Operation:
-    return Operation(index=index, actor="naive", f=f, outcome=outcome, t_invoke=at[0], t_complete=at[1],
-                     request=request or {}, response=response)  # fmt: skip
+    return Operation(
+        index=index,
+        actor="naive",
+        f=f,
+        outcome=outcome,
+        t_invoke=at[0],
+        t_complete=at[1],
+        request=request or {},
+        response=response,
+    )
 
 
 def invoice_op(index: int, number: str, value: int, *, outcome: Outcome = OK) -> Operation:
@@ -290,8 +310,11 @@ def commit(op_name: str, n: int, op_id: str) -> dict[str, Any]:
 
 
 def test_change_respects_invoices_is_violated_by_a_change_committed_below_the_invoiced_amount() -> None:
-    versions = [version(1, value=FULL, invoiced=0), version(2, value=FULL, invoiced=FULL),
-                version(3, value=CHANGED, invoiced=FULL)]  # fmt: skip
+    versions = [
+        version(1, value=FULL, invoiced=0),
+        version(2, value=FULL, invoiced=FULL),
+        version(3, value=CHANGED, invoiced=FULL),
+    ]
     journal = [
         {"seq": 1, "op": "change", "phase": "read", "op_id": "r1", "version": 1},  # the stale read it judged on
         commit("invoice", 2, "NF-1"),
@@ -306,8 +329,11 @@ def test_change_respects_invoices_is_violated_by_a_change_committed_below_the_in
 
 
 def test_change_respects_invoices_judges_change_v1_commits_too() -> None:
-    versions = [version(1, value=FULL, invoiced=0), version(2, value=FULL, invoiced=FULL),
-                version(3, value=CHANGED, invoiced=FULL)]  # fmt: skip
+    versions = [
+        version(1, value=FULL, invoiced=0),
+        version(2, value=FULL, invoiced=FULL),
+        version(3, value=CHANGED, invoiced=FULL),
+    ]
     journal = [commit("invoice", 2, "NF-1"), commit("change_v1", 3, "v1-r1")]
     result = judge("change-respects-invoices", run(versions=versions, journal=journal))
     assert result.verdict is INVALID
@@ -315,8 +341,11 @@ def test_change_respects_invoices_judges_change_v1_commits_too() -> None:
 
 
 def test_change_respects_invoices_holds_when_the_change_commits_before_the_invoice() -> None:
-    versions = [version(1, value=FULL, invoiced=0), version(2, value=CHANGED, invoiced=0),
-                version(3, value=CHANGED, invoiced=CHANGED)]  # fmt: skip
+    versions = [
+        version(1, value=FULL, invoiced=0),
+        version(2, value=CHANGED, invoiced=0),
+        version(3, value=CHANGED, invoiced=CHANGED),
+    ]
     journal = [commit("change", 2, "r1"), commit("invoice", 3, "NF-1")]
     result = judge("change-respects-invoices", run(versions=versions, journal=journal))
     assert result.verdict is VALID
@@ -366,8 +395,16 @@ def test_accounting_matches_orders_is_unknown_without_what_accounting_bills(acco
 
 
 def update(**fields: Any) -> dict[str, Any]:
-    base = {"internalRequestId": "u1", "invoiceReference": "INV-1", "newInvoiceReference": "INV-2", "result": "OK",
-            "oldGross": 124.8, "newGross": 109.8, "customerChanged": False, "afterGoodwillOrReturn": False}  # fmt: skip
+    base = {
+        "internalRequestId": "u1",
+        "invoiceReference": "INV-1",
+        "newInvoiceReference": "INV-2",
+        "result": "OK",
+        "oldGross": 124.8,
+        "newGross": 109.8,
+        "customerChanged": False,
+        "afterGoodwillOrReturn": False,
+    }
     return {**base, **fields}
 
 
@@ -484,9 +521,9 @@ def test_check_all_keeps_judging_after_a_checker_crashes(monkeypatch: pytest.Mon
     assert verdict is INVALID
 
 
-def _fixed(verdict: Verdict) -> Any:
+def _fixed(verdict: Verdict, name: str = "fixed") -> Any:
     def checker(record: RunRecord) -> CheckResult:
-        return CheckResult("fixed", verdict, f"Always {verdict.value}.")
+        return CheckResult(name, verdict, f"Always {verdict.value}.")
 
     return checker
 
@@ -508,10 +545,22 @@ def test_check_all_merges_invalid_over_unknown_over_valid(
 ) -> None:
     names = [f"fixed-{i}" for i in range(len(verdicts))]
     for name, verdict in zip(names, verdicts, strict=True):
-        monkeypatch.setitem(checkers.CHECKERS, name, _fixed(verdict))
-    results, verdict = check_all(run(), names)
+        monkeypatch.setitem(checkers.CHECKERS, name, _fixed(verdict, name))
+    record = run()
+    results, verdict = check_all(replace(record, spec=replace(record.spec, expect=tuple(names))), names)
     assert [r.verdict for r in results] == verdicts
     assert verdict is merged
+
+
+def test_check_all_gives_the_runs_verdict_never_more_valid_than_the_run(monkeypatch: pytest.MonkeyPatch) -> None:
+    # The same rule as the gates and runs.jsonl (`run_verdict`): a run cut short, or one whose expected checkers
+    # left no result, is unknown even when every result it has is valid.
+    monkeypatch.setitem(checkers.CHECKERS, "fixed", _fixed(VALID))
+    record = run()
+    expecting_fixed = replace(record, spec=replace(record.spec, expect=("fixed",)))
+    assert check_all(expecting_fixed, ["fixed"])[1] is VALID
+    assert check_all(replace(expecting_fixed, error="TimeoutError: the run took too long"), ["fixed"])[1] is UNKNOWN
+    assert check_all(record, ["fixed"])[1] is UNKNOWN  # it expects every checker; only one judged it
 
 
 def test_check_all_on_an_over_invoiced_stuck_run() -> None:
@@ -529,3 +578,23 @@ def test_check_all_on_an_over_invoiced_stuck_run() -> None:
         "update-invoice-rules": VALID,
     }
     assert verdict is INVALID
+
+
+# -- the final state's typed view --------------------------------------------------------------------------------------
+
+
+def test_the_final_state_reads_status_value_and_invoices_from_the_wire_document() -> None:
+    final = FinalState(order=order(value=FULL, status="invoiced", invoices=[("NF-1", FULL)], returns=[("RT-1", 1500)]))
+    assert (final.read, final.order_id, final.status, final.value) == (True, "ORD-1", "invoiced", FULL)
+    assert final.invoices == (Invoice("NF-1", FULL, "Output"), Invoice("RT-1", 1500, "Input"))
+    assert final.invoiced == FULL  # returns (`Input`) are not invoiced
+    assert final.order["packageAttachment"]["packages"][1]["type"] == "Input"  # the wire document is kept as it was
+
+
+def test_the_final_state_of_an_order_without_invoices_or_that_could_not_be_read() -> None:
+    assert FinalState(order={"orderId": "ORD-1", "value": 100, "status": "handling"}).invoices == ()
+    assert FinalState(order={"orderId": "ORD-1", "packageAttachment": None}).invoiced == 0
+    unread = FinalState(order={})
+    assert not unread.read
+    with pytest.raises(KeyError):
+        _ = unread.value

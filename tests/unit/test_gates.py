@@ -1,4 +1,5 @@
-"""Aggregating judged runs and deciding gates (`harness.gates`), on hand-built runs and check results."""
+"""Aggregating judged runs and deciding gates (`harness.judge.gates`), on hand-built runs and check results; and the
+one verdict of a run (`run_verdict`) they count by."""
 
 # The reasons people read write ranges with an en dash ("95% CI 6.8 to 12.5%" with U+2013); tests spell them so.
 # ruff: noqa: RUF001
@@ -13,8 +14,9 @@ from typing import Any
 
 import pytest
 
-from harness.judge.gates import Aggregate, GateResult, aggregate, evaluate_gates, run_verdict
-from harness.model.records import CheckResult, FinalState, RunRecord, RunSpec, Step, Verdict
+from harness.judge.gates import Aggregate, aggregate, evaluate_gates
+from harness.model.records import CheckResult, FinalState, RunRecord, RunSpec, Step, Verdict, run_verdict
+from harness.model.summary import GateResult
 
 OVER = "no-over-invoice"
 STUCK = "invoiced-when-fully-invoiced"
@@ -25,7 +27,7 @@ Judged = tuple[RunRecord, tuple[CheckResult, ...]]
 
 @dataclass(frozen=True, slots=True)
 class Gate:
-    """Shaped like `harness.scenario.Gate`; gates.py only needs the three attributes."""
+    """Shaped like `harness.scenarios.Gate`; gates.py only needs the three attributes."""
 
     reproduces: bool | tuple[str, ...] | None = None
     violations: int | None = None

@@ -1,4 +1,5 @@
-"""The result folder (`harness.results`): safe paths, atomic files, runs.jsonl, summary.json, junit.xml, latest."""
+"""The result folder (`harness.output.folder`, `.junit`, `.table`; the codec and the typed summary of
+`harness.model`): safe paths, atomic files, runs.jsonl, summary.json, junit.xml, latest."""
 
 # The reasons people read write ranges with an en dash ("95% CI 6.8 to 12.5%" with U+2013); tests spell them so.
 # ruff: noqa: RUF001
@@ -18,18 +19,14 @@ from typing import Any
 import pytest
 from rich.console import Console
 
-from harness.output import results as results_module
+from harness.errors import UnsafeResultPath
+from harness.judge.summarize import build_summary
+from harness.model.codec import read_runs, run_lines
 from harness.model.records import CheckResult, FinalState, Operation, Outcome, RunRecord, RunSpec, Step, Verdict
-from harness.output.results import (
-    LATEST,
-    UnsafeResultPath,
-    build_summary,
-    open_result_dir,
-    read_runs,
-    render_table,
-    slugify,
-    write_results,
-)
+from harness.model.summary import Summary
+from harness.output import folder as folder_module
+from harness.output.folder import LATEST, open_result_dir, slugify, write_results
+from harness.output.table import render_table
 
 NOW = datetime(2026, 11, 21, 4, 59, 17)
 OVER = "no-over-invoice"
@@ -120,7 +117,7 @@ GATES = {
 
 
 @pytest.fixture
-def summary(judged: list[Judged]) -> dict[str, Any]:
+def summary(judged: list[Judged]) -> Summary:
     return build_summary(judged, gates=GATES, seed=42, command=["racelab", "run", "--seed", "42"])
 
 
@@ -167,9 +164,7 @@ class TestOpenResultDir:
 
 
 class TestWriteResults:
-    def test_writes_every_file_and_points_latest(
-        self, tmp_path: Path, judged: list[Judged], summary: dict[str, Any]
-    ) -> None:
+    def test_writes_every_file_and_points_latest(self, tmp_path: Path, judged: list[Judged], summary: Summary) -> None:
         scenario_file = tmp_path / "over-invoice.yaml"
         scenario_file.write_bytes(b"name: over-invoice\r\nruns: 20\n\xc3\xa9\n")
         profile = tmp_path / "default.yaml"
@@ -182,14 +177,14 @@ class TestWriteResults:
         assert sorted(p.name for p in folder.iterdir()) == ["inputs", "junit.xml", "runs.jsonl", "summary.json"]
         assert (folder / "inputs" / "over-invoice.yaml").read_bytes() == scenario_file.read_bytes()
         assert (folder / "inputs" / "profiles" / "default.yaml").read_text() == "seed: 1\n"
-        assert json.loads((folder / "summary.json").read_text()) == json.loads(json.dumps(summary))
+        assert json.loads((folder / "summary.json").read_text()) == json.loads(json.dumps(summary.to_json()))
         link = root / LATEST
         assert link.is_symlink()
         assert os.readlink(link) == folder.name  # relative: the results folder can move
         assert link.resolve() == folder
         assert no_temp_files(root, folder)
 
-    def test_runs_jsonl_round_trips(self, tmp_path: Path, judged: list[Judged], summary: dict[str, Any]) -> None:
+    def test_runs_jsonl_round_trips(self, tmp_path: Path, judged: list[Judged], summary: Summary) -> None:
         folder = open_result_dir(tmp_path, "suite", now=NOW)
         write_results(folder, records_with_results=judged, summary=summary, inputs={})
         assert (folder / "inputs").is_dir()  # always there, even empty: replay looks for it
@@ -204,31 +199,86 @@ class TestWriteResults:
         assert json.loads(lines[3])["verdict"] == "unknown"
         assert list(read_runs(folder)) == judged
 
-    def test_summary_holds_aggregates_gates_and_statistics(self, summary: dict[str, Any]) -> None:
-        assert summary["passed"] is False
-        assert (summary["runs"], summary["invalid"], summary["unknown"]) == (5, 1, 1)
-        assert summary["seed"] == 42
-        assert summary["command"] == ["racelab", "run", "--seed", "42"]
-        assert [(g["scenario"], g["integration"], g["passed"]) for g in summary["gates"]] == [
+    def test_a_torn_line_is_named_and_blank_lines_are_skipped(
+        self, tmp_path: Path, judged: list[Judged], summary: Summary
+    ) -> None:
+        folder = open_result_dir(tmp_path, "suite", now=NOW)
+        write_results(folder, records_with_results=judged[:2], summary=summary, inputs={})
+        runs = folder / "runs.jsonl"
+        first, second = runs.read_text(encoding="utf-8").splitlines()
+        runs.write_text(f"{first}\n\n{second}\n", encoding="utf-8")
+        assert [line["run_id"] for line in run_lines(folder)] == ["n-0", "n-1"]
+        runs.write_text(f"{first}\n{second[: len(second) // 2]}", encoding="utf-8")  # a writer killed mid-line
+        with pytest.raises(ValueError, match=r"runs\.jsonl:2: not a JSON line; the file is damaged"):
+            list(read_runs(runs))
+
+    def test_summary_holds_aggregates_gates_and_statistics(self, summary: Summary) -> None:
+        assert summary.passed is False
+        assert (summary.runs, summary.invalid, summary.unknown) == (5, 1, 1)
+        assert summary.seed == 42
+        assert summary.command == ("racelab", "run", "--seed", "42")
+        assert [(g.scenario, g.integration, g.passed) for g in summary.gates] == [
             ("over-invoice", "naive", True),
             ("over-invoice", "workaround", False),
             ("stuck", "naive", False),
         ]
-        assert [(g["scenario"], g["integration"], g["runs"]) for g in summary["groups"]] == [
+        assert [(g.scenario, g.integration, g.runs) for g in summary.groups] == [
             ("over-invoice", "naive", 2),
             ("over-invoice", "workaround", 2),
             ("stuck", "naive", 1),
         ]
-        assert len(summary["cells"]) == 5
-        assert summary["skew_ms"]["count"] == 5
-        assert summary["skew_ms"]["max"] == pytest.approx(0.125)
-        assert summary["time_to_invoice_ms"]["naive"]["p50"] == pytest.approx(120.5)
-        assert summary["invoice_cost_ms"]["baseline"] == "naive"
-        cost = summary["invoice_cost_ms"]["integrations"]["workaround"]
-        assert (cost["pairs"], cost["added_p50"]) == (2, pytest.approx((299.5 + 0.0) / 2))
+        assert len(summary.cells) == 5
+        assert summary.skew_ms.count == 5
+        assert summary.skew_ms.max == pytest.approx(0.125)
+        assert summary.time_to_invoice_ms["naive"].p50 == pytest.approx(120.5)
+        assert summary.invoice_cost_ms.baseline == "naive"
+        cost = summary.invoice_cost_ms.integrations["workaround"]
+        assert (cost.pairs, cost.added_p50) == (2, pytest.approx((299.5 + 0.0) / 2))
+
+    def test_summary_json_keeps_its_keys_in_order_and_reads_back(self, summary: Summary) -> None:
+        written = summary.to_json()
+        assert list(written) == [
+            "passed",
+            "runs",
+            "invalid",
+            "unknown",
+            "seed",
+            "command",
+            "gates",
+            "groups",
+            "cells",
+            "skew_ms",
+            "time_to_invoice_ms",
+            "invoice_cost_ms",
+        ]
+        assert written["command"] == ["racelab", "run", "--seed", "42"]
+        assert list(written["groups"][0]) == [
+            "scenario",
+            "integration",
+            "runs",
+            "valid",
+            "invalid",
+            "unknown",
+            "rate",
+            "ci95",
+            "checkers",
+            "examples",
+            "unknown_example",
+        ]
+        assert "cell" in written["cells"][0]
+        again = Summary.from_json(json.loads(json.dumps(written)))
+        assert again.to_json() == written
+        assert again.gates == summary.gates
+
+    def test_how_the_runs_were_executed_is_written_last_and_only_when_known(self, judged: list[Judged]) -> None:
+        summary = build_summary(judged, gates=GATES, mode="virtual", settle_timeout_s=30.0)
+        written = summary.to_json()
+        assert list(written)[-2:] == ["mode", "settle_timeout_s"]
+        assert (written["mode"], written["settle_timeout_s"]) == ("virtual", 30.0)
+        assert Summary.from_json(written).mode == "virtual"
 
     def test_junit_has_a_suite_per_scenario_and_the_gates_reasons(
-        self, tmp_path: Path, judged: list[Judged], summary: dict[str, Any]
+        self, tmp_path: Path, judged: list[Judged], summary: Summary
     ) -> None:
         folder = open_result_dir(tmp_path, "suite", now=NOW)
         write_results(folder, records_with_results=judged, summary=summary, inputs={})
@@ -244,9 +294,9 @@ class TestWriteResults:
         assert cases["naive: reproduces"].find("failure") is None
         failure = cases["workaround: violations"].find("failure")
         assert failure is not None
-        workaround_gate = next(g for g in summary["gates"] if g["integration"] == "workaround")
-        assert failure.get("message") == workaround_gate["reason"]
-        assert "could not be judged" in workaround_gate["reason"]
+        workaround_gate = next(g for g in summary.gates if g.integration == "workaround")
+        assert failure.get("message") == workaround_gate.reason
+        assert "could not be judged" in workaround_gate.reason
         table = over.find("system-out")
         assert table is not None
         assert table.text is not None
@@ -254,9 +304,7 @@ class TestWriteResults:
         assert "FAIL" in table.text
         assert "stuck" not in table.text
 
-    def test_refuses_input_names_that_escape(
-        self, tmp_path: Path, judged: list[Judged], summary: dict[str, Any]
-    ) -> None:
+    def test_refuses_input_names_that_escape(self, tmp_path: Path, judged: list[Judged], summary: Summary) -> None:
         source = tmp_path / "s.yaml"
         source.write_text("x")
         folder = open_result_dir(tmp_path / "results", "suite", now=NOW)
@@ -266,7 +314,7 @@ class TestWriteResults:
         assert not (tmp_path / "results" / LATEST).exists()
         assert not (folder / "summary.json").exists()
 
-    def test_latest_is_replaced(self, tmp_path: Path, judged: list[Judged], summary: dict[str, Any]) -> None:
+    def test_latest_is_replaced(self, tmp_path: Path, judged: list[Judged], summary: Summary) -> None:
         first = open_result_dir(tmp_path, "one", now=NOW)
         write_results(first, records_with_results=judged, summary=summary, inputs={})
         second = open_result_dir(tmp_path, "two", now=NOW)
@@ -276,7 +324,7 @@ class TestWriteResults:
         assert no_temp_files(tmp_path)
 
     def test_a_crash_leaves_the_previous_file_whole(
-        self, tmp_path: Path, judged: list[Judged], summary: dict[str, Any]
+        self, tmp_path: Path, judged: list[Judged], summary: Summary
     ) -> None:
         folder = open_result_dir(tmp_path, "suite", now=NOW)
         write_results(folder, records_with_results=judged, summary=summary, inputs={})
@@ -287,23 +335,23 @@ class TestWriteResults:
             raise RuntimeError("the runner died")
 
         with pytest.raises(RuntimeError, match="the runner died"):
-            write_results(folder, records_with_results=crashing(), summary={"passed": True}, inputs={})
+            write_results(folder, records_with_results=crashing(), summary=build_summary([], gates={}), inputs={})
         assert (folder / "runs.jsonl").read_bytes() == before
         assert json.loads((folder / "summary.json").read_text())["passed"] is False
         assert no_temp_files(folder)
 
     def test_a_failed_write_of_the_summary_leaves_no_half_file(
-        self, tmp_path: Path, judged: list[Judged], summary: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+        self, tmp_path: Path, judged: list[Judged], summary: Summary, monkeypatch: pytest.MonkeyPatch
     ) -> None:
         folder = open_result_dir(tmp_path, "suite", now=NOW)
-        real_dumps = results_module._dumps
+        real_dumps = folder_module._dumps
 
         def half_then_crash(value: Any, **kwargs: Any) -> str:
             if kwargs.get("indent"):  # the summary
                 raise OSError("disk full")
             return real_dumps(value, **kwargs)
 
-        monkeypatch.setattr(results_module, "_dumps", half_then_crash)
+        monkeypatch.setattr(folder_module, "_dumps", half_then_crash)
         with pytest.raises(OSError, match="disk full"):
             write_results(folder, records_with_results=judged, summary=summary, inputs={})
         assert not (folder / "summary.json").exists()
@@ -312,12 +360,12 @@ class TestWriteResults:
 
 
 class TestRenderTable:
-    def render(self, summary: dict[str, Any], **kwargs: Any) -> str:
+    def render(self, summary: Summary, **kwargs: Any) -> str:
         out = io.StringIO()
         Console(file=out, width=160, color_system=None).print(render_table(summary, **kwargs))
         return out.getvalue()
 
-    def test_rows_and_verdicts(self, summary: dict[str, Any]) -> None:
+    def test_rows_and_verdicts(self, summary: Summary) -> None:
         table = render_table(summary)
         assert [c.header for c in table.columns] == [
             "scenario",

@@ -1,4 +1,4 @@
-"""Statistics over runs (`harness.stats`): Wilson intervals, percentiles, skew, time to invoice, A/B cost."""
+"""Statistics over runs (`harness.judge.stats`): Wilson intervals, percentiles, skew, time to invoice, A/B cost."""
 
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ from harness.judge.stats import (
     wilson,
 )
 from harness.model.records import FinalState, Operation, Outcome, RunRecord, RunSpec, Step
+from harness.model.summary import CostSummary, IntegrationCost, SkewSummary, TimeToInvoice
 
 STEPS = (Step(at_ms=0.0, do="invoice"), Step(at_ms=100.0, do="change"))
 
@@ -154,14 +155,14 @@ class TestSkew:
             run([op(0, scheduled_ms=200.0, sent_ms=202.0), op(1, scheduled_ms=0.0, sent_ms=0.0)]),
         ]
         summary = summarize_skew(records)
-        assert summary["count"] == 3
-        assert summary["p50"] == pytest.approx(0.5)
-        assert summary["p99"] == pytest.approx(0.5 + 0.98 * 1.5)
-        assert summary["max"] == pytest.approx(2.0)
+        assert summary.count == 3
+        assert summary.p50 == pytest.approx(0.5)
+        assert summary.p99 == pytest.approx(0.5 + 0.98 * 1.5)
+        assert summary.max == pytest.approx(2.0)
 
     def test_nothing_to_summarise(self) -> None:
-        assert summarize_skew([run([op(0)])]) == {"count": 0, "p50": None, "p99": None, "max": None}
-        assert summarize_skew([]) == {"count": 0, "p50": None, "p99": None, "max": None}
+        assert summarize_skew([run([op(0)])]) == SkewSummary(count=0, p50=None, p99=None, max=None)
+        assert summarize_skew([]) == SkewSummary(count=0, p50=None, p99=None, max=None)
 
 
 class TestTimeToInvoice:
@@ -205,8 +206,8 @@ class TestTimeToInvoice:
         ]
         summary = summarize_time_to_invoice(records)
         assert list(summary) == ["naive", "workaround"]
-        assert summary["naive"] == {"runs": 2, "count": 2, "p50": 150.0, "p99": pytest.approx(199.0)}
-        assert summary["workaround"] == {"runs": 2, "count": 1, "p50": 900.0, "p99": 900.0}
+        assert summary["naive"] == TimeToInvoice(runs=2, count=2, p50=150.0, p99=pytest.approx(199.0))
+        assert summary["workaround"] == TimeToInvoice(runs=2, count=1, p50=900.0, p99=900.0)
 
 
 class TestInvoiceCost:
@@ -216,9 +217,9 @@ class TestInvoiceCost:
             records.append(invoiced_at(naive_ms, integration="naive", repetition=rep))
             records.append(invoiced_at(workaround_ms, integration="workaround", repetition=rep))
         cost = invoice_cost(records)
-        assert cost["baseline"] == "naive"
-        assert cost["integrations"] == {
-            "workaround": {"pairs": 3, "unpaired": 0, "added_p50": 300.0, "added_p99": pytest.approx(986.0)}
+        assert cost.baseline == "naive"
+        assert cost.integrations == {
+            "workaround": IntegrationCost(pairs=3, unpaired=0, added_p50=300.0, added_p99=pytest.approx(986.0))
         }
 
     def test_a_run_pairs_only_with_its_own_scenario_cell_and_repetition(self) -> None:
@@ -229,12 +230,7 @@ class TestInvoiceCost:
             invoiced_at(700.0, integration="workaround", cell={"change.at_ms": 100}),
         ]
         cost = invoice_cost(records)
-        assert cost["integrations"]["workaround"] == {
-            "pairs": 0,
-            "unpaired": 1,
-            "added_p50": None,
-            "added_p99": None,
-        }
+        assert cost.integrations["workaround"] == IntegrationCost(pairs=0, unpaired=1, added_p50=None, added_p99=None)
 
     def test_a_pair_without_an_accepted_invoice_says_nothing_about_latency(self) -> None:
         records = [
@@ -243,21 +239,19 @@ class TestInvoiceCost:
             invoiced_at(100.0, integration="naive", repetition=1),
             invoiced_at(600.0, integration="workaround", repetition=1),
         ]
-        cost = invoice_cost(records)
-        assert cost["integrations"]["workaround"]["pairs"] == 1
-        assert cost["integrations"]["workaround"]["unpaired"] == 1
-        assert cost["integrations"]["workaround"]["added_p50"] == 500.0
+        cost = invoice_cost(records).integrations["workaround"]
+        assert (cost.pairs, cost.unpaired, cost.added_p50) == (1, 1, 500.0)
 
     def test_baseline_defaults_to_the_first_integration_without_naive_and_can_be_chosen(self) -> None:
         records = [
             invoiced_at(400.0, integration="workaround"),
             invoiced_at(500.0, integration="robust"),
         ]
-        assert invoice_cost(records)["baseline"] == "workaround"
-        assert invoice_cost(records)["integrations"]["robust"]["added_p50"] == 100.0
+        assert invoice_cost(records).baseline == "workaround"
+        assert invoice_cost(records).integrations["robust"].added_p50 == 100.0
         chosen = invoice_cost(records, baseline="robust")
-        assert chosen["baseline"] == "robust"
-        assert chosen["integrations"]["workaround"]["added_p50"] == -100.0
+        assert chosen.baseline == "robust"
+        assert chosen.integrations["workaround"].added_p50 == -100.0
 
     def test_no_runs(self) -> None:
-        assert invoice_cost([]) == {"baseline": None, "integrations": {}}
+        assert invoice_cost([]) == CostSummary(baseline=None, integrations={})

@@ -12,9 +12,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from harness.model.codec import run_to_json
 
 from harness.drive.runner import RunnerOptions, RunOutcome, StepHandler
+from harness.model.codec import run_to_json
 from harness.model.records import RunSpec, Verdict
 from harness.scenarios import expand, find_scenarios, load_scenario
 from harness.virtual.universe import Universe, run_virtual, run_virtual_specs, virtual_config

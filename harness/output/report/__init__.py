@@ -5,13 +5,17 @@ Layout (imports point down this list):
     __init__.py     `racelab report RESULT_DIR [--out FILE]` and `write_report` (loads the rest on first use)
     build.py        read the folder (streaming `runs.jsonl`), render templates/report.html.j2, write atomically
     charts.py       matplotlib → inline SVG: rate vs offset, heat map, the workaround's cost, timelines
-    data.py         pure: the one-pass `Collector` and the chart and table data (unit-tested)
+    data.py         pure: the one-pass `Collector`, the table of runs, the report's records
+    rates.py        pure: violation rates against a swept or drawn parameter, the heat map
+    cost.py         pure: the workaround's cost, pair by pair
+    timelines.py    pure: one failing run laid out in time, and in words
+    cells.py        pure: a matrix cell's keys and values as text and axes
 
 `racelab run` writes `report.html` into every result folder; `racelab report` rebuilds it (after an upgrade, or into
 another file). Importing this package loads neither matplotlib nor jinja2: `racelab --help` stays fast.
 
-Imports: stdlib and `harness.errors` here; the modules above import `harness.model`, `harness.stats`,
-`harness.gates` and `harness.results`. Never `simulator`.
+Imports: stdlib, `harness.errors` and `harness.model` here (rich in the command's handler); the modules above import
+`harness.model`, `harness.judge` and `harness.output.folder`. Never `simulator`.
 
     write_report(Path("results/latest"))                  # results/latest/report.html
 """
@@ -22,12 +26,13 @@ import argparse
 import sys
 from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Mapping
+    from collections.abc import Callable
 
     from harness.model.records import CheckResult, RunRecord
+    from harness.model.summary import Summary
 
 __all__ = ["add_command", "write_report"]
 
@@ -37,16 +42,16 @@ def write_report(
     *,
     out: Path | None = None,
     runs: Iterable[tuple[RunRecord, Sequence[CheckResult]]] | None = None,
-    summary: Mapping[str, Any] | None = None,
+    summary: Summary | None = None,
     on_run: Callable[[], None] | None = None,
 ) -> Path:
-    """Build the report of a result folder and write it; see `harness.report.build.write_report`.
+    """Build the report of a result folder and write it; see `harness.output.report.build.write_report`.
 
     Args:
         folder: The result folder.
         out: Where to write; default `folder/report.html`.
         runs: The judged runs when the caller holds them (`racelab run`); else streamed from `runs.jsonl`.
-        summary: `summary.json`'s content when the caller holds it.
+        summary: The summary when the caller holds it; else read from `summary.json`.
         on_run: Called after each run is taken in (a progress bar).
 
     Returns:
@@ -84,20 +89,25 @@ def _report(args: argparse.Namespace, argv: Sequence[str]) -> int:
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     from harness.errors import HarnessError, InvalidScenario
+    from harness.model.summary import Summary
     from harness.output.report.build import write_report as build
 
     folder: Path = args.folder
     if not folder.is_dir():
         raise InvalidScenario(f"{folder}: no such result folder")
     try:
-        total = int(json.loads((folder / "summary.json").read_text(encoding="utf-8"))["runs"])
-    except (OSError, ValueError, KeyError, TypeError):
+        total: int | None = Summary.from_json(json.loads((folder / "summary.json").read_text(encoding="utf-8"))).runs
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
         total = None  # the build says precisely what is wrong with the folder
     console = Console(stderr=True)
     progress = Progress(
-        TextColumn("reading runs"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-        console=console, transient=True,
-    )  # fmt: skip
+        TextColumn("reading runs"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+        transient=True,
+    )
     with progress:
         task = progress.add_task("runs", total=total)
         try:

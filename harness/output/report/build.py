@@ -5,8 +5,9 @@ Owns: `write_report` (the runs, streamed from `runs.jsonl` or handed over by `ra
 `render_report` (the page from the collected data). The page is self-contained: CSS, the few lines of JavaScript
 that filter the table, and the charts as inline SVG; it fetches nothing.
 
-Imports: stdlib, jinja2, yaml, `harness.results` (reading runs, the replay command) and `harness.report.data` /
-`harness.report.charts` (matplotlib). Loaded only when a report is built.
+Imports: stdlib, jinja2, yaml, `harness.errors`, `harness.model` (reading runs and the summary),
+`harness.output.folder` (the replay command) and the report's modules (`data`, `timelines`, `charts`: matplotlib).
+Loaded only when a report is built.
 
     path = write_report(Path("results/latest"))          # results/latest/report.html
 """
@@ -29,10 +30,13 @@ from jinja2.utils import htmlsafe_json_dumps
 from markupsafe import Markup
 
 from harness.errors import InvalidScenario
+from harness.model.codec import read_runs
 from harness.model.records import CheckResult, RunRecord
+from harness.model.summary import Summary
+from harness.output.folder import replay_command
 from harness.output.report import charts
-from harness.output.report.data import Collector, ReportData, Row, timeline_events
-from harness.output.results import read_runs, replay_command
+from harness.output.report.data import Collector, ReportData, Row
+from harness.output.report.timelines import timeline_events
 
 __all__ = ["REPORT", "render_report", "write_report"]
 
@@ -50,7 +54,7 @@ def _display_dir(folder: Path) -> Path:
     return resolved
 
 
-def _load_summary(folder: Path) -> dict[str, Any]:
+def _load_summary(folder: Path) -> Summary:
     path = folder / "summary.json"
     try:
         loaded = json.loads(path.read_text(encoding="utf-8"))
@@ -60,7 +64,11 @@ def _load_summary(folder: Path) -> dict[str, Any]:
         raise InvalidScenario(f"{path}: not valid JSON: {exc}") from None
     if not isinstance(loaded, dict):
         raise InvalidScenario(f"{path}: expected a JSON object")
-    return loaded
+    try:
+        return Summary.from_json(loaded)
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        detail = f"missing field {exc}" if isinstance(exc, KeyError) else str(exc)
+        raise InvalidScenario(f"{path}: not a racelab summary ({detail})") from None
 
 
 def _stream(folder: Path) -> Iterator[Judged]:
@@ -100,7 +108,7 @@ def write_report(
     *,
     out: Path | None = None,
     runs: Iterable[Judged] | None = None,
-    summary: Mapping[str, Any] | None = None,
+    summary: Summary | None = None,
     on_run: Callable[[], None] | None = None,
 ) -> Path:
     """Build the report of a result folder and write it (atomically: the old report or the new, never half).
@@ -109,7 +117,7 @@ def write_report(
         folder: The result folder (`summary.json`, `runs.jsonl`, `inputs/`).
         out: Where to write; default `folder/report.html`.
         runs: The judged runs, when the caller has them (`racelab run`); else streamed from `runs.jsonl`.
-        summary: `summary.json`'s content, when the caller has it.
+        summary: The summary, when the caller has it; else read from `summary.json`.
         on_run: Called after each run is taken in (a progress bar).
 
     Returns:
@@ -121,7 +129,7 @@ def write_report(
     folder = Path(folder)
     if not folder.is_dir():
         raise InvalidScenario(f"{folder}: no such result folder")
-    summary = dict(summary) if summary is not None else _load_summary(folder)
+    summary = summary if summary is not None else _load_summary(folder)
     shown = _display_dir(folder)
     collector = Collector(replay=lambda scenario, run_id: replay_command(shown, scenario, run_id))
     for record, results in runs if runs is not None else _stream(folder):
@@ -167,7 +175,7 @@ def _environment() -> jinja2.Environment:
 def render_report(
     data: ReportData,
     *,
-    summary: Mapping[str, Any],
+    summary: Summary,
     folder: Path,
     scenario_texts: Mapping[str, str],
     generated: datetime,
@@ -176,7 +184,7 @@ def render_report(
 
     Args:
         data: What the `Collector` gathered.
-        summary: `summary.json`'s content (gates, seed, command, statistics).
+        summary: The summary (gates, seed, command, statistics).
         folder: The result folder as the replay commands name it.
         scenario_texts: Scenario name → its `summary:` paragraph.
         generated: When the report is built.
@@ -203,25 +211,29 @@ def render_report(
         ]
         if s.heat_map is not None:
             aggregated = f" (summed over {', '.join(s.heat_map.aggregated)})" if s.heat_map.aggregated else ""
-            figures.append({
-                "kind": "heat-map",
-                "title": f"Violation rate over {s.heat_map.y_label} and {s.heat_map.x_label}{aggregated}",
-                "svg": Markup(charts.heat_map_chart(s.heat_map, chart_id=chart_id())),
-            })  # fmt: skip
+            figures.append(
+                {
+                    "kind": "heat-map",
+                    "title": f"Violation rate over {s.heat_map.y_label} and {s.heat_map.x_label}{aggregated}",
+                    "svg": Markup(charts.heat_map_chart(s.heat_map, chart_id=chart_id())),
+                }
+            )
         timelines = [
             {"data": tl, "svg": Markup(charts.timeline_chart(tl, chart_id=chart_id())), "events": timeline_events(tl)}
             for tl in s.timelines
         ]
-        scenarios.append({
-            "index": index[s.name],
-            "name": s.name,
-            "text": scenario_texts.get(s.name, ""),
-            "groups": s.groups,
-            "gates": [g for g in summary.get("gates", ()) if g.get("scenario") == s.name],
-            "figures": figures,
-            "timelines": timelines,
-            "cost": s.cost,
-        })  # fmt: skip
+        scenarios.append(
+            {
+                "index": index[s.name],
+                "name": s.name,
+                "text": scenario_texts.get(s.name, ""),
+                "groups": s.groups,
+                "gates": [g for g in summary.gates if g.scenario == s.name],
+                "figures": figures,
+                "timelines": timelines,
+                "cost": s.cost,
+            }
+        )
     runs_json = htmlsafe_json_dumps(
         {"scenarios": [s.name for s in data.scenarios], "rows": [_row_json(row, index) for row in data.rows]},
         separators=(",", ":"),
@@ -232,7 +244,7 @@ def render_report(
     template = _environment().get_template("report.html.j2")
     return template.render(
         summary=summary,
-        gates=summary.get("gates", ()),
+        gates=summary.gates,
         folder=str(folder),
         replay_prefix=f"racelab replay {shlex.quote(str(folder))} --run ",
         generated=f"{generated:%Y-%m-%d %H:%M:%S}",
@@ -250,5 +262,14 @@ def render_report(
 def _row_json(row: Row, scenario_index: Mapping[str, int]) -> list[Any]:
     """A table row as the page's script reads it (see the template): short, positional, for 10,000 of them."""
     time = None if row.time_to_invoice_ms is None else round(row.time_to_invoice_ms)
-    return [scenario_index[row.scenario], row.integration, row.run_id, row.cell, row.repetition, row.verdict,
-            ", ".join(row.failed), time, row.error or ""]  # fmt: skip
+    return [
+        scenario_index[row.scenario],
+        row.integration,
+        row.run_id,
+        row.cell,
+        row.repetition,
+        row.verdict,
+        ", ".join(row.failed),
+        time,
+        row.error or "",
+    ]

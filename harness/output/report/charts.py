@@ -1,4 +1,4 @@
-"""The report's charts: matplotlib figures of `harness.report.data` records, as small inline SVG.
+"""The report's charts: matplotlib figures of the report's records (rates, cost, timelines), as small inline SVG.
 
 Owns: `rate_chart`, `heat_map_chart`, `cost_chart`, `timeline_chart` (each returns an `<svg>` element as text) and
 `palette` (one colour per integration, the same in every chart). Text stays text (`svg.fonttype: none`: no glyph
@@ -7,8 +7,9 @@ outlines), ids are prefixed per chart so several SVGs can share one page, and no
 Why matplotlib to SVG and not a JavaScript plotting bundle: the page stays small and works offline with no script
 to load, the charts are drawn once when the report is built, and they print.
 
-Imports: matplotlib (without pyplot: no global figure state), numpy (matplotlib's own dependency) and
-`harness.report.data`. Imported only when a report is built, never with `harness.report`.
+Imports: matplotlib (without pyplot: no global figure state), numpy (matplotlib's own dependency) and the records
+of `harness.output.report.rates`, `.cost` and `.timelines`. Imported only when a report is built, never with
+`harness.output.report`.
 
     svg = rate_chart(chart, colors=palette(["naive", "workaround"]))   # '<svg ...>...</svg>'
 """
@@ -28,7 +29,9 @@ from matplotlib.lines import Line2D
 from matplotlib.ticker import MaxNLocator
 from matplotlib.transforms import blended_transform_factory
 
-from harness.output.report.data import CostData, HeatMap, RateChart, Timeline
+from harness.output.report.cost import CostData
+from harness.output.report.rates import HeatMap, RateChart
+from harness.output.report.timelines import Timeline
 
 __all__ = ["cost_chart", "heat_map_chart", "palette", "rate_chart", "timeline_chart"]
 
@@ -123,8 +126,10 @@ def rate_chart(chart: RateChart, *, colors: Mapping[str, str], chart_id: str) ->
                 runs, invalid = sum(p.runs for p in s.points), sum(p.invalid for p in s.points)
                 label = f"{s.integration}: {invalid}/{runs} invalid"
                 if len(xs) <= 12:
-                    yerr = [[r - lo for r, lo in zip(rates, lows, strict=True)],
-                            [hi - r for r, hi in zip(rates, highs, strict=True)]]  # fmt: skip
+                    yerr = [
+                        [r - lo for r, lo in zip(rates, lows, strict=True)],
+                        [hi - r for r, hi in zip(rates, highs, strict=True)],
+                    ]
                     ax.errorbar(xs, rates, yerr=yerr, color=color, marker="o", ms=4, capsize=3, lw=1.4, label=label)
                 else:
                     ax.fill_between(xs, lows, highs, color=color, alpha=0.16, linewidth=0)
@@ -142,8 +147,10 @@ def _rate_bars(ax: Any, chart: RateChart, colors: Mapping[str, str]) -> None:
     names = [s.integration for s in chart.series]
     points = [s.points[0] for s in chart.series]
     rates = _percent(p.rate for p in points)
-    yerr = [[r - p.low * 100 for r, p in zip(rates, points, strict=True)],
-            [p.high * 100 - r for r, p in zip(rates, points, strict=True)]]  # fmt: skip
+    yerr = [
+        [r - p.low * 100 for r, p in zip(rates, points, strict=True)],
+        [p.high * 100 - r for r, p in zip(rates, points, strict=True)],
+    ]
     xs = list(range(len(names)))
     ax.bar(xs, rates, yerr=yerr, capsize=4, width=0.5, color=[colors.get(n, "#333333") for n in names])
     for x, p in zip(xs, points, strict=True):
@@ -182,8 +189,15 @@ def heat_map_chart(heat: HeatMap, *, chart_id: str) -> str:
                     for c, p in enumerate(row):
                         if p is not None:
                             dark = 0.25 < p.rate < 0.75
-                            ax.text(c + 0.5, r + 0.5, f"{p.invalid}/{p.runs}", ha="center", va="center",
-                                    fontsize=6.5, color="black" if dark else "white")  # fmt: skip
+                            ax.text(
+                                c + 0.5,
+                                r + 0.5,
+                                f"{p.invalid}/{p.runs}",
+                                ha="center",
+                                va="center",
+                                fontsize=6.5,
+                                color="black" if dark else "white",
+                            )
             ax.set_title(integration)
             ax.set_xticks(np.arange(columns) + 0.5, [f"{x:g}" for x in heat.xs], rotation=90 if columns > 8 else 0)
             ax.set_yticks(np.arange(rows) + 0.5, [f"{y:g}" for y in heat.ys])
@@ -224,8 +238,9 @@ def cost_chart(cost: CostData, *, colors: Mapping[str, str], chart_id: str) -> s
             ax.hist(a.added_ms, bins=bins, color=color, alpha=0.55, label=label)
             ax.axvline(a.p50 or 0.0, color=color, ls="--", lw=1.2)
             ax.axvline(a.p99 or 0.0, color=color, ls=":", lw=1.2)
-        ax.set_xlabel(f"added time to invoice against {cost.baseline} on the identical schedule, ms "
-                      "(dashed p50, dotted p99)")  # fmt: skip
+        ax.set_xlabel(
+            f"added time to invoice against {cost.baseline} on the identical schedule, ms (dashed p50, dotted p99)"
+        )
         ax.set_ylabel("runs")
         ax.yaxis.set_major_locator(MaxNLocator(integer=True))
         ax.grid(alpha=0.25)
@@ -258,25 +273,39 @@ def timeline_chart(tl: Timeline, *, chart_id: str) -> str:
         for bar in tl.bars:
             following.setdefault(bar.lane, []).append(bar.start_ms)
         for bar in tl.bars:
-            ax.barh(bar.lane, max(bar.end_ms - bar.start_ms, pad * 0.3), left=bar.start_ms, height=0.56,
-                    color=_OUTCOME.get(bar.outcome, "#b0b0b0"), edgecolor="#555555", linewidth=0.5)  # fmt: skip
+            ax.barh(
+                bar.lane,
+                max(bar.end_ms - bar.start_ms, pad * 0.3),
+                left=bar.start_ms,
+                height=0.56,
+                color=_OUTCOME.get(bar.outcome, "#b0b0b0"),
+                edgecolor="#555555",
+                linewidth=0.5,
+            )
             answer = str(bar.status) if bar.status is not None else bar.outcome
             label = f"#{bar.index} {answer}"
             room = min((t for t in following[bar.lane] if t > bar.start_ms), default=float("inf")) - bar.end_ms
             if room > char * (len(label) + 2):  # a label that would run into the next bar is left to the event list
-                ax.text(bar.end_ms + pad * 0.4, bar.lane, label, va="center", fontsize=7, color="#444444",
-                        clip_on=True)  # fmt: skip
+                ax.text(bar.end_ms + pad * 0.4, bar.lane, label, va="center", fontsize=7, color="#444444", clip_on=True)
         spans: dict[int, list[float]] = {}
         for m in tl.marks:
             spans.setdefault(m.lane, []).append(m.t_ms)
         for lane, ts in spans.items():
-            ax.plot([max(min(ts), start - pad), min(max(ts), end + pad)], [lane, lane], color="#cccccc", lw=1.0,
-                    zorder=1)  # fmt: skip
+            ax.plot(
+                [max(min(ts), start - pad), min(max(ts), end + pad)], [lane, lane], color="#cccccc", lw=1.0, zorder=1
+            )
         for phase, (marker, color, size, _) in {**_PHASES, "": _OTHER_PHASE}.items():
             chosen = [m for m in shown if (m.phase == phase if phase else m.phase not in _PHASES)]
             if chosen:
-                ax.plot([m.t_ms for m in chosen], [m.lane for m in chosen], ls="none", marker=marker, ms=size,
-                        color=color, zorder=3)  # fmt: skip
+                ax.plot(
+                    [m.t_ms for m in chosen],
+                    [m.lane for m in chosen],
+                    ls="none",
+                    marker=marker,
+                    ms=size,
+                    color=color,
+                    zorder=3,
+                )
         for m in shown:
             if m.phase == "commit" and m.version is not None:
                 ax.text(m.t_ms + pad * 0.5, m.lane - 0.2, f"v{m.version}", ha="left", va="bottom", fontsize=7)
@@ -293,16 +322,30 @@ def timeline_chart(tl: Timeline, *, chart_id: str) -> str:
             return len(rows) - 1
 
         def above(x: float, text: str, row: int, **style: Any) -> None:
-            ax.annotate(text, xy=(x, 1.0), xycoords=top, xytext=(0, 3 + 10 * row), textcoords="offset points",
-                        va="bottom", annotation_clip=False, **style)  # fmt: skip
+            ax.annotate(
+                text,
+                xy=(x, 1.0),
+                xycoords=top,
+                xytext=(0, 3 + 10 * row),
+                textcoords="offset points",
+                va="bottom",
+                annotation_clip=False,
+                **style,
+            )
 
         for change in tl.status_changes:
             if start - pad <= change.t_ms <= end + pad:
                 ax.axvline(change.t_ms, color="#666666", ls=":", lw=0.9, zorder=0)
                 text = f"\N{RIGHTWARDS ARROW} {change.after}"
                 half = char * len(text) / 2
-                above(change.t_ms, text, row_for(change.t_ms - half, change.t_ms + half), fontsize=7,
-                      color="#444444", ha="center")  # fmt: skip
+                above(
+                    change.t_ms,
+                    text,
+                    row_for(change.t_ms - half, change.t_ms + half),
+                    fontsize=7,
+                    color="#444444",
+                    ha="center",
+                )
         broken: dict[float, list[str]] = {}
         for b in tl.broken:
             if b.at_ms is not None:
@@ -316,18 +359,40 @@ def timeline_chart(tl: Timeline, *, chart_id: str) -> str:
             width = char * 1.1 * len(text)
             # Pointing away from the nearer edge, so it stays inside the figure.
             left, right = (at - width, at) if at > middle else (at, at + width)
-            above(at, text, first + row_for(left, right), color=BROKEN, fontsize=7.5, fontweight="bold",
-                  ha="right" if at > middle else "left")  # fmt: skip
+            above(
+                at,
+                text,
+                first + row_for(left, right),
+                color=BROKEN,
+                fontsize=7.5,
+                fontweight="bold",
+                ha="right" if at > middle else "left",
+            )
         later = tl.later
         if later:
-            ax.text(0.995, 0.02, f"+{len(later)} later simulator entries, to {max(m.t_ms for m in later):.0f} ms "
-                    "(event list)", transform=ax.transAxes, ha="right", va="bottom", fontsize=7,
-                    color="#666666")  # fmt: skip
+            ax.text(
+                0.995,
+                0.02,
+                f"+{len(later)} later simulator entries, to {max(m.t_ms for m in later):.0f} ms (event list)",
+                transform=ax.transAxes,
+                ha="right",
+                va="bottom",
+                fontsize=7,
+                color="#666666",
+            )
         earlier = tl.earlier
         if earlier:
-            ax.text(0.005, 0.02, f"{len(earlier)} earlier ({', '.join(dict.fromkeys(m.op for m in earlier))}) from "
-                    f"{min(m.t_ms for m in earlier):.0f} ms (event list)", transform=ax.transAxes, ha="left",
-                    va="bottom", fontsize=7, color="#666666")  # fmt: skip
+            ax.text(
+                0.005,
+                0.02,
+                f"{len(earlier)} earlier ({', '.join(dict.fromkeys(m.op for m in earlier))}) from "
+                f"{min(m.t_ms for m in earlier):.0f} ms (event list)",
+                transform=ax.transAxes,
+                ha="left",
+                va="bottom",
+                fontsize=7,
+                color="#666666",
+            )
         client = sum(1 for lane in tl.lanes if lane.side == "client")
         if 0 < client < lanes:
             ax.axhline(client - 0.5, color="#aaaaaa", lw=0.8, ls="--")
@@ -339,10 +404,14 @@ def timeline_chart(tl: Timeline, *, chart_id: str) -> str:
         ax.set_xlabel("ms from the run's start")
         ax.grid(axis="x", alpha=0.25)
         handles = [Line2D([], [], color=_OUTCOME[o], lw=6, label=f"request {o}") for o in ("ok", "fail", "info")]
-        handles += [Line2D([], [], ls="none", marker=m, ms=s, color=c, label=name) for m, c, s, name in
-                    (*_PHASES.values(), _OTHER_PHASE)]  # fmt: skip
-        handles += [Line2D([], [], color="#666666", ls=":", label="status change"),
-                    Line2D([], [], color=BROKEN, lw=2, label="invariant broke")]  # fmt: skip
+        handles += [
+            Line2D([], [], ls="none", marker=m, ms=s, color=c, label=name)
+            for m, c, s, name in (*_PHASES.values(), _OTHER_PHASE)
+        ]
+        handles += [
+            Line2D([], [], color="#666666", ls=":", label="status change"),
+            Line2D([], [], color=BROKEN, lw=2, label="invariant broke"),
+        ]
         handles = _unique(handles)
         fig.legend(handles=handles, loc="outside lower center", ncols=len(handles), fontsize=7.5)
         return _svg(fig, chart_id)

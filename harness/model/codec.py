@@ -1,0 +1,148 @@
+"""The run codec: one judged run as one line of `runs.jsonl`, and back.
+
+Owns: `run_to_json` (a run and its checkers' results as a JSON-ready dict, its verdict by `run_verdict`),
+`run_from_json` (the inverse), `run_lines` (the lines of a `runs.jsonl` as JSON objects) and `read_runs` (the runs
+back). Writing the file is `harness.output.folder`'s.
+
+Imports: stdlib and `harness.model.records` only: replay, the report and the virtual-mode workers decode runs
+without loading rich, aiohttp or anything that draws.
+
+    for record, results in read_runs(Path("results/latest")):
+        ...
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from harness.model.records import (
+    CheckResult,
+    FinalState,
+    Operation,
+    RunRecord,
+    RunSpec,
+    Step,
+    Verdict,
+    run_verdict,
+)
+
+__all__ = ["read_runs", "run_from_json", "run_lines", "run_to_json"]
+
+
+def run_to_json(record: RunRecord, results: Sequence[CheckResult]) -> dict[str, Any]:
+    """One line of `runs.jsonl`: the spec's fields, history, final state, journal, check results, verdict, error.
+
+    Args:
+        record: The run.
+        results: Its checkers' results.
+
+    Returns:
+        A JSON-ready dict.
+    """
+    spec, final = record.spec, record.final
+    return {
+        "run_id": spec.run_id,
+        "scenario": spec.scenario,
+        "integration": spec.integration,
+        "cell": dict(spec.cell),
+        "repetition": spec.repetition,
+        "seed": spec.seed,
+        "order_id": spec.order_id,
+        "order": dict(spec.order),
+        "steps": [{"at_ms": s.at_ms, "do": s.do, "args": dict(s.args)} for s in spec.steps],
+        "expect": list(spec.expect),
+        "verdict": run_verdict(record, results).value,
+        "error": record.error,
+        "results": [r.to_json() for r in results],
+        "history": [op.to_json() for op in record.history],
+        "final": {
+            "order": dict(final.order),
+            "versions": [dict(v) for v in final.versions],
+            "changes": [dict(c) for c in final.changes],
+            "accounting": None if final.accounting is None else dict(final.accounting),
+            "settled": final.settled,
+        },
+        "journal": [dict(entry) for entry in record.journal],
+        "origin_s": record.origin_s,
+    }
+
+
+def run_from_json(d: Mapping[str, Any]) -> tuple[RunRecord, tuple[CheckResult, ...]]:
+    """The inverse of `run_to_json`: one line of `runs.jsonl` as the run and its checkers' results.
+
+    Raises:
+        KeyError: a field is missing.
+        TypeError, ValueError, AttributeError: a field is not of its shape.
+    """
+    spec = RunSpec(
+        run_id=d["run_id"],
+        scenario=d["scenario"],
+        integration=d["integration"],
+        cell=d["cell"],
+        repetition=d["repetition"],
+        seed=d["seed"],
+        order_id=d["order_id"],
+        order=d["order"],
+        steps=tuple(Step(at_ms=s["at_ms"], do=s["do"], args=s["args"]) for s in d["steps"]),
+        expect=tuple(d["expect"]),
+    )
+    f = d["final"]
+    final = FinalState(
+        order=f["order"],
+        versions=tuple(f["versions"]),
+        changes=tuple(f["changes"]),
+        accounting=f["accounting"],
+        settled=f["settled"],
+    )
+    record = RunRecord(
+        spec=spec,
+        history=tuple(Operation.from_json(op) for op in d["history"]),
+        final=final,
+        journal=tuple(d["journal"]),
+        error=d["error"],
+        origin_s=d["origin_s"],
+    )
+    results = tuple(
+        CheckResult(
+            checker=r["checker"],
+            verdict=Verdict(r["verdict"]),
+            explanation=r["explanation"],
+            ops=tuple(r["ops"]),
+            details=r["details"],
+        )
+        for r in d["results"]
+    )
+    return record, results
+
+
+def run_lines(path: Path) -> Iterator[dict[str, Any]]:
+    """The lines of a `runs.jsonl` (or of a result folder's) as JSON objects, in file order.
+
+    Raises:
+        ValueError: a line is not JSON (the file is damaged); the message names the file and the line.
+    """
+    if path.is_dir():
+        path = path / "runs.jsonl"
+    with path.open(encoding="utf-8") as f:
+        for number, line in enumerate(f, 1):
+            if line.strip():
+                try:
+                    yield json.loads(line)
+                except ValueError:
+                    raise ValueError(f"{path}:{number}: not a JSON line; the file is damaged") from None
+
+
+def read_runs(path: Path) -> Iterator[tuple[RunRecord, tuple[CheckResult, ...]]]:
+    """The runs of a `runs.jsonl` (or of a result folder), as `harness.output.folder.write_results` wrote them.
+
+    Args:
+        path: The file, or the result folder that holds it.
+
+    Yields:
+        Each run with its check results, in file order.
+    """
+    for line in run_lines(path):
+        yield run_from_json(line)
