@@ -6,7 +6,7 @@ full histories and journals in runs.jsonl, ~100 MB). Then:
 
 - `racelab report` rebuilds report.html from that folder, as a process: wall time and peak memory (it streams
   runs.jsonl, so memory stays flat whatever the number of runs);
-- headless Chromium (Debian's `/usr/bin/chromium`, driven over the DevTools protocol by `tests/report/cdp.py`) opens
+- headless Chromium (Debian's `/usr/bin/chromium`, driven over the DevTools protocol by `tests/support/cdp.py`) opens
   the report `--loads` times, each in a fresh tab: `performance.timing` from navigation start to the end of the load
   event, DOMContentLoaded, and when two animation frames have been drawn after it (the page is on screen); plus the
   console errors it saw (there should be none).
@@ -32,9 +32,9 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))  # for tests/report/cdp.py, the small CDP client the browser test uses too
+sys.path.insert(0, str(ROOT))  # for tests/support/cdp.py, the small CDP client the browser test uses too
 
-from tests.report.cdp import open_chromium  # noqa: E402
+from tests.support.cdp import open_chromium  # noqa: E402
 
 FRAMES = "new Promise((done) => requestAnimationFrame(() => requestAnimationFrame(() => done(performance.now()))))"
 DCL = "performance.timing.domContentLoadedEventEnd - performance.timing.navigationStart"

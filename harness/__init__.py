@@ -1,20 +1,20 @@
 """racelab's harness: drives the services under test, records what happened, and judges it.
 
-General layout (imports point down this list, never up):
+General layout (docs/architecture.md is the rule, with who may import whom; tests/unit/test_layers.py enforces it):
 
-    cli.py, pytest_plugin.py   the entry points; the only modules that may import `simulator` (to embed it)
-    suite.py                   a whole `racelab run`: load, expand, run, judge, write, report
-    runner.py                  the one interpreter of schedules; the only place that creates tasks
-    embedded.py                the simulator as a child process      hook_receiver.py   the harness's hook subscriber
-    integrations.py            naive, workaround, robust, hook-driven, external, module:Class
-    client.py                  HTTP clients that record every request as history
-    scenario.py                scenario files → RunSpecs              results.py   result folders, the summary table
-    gates.py, stats.py         aggregates, Wilson intervals, gate decisions     (pure)
-    checkers.py                the invariants                                    (pure)
-    model.py                   plain records: operations, runs, verdicts        (pure)
-    errors.py                  the error tree
+    cli/, pytest_plugin.py, bench/   the entry points (with virtual/, the only ones that embed `simulator`)
+    virtual/                         virtual time: the clock, in-process pipes, the universe, replay, explore
+    load/                            `racelab load` and what the locust profiles share; never imports locust
+    drive/                           the drivers of the flows: the async runner (the only place that creates
+                                     tasks), the blocking driver, transports, the embedded simulator, the suite
+    output/                          the result folder, JUnit, the summary table, report.html
+    integrations/                    the integrations as sans-IO flows, their typed contract, the registry  (pure)
+    scenarios/                       scenario files: schema, loading, expansion into runs                  (pure)
+    judge/                           checkers, the one verdict function, gates, statistics                (pure)
+    model/                           plain records, the run codec, the typed summary                       (pure)
+    errors.py, resources.py          the error tree; racelab's own files (built-in scenarios, profiles)
 
-The pure modules import nothing but each other, so the locust profiles (gevent) can reuse them; importing this
+The pure layers import no event loop and no HTTP client, so the locust profiles (gevent) reuse them; importing this
 package stays as light as they are: the rest is loaded on first use.
 
     from harness import load_scenario, expand, run_specs, Endpoints
@@ -40,7 +40,7 @@ from harness.model.records import (
 )
 
 _LAZY = {
-    "Endpoints": "drive.client",
+    "Endpoints": "drive.transport",
     "RunOutcome": "drive.runner",
     "RunnerOptions": "drive.runner",
     "Scenario": "scenarios",

@@ -31,7 +31,7 @@ class HarnessError(Exception):
 class UsageError(HarnessError, ValueError):
     """The user's mistake (an option, a file, a name), said so that a person can fix it. The CLI exits 2.
 
-        raise UsageError("--jobs must be at least 1, got 0")
+    raise UsageError("--jobs must be at least 1, got 0")
     """
 
 

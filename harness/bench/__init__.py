@@ -128,7 +128,7 @@ def add_command(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
         help=f"run only this measure (repeatable): {', '.join(MEASURES)}",
     )
     parser.add_argument("--seed", type=int, default=1, help="seed for the simulator and the sweeps (default: 1)")
-    parser.set_defaults(handler=_handle)
+    parser.set_defaults(handler=_handle, crash_folder=_crash_folder)
 
 
 def _handle(args: argparse.Namespace, argv: Sequence[str]) -> int:
@@ -475,3 +475,8 @@ def _median(values: Sequence[float]) -> float | None:
     import statistics
 
     return statistics.median(values) if values else None
+
+
+def _crash_folder(args: argparse.Namespace) -> Path:
+    """Where a crash of the bench leaves its log: beside the JSON it was to write."""
+    return args.out.parent if args.out is not None else Path("results")

@@ -6,7 +6,8 @@ General layout (each module names what it may import):
                     parser and to `racelab load`'s alike; the default scenario; the steps a profile fires
     thresholds.py   what decides a load test's exit code (`Thresholds`, `evaluate`) and the verdict as JSON
     tally.py        judged runs per integration (`LoadTally`), merged from the workers on the master
-    command.py      `racelab load`: locust as a child process, with the embedded simulator and a summary
+    command.py      `racelab load`: locust as a child process, with the embedded simulator and a summary (the
+                    command line registers it; this package does not import it)
     plan.py         a scenario expanded for load (`LoadPlan`), the integrations the profiles run
 The race itself is `harness.drive.blocking` (the blocking driver of the integrations' flows), re-exported here for
 the locust profiles.
@@ -27,7 +28,6 @@ from harness.drive.blocking import (
     spawn_thread,
 )
 from harness.integrations.flow import Answer
-from harness.load.command import add_command, profile_scenario, read_stats_csv, split_load_argv
 from harness.load.options import DEFAULT_SCENARIO, STEP_ACTIONS, add_load_arguments, load_argv, resolve_scenario
 from harness.load.plan import STRATEGIES, LoadPlan
 from harness.load.tally import LoadTally
@@ -59,7 +59,6 @@ __all__ = [
     "Thresholds",
     "Transport",
     "ViolationLimit",
-    "add_command",
     "add_load_arguments",
     "credential_headers",
     "evaluate",
@@ -67,12 +66,9 @@ __all__ = [
     "load_blocking",
     "parse_max_p95",
     "parse_max_violations",
-    "profile_scenario",
-    "read_stats_csv",
     "resolve_scenario",
     "run_race",
     "spawn_thread",
-    "split_load_argv",
     "thresholds_from",
     "verdict",
 ]

@@ -70,7 +70,7 @@ def add_command(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
         metavar="...",
         help="racelab's options above, and locust's options and user classes",
     )
-    parser.set_defaults(handler=_handle)
+    parser.set_defaults(handler=_handle, crash_folder=lambda args: Path(args.out))
 
 
 def _own_arguments(parser: argparse.ArgumentParser) -> None:

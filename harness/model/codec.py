@@ -18,6 +18,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from harness.errors import UsageError
 from harness.model.records import (
     CheckResult,
     FinalState,
@@ -122,7 +123,8 @@ def run_lines(path: Path) -> Iterator[dict[str, Any]]:
     """The lines of a `runs.jsonl` (or of a result folder's) as JSON objects, in file order.
 
     Raises:
-        ValueError: a line is not JSON (the file is damaged); the message names the file and the line.
+        UsageError: a line is not JSON (the file is damaged: the user's input, not racelab's failure); the message
+            names the file and the line.
     """
     if path.is_dir():
         path = path / "runs.jsonl"
@@ -132,7 +134,7 @@ def run_lines(path: Path) -> Iterator[dict[str, Any]]:
                 try:
                     yield json.loads(line)
                 except ValueError:
-                    raise ValueError(f"{path}:{number}: not a JSON line; the file is damaged") from None
+                    raise UsageError(f"{path}:{number}: not a JSON line; the file is damaged") from None
 
 
 def read_runs(path: Path) -> Iterator[tuple[RunRecord, tuple[CheckResult, ...]]]:

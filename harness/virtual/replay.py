@@ -95,7 +95,7 @@ def find_run(folder: Path, run: str) -> SavedRun:
     return SavedRun(
         folder=folder,
         line=line,
-        config=json.loads(profile.read_text(encoding="utf-8")),
+        config=_read_json(profile, "a simulator configuration"),
         mode=mode,
         settle_timeout_s=float(summary.get("settle_timeout_s", RunnerOptions().settle_timeout_s)),
         scenario_path=_scenario_file(folder, line["scenario"]),
@@ -106,8 +106,16 @@ def _summary(folder: Path) -> Mapping[str, Any]:
     path = folder / "summary.json"
     if not path.is_file():
         return {}
-    loaded = json.loads(path.read_text(encoding="utf-8"))
+    loaded = _read_json(path, "a racelab summary")
     return loaded if isinstance(loaded, dict) else {}
+
+
+def _read_json(path: Path, what: str) -> Any:
+    """A JSON file of the result folder; a damaged one is the user's input to fix, not racelab's failure."""
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except ValueError as exc:
+        raise InvalidScenario(f"{path}: not {what} (not valid JSON: {exc})") from None
 
 
 def _scenario_file(folder: Path, name: str) -> Path | None:

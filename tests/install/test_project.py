@@ -15,10 +15,11 @@ from pathlib import Path
 
 import pytest
 
-from harness.cli import _main as cli
+from harness import cli
 from harness.errors import InvalidScenario
 from harness.resources import builtin_scenario_names, resolve_scenario_ref
-from simulator.config import PROFILE_PATH_ENV, ConfigError, builtin_profile_dir, known_profiles, load_profile
+from simulator import ConfigError
+from simulator.config import PROFILE_PATH_ENV, builtin_profile_dir, known_profiles, load_profile
 
 pytest_plugins = ["pytester"]
 
@@ -49,8 +50,13 @@ def test_a_name_is_found_in_the_env_path_then_the_project_then_racelab(
     assert load_profile("fixed").seed == 44  # RACELAB_PROFILE_PATH comes first
     assert load_profile("instant").seed == 0  # racelab's own still found
     origins = [(p.name, p.origin) for p in known_profiles() if p.name in {"default", "fixed"}]
-    assert origins == [("fixed", PROFILE_PATH_ENV), ("default", "project"), ("fixed", "project"),
-                       ("default", "built-in"), ("fixed", "built-in")]  # fmt: skip
+    assert origins == [
+        ("fixed", PROFILE_PATH_ENV),
+        ("default", "project"),
+        ("fixed", "project"),
+        ("default", "built-in"),
+        ("fixed", "built-in"),
+    ]
 
 
 def test_search_folders_come_first_and_an_unknown_name_lists_every_known_one(
@@ -92,8 +98,7 @@ def test_the_plugin_finds_a_project_profile_under_rootdir_from_another_directory
     )
     elsewhere = pytester.mkdir("elsewhere")
     monkeypatch.chdir(elsewhere)
-    result = pytester.runpytest_subprocess(str(pytester.path), "-p", "no:locust", "-p", "no:cacheprovider",
-                                           timeout=120)  # fmt: skip
+    result = pytester.runpytest_subprocess(str(pytester.path), "-p", "no:locust", "-p", "no:cacheprovider", timeout=120)
     result.assert_outcomes(passed=1)
 
 
@@ -124,8 +129,12 @@ def test_run_without_scenarios_here_says_how_to_start(
 
 # -- racelab init ---------------------------------------------------------------------------------------------------
 
-STARTER = ["scenarios/invoice-vs-change.yaml", "scenarios/profiles/race.yaml", "tests/test_race.py",
-           ".github/workflows/racelab.yml"]  # fmt: skip
+STARTER = [
+    "scenarios/invoice-vs-change.yaml",
+    "scenarios/profiles/race.yaml",
+    "tests/test_race.py",
+    ".github/workflows/racelab.yml",
+]
 
 
 def test_init_writes_the_starter_project(tmp_path: Path) -> None:
@@ -200,8 +209,10 @@ def test_declared_dependencies_are_what_the_code_imports() -> None:
     extras = {extra: _names(reqs) for extra, reqs in project["optional-dependencies"].items()}
     dists = importlib.metadata.packages_distributions()
     # Where an extra's module may be imported: only the command that needs it (and the starter test for pytest).
-    optional = {"hypothesis": ("explore", {"harness/virtual/explore.py"}),
-                "pytest": ("pytest", {"harness/pytest_plugin.py", "harness/starter/test_race.py"})}  # fmt: skip
+    optional = {
+        "hypothesis": ("explore", {"harness/virtual/explore.py"}),
+        "pytest": ("pytest", {"harness/pytest_plugin.py", "harness/starter/test_race.py"}),
+    }
     used = set()
     imports = _third_party_imports(ROOT / "simulator")
     for module, files in _third_party_imports(ROOT / "harness").items():

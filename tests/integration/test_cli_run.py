@@ -218,8 +218,19 @@ def test_exit_3_when_the_external_services_cannot_be_reached(tmp_path: Path, clo
 def test_the_printed_command_repeats_the_run(tmp_path: Path, closed_port: int) -> None:
     path = scenario(tmp_path, "race-again", CANARY)
     url = f"http://127.0.0.1:{closed_port}"
-    done = racelab(path, "--mode", "external", "--orders-url", url, "--runs", "1", "--integration", "naive",
-                   "--out", tmp_path / "results")  # fmt: skip
+    done = racelab(
+        path,
+        "--mode",
+        "external",
+        "--orders-url",
+        url,
+        "--runs",
+        "1",
+        "--integration",
+        "naive",
+        "--out",
+        tmp_path / "results",
+    )
     assert done.returncode == 3
     again = flat(done.stdout).split("again: ", 1)[1]
     for option in ("--mode external", f"--orders-url {url}", "--runs 1", "--integration naive"):
@@ -230,9 +241,20 @@ def test_help_lists_the_options_and_the_exit_codes() -> None:
     done = racelab("--help", timeout=60)
     assert done.returncode == 0
     text = flat(done.stdout)
-    options = ("--mode {embedded,external,virtual}", "--seed", "--runs", "--integration NAME", "--out",
-               "--orders-url", "--accounting-url", "--control-url", "--concurrency", "--max-rate",
-               "--settle-timeout", "--jobs")  # fmt: skip
+    options = (
+        "--mode {embedded,external,virtual}",
+        "--seed",
+        "--runs",
+        "--integration NAME",
+        "--out",
+        "--orders-url",
+        "--accounting-url",
+        "--control-url",
+        "--concurrency",
+        "--max-rate",
+        "--settle-timeout",
+        "--jobs",
+    )
     for option in options:
         assert option in text
     codes = "exit codes: 0 every gate passed · 1 a gate failed · 2 bad input (scenario, option) · 3 harness or"

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import Sim
-from tests.fidelity.schema import request_examples, response_example, success_statuses
+from tests.support.published import request_examples, response_example, success_statuses
 
 PATH = "/api/orders/expressions/jsonata"
 

@@ -1,6 +1,6 @@
-"""One race in blocking code (`harness.drive.blocking.run_race`), against a real simulator process, with threads and
-urllib standing in for locust's greenlets and FastHttpSession: seeding, firing at the offsets, settling, judging with the
-shared checkers. The `fixed` profile makes the outcome certain: naive over-invoices, the workaround never."""
+"""One race in blocking code (`harness.drive.blocking.run_race`), against a real simulator process, with threads
+and urllib standing in for locust's greenlets and FastHttpSession: seeding, firing at the offsets, settling, judging
+with the shared checkers. The `fixed` profile makes the outcome certain: naive over-invoices, the workaround never."""
 
 from __future__ import annotations
 

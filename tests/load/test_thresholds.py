@@ -25,11 +25,10 @@ from harness.load import (
     load_argv,
     parse_max_p95,
     parse_max_violations,
-    profile_scenario,
-    split_load_argv,
     thresholds_from,
     verdict,
 )
+from harness.load.command import profile_scenario, split_load_argv
 from harness.model.records import CheckResult, FinalState, Operation, Outcome, RunRecord, RunSpec, Step, Verdict
 
 from .conftest import FAST_SCENARIO, ROOT

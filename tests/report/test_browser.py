@@ -16,9 +16,8 @@ from typing import Any
 
 import pytest
 
-from harness.output.results import replay_command
-
-from .cdp import open_chromium
+from harness.output.folder import replay_command
+from tests.support.cdp import open_chromium
 
 ROOT = Path(__file__).resolve().parents[2]
 

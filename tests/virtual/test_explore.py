@@ -14,8 +14,7 @@ import yaml
 
 from harness.scenarios import load_scenario
 from harness.virtual.explore import Space, explore
-
-from .helpers import ROOT, only_result, racelab
+from tests.support.cli import ROOT, only_result, racelab
 
 OVER_INVOICE = ROOT / "scenarios" / "over-invoice.yaml"
 STUCK_ORDER = ROOT / "scenarios" / "stuck-order.yaml"

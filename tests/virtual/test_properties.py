@@ -13,8 +13,7 @@ from hypothesis import strategies as st
 from harness.model.records import Verdict
 from harness.scenarios import load_scenario
 from harness.virtual.explore import Space, run_schedule, schedules
-
-from .helpers import ROOT
+from tests.support.cli import ROOT
 
 SPACES = {
     (name, integration): Space.of(load_scenario(ROOT / "scenarios" / f"{name}.yaml"), integration, seed=1)

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from .helpers import ROOT, only_result, racelab
+from tests.support.cli import ROOT, only_result, racelab
 
 OVER_INVOICE = ROOT / "scenarios" / "over-invoice.yaml"
 

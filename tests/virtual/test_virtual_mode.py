@@ -16,8 +16,7 @@ import pytest
 from harness.model.records import Verdict
 from harness.scenarios import expand, load_scenario
 from harness.virtual.universe import VIRTUAL_EPOCH, run_virtual, virtual_config
-
-from .helpers import ROOT, only_result, racelab
+from tests.support.cli import ROOT, only_result, racelab
 
 OVER_INVOICE = ROOT / "scenarios" / "over-invoice.yaml"
 

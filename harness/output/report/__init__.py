@@ -79,7 +79,7 @@ def add_command(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     )
     parser.add_argument("folder", type=Path, metavar="RESULT_DIR", help="a result folder, e.g. results/latest")
     parser.add_argument("--out", type=Path, metavar="FILE", help="where to write (default: RESULT_DIR/report.html)")
-    parser.set_defaults(handler=_report)
+    parser.set_defaults(handler=_report, crash_folder=lambda args: Path(args.folder))
 
 
 def _report(args: argparse.Namespace, argv: Sequence[str]) -> int:

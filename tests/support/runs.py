@@ -31,10 +31,19 @@ def at(ms: float) -> float:
     return ORIGIN + ms / 1000
 
 
-def entry(seq: int, ms: float, op: str, phase: str, op_id: str = "", version: int | None = None,
-          **detail: Any) -> dict[str, Any]:  # fmt: skip
-    return {"seq": seq, "t": at(ms), "order_id": "o-1", "op": op, "phase": phase, "op_id": op_id,
-            "version": version, "detail": detail}  # fmt: skip
+def entry(
+    seq: int, ms: float, op: str, phase: str, op_id: str = "", version: int | None = None, **detail: Any
+) -> dict[str, Any]:
+    return {
+        "seq": seq,
+        "t": at(ms),
+        "order_id": "o-1",
+        "op": op,
+        "phase": phase,
+        "op_id": op_id,
+        "version": version,
+        "detail": detail,
+    }
 
 
 def version(n: int, ms: float, *, value: int, invoiced: int, status: str, packages: int = 0) -> dict[str, Any]:
@@ -99,12 +108,34 @@ def spec(
 
 def history(integration: str = "naive", *, invoiced_ms: float = 37.0) -> tuple[Operation, ...]:
     """get_order at 0 ms, the invoice sent at 5.2 ms and answered at `invoiced_ms`, the Change at 50 ms."""
-    get_order = Operation(0, integration, "get_order", Outcome.OK, 0.0, 3.0, status=200, step=0, scheduled_ms=0.0,
-                          sent_ms=0.5)  # fmt: skip
-    invoice = Operation(1, integration, "invoice", Outcome.OK, 5.0, invoiced_ms, status=200, step=0,
-                        request={"invoiceNumber": "NF-1", "invoiceValue": 12480}, sent_ms=5.2)  # fmt: skip
-    change = Operation(2, integration, "change", Outcome.OK, 50.0, 58.0, status=202, step=1, scheduled_ms=50.0,
-                       sent_ms=50.3, response={"requestId": "req-1"})  # fmt: skip
+    get_order = Operation(
+        0, integration, "get_order", Outcome.OK, 0.0, 3.0, status=200, step=0, scheduled_ms=0.0, sent_ms=0.5
+    )
+    invoice = Operation(
+        1,
+        integration,
+        "invoice",
+        Outcome.OK,
+        5.0,
+        invoiced_ms,
+        status=200,
+        step=0,
+        request={"invoiceNumber": "NF-1", "invoiceValue": 12480},
+        sent_ms=5.2,
+    )
+    change = Operation(
+        2,
+        integration,
+        "change",
+        Outcome.OK,
+        50.0,
+        58.0,
+        status=202,
+        step=1,
+        scheduled_ms=50.0,
+        sent_ms=50.3,
+        response={"requestId": "req-1"},
+    )
     return (get_order, invoice, change)
 
 
@@ -137,3 +168,21 @@ def judge(record: RunRecord) -> Judged:
 
 def result(checker: str, verdict: Verdict = Verdict.INVALID, *, ops: Sequence[int] = (), **details: Any) -> CheckResult:
     return CheckResult(checker, verdict, f"{checker} says so", ops=tuple(ops), details=details)
+
+
+def sweep(scenario: str = "over-invoice") -> list[Judged]:
+    """Two cells, two repetitions each, naive and workaround; naive fails in the first cell only."""
+    runs = []
+    for cell_index, ms in enumerate((50.0, 600.0)):
+        for rep in range(2):
+            for integration in ("naive", "workaround"):
+                run_spec = spec(
+                    f"{cell_index:04d}-{rep:04d}-{integration}",
+                    scenario=scenario,
+                    integration=integration,
+                    cell={"step1.at_ms": ms},
+                    repetition=rep,
+                )
+                fails = integration == "naive" and ms == 50.0
+                runs.append(judge(failure_a(spec=run_spec) if fails else clean(run_spec)))
+    return runs

@@ -151,9 +151,11 @@ class Page:
             await asyncio.sleep(0.01)
             load_ms = await self.evaluate(timing)
         return PageLoad(
-            errors=self.errors(after=start), requests=self.requests(after=start), load_ms=float(load_ms or 0),
+            errors=self.errors(after=start),
+            requests=self.requests(after=start),
+            load_ms=float(load_ms or 0),
             wall_ms=wall_ms,
-        )  # fmt: skip
+        )
 
     def errors(self, *, after: int = 0) -> list[str]:
         found = []
@@ -208,8 +210,10 @@ class Browser:
         page = Page(self._cdp, session)
         for domain in ("Runtime", "Log", "Network", "Page"):
             await page.send(f"{domain}.enable")
-        await page.send("Emulation.setDeviceMetricsOverride",
-                        {"width": width, "height": height, "deviceScaleFactor": 1, "mobile": False})  # fmt: skip
+        await page.send(
+            "Emulation.setDeviceMetricsOverride",
+            {"width": width, "height": height, "deviceScaleFactor": 1, "mobile": False},
+        )
         return page
 
 
@@ -246,9 +250,14 @@ async def open_chromium(profile: Path, *, binary: Path | None = None, within: fl
     await asyncio.to_thread(profile.mkdir, parents=True, exist_ok=True)
     with open(profile / "chromium.log", "wb") as log:  # noqa: ASYNC230 (a local file, once)
         process = await asyncio.create_subprocess_exec(
-            str(binary), *FLAGS, f"--user-data-dir={profile}", "about:blank",
-            stdin=asyncio.subprocess.DEVNULL, stdout=log, stderr=log,
-        )  # fmt: skip
+            str(binary),
+            *FLAGS,
+            f"--user-data-dir={profile}",
+            "about:blank",
+            stdin=asyncio.subprocess.DEVNULL,
+            stdout=log,
+            stderr=log,
+        )
     try:
         url = await _devtools_url(profile, process, within=within)
         async with aiohttp.ClientSession() as session, session.ws_connect(url, max_msg_size=0) as ws:

@@ -1,4 +1,8 @@
-"""Shared by the virtual-time tests: `racelab` as a subprocess, as users and CI call it."""
+"""`racelab` as a subprocess, as users and CI call it, and the result folder it wrote (the virtual-time tests).
+
+done = racelab("run", scenario, "--mode", "virtual", "--out", tmp_path)
+folder = only_result(tmp_path)
+"""
 
 from __future__ import annotations
 

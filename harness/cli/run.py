@@ -1,0 +1,179 @@
+"""`racelab run`: run scenario files and judge them; the exit code gates CI.
+
+Owns the command's parser, its option checks and the handler; the work is `harness.drive.suite.run_suite`, imported
+when the command runs. Imports: stdlib, `harness.cli` (exit codes), `harness.errors`; inside the handler, asyncio,
+rich, `harness.*` (virtual mode: `harness.virtual.universe`, handed to the suite).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from harness.cli import EXIT_ERROR, EXIT_GATE_FAILED, EXIT_OK
+from harness.errors import UsageError
+
+__all__ = ["add_command"]
+
+
+def add_command(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    run = sub.add_parser(
+        "run",
+        help="run scenarios and judge them (default: the whole scenarios/ suite)",
+        description="Run scenario files against the simulator (embedded) or your services (external), judge every "
+        "run with the scenario's invariants, write results/<timestamp>-<name>/ and decide the CI gates.",
+        epilog="exit codes: 0 every gate passed · 1 a gate failed · 2 bad input (scenario, option) · "
+        "3 harness or connection error (a crash leaves its traceback in the results root, racelab-crash-*.log). "
+        "Credentials may come from the environment: RACELAB_APP_KEY, RACELAB_APP_TOKEN, RACELAB_SUBSCRIPTION_KEY, "
+        "RACELAB_CONTROL_TOKEN.",
+    )
+    run.add_argument(
+        "paths",
+        nargs="*",
+        type=Path,
+        metavar="PATH",
+        help="scenario files or folders, or builtin:NAME for one of racelab's own (default: scenarios/)",
+    )
+    run.add_argument("--builtin", action="store_true", help="run racelab's built-in suite (as well as any PATH)")
+    run.add_argument(
+        "--mode",
+        choices=["embedded", "external", "virtual"],
+        default="embedded",
+        help="embedded: start the simulator for each scenario, real time (default); external: use --orders-url; "
+        "virtual: each run in-process on a virtual clock, exact and replayable, much faster than real time",
+    )
+    run.add_argument("--seed", type=int, default=1, help="seed for schedules and the simulator (default: 1)")
+    run.add_argument("--runs", type=int, help="repetitions per point of each sweep, instead of the scenario's")
+    run.add_argument(
+        "--integration",
+        action="append",
+        dest="integrations",
+        metavar="NAME",
+        help="run this integration instead of the scenario's (repeatable): naive, naive-retry, workaround, robust, "
+        "hook-naive, hook-dedupe, module:Class, external:<hook URL>, external-feed:<name>, external-poll:<name>",
+    )
+    run.add_argument("--out", type=Path, default=Path("results"), help="results root (default: results/)")
+    run.add_argument("--orders-url", help="external mode: base URL of the Orders API")
+    run.add_argument("--accounting-url", help="external mode: base URL of the Accounting API (default: --orders-url)")
+    run.add_argument("--control-url", help="external mode: where /_sim/ lives (default: --orders-url)")
+    run.add_argument("--app-key", default=os.environ.get("RACELAB_APP_KEY"), help="X-VTEX-API-AppKey")
+    run.add_argument("--app-token", default=os.environ.get("RACELAB_APP_TOKEN"), help="X-VTEX-API-AppToken")
+    run.add_argument(
+        "--subscription-key",
+        default=os.environ.get("RACELAB_SUBSCRIPTION_KEY"),
+        help="Accounting X-Subscription-Key",
+    )
+    run.add_argument("--control-token", default=os.environ.get("RACELAB_CONTROL_TOKEN"), help="X-Racelab-Token")
+    run.add_argument("--concurrency", type=int, default=1000, help="runs in flight at once (default: 1000)")
+    run.add_argument(
+        "--max-rate",
+        type=float,
+        default=1500.0,
+        help="requests/s the runner may send; run starts are paced to stay under it (default: 1500)",
+    )
+    run.add_argument(
+        "--jobs",
+        type=int,
+        help="virtual mode: worker processes (default: the usable cores); results do not depend on it",
+    )
+    run.add_argument(
+        "--settle-timeout",
+        type=float,
+        default=30.0,
+        help="seconds to wait for an order's pending work before judging it unknown (default: 30)",
+    )
+    run.set_defaults(handler=_handle, crash_folder=_results_root)
+
+
+def _results_root(args: argparse.Namespace) -> Path:
+    # The run's own folder is opened only once every run is judged; a crash before that has only the root.
+    out: Path = args.out
+    return out
+
+
+def _handle(args: argparse.Namespace, argv: Sequence[str]) -> int:
+    import asyncio  # here, not at the top: `racelab --help` and the other commands do without an event loop
+
+    return asyncio.run(_run(args, argv))
+
+
+async def _run(args: argparse.Namespace, argv: Sequence[str]) -> int:
+    from rich.console import Console
+
+    from harness.drive.runner import RunnerOptions
+    from harness.drive.suite import SuiteOptions, run_suite
+    from harness.drive.transport import Endpoints
+    from harness.virtual import universe
+
+    endpoints = None
+    if args.mode == "external":
+        if not args.orders_url:
+            raise UsageError("--mode external needs --orders-url (and --accounting-url if it differs)")
+        orders_headers = {}
+        if args.app_key or args.app_token:
+            orders_headers = {"X-VTEX-API-AppKey": args.app_key or "", "X-VTEX-API-AppToken": args.app_token or ""}
+        endpoints = Endpoints(
+            orders=args.orders_url.rstrip("/"),
+            accounting=(args.accounting_url or args.orders_url).rstrip("/"),
+            control=(args.control_url or args.orders_url).rstrip("/"),
+            orders_headers=orders_headers,
+            accounting_headers={"X-Subscription-Key": args.subscription_key} if args.subscription_key else {},
+            control_headers={"X-Racelab-Token": args.control_token} if args.control_token else {},
+        )
+    for name, value, low in (("--runs", args.runs, 1), ("--concurrency", args.concurrency, 1)):
+        if value is not None and value < low:
+            raise UsageError(f"{name} must be at least {low}, got {value}")
+    if args.jobs is not None and (args.mode != "virtual" or args.jobs < 1):
+        raise UsageError("--jobs needs --mode virtual and at least 1")
+    if args.max_rate <= 0 or args.settle_timeout <= 0:
+        raise UsageError("--max-rate and --settle-timeout must be positive")
+    paths = list(args.paths)
+    if args.builtin:
+        from harness.resources import builtin_scenarios
+
+        paths.append(builtin_scenarios())
+    elif not paths:
+        if (why := _no_scenarios_here()) is not None:
+            raise UsageError(why)
+        paths = [Path("scenarios")]
+    options = SuiteOptions(
+        paths=paths,
+        mode=args.mode,
+        seed=args.seed,
+        runs=args.runs,
+        integrations=args.integrations,
+        out=args.out,
+        endpoints=endpoints,
+        runner=RunnerOptions(
+            concurrency=args.concurrency, max_rate=args.max_rate, settle_timeout_s=args.settle_timeout
+        ),
+        command=["racelab", *argv],
+        jobs=args.jobs or universe.usable_cores(),
+        virtual=universe if args.mode == "virtual" else None,
+    )
+    # Not a terminal (CI, a pipe): rich would wrap at 80 columns; the table and verdicts read better wider.
+    console = Console() if sys.stdout.isatty() else Console(width=160)
+    result = await run_suite(options, console)
+    if result.errors and result.errors == result.summary.runs:
+        return EXIT_ERROR
+    return EXIT_OK if result.passed else EXIT_GATE_FAILED
+
+
+def _no_scenarios_here() -> str | None:
+    """Why `racelab run` without a PATH has nothing to run here, and what to do; None when ./scenarios has some."""
+    from harness.resources import builtin_scenario_names
+    from harness.scenarios import find_scenarios
+
+    folder = Path("scenarios")
+    if folder.is_dir() and find_scenarios([folder]):
+        return None
+    why = "has no scenario files" if folder.is_dir() else "does not exist"
+    return (
+        f"no scenarios to run: {Path.cwd() / folder} {why}.\n"
+        "  start a project here:          racelab init   (a scenario, a profile, a pytest race test, a CI workflow)\n"
+        "  run racelab's built-in suite:  racelab run --builtin   (one of it: racelab run builtin:over-invoice)\n"
+        f"  built-in scenarios: {', '.join(builtin_scenario_names())}"
+    )

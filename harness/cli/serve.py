@@ -1,0 +1,116 @@
+"""`racelab serve`: the simulator as a server until interrupted, and `--list-profiles`.
+
+Owns the command's parser and handler. Imports: stdlib, `harness.cli` (exit codes), `harness.errors`; inside the
+handler, asyncio and `simulator`'s public face (so that `racelab --help` loads neither).
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import json
+import signal
+import sys
+from collections.abc import Sequence
+
+from harness.cli import EXIT_ERROR, EXIT_OK
+from harness.errors import HarnessError
+
+__all__ = ["add_command"]
+
+
+def add_command(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    serve = sub.add_parser(
+        "serve",
+        help="run the simulator (Orders API, control API under /_sim/, /openapi.json)",
+        description="Run the mock Orders service with its commit-point timing model until interrupted.",
+    )
+    serve.add_argument("--host", default="127.0.0.1", help="address to bind (default: 127.0.0.1, loopback only)")
+    serve.add_argument("--port", type=int, default=8080, help="port (default: 8080; 0 picks a free one)")
+    serve.add_argument(
+        "--profile",
+        default="default",
+        help="a profile name (./scenarios/profiles/, then racelab's own; --list-profiles shows them) or a path to a "
+        "YAML file (default: default)",
+    )
+    serve.add_argument(
+        "--list-profiles", action="store_true", help="list every profile a name reaches and where it comes from"
+    )
+    serve.add_argument("--seed", type=int, help="override the profile's seed")
+    serve.add_argument(
+        "--consistency", choices=["snapshot", "serializable"], help="override the profile's consistency mode"
+    )
+    serve.add_argument(
+        "--overrides",
+        metavar="JSON",
+        help='settings merged over the profile, as JSON, e.g. \'{"orders": {"change": {"read_lag": 300}}}\'',
+    )
+    serve.set_defaults(handler=_handle)
+
+
+def _handle(args: argparse.Namespace, argv: Sequence[str]) -> int:
+    import asyncio  # here, not at the top: `racelab --help` and the other commands do without an event loop
+
+    try:
+        return _list_profiles() if args.list_profiles else asyncio.run(_serve(args))
+    except OSError as exc:  # the address is taken, a profile file cannot be read: said as such, not as a connection
+        raise HarnessError(f"cannot serve: {exc}") from exc
+
+
+def _list_profiles() -> int:
+    from simulator import known_profiles
+
+    seen: dict[str, str] = {}
+    rows = []
+    for p in known_profiles():
+        note = f"shadowed by the {seen[p.name]} one" if p.name in seen else ""
+        seen.setdefault(p.name, p.origin)
+        rows.append((p.name, p.origin, str(p.path), note))
+    if not rows:
+        print("no profiles found", file=sys.stderr)
+        return EXIT_ERROR
+    width = max(len(r[0]) for r in rows)
+    origin_width = max(len(r[1]) for r in rows)
+    print(f"{'profile':<{width}}  {'from':<{origin_width}}  file")
+    for name, origin, path, note in rows:
+        print(f"{name:<{width}}  {origin:<{origin_width}}  {path}{'  (' + note + ')' if note else ''}")
+    return EXIT_OK
+
+
+async def _serve(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from simulator import ConfigError, load_profile, open_server
+
+    overrides: dict[str, object] = {}
+    if args.overrides:
+        try:
+            loaded = json.loads(args.overrides)
+        except ValueError as exc:  # the user's JSON: their mistake, said as the simulator says a bad profile
+            raise ConfigError(f"--overrides: not valid JSON: {exc}") from None
+        if not isinstance(loaded, dict):
+            raise ConfigError("--overrides: expected a JSON object")
+        overrides.update(loaded)
+    if args.seed is not None:
+        overrides["seed"] = args.seed
+    if args.consistency:
+        overrides["consistency"] = args.consistency
+    config = load_profile(args.profile, overrides=overrides)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    async with open_server(config, host=args.host, port=args.port) as (_, url):
+        # On a server holding many order versions a full collection took 40-180 ms, and every delay due meanwhile
+        # came late. What the server holds at start is never scanned again, and full collections run 10 times less
+        # often than by default. Not never: cyclic garbage that reached the oldest generation must still be freed
+        # in a long soak.
+        gc.collect()
+        gc.freeze()
+        gc.set_threshold(700, 10, 100)
+        print(f"racelab simulator listening on {url}", flush=True)
+        print(f"  profile {args.profile} · consistency {config.consistency.value} · seed {config.seed}", flush=True)
+        print(f"  API description: {url}/openapi.json · control API: {url}/_sim/health", flush=True)
+        print("  Ctrl-C to stop", flush=True)
+        await stop.wait()
+    return EXIT_OK
