@@ -18,6 +18,7 @@ The pure layers import no event loop and no HTTP client, so the locust profiles 
 package stays as light as they are: the rest is loaded on first use.
 
     from harness import load_scenario, expand, run_specs, Endpoints
+    from harness import Integration, Run, Flow      # to write your own integration: docs/integrations.md
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-from harness.errors import HarnessConnectionError, HarnessError, InvalidScenario
+from harness.errors import HarnessConnectionError, HarnessError, InvalidScenario, UsageError
 from harness.judge.checkers import CHECKERS, check, check_all
 from harness.model.records import (
     CheckResult,
@@ -41,6 +42,9 @@ from harness.model.records import (
 
 _LAZY = {
     "Endpoints": "drive.transport",
+    "Flow": "integrations",
+    "Integration": "integrations",
+    "Run": "integrations",
     "RunOutcome": "drive.runner",
     "RunnerOptions": "drive.runner",
     "Scenario": "scenarios",
@@ -56,11 +60,14 @@ __all__ = [
     "CheckResult",
     "Endpoints",
     "FinalState",
+    "Flow",
     "HarnessConnectionError",
     "HarnessError",
+    "Integration",
     "InvalidScenario",
     "Operation",
     "Outcome",
+    "Run",
     "RunOutcome",
     "RunRecord",
     "RunSpec",
@@ -68,6 +75,7 @@ __all__ = [
     "Scenario",
     "Step",
     "SuiteOptions",
+    "UsageError",
     "Verdict",
     "check",
     "check_all",

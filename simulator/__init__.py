@@ -1,6 +1,7 @@
 """racelab's simulator: mock Orders (OMS) and Accounting (AaaS) services with a phase-by-phase timing model.
 
-General layout (imports point down this list, never up):
+General layout (imports point down this list, never up; the rule is docs/architecture.md, enforced by
+tests/unit/test_layers.py):
 
     web/          aiohttp transport: app factory, route table, request models, control API, OpenAPI
     orders/       the Orders domain: records and rules (model), documents, the service (pipelines, workflow)
@@ -13,9 +14,8 @@ General layout (imports point down this list, never up):
                   (pure; imports nothing else of racelab, and is the only part of the simulator the harness's
                   pure modules import)
 
-The domain (everything but `web/`) imports no aiohttp; `tests/unit/test_layers.py` keeps it so. Importing this
-package imports nothing but itself, so `import simulator.contract` stays as light as the contract: every name below
-is loaded on first use.
+Importing this package imports nothing but itself, so `import simulator.contract` stays as light as the contract:
+every name below is loaded on first use.
 
     from simulator import create_app, load_profile
     app = create_app(load_profile("default"))

@@ -16,26 +16,52 @@ locust processes import it without loading the server: it is the one part of the
     parse_duration_ms("1.5s")   # 1500.0
 """
 
+from typing import TYPE_CHECKING, Any
+
 from .headers import CONTROL_HEADER, CONTROL_TOKEN_HEADER
 from .money import CENT, from_cents, money_json, round2, vat_per_unit
 from .statuses import ORDER_STATUSES
-from .timing import (
-    DISTRIBUTIONS,
-    MAX_DURATION_MS,
-    BoundsError,
-    Delay,
-    Distribution,
-    DurationError,
-    Empirical,
-    Exponential,
-    Fixed,
-    LogNormal,
-    Ms,
-    Normal,
-    Pareto,
-    Uniform,
-    parse_duration_ms,
+
+if TYPE_CHECKING:
+    from .timing import (
+        DISTRIBUTIONS,
+        MAX_DURATION_MS,
+        BoundsError,
+        Delay,
+        Distribution,
+        DurationError,
+        Empirical,
+        Exponential,
+        Fixed,
+        LogNormal,
+        Ms,
+        Normal,
+        Pareto,
+        Uniform,
+        parse_duration_ms,
+    )
+
+_TIMING = frozenset(
+    {
+        "DISTRIBUTIONS",
+        "MAX_DURATION_MS",
+        "BoundsError",
+        "Delay",
+        "Distribution",
+        "DurationError",
+        "Empirical",
+        "Exponential",
+        "Fixed",
+        "LogNormal",
+        "Ms",
+        "Normal",
+        "Pareto",
+        "Uniform",
+        "parse_duration_ms",
+    }
 )
+"""The names of `timing` (pydantic), loaded on first use: the blocking driver in the locust process needs only the
+header names and money, and `racelab --help` stays fast."""
 
 __all__ = [
     "CENT",
@@ -62,3 +88,11 @@ __all__ = [
     "round2",
     "vat_per_unit",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    if name in _TIMING:
+        from . import timing
+
+        return getattr(timing, name)
+    raise AttributeError(f"module 'simulator.contract' has no attribute {name!r}")

@@ -112,12 +112,27 @@ def test_importing_the_contract_loads_neither_aiohttp_nor_the_rest_of_racelab() 
     loaded = subprocess.run(
         [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True
     ).stdout.split()
-    assert not [m for m in loaded if m.split(".")[0] in {"aiohttp", "asyncio", "harness", "yaml"}]
+    assert not [m for m in loaded if m.split(".")[0] in {"aiohttp", "asyncio", "harness", "yaml", "pydantic"}]
+    # The durations and distributions (pydantic) load on first use: the blocking driver needs only headers and money.
     assert {m for m in loaded if m.startswith("simulator")} == {
         "simulator",
         "simulator.contract",
-        *(f"simulator.contract.{p.stem}" for p in (ROOT / "simulator" / "contract").glob("[!_]*.py")),
+        *(
+            f"simulator.contract.{p.stem}"
+            for p in (ROOT / "simulator" / "contract").glob("[!_]*.py")
+            if p.stem != "timing"
+        ),
     }
+
+
+def test_the_contracts_timing_names_load_on_first_use() -> None:
+    import simulator.contract as contract
+    from simulator.contract import timing
+
+    assert contract.Pareto is timing.Pareto
+    assert contract.parse_duration_ms("1.5s") == 1500.0
+    with pytest.raises(AttributeError, match="no attribute 'Nope'"):
+        _ = contract.Nope  # type: ignore[attr-defined]
 
 
 def test_the_simulator_names_what_the_contract_names() -> None:
