@@ -201,13 +201,10 @@ class _Race:
     def drive(self, flow: Flow[T], mark: _Mark | None = None) -> T:
         """Run `flow` to its end, performing each effect with blocking calls (as `FlowDriver.drive` does on
         asyncio)."""
-        value: Any = None
-        error: BaseException | None = None
-        while True:
-            done, effect = advance(flow, value, error)
-            if done:
-                return effect  # type: ignore[no-any-return]
-            value, error = self._perform(effect, mark)
+        done, effect = advance(flow)
+        while not done:
+            done, effect = advance(flow, *self._perform(effect, mark))
+        return effect  # type: ignore[no-any-return]
 
     def _perform(self, effect: Any, mark: _Mark | None) -> tuple[Any, BaseException | None]:
         """One effect, with blocking calls: its result, or the error to throw into the flow."""
