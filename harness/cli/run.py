@@ -13,10 +13,13 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from harness.cli import EXIT_ERROR, EXIT_GATE_FAILED, EXIT_OK
+from harness.cli import EXIT_ERROR, EXIT_GATE_FAILED, EXIT_INTERRUPTED, EXIT_OK
 from harness.errors import UsageError
 
 __all__ = ["add_command"]
+
+EXIT_TERMINATED = 143
+"""128 + SIGTERM, as a shell reports a command stopped by `kill` (a CI job cancelled or timed out)."""
 
 
 def add_command(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -25,8 +28,10 @@ def add_command(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
         help="run scenarios and judge them (default: the whole scenarios/ suite)",
         description="Run scenario files against the simulator (embedded) or your services (external), judge every "
         "run with the scenario's invariants, write results/<timestamp>-<name>/ and decide the CI gates.",
-        epilog="exit codes: 0 every gate passed · 1 a gate failed · 2 bad input (scenario, option) · "
-        "3 harness or connection error (a crash leaves its traceback in the results root, racelab-crash-*.log). "
+        epilog="exit codes: 0 every gate passed on a complete sweep · 1 a gate failed · 2 bad input (scenario, "
+        "option) · 3 harness or connection error (a crash leaves its traceback in the results root, "
+        "racelab-crash-*.log) · 130 interrupted by SIGINT (Ctrl-C), 143 by SIGTERM: the runs that finished are in "
+        "the result folder, and racelab run --resume DIR completes the sweep. "
         "Credentials may come from the environment: RACELAB_APP_KEY, RACELAB_APP_TOKEN, RACELAB_SUBSCRIPTION_KEY, "
         "RACELAB_CONTROL_TOKEN.",
     )
@@ -85,12 +90,28 @@ def add_command(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
         default=30.0,
         help="seconds to wait for an order's pending work before judging it unknown (default: 30)",
     )
+    run.add_argument(
+        "--resume",
+        type=Path,
+        metavar="DIR",
+        help="complete the interrupted sweep of result folder DIR: run only the runs missing from its runs.jsonl "
+        "(same seeds, same schedules), in DIR; the other options come from DIR (credentials from the options or the "
+        "environment again)",
+    )
+    run.add_argument(
+        "--grace",
+        type=float,
+        default=5.0,
+        metavar="S",
+        help="after the first Ctrl-C (SIGINT) or SIGTERM: seconds the runs in flight may take to finish; a second "
+        "signal quits at once (default: 5)",
+    )
     run.set_defaults(handler=_handle, crash_folder=_results_root)
 
 
 def _results_root(args: argparse.Namespace) -> Path:
-    # The run's own folder is opened only once every run is judged; a crash before that has only the root.
-    out: Path = args.out
+    # A crash before the run's own folder exists has only the root (or the folder being resumed).
+    out: Path = args.resume if args.resume is not None else args.out
     return out
 
 
@@ -123,6 +144,10 @@ async def _run(args: argparse.Namespace, argv: Sequence[str]) -> int:
             accounting_headers={"X-Subscription-Key": args.subscription_key} if args.subscription_key else {},
             control_headers={"X-Racelab-Token": args.control_token} if args.control_token else {},
         )
+    if args.resume is not None:
+        _resume_options(args)
+    if args.grace < 0:
+        raise UsageError(f"--grace must not be negative, got {args.grace:g}")
     for name, value, low in (("--runs", args.runs, 1), ("--concurrency", args.concurrency, 1)):
         if value is not None and value < low:
             raise UsageError(f"{name} must be at least {low}, got {value}")
@@ -131,7 +156,9 @@ async def _run(args: argparse.Namespace, argv: Sequence[str]) -> int:
     if args.max_rate <= 0 or args.settle_timeout <= 0:
         raise UsageError("--max-rate and --settle-timeout must be positive")
     paths = list(args.paths)
-    if args.builtin:
+    if args.resume is not None:
+        pass  # the scenarios are the folder's own copies
+    elif args.builtin:
         from harness.resources import builtin_scenarios
 
         paths.append(builtin_scenarios())
@@ -150,16 +177,44 @@ async def _run(args: argparse.Namespace, argv: Sequence[str]) -> int:
         runner=RunnerOptions(
             concurrency=args.concurrency, max_rate=args.max_rate, settle_timeout_s=args.settle_timeout
         ),
-        command=["racelab", *argv],
+        command=getattr(args, "plan_command", None) or ["racelab", *argv],
         jobs=args.jobs or universe.usable_cores(),
         virtual=universe if args.mode == "virtual" else None,
+        grace_s=args.grace,
+        resume=args.resume,
     )
     # Not a terminal (CI, a pipe): rich would wrap at 80 columns; the table and verdicts read better wider.
     console = Console() if sys.stdout.isatty() else Console(width=160)
     result = await run_suite(options, console)
+    if result.interrupted is not None:
+        return EXIT_INTERRUPTED if result.interrupted == "SIGINT" else EXIT_TERMINATED
     if result.errors and result.errors == result.summary.runs:
         return EXIT_ERROR
     return EXIT_OK if result.passed else EXIT_GATE_FAILED
+
+
+def _resume_options(args: argparse.Namespace) -> None:
+    """`--resume DIR`: the options of the interrupted sweep, from DIR's plan (what it ran, and how)."""
+    from harness.drive.suite import read_plan
+
+    if args.paths or args.builtin:
+        raise UsageError("--resume DIR runs the scenarios saved in DIR: give no PATH (nor --builtin) with it")
+    folder: Path = args.resume
+    plan = read_plan(folder)
+    runner = plan.get("runner") or {}
+    args.seed, args.runs, args.integrations = plan["seed"], plan.get("runs"), plan.get("integrations")
+    args.mode, args.jobs = plan["mode"], plan.get("jobs")
+    args.concurrency = runner.get("concurrency", args.concurrency)
+    args.max_rate = runner.get("max_rate", args.max_rate)
+    args.settle_timeout = runner.get("settle_timeout_s", args.settle_timeout)
+    args.plan_command = plan.get("command")  # the summary says what was run, as an uninterrupted sweep's would
+    urls = plan.get("urls") or {}
+    if args.mode == "external":
+        args.orders_url = args.orders_url or urls.get("orders")
+        args.accounting_url = args.accounting_url or urls.get("accounting")
+        args.control_url = args.control_url or urls.get("control")
+    if args.mode != "virtual":
+        args.jobs = None
 
 
 def _no_scenarios_here() -> str | None:

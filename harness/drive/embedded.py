@@ -29,6 +29,7 @@ from harness.errors import HarnessError, InvalidScenario
 
 __all__ = [
     "cores",
+    "kill_children",
     "open_embedded",
     "open_process_server",
     "pinned",
@@ -98,17 +99,37 @@ async def open_process_server(
     """
     # stderr goes to a file, not a pipe: a server that logs a lot must never block on a pipe nobody reads.
     with tempfile.TemporaryFile() as errors:
+        # A session of its own: Ctrl-C in a terminal signals racelab, which lets the runs in flight finish against
+        # the child before it stops it (the child would otherwise get the SIGINT too and die under them).
         proc = await asyncio.create_subprocess_exec(
             *argv,
             stdout=asyncio.subprocess.PIPE,
             stderr=errors,
             env=dict(env) if env is not None else None,
             cwd=cwd,
+            start_new_session=True,
         )
+        _LIVE.add(proc)
         try:
             yield await _ready(proc, ready, errors, name or " ".join(argv[2:4]) or argv[0], cpus)
         finally:
-            await stop_process(proc)
+            try:
+                await stop_process(proc)
+            finally:
+                _LIVE.discard(proc)
+
+
+_LIVE: set[asyncio.subprocess.Process] = set()
+"""The children started here that still run: what `kill_children` kills when racelab must exit at once."""
+
+
+def kill_children() -> None:
+    """SIGKILL every child started here that still runs (a second Ctrl-C: racelab exits at once, and must not leave a
+    simulator behind)."""
+    for proc in list(_LIVE):
+        if proc.returncode is None:
+            with contextlib.suppress(ProcessLookupError):
+                proc.kill()
 
 
 async def stop_process(proc: asyncio.subprocess.Process, *, grace_s: float = 10.0) -> None:

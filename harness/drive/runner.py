@@ -77,6 +77,60 @@ class RunOutcome:
     verdict: Verdict
 
 
+class Stop:
+    """An interruption asked for (the first SIGINT or SIGTERM): the runner starts no more runs, and gives the runs in
+    flight `grace_s` to finish before it cancels them (a cancelled run is not reported: it is missing, so `racelab
+    run --resume` runs it again).
+
+        stop = Stop(grace_s=5.0)
+        loop.add_signal_handler(signal.SIGINT, stop.request, "SIGINT")
+        await run_specs(specs, endpoints, stop=stop)
+        stop.signal, stop.cut      # "SIGINT", runs cancelled after the grace
+    """
+
+    __slots__ = ("_callbacks", "_flights", "_timer", "cut", "grace_s", "signal")
+
+    def __init__(self, *, grace_s: float = 5.0) -> None:
+        self.grace_s = grace_s
+        self.signal: str | None = None
+        """The signal that asked for it (`SIGINT`, `SIGTERM`), or None while the runs go on."""
+        self.cut = 0
+        """Runs that were in flight when the grace ran out, cancelled."""
+        self._flights: list[set[asyncio.Task[None]]] = []
+        self._callbacks: list[Callable[[], None]] = []
+        self._timer: asyncio.TimerHandle | None = None
+
+    @property
+    def requested(self) -> bool:
+        return self.signal is not None
+
+    def request(self, signal: str) -> None:
+        """Stop starting runs; cancel the ones still in flight after `grace_s`. A second request changes nothing."""
+        if self.signal is not None:
+            return
+        self.signal = signal
+        self._timer = asyncio.get_running_loop().call_later(self.grace_s, self._cut)
+        for callback in self._callbacks:
+            callback()
+
+    def on_request(self, callback: Callable[[], None]) -> None:
+        """Call `callback` when the stop is asked for (at once if it was already)."""
+        self._callbacks.append(callback)
+        if self.requested:
+            callback()
+
+    def watch(self, flights: set[asyncio.Task[None]]) -> None:
+        """The tasks of the runs in flight (a set the runner keeps up to date)."""
+        self._flights.append(flights)
+
+    def _cut(self) -> None:
+        for flights in self._flights:
+            for task in list(flights):
+                if not task.done():
+                    self.cut += 1
+                    task.cancel()
+
+
 Progress = Callable[[RunOutcome], None]
 ControlFactory = Callable[[aiohttp.ClientSession, Endpoints], ControlClient]
 
@@ -178,18 +232,24 @@ async def run_specs(
     on_progress: Progress | None = None,
     control: ControlFactory = ControlClient,
     connector: ConnectorFactory = tcp_connector,
+    keep: bool = True,
+    stop: Stop | None = None,
 ) -> list[RunOutcome]:
     """Execute runs concurrently (one order each) and judge them. Results come back in the order of `specs`.
 
     `control` makes the runner's control client from its control session (over HTTP by default) and `connector` the
     sessions' connectors (TCP by default); virtual mode passes a control client that asks the simulator in process,
-    and in-process pipes.
+    and in-process pipes. With `keep=False` nothing is kept: each run goes to `on_progress` and the list is empty, so
+    memory does not grow with the sweep. With `stop`, an interruption starts no more runs (see `Stop`); the runs that
+    did not finish are missing from the list.
     """
     handlers = dict(handlers or {})
     integrations = {name: load_integration(name) for name in sorted({s.integration for s in specs})}
     loop = asyncio.get_running_loop()
     with _quiet_gc() if options.freeze_gc else contextlib.nullcontext():
-        return await _run_all(specs, endpoints, integrations, handlers, options, on_progress, loop, control, connector)
+        return await _run_all(
+            specs, endpoints, integrations, handlers, options, on_progress, loop, control, connector, keep, stop
+        )
 
 
 @contextmanager
@@ -218,6 +278,8 @@ async def _run_all(
     loop: asyncio.AbstractEventLoop,
     make_control: ControlFactory,
     connector: ConnectorFactory,
+    keep: bool,
+    stop: Stop | None,
 ) -> list[RunOutcome]:
     drivers: dict[str, tuple[FlowDriver, Integration]] = {}
 
@@ -244,10 +306,14 @@ async def _run_all(
         seeded = await _seed_all(specs, integrations, control_client)  # before the clock starts: not the race
         limit = asyncio.Semaphore(options.concurrency)
         pacer = _Pacer(options, loop.time() + 0.05)
+        kept: list[RunOutcome | None] = [None] * len(specs) if keep else []
+        flights: set[asyncio.Task[None]] = set()
+        if stop is not None:
+            stop.watch(flights)
 
-        async def one(spec: RunSpec) -> RunOutcome:
+        async def one(index: int, spec: RunSpec) -> None:
             integration = integrations[spec.integration]
-            async with limit:
+            try:
                 # The slot is taken once the run may start: a run held back by the concurrency limit gets a later
                 # slot instead of starting late against an old one (lateness would show as send skew).
                 start = pacer.next(spec, loop.time(), integration)
@@ -263,16 +329,35 @@ async def _run_all(
                     seeded.get(spec.run_id),
                     drivers,
                 )
+            finally:
+                drivers.pop(spec.order_id, None)
+                limit.release()
             if on_progress is not None:
                 on_progress(outcome)
-            return outcome
+            if keep:
+                kept[index] = outcome
 
-        tasks = [asyncio.create_task(one(spec)) for spec in specs]
+        # Tasks are made as slots free up, not all at once: a sweep of 100,000 runs holds `concurrency` of them.
         try:
-            return list(await asyncio.gather(*tasks))
+            for index, spec in enumerate(specs):
+                await limit.acquire()
+                if stop is not None and stop.requested:
+                    limit.release()
+                    break
+                task = loop.create_task(one(index, spec))
+                flights.add(task)
+                task.add_done_callback(flights.discard)
+            while flights:
+                ended = await asyncio.gather(*flights, return_exceptions=stop is not None)
+                failed = [e for e in ended if isinstance(e, Exception)]  # a cancelled run is no failure
+                if failed:
+                    raise failed[0]
         finally:
-            for task in tasks:
+            for task in flights:
                 task.cancel()
+        if stop is not None and stop.requested:
+            return [o for o in kept if o is not None]
+        return [o for o in kept if o is not None] if keep else []
 
 
 class _Pacer:

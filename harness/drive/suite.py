@@ -17,11 +17,15 @@ handed in by the caller (`SuiteOptions.virtual`, e.g. the module `harness.virtua
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
+import os
 import shlex
+import signal
 import tempfile
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -31,14 +35,15 @@ import aiohttp
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from harness.drive.embedded import open_embedded
-from harness.drive.runner import RunnerOptions, RunOutcome, run_specs
+from harness.drive.embedded import kill_children, open_embedded
+from harness.drive.runner import RunnerOptions, RunOutcome, Stop, run_specs
 from harness.drive.transport import Endpoints
 from harness.errors import HarnessConnectionError, InvalidScenario
-from harness.judge.summarize import build_summary
-from harness.model.records import CheckResult, RunRecord, RunSpec, Verdict
-from harness.model.summary import Summary
-from harness.output.folder import open_result_dir, write_results, write_timing
+from harness.judge.summarize import SummaryBuilder
+from harness.model.codec import read_runs, run_lines, truncate_torn_tail
+from harness.model.records import CheckResult, RunRecord, RunSpec
+from harness.model.summary import Interruption, Summary
+from harness.output.folder import RunStream, open_result_dir, write_inputs, write_timing, write_verdicts
 from harness.output.table import render_table
 from harness.resources import resolve_scenario_ref
 from harness.scenarios import Scenario, expand, find_scenarios, load_scenario
@@ -72,8 +77,11 @@ class VirtualTime(Protocol):
         options: RunnerOptions | None = None,
         jobs: int = 1,
         on_progress: OnRun | None = None,
+        keep: bool = True,
+        stop: Stop | None = None,
     ) -> list[RunOutcome]:
-        """Every spec run against that configuration, judged; in the order of `specs`."""
+        """Every spec run against that configuration, judged; in the order of `specs` (none kept with `keep=False`;
+        with `stop`, an interruption starts no more)."""
         ...
 
 
@@ -104,6 +112,10 @@ class SuiteOptions:
     """Virtual mode: worker processes (results do not depend on it)."""
     virtual: VirtualTime | None = None
     """Virtual mode itself (`harness.virtual.universe`); required when `mode` is `virtual`."""
+    grace_s: float = 5.0
+    """After the first SIGINT or SIGTERM: how long the runs in flight may take to finish before they are cut."""
+    resume: Path | None = None
+    """A result folder whose sweep was interrupted: run only the runs missing from its `runs.jsonl`, in it."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,6 +129,8 @@ class SuiteResult:
     """Every gate passed."""
     errors: int
     """Runs cut short by a harness or connection error."""
+    interrupted: str | None = None
+    """The signal that interrupted the sweep (`SIGINT`, `SIGTERM`), or None when it ran to its end."""
 
 
 def load_all(paths: Sequence[Path]) -> list[Scenario]:
@@ -149,15 +163,17 @@ def load_all(paths: Sequence[Path]) -> list[Scenario]:
 
 
 async def run_suite(options: SuiteOptions, console: Console) -> SuiteResult:
-    """Run every scenario under `options.paths`; write the result folder; print the table. See module doc.
+    """Run every scenario under `options.paths` (or complete the interrupted sweep of `options.resume`); stream the
+    result folder; print the table. See module doc.
 
     Raises:
-        InvalidScenario: A scenario file does not validate, or names a service of yours outside external mode.
+        InvalidScenario: A scenario file does not validate, or names a service of yours outside external mode; a
+            folder to resume is not one.
         TypeError: Virtual mode without `options.virtual` (a caller's bug, not the user's).
     """
     if options.mode == "virtual" and options.virtual is None:
         raise TypeError("SuiteOptions.virtual is required in virtual mode: pass harness.virtual.universe")
-    scenarios = load_all(options.paths)
+    scenarios = load_all([options.resume / "inputs" / "scenarios"] if options.resume else options.paths)
     plans = []
     for scenario in scenarios:
         chosen = options.integrations or scenario.integrations
@@ -170,24 +186,92 @@ async def run_suite(options: SuiteOptions, console: Console) -> SuiteResult:
             )
         plans.append((scenario, expand(scenario, seed=options.seed, runs=options.runs, integrations=chosen)))
     total = sum(len(specs) for _, specs in plans)
+    done: set[tuple[str, str]] = set()
+    if options.resume is not None:
+        folder = options.resume.resolve()
+        truncate_torn_tail(folder / "runs.jsonl")
+        done = {(line["scenario"], line["run_id"]) for line in run_lines(folder)}
+        console.print(
+            f"racelab: resuming {folder}: {len(done)} of {total} runs done, {total - len(done)} to run",
+            highlight=False,
+        )
+    else:
+        name = scenarios[0].name if len(scenarios) == 1 else "suite"
+        folder = open_result_dir(options.out, name, now=datetime.now())
+        write_inputs(folder, {f"scenarios/{s.path.name}": s.path for s in scenarios})
+        _write_plan(folder, options)
     console.print(
         f"racelab: {len(plans)} scenario(s), {total} runs, seed {options.seed}, mode {options.mode}", highlight=False
     )
     with tempfile.TemporaryDirectory(prefix="racelab-") as scratch:  # the effective profiles, until copied
-        return await _run_plans(scenarios, plans, total, options, console, Path(scratch))
+        return await _run_plans(scenarios, plans, done, total, folder, options, console, Path(scratch))
+
+
+PLAN = "plan.json"
+"""What `racelab run --resume` needs to expand the same runs again: written when the sweep starts. Never a
+credential (they come from the options or the environment again)."""
+
+
+def _write_plan(folder: Path, options: SuiteOptions) -> None:
+    runner = options.runner
+    endpoints = options.endpoints
+    plan = {
+        "seed": options.seed,
+        "runs": options.runs,
+        "integrations": list(options.integrations) if options.integrations else None,
+        "mode": options.mode,
+        "jobs": options.jobs,
+        "grace_s": options.grace_s,
+        "runner": {
+            "concurrency": runner.concurrency,
+            "max_rate": runner.max_rate,
+            "settle_timeout_s": runner.settle_timeout_s,
+        },
+        "urls": None
+        if endpoints is None
+        else {"orders": endpoints.orders, "accounting": endpoints.accounting, "control": endpoints.control},
+        "command": list(options.command),
+    }
+    (folder / PLAN).write_text(json.dumps(plan, indent=2) + "\n")
+
+
+def read_plan(folder: Path) -> dict[str, Any]:
+    """The plan of a result folder to resume (see `PLAN`).
+
+    Raises:
+        InvalidScenario: not a result folder of `racelab run`, or one written before sweeps could be resumed.
+    """
+    path = folder / PLAN
+    if not (folder / "runs.jsonl").is_file() or not path.is_file():
+        raise InvalidScenario(f"{folder}: not a result folder of racelab run that can be resumed (no {PLAN})")
+    try:
+        plan = json.loads(path.read_text(encoding="utf-8"))
+    except ValueError as exc:
+        raise InvalidScenario(f"{path}: not valid JSON: {exc}") from None
+    if not isinstance(plan, dict):
+        raise InvalidScenario(f"{path}: expected a JSON object")
+    return plan
 
 
 async def _run_plans(
     scenarios: Sequence[Scenario],
     plans: Sequence[tuple[Scenario, Sequence[RunSpec]]],
+    done: set[tuple[str, str]],
     total: int,
+    folder: Path,
     options: SuiteOptions,
     console: Console,
     scratch: Path,
 ) -> SuiteResult:
-    judged: list[tuple[RunRecord, tuple[CheckResult, ...]]] = []
-    inputs: dict[str, Path] = {}
     sweeps: dict[str, dict[str, Any]] = {}
+    builder = SummaryBuilder()
+    # Each run's place in the plan: what comes "first" in the summary is the plan's first, in whatever order the
+    # runs finished (a resumed sweep: the runs of before the interruption, then the rest).
+    place = {(s.scenario, s.run_id): i for i, s in enumerate(s for _, specs in plans for s in specs)}
+    if done:  # a resumed sweep: what finished before counts as if it had just finished
+        for record, results in read_runs(folder):
+            builder.add(record, results, index=place.get((record.spec.scenario, record.spec.run_id)))
+    stop = Stop(grace_s=options.grace_s)
     began = time.perf_counter()
     progress = Progress(
         TextColumn("{task.description}"),
@@ -198,48 +282,57 @@ async def _run_plans(
         auto_refresh=False,  # no refresh thread competing with the firing loop for the interpreter
         transient=True,
     )
-    with progress:
-        task = progress.add_task("runs", total=total)
+
+    def judged(record: RunRecord, results: Sequence[CheckResult]) -> None:
+        builder.add(record, results, index=place[(record.spec.scenario, record.spec.run_id)])
+
+    with _signals(stop, console), progress, RunStream(folder, on_line=judged) as stream:
+        task = progress.add_task("runs", total=total, completed=len(done))
         last = [0.0]
-
-        def advance(_: RunOutcome) -> None:
-            progress.advance(task)
-            now = time.monotonic()
-            if now - last[0] > 0.25:
-                last[0] = now
-                progress.refresh()
-
+        offset = 0
         for scenario, specs in plans:
+            todo = [s for s in specs if (s.scenario, s.run_id) not in done]
+            if stop.requested or not todo:
+                continue
             progress.update(task, description=scenario.name)
             progress.refresh()
+            places = {spec.run_id: offset + i for i, spec in enumerate(todo)}
+            offset += len(todo)
+
+            def advance(outcome: RunOutcome, places: Mapping[str, int] = places) -> None:
+                stream.add(places[outcome.record.spec.run_id], outcome.record, outcome.results)
+                progress.advance(task)
+                now = time.monotonic()
+                if now - last[0] > 0.25:
+                    last[0] = now
+                    progress.refresh()
+
             started = time.perf_counter()
-            outcomes = await _run_scenario(scenario, specs, options, advance, scratch, inputs)
-            sweeps[scenario.name] = {"runs": len(specs), "seconds": round(time.perf_counter() - started, 4)}
-            judged.extend((o.record, o.results) for o in outcomes)
+            await _run_scenario(scenario, todo, options, advance, scratch, folder, stop)
+            sweeps[scenario.name] = {"runs": len(todo), "seconds": round(time.perf_counter() - started, 4)}
     sweep_s = time.perf_counter() - began
-    for scenario in scenarios:
-        inputs[f"scenarios/{scenario.path.name}"] = scenario.path
-    ran = {(r.spec.scenario, r.spec.integration) for r, _ in judged}
+    ran = {(s.scenario, s.integration) for _, specs in plans for s in specs}
     gates = {s.name: {i: g for i, g in s.gates.items() if (s.name, i) in ran} for s in scenarios}
-    summary = build_summary(
-        judged,
+    interrupted = None
+    if stop.requested:
+        assert stop.signal is not None
+        interrupted = Interruption(signal=stop.signal, planned=total, finished=builder.runs, cut=stop.cut)
+    summary = builder.build(
         gates=gates,
         seed=options.seed,
         command=shlex.join(options.command) or None,
         # What `racelab replay` needs besides the inputs: how the runs were executed.
         mode=options.mode,
         settle_timeout_s=options.runner.settle_timeout_s,
+        interrupted=interrupted,
     )
-    name = scenarios[0].name if len(scenarios) == 1 else "suite"
-    folder = open_result_dir(options.out, name, now=datetime.now())
-    write_results(folder, records_with_results=judged, summary=summary, inputs=inputs)
+    write_verdicts(folder, summary)
     results_s = time.perf_counter() - began
-    errors = sum(1 for r, _ in judged if r.error is not None)
-    _report(console, summary, judged, folder, options, sweep_s)  # the verdicts first: the report takes seconds more
+    _report(console, summary, builder, folder, options, sweep_s)  # the verdicts first: the report takes seconds more
     try:  # report.html is a view of the results: failing to build it must not cost them, nor change the exit code
         from harness.output.report import write_report
 
-        write_report(folder, runs=judged, summary=summary)
+        write_report(folder, summary=summary)
     except Exception as exc:
         console.print(
             f"racelab: warning: report.html not written: {type(exc).__name__}: {exc}",
@@ -257,7 +350,50 @@ async def _run_plans(
         "scenarios": sweeps,
     }
     write_timing(folder, timing)
-    return SuiteResult(folder=folder, summary=summary, passed=summary.passed, errors=errors)
+    if interrupted is not None:
+        console.print(
+            f"racelab: interrupted by {interrupted.signal}: {builder.runs} of {total} runs finished; results so far in "
+            f"{folder}\n  resume: racelab run --resume {shlex.quote(str(folder))}",
+            highlight=False,
+        )
+    return SuiteResult(
+        folder=folder,
+        summary=summary,
+        passed=summary.passed and interrupted is None,
+        errors=builder.errors,
+        interrupted=stop.signal,
+    )
+
+
+@contextlib.contextmanager
+def _signals(stop: Stop, console: Console) -> Iterator[None]:
+    """The first SIGINT or SIGTERM asks the sweep to stop (`Stop`); a second one exits at once: every finished run
+    is in `runs.jsonl` already, flushed line by line."""
+    loop = asyncio.get_running_loop()
+    codes = {"SIGINT": 130, "SIGTERM": 143}
+
+    def on_signal(name: str) -> None:
+        if stop.requested:
+            kill_children()
+            os._exit(codes[name])
+        console.print(
+            f"racelab: {name}: starting no more runs; the runs in flight have {stop.grace_s:g} s to finish "
+            f"(again to quit at once)",
+            highlight=False,
+        )
+        stop.request(name)
+
+    installed = []
+    for name in codes:
+        signum = getattr(signal, name)
+        with contextlib.suppress(NotImplementedError, RuntimeError):  # not the main thread, or no such signal
+            loop.add_signal_handler(signum, on_signal, name)
+            installed.append(signum)
+    try:
+        yield
+    finally:
+        for signum in installed:
+            loop.remove_signal_handler(signum)
 
 
 async def _run_scenario(
@@ -266,32 +402,41 @@ async def _run_scenario(
     options: SuiteOptions,
     advance: OnRun,
     scratch: Path,
-    inputs: dict[str, Path],
-) -> list[RunOutcome]:
+    folder: Path,
+    stop: Stop,
+) -> None:
+    run = {"options": options.runner, "handlers": scenario.handlers, "on_progress": advance, "keep": False}
     if options.mode == "external":
         assert options.endpoints is not None
-        return await run_specs(
-            specs, options.endpoints, options=options.runner, handlers=scenario.handlers, on_progress=advance
-        )
+        await run_specs(specs, options.endpoints, stop=stop, **run)  # type: ignore[arg-type]
+        return
     if options.mode == "virtual":
         virtual = options.virtual
         assert virtual is not None  # run_suite checked it
         config = virtual.virtual_config(scenario.profile, scenario.simulator, options.seed)
-        profile = scratch / f"{scenario.name}.json"
-        profile.write_text(json.dumps(config, indent=2))
-        inputs[f"profiles/{scenario.name}.json"] = profile  # the exact configuration: replay starts from it
-        return await virtual.run_virtual_specs(
-            specs, config, scenario_path=scenario.path, options=options.runner, jobs=options.jobs, on_progress=advance
+        _write_profile(folder, scratch, scenario.name, config)  # the exact configuration: replay starts from it
+        await virtual.run_virtual_specs(
+            specs,
+            config,
+            scenario_path=scenario.path,
+            options=options.runner,
+            jobs=options.jobs,
+            on_progress=advance,
+            keep=False,
+            stop=stop,
         )
+        return
     overrides = {**scenario.simulator, "seed": options.seed}
     async with open_embedded(scenario.profile, overrides=overrides) as url:
         endpoints = Endpoints(orders=url, accounting=url, control=url)
-        profile = scratch / f"{scenario.name}.json"
-        profile.write_text(json.dumps(await _config(url), indent=2))
-        inputs[f"profiles/{scenario.name}.json"] = profile  # the exact configuration the runs met
-        return await run_specs(
-            specs, endpoints, options=options.runner, handlers=scenario.handlers, on_progress=advance
-        )
+        _write_profile(folder, scratch, scenario.name, await _config(url))  # the exact configuration the runs met
+        await run_specs(specs, endpoints, stop=stop, **run)  # type: ignore[arg-type]
+
+
+def _write_profile(folder: Path, scratch: Path, name: str, config: Any) -> None:
+    profile = scratch / f"{name}.json"
+    profile.write_text(json.dumps(config, indent=2))
+    write_inputs(folder, {f"profiles/{name}.json": profile})
 
 
 async def _config(url: str) -> Any:
@@ -305,28 +450,22 @@ async def _config(url: str) -> Any:
 def _report(
     console: Console,
     summary: Summary,
-    judged: Sequence[tuple[RunRecord, tuple[CheckResult, ...]]],
+    notes: SummaryBuilder,
     folder: Path,
     options: SuiteOptions,
     sweep_s: float,
 ) -> None:
     console.print(render_table(summary))
     for gate in summary.gates:
-        mark = "[green]PASS[/]" if gate.passed else "[red]FAIL[/]"
+        mark = "[green]PASS[/]" if gate.passed else "[yellow]INTERRUPTED[/]" if gate.held_back else "[red]FAIL[/]"
         console.print(f"{mark} {gate.scenario} · {gate.integration}: {gate.reason}")
-    examples: dict[tuple[str, str, str], tuple[RunRecord, str]] = {}
-    for record, results in judged:
-        for r in results:
-            if r.verdict is Verdict.INVALID:
-                key = (record.spec.scenario, record.spec.integration, r.checker)
-                examples.setdefault(key, (record, r.explanation))
-    for (scenario, integration, checker), (record, explanation) in list(examples.items())[:8]:
+    for e in notes.examples[:8]:
         console.print(
-            f"  e.g. {scenario} · {integration} · {checker} · run {record.spec.run_id}: {explanation}", highlight=False
+            f"  e.g. {e.scenario} · {e.integration} · {e.checker} · run {e.run_id}: {e.explanation}", highlight=False
         )
-    errors = [r for r, _ in judged if r.error is not None]
-    if errors:
-        console.print(f"[yellow]{len(errors)} runs were cut short, e.g. {errors[0].spec.run_id}: {errors[0].error}[/]")
+    if notes.first_error is not None:
+        first = notes.first_error
+        console.print(f"[yellow]{notes.errors} runs were cut short, e.g. {first.run_id}: {first.error}[/]")
     cost = summary.invoice_cost_ms
     for integration, t in summary.time_to_invoice_ms.items():
         if not t.count:
@@ -347,7 +486,7 @@ def _report(
             highlight=False,
         )
     clock = "virtual time" if options.mode == "virtual" else "real time"
-    console.print(f"{len(judged):,} runs in {sweep_s:.1f} s ({clock}; timing.json has the phases)", highlight=False)
+    console.print(f"{notes.runs:,} runs in {sweep_s:.1f} s ({clock}; timing.json has the phases)", highlight=False)
     rerun = list(options.command) or ["racelab", "run", *map(str, options.paths)]
     if "--seed" not in rerun:
         rerun += ["--seed", str(options.seed)]  # the default seed, said out loud: the command replays this run

@@ -1,10 +1,11 @@
 """Aggregating judged runs and deciding a scenario's gates.
 
-Owns: `aggregate` (runs → `Tally` per (scenario, integration) and per (scenario, integration, cell): runs, invalid,
-unknown, rate with its Wilson interval, counts per checker, an example run per violated checker; each run counted by
-its `run_verdict`) and `evaluate_gates` (a scenario's `gate:` per integration → `GateResult`s, each with a sentence
-a person can read). The records (`Tally`, `GateResult`) are `harness.model.summary`'s. Reporters (summary.json,
-junit.xml, the console table) read these; they never judge.
+Owns: `Tallies` and `aggregate` (runs → `Tally` per (scenario, integration) and per (scenario, integration, cell):
+runs, invalid, unknown, rate with its Wilson interval, counts per checker, an example run per violated checker; each
+run counted by its `run_verdict`; `Tallies` takes one run at a time and keeps only counters) and `evaluate_gates` (a
+scenario's `gate:` per integration → `GateResult`s, each with a sentence a person can read; on the runs of an
+interrupted sweep, marked `partial` and never passed). The records (`Tally`, `GateResult`, `Interruption`) are
+`harness.model.summary`'s. Reporters (summary.json, junit.xml, the console table) read these; they never judge.
 
 Imports: stdlib, `harness.model` and `harness.judge.stats` only: pure, never asyncio, aiohttp or `simulator`. Gates
 are taken as any object with `reproduces`, `violations` and `max_rate` attributes (`GateLike`), so this module does
@@ -16,6 +17,12 @@ see, so `violations` and `max_rate` count every unknown run as a possible violat
 whatever those runs were: with `violations: 0`, one unknown run fails the gate with "1 run could not be judged").
 `reproduces` needs one run that is actually invalid; unknown runs never count as a reproduction. A gate of an
 integration that has no runs at all fails.
+
+An interrupted sweep, and why none of its gates passes: the runs that did not happen could have been anything, as
+unknown runs could. A gate that holds on the runs that finished fails with a reason that says so ("interrupted: 40 of
+100 runs finished, so this gate cannot pass; on those runs ..."), and so does a gate the sweep stopped before; a
+gate that failed on the runs that finished still fails, its reason saying that the sweep was interrupted. All are
+marked `partial`.
 
     agg = aggregate(judged_runs)                        # [(RunRecord, (CheckResult, ...)), ...]
     results = evaluate_gates(agg, {"over-invoice": {"naive": Gate(reproduces=True, violations=None, max_rate=None)}})
@@ -31,9 +38,9 @@ from typing import Any, Protocol
 
 from harness.judge.stats import wilson
 from harness.model.records import CheckResult, RunRecord, Verdict, run_verdict
-from harness.model.summary import CheckerTally, Expected, GateResult, Tally
+from harness.model.summary import INTERRUPTED, CheckerTally, Expected, GateResult, Interruption, Tally
 
-__all__ = ["Aggregate", "GateLike", "aggregate", "evaluate_gates"]
+__all__ = ["Aggregate", "GateLike", "Tallies", "aggregate", "cell_key", "evaluate_gates"]
 
 
 class GateLike(Protocol):
@@ -53,33 +60,45 @@ class GateLike(Protocol):
 
 
 class _Counter:
-    """The mutable twin of `Tally`, while runs are being added."""
+    """The mutable twin of `Tally`, while runs are being added.
+
+    "First" (a checker's order, its example run, the example of an unknown run) means first in the sweep: lowest
+    `index`, not first to arrive, so a sweep completed out of order (`racelab run --resume`) tallies the same.
+    """
 
     __slots__ = ("checkers", "examples", "invalid", "runs", "unknown", "unknown_example", "violated_by")
 
     def __init__(self) -> None:
         self.runs = self.invalid = self.unknown = 0
-        self.checkers: dict[str, dict[Verdict, int]] = {}
-        self.examples: dict[str, str] = {}
-        self.unknown_example: str | None = None
-        self.violated_by: list[frozenset[str]] = []
+        self.checkers: dict[str, tuple[tuple[int, int], list[int]]] = {}
+        """Checker → (where it first appeared: index, position among the results; [valid, invalid, unknown])."""
+        self.examples: dict[str, tuple[tuple[int, int], str]] = {}
+        """Checker → (where: index, position; the run it first found invalid)."""
+        self.unknown_example: tuple[int, str] | None = None
+        self.violated_by: dict[frozenset[str], int] = {}
 
-    def add(self, run_id: str, verdict: Verdict, results: Sequence[CheckResult]) -> None:
+    def add(self, index: int, run_id: str, verdict: Verdict, results: Sequence[CheckResult]) -> None:
         self.runs += 1
-        for r in results:
-            counts = self.checkers.setdefault(r.checker, dict.fromkeys(Verdict, 0))
-            counts[r.verdict] += 1
+        for position, r in enumerate(results):
+            first, counts = self.checkers.setdefault(r.checker, ((index, position), [0, 0, 0]))
+            if (index, position) < first:
+                self.checkers[r.checker] = ((index, position), counts)
+            counts[_SLOT[r.verdict]] += 1
             if r.verdict is Verdict.INVALID:
-                self.examples.setdefault(r.checker, run_id)
+                known = self.examples.get(r.checker)
+                if known is None or (index, position) < known[0]:
+                    self.examples[r.checker] = ((index, position), run_id)
         if verdict is Verdict.INVALID:
             self.invalid += 1
-            self.violated_by.append(frozenset(r.checker for r in results if r.verdict is Verdict.INVALID))
+            found = frozenset(r.checker for r in results if r.verdict is Verdict.INVALID)
+            self.violated_by[found] = self.violated_by.get(found, 0) + 1
         elif verdict is Verdict.UNKNOWN:
             self.unknown += 1
-            if self.unknown_example is None:
-                self.unknown_example = run_id
+            if self.unknown_example is None or index < self.unknown_example[0]:
+                self.unknown_example = (index, run_id)
 
     def freeze(self, scenario: str, integration: str, cell: Mapping[str, Any] | None) -> Tally:
+        checkers = sorted(self.checkers.items(), key=lambda item: item[1][0])
         return Tally(
             scenario=scenario,
             integration=integration,
@@ -87,15 +106,15 @@ class _Counter:
             runs=self.runs,
             invalid=self.invalid,
             unknown=self.unknown,
-            checkers={
-                name: CheckerTally(c[Verdict.VALID], c[Verdict.INVALID], c[Verdict.UNKNOWN])
-                for name, c in self.checkers.items()
-            },
-            examples=dict(self.examples),
-            unknown_example=self.unknown_example,
+            checkers={name: CheckerTally(*counts) for name, (_, counts) in checkers},
+            examples={name: run_id for name, (_, run_id) in sorted(self.examples.items(), key=lambda i: i[1][0])},
+            unknown_example=None if self.unknown_example is None else self.unknown_example[1],
             interval=wilson(self.invalid, self.runs),
-            violated_by=tuple(self.violated_by),
+            violated_by=dict(self.violated_by),
         )
+
+
+_SLOT = {Verdict.VALID: 0, Verdict.INVALID: 1, Verdict.UNKNOWN: 2}
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,6 +148,95 @@ def _cell_order(cell: Mapping[str, Any]) -> tuple[tuple[str, int, float, str], .
     return tuple((k, *value(v)) for k, v in sorted(cell.items()))
 
 
+def cell_key(cell: Mapping[str, Any]) -> str:
+    """A matrix cell as canonical JSON: a hashable identity (cells are small JSON-like mappings)."""
+    return json.dumps(dict(cell), sort_keys=True, default=str)
+
+
+class Tallies:
+    """`aggregate`, one run at a time: a counter per (scenario, integration) and per cell, never the runs.
+
+    tallies = Tallies()
+    tallies.add(record, results, index=0)       # index: the run's place in the sweep (default: arrival order)
+    tallies.freeze().group("over-invoice", "naive").rate
+    """
+
+    __slots__ = ("_arrived", "_cells", "_groups", "_integrations", "_scenarios")
+
+    def __init__(self) -> None:
+        self._arrived = 0
+        self._scenarios: dict[str, int] = {}
+        """Scenario → the lowest index of its runs (their order is first appearance in the sweep)."""
+        self._integrations: dict[str, int] = {}
+        self._groups: dict[tuple[str, str], _Counter] = {}
+        self._cells: dict[tuple[str, str, str], tuple[Mapping[str, Any], _Counter]] = {}
+        """(scenario, integration, the cell's `cell_key`) → the cell as the first run of it had it, its counter."""
+
+    def add(
+        self,
+        record: RunRecord,
+        results: Sequence[CheckResult],
+        *,
+        verdict: Verdict | None = None,
+        index: int | None = None,
+    ) -> None:
+        """Count one run.
+
+        Args:
+            record: The run.
+            results: Its checkers' results.
+            verdict: Its `run_verdict`, when the caller has it already.
+            index: Its place in the sweep, for "first" (order of appearance, example runs); by default the order in
+                which runs are added. Give it for every run or for none.
+        """
+        spec = record.spec
+        index = self._arrived if index is None else index
+        self._arrived += 1
+        verdict = run_verdict(record, results) if verdict is None else verdict
+        _keep_lowest(self._scenarios, spec.scenario, index)
+        _keep_lowest(self._integrations, spec.integration, index)
+        group = self._groups.get((spec.scenario, spec.integration))
+        if group is None:
+            group = self._groups[(spec.scenario, spec.integration)] = _Counter()
+        group.add(index, spec.run_id, verdict, results)
+        key = (spec.scenario, spec.integration, cell_key(spec.cell))
+        known = self._cells.get(key)
+        if known is None:
+            known = self._cells[key] = (spec.cell, _Counter())
+        known[1].add(index, spec.run_id, verdict, results)
+
+    @property
+    def integrations(self) -> list[str]:
+        """The integrations seen, in order of first appearance."""
+        return sorted(self._integrations, key=self._integrations.__getitem__)
+
+    def ran(self, scenario: str, integration: str) -> bool:
+        """Whether any run of this (scenario, integration) was added."""
+        return (scenario, integration) in self._groups
+
+    def freeze(self) -> Aggregate:
+        """The tallies of the runs added so far (adding more afterwards is fine)."""
+        scenarios = {name: rank for rank, name in enumerate(sorted(self._scenarios, key=self._scenarios.__getitem__))}
+        integrations = {name: rank for rank, name in enumerate(self.integrations)}
+
+        def group_order(key: tuple[str, str]) -> tuple[int, int]:
+            return (scenarios[key[0]], integrations[key[1]])
+
+        ordered = sorted(self._groups, key=group_order)
+        cells = self._cells
+        cell_keys = sorted(cells, key=lambda k: (group_order((k[0], k[1])), _cell_order(cells[k][0])))
+        return Aggregate(
+            groups=tuple(self._groups[key].freeze(*key, None) for key in ordered),
+            cells=tuple(cells[key][1].freeze(key[0], key[1], cells[key][0]) for key in cell_keys),
+        )
+
+
+def _keep_lowest(firsts: dict[str, int], key: str, index: int) -> None:
+    known = firsts.get(key)
+    if known is None or index < known:
+        firsts[key] = index
+
+
 def aggregate(judged: Iterable[tuple[RunRecord, Sequence[CheckResult]]]) -> Aggregate:
     """Tally runs per (scenario, integration) and per (scenario, integration, cell).
 
@@ -138,30 +246,10 @@ def aggregate(judged: Iterable[tuple[RunRecord, Sequence[CheckResult]]]) -> Aggr
     Returns:
         The tallies.
     """
-    scenarios: dict[str, int] = {}
-    integrations: dict[str, int] = {}
-    groups: dict[tuple[str, str], _Counter] = {}
-    cells: dict[tuple[str, str, str], tuple[Mapping[str, Any], _Counter]] = {}
+    tallies = Tallies()
     for record, results in judged:
-        spec = record.spec
-        results = tuple(results)
-        verdict = run_verdict(record, results)
-        scenarios.setdefault(spec.scenario, len(scenarios))
-        integrations.setdefault(spec.integration, len(integrations))
-        groups.setdefault((spec.scenario, spec.integration), _Counter()).add(spec.run_id, verdict, results)
-        cell_key = json.dumps(dict(spec.cell), sort_keys=True, default=str)
-        _, counter = cells.setdefault((spec.scenario, spec.integration, cell_key), (spec.cell, _Counter()))
-        counter.add(spec.run_id, verdict, results)
-
-    def group_order(key: tuple[str, str]) -> tuple[int, int]:
-        return (scenarios[key[0]], integrations[key[1]])
-
-    ordered = sorted(groups, key=group_order)
-    cell_keys = sorted(cells, key=lambda k: (group_order((k[0], k[1])), _cell_order(cells[k][0])))
-    return Aggregate(
-        groups=tuple(groups[key].freeze(*key, None) for key in ordered),
-        cells=tuple(cells[key][1].freeze(key[0], key[1], cells[key][0]) for key in cell_keys),
-    )
+        tallies.add(record, results)
+    return tallies.freeze()
 
 
 _DASH = "\N{EN DASH}"
@@ -275,15 +363,21 @@ def _conditions(gate: GateLike) -> list[tuple[str, Expected]]:
     return found
 
 
-def evaluate_gates(agg: Aggregate, gates: Mapping[str, Mapping[str, GateLike | None]]) -> tuple[GateResult, ...]:
+def evaluate_gates(
+    agg: Aggregate,
+    gates: Mapping[str, Mapping[str, GateLike | None]],
+    *,
+    interrupted: Interruption | None = None,
+) -> tuple[GateResult, ...]:
     """Decide every gate: one `GateResult` per condition a gate sets, in the order the gates are given.
 
     Integrations with no gate (or a gate that sets no condition) get no result. A gate whose integration has no runs
-    in the scenario fails: a gate that saw nothing must not pass.
+    in the scenario fails: a gate that saw nothing must not pass. Nor does any gate of an interrupted sweep pass.
 
     Args:
         agg: The tallies of the runs.
         gates: Scenario name → integration → its gate.
+        interrupted: The interruption, when a signal stopped the sweep before its end: every decision is `partial`.
 
     Returns:
         The decisions.
@@ -295,7 +389,9 @@ def evaluate_gates(agg: Aggregate, gates: Mapping[str, Mapping[str, GateLike | N
                 continue
             tally = agg.group(scenario, integration) or _Counter().freeze(scenario, integration, None)
             for condition, expected in _conditions(gate):
-                if not tally.runs:
+                if not tally.runs and interrupted is not None:  # never reached: not a failure of the integration
+                    passed, reason = True, f"none of them of {integration} in {scenario}"
+                elif not tally.runs:
                     passed, reason = False, f"{integration} has no runs in {scenario}, so its gate cannot pass"
                 elif condition == "reproduces":
                     assert isinstance(expected, bool | tuple)
@@ -306,6 +402,8 @@ def evaluate_gates(agg: Aggregate, gates: Mapping[str, Mapping[str, GateLike | N
                 else:
                     assert isinstance(expected, int | float)
                     passed, reason = _decide_max_rate(tally, float(expected))
+                if interrupted is not None:
+                    passed, reason = False, _interrupted_reason(passed, reason, tally.runs, interrupted)
                 decided.append(
                     GateResult(
                         scenario=scenario,
@@ -317,6 +415,16 @@ def evaluate_gates(agg: Aggregate, gates: Mapping[str, Mapping[str, GateLike | N
                         runs=tally.runs,
                         invalid=tally.invalid,
                         unknown=tally.unknown,
+                        partial=interrupted is not None,
                     )
                 )
     return tuple(decided)
+
+
+def _interrupted_reason(passed: bool, reason: str, runs: int, interrupted: Interruption) -> str:
+    counts = f"{interrupted.finished} of {_runs(interrupted.planned)} finished"
+    if not runs:  # held back too: the sweep stopped before this gate's first run
+        return f"{INTERRUPTED}{counts}, {reason}, so this gate cannot pass"
+    if passed:  # `GateResult.held_back` recognises these by their first words
+        return f"{INTERRUPTED}{counts}, so this gate cannot pass; on those runs {reason}"
+    return f"{reason}; {INTERRUPTED}{counts}"

@@ -11,7 +11,7 @@ Imports: stdlib only (pure: the checkers, the sans-IO integrations and the locus
 
 from __future__ import annotations
 
-from .codec import read_runs, run_from_json, run_lines, run_to_json
+from .codec import completed_run_ids, read_runs, run_from_json, run_lines, run_to_json, truncate_torn_tail
 from .records import (
     CheckResult,
     FinalState,
@@ -30,6 +30,7 @@ from .summary import (
     CostSummary,
     GateResult,
     IntegrationCost,
+    Interruption,
     SkewSummary,
     Summary,
     Tally,
@@ -43,6 +44,7 @@ __all__ = [
     "FinalState",
     "GateResult",
     "IntegrationCost",
+    "Interruption",
     "Invoice",
     "Operation",
     "Outcome",
@@ -54,10 +56,12 @@ __all__ = [
     "Tally",
     "TimeToInvoice",
     "Verdict",
+    "completed_run_ids",
     "merge_verdicts",
     "read_runs",
     "run_from_json",
     "run_lines",
     "run_to_json",
     "run_verdict",
+    "truncate_torn_tail",
 ]

@@ -1,8 +1,15 @@
 """The run codec: one judged run as one line of `runs.jsonl`, and back.
 
 Owns: `run_to_json` (a run and its checkers' results as a JSON-ready dict, its verdict by `run_verdict`),
-`run_from_json` (the inverse), `run_lines` (the lines of a `runs.jsonl` as JSON objects) and `read_runs` (the runs
-back). Writing the file is `harness.output.folder`'s.
+`run_from_json` (the inverse), `run_lines` (the lines of a `runs.jsonl` as JSON objects), `read_runs` (the runs
+back), `completed_run_ids` (which runs a file holds: what `racelab run --resume` need not run again) and
+`truncate_torn_tail` (cut off a torn last line, so that appending can resume). Writing the file is
+`harness.output.folder`'s.
+
+A torn last line: `runs.jsonl` is appended a line at a time as runs finish, so a process killed in the middle of a
+write leaves a last line that has no newline and is not JSON. Readers skip it (that run did not finish, as far as the
+file can tell); any other line that is not JSON is damage, a `UsageError`. A last line that lacks only its newline is
+whole, and read.
 
 Imports: stdlib and `harness.model.records` only: replay, the report and the virtual-mode workers decode runs
 without loading rich, aiohttp or anything that draws.
@@ -30,7 +37,7 @@ from harness.model.records import (
     run_verdict,
 )
 
-__all__ = ["read_runs", "run_from_json", "run_lines", "run_to_json"]
+__all__ = ["completed_run_ids", "read_runs", "run_from_json", "run_lines", "run_to_json", "truncate_torn_tail"]
 
 
 def run_to_json(record: RunRecord, results: Sequence[CheckResult]) -> dict[str, Any]:
@@ -119,22 +126,92 @@ def run_from_json(d: Mapping[str, Any]) -> tuple[RunRecord, tuple[CheckResult, .
     return record, results
 
 
+def _runs_file(path: Path) -> Path:
+    return path / "runs.jsonl" if path.is_dir() else path
+
+
 def run_lines(path: Path) -> Iterator[dict[str, Any]]:
-    """The lines of a `runs.jsonl` (or of a result folder's) as JSON objects, in file order.
+    """The lines of a `runs.jsonl` (or of a result folder's) as JSON objects, in file order; a torn last line (no
+    newline, not JSON: a process killed while writing it) is skipped.
 
     Raises:
         UsageError: a line is not JSON (the file is damaged: the user's input, not racelab's failure); the message
             names the file and the line.
     """
-    if path.is_dir():
-        path = path / "runs.jsonl"
-    with path.open(encoding="utf-8") as f:
+    path = _runs_file(path)
+    with path.open("rb") as f:  # bytes: a torn line may end inside a character, which text mode cannot even read
         for number, line in enumerate(f, 1):
             if line.strip():
                 try:
                     yield json.loads(line)
                 except ValueError:
+                    if not line.endswith(b"\n"):  # only the last line can lack it: torn, not damaged
+                        return
                     raise UsageError(f"{path}:{number}: not a JSON line; the file is damaged") from None
+
+
+def completed_run_ids(path: Path) -> set[str]:
+    """The runs a `runs.jsonl` (or a result folder's) holds, each as `SCENARIO/RUN_ID`: run ids repeat across the
+    scenarios of a suite, so a run is named with its scenario (as `racelab replay --run` names it). A torn last line
+    is no run.
+
+    Raises:
+        UsageError: a line is not JSON, or not a run (no `run_id` and `scenario`).
+    """
+    found: set[str] = set()
+    for number, line in enumerate(run_lines(path), 1):
+        try:
+            found.add(f"{line['scenario']}/{line['run_id']}")
+        except (KeyError, TypeError):
+            raise UsageError(f"{_runs_file(path)}: line {number} is not a racelab run; the file is damaged") from None
+    return found
+
+
+_CHUNK = 1 << 16
+
+
+def truncate_torn_tail(path: Path) -> bool:
+    """Cut a torn last line off a `runs.jsonl` (or a result folder's), so that lines appended next start on a line
+    of their own. A last line that lacks only its newline (whole JSON) gets it back instead: that run finished.
+
+    Args:
+        path: The file, or the result folder that holds it. A missing file has nothing to cut.
+
+    Returns:
+        True when something was cut off.
+    """
+    path = _runs_file(path)
+    try:
+        f = path.open("r+b")
+    except FileNotFoundError:
+        return False
+    with f:
+        size = f.seek(0, 2)
+        end = size
+        tail = b""
+        while end > 0:  # back to the last newline, a chunk at a time: a line can be tens of KB
+            start = max(0, end - _CHUNK)
+            f.seek(start)
+            chunk = f.read(end - start)
+            cut = chunk.rfind(b"\n")
+            if cut >= 0:
+                tail = chunk[cut + 1 :] + tail
+                break
+            tail = chunk + tail
+            end = start
+        if not tail:
+            return False
+        if tail.strip():
+            try:
+                json.loads(tail)
+            except ValueError:
+                pass
+            else:
+                f.seek(size)
+                f.write(b"\n")
+                return False
+        f.truncate(size - len(tail))
+        return True
 
 
 def read_runs(path: Path) -> Iterator[tuple[RunRecord, tuple[CheckResult, ...]]]:

@@ -2,9 +2,13 @@
 
 Owns: `Summary` and its parts: `Tally` (the runs of one scenario and integration, or of one cell of its matrix) with
 its `CheckerTally` per checker, `GateResult` (one gate condition, decided), `SkewSummary`, `TimeToInvoice`,
-`IntegrationCost` and `CostSummary` (the statistics). `Summary.to_json()` gives `summary.json` exactly (its keys in
-their order); `Summary.from_json()` reads it back, for readers such as `racelab report`. The numbers are computed
-elsewhere (`harness.judge`: `build_summary`, `aggregate`, `evaluate_gates`, the statistics); here they are only held.
+`IntegrationCost` and `CostSummary` (the statistics), and `Interruption` (a sweep stopped by a signal: what ran of
+what was planned). `Summary.to_json()` gives `summary.json` exactly (its keys in their order); `Summary.from_json()`
+reads it back, for readers such as `racelab report`. The numbers are computed elsewhere (`harness.judge`:
+`SummaryBuilder`, `build_summary`, `aggregate`, `evaluate_gates`, the statistics); here they are only held.
+
+What an interruption adds is written only when there is one (`"interrupted"`, each gate's `"partial"`), so the
+`summary.json` of a sweep that ran to its end is the same, byte for byte, as before interruptions were recorded.
 
 Imports: stdlib only (pure, as the rest of `harness.model`).
 
@@ -19,10 +23,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 __all__ = [
+    "INTERRUPTED",
     "CheckerTally",
     "CostSummary",
     "GateResult",
     "IntegrationCost",
+    "Interruption",
     "SkewSummary",
     "Summary",
     "Tally",
@@ -31,6 +37,10 @@ __all__ = [
 
 Expected = bool | tuple[str, ...] | int | float
 """A gate condition's value in the scenario file: `reproduces` (a bool or checker names), `violations`, `max_rate`."""
+
+INTERRUPTED = "interrupted: "
+"""How the reason of a gate that held on the runs of an interrupted sweep, and failed only because the sweep was
+cut, begins (`GateResult.held_back`)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,9 +82,9 @@ class Tally:
     """The `run_id` of the first run that could not be judged."""
     interval: tuple[float, float]
     """The Wilson 95% interval of `rate` (`ci95` in `summary.json`)."""
-    violated_by: tuple[frozenset[str], ...] = field(default=(), repr=False)
-    """One entry per invalid run: the checkers that found it invalid (to count runs invalid by any of some
-    checkers). Not in `summary.json`: a tally read back from it has none."""
+    violated_by: Mapping[frozenset[str], int] = field(default_factory=dict, repr=False)
+    """How many invalid runs each set of checkers found invalid together (to count runs invalid by any of some
+    checkers; a handful of sets, however many runs). Not in `summary.json`: a tally read back from it has none."""
 
     @property
     def valid(self) -> int:
@@ -88,7 +98,7 @@ class Tally:
     def invalid_by(self, checkers: Iterable[str]) -> int:
         """How many runs at least one of `checkers` found invalid."""
         names = frozenset(checkers)
-        return sum(1 for found in self.violated_by if found & names)
+        return sum(count for found, count in self.violated_by.items() if found & names)
 
     def to_json(self) -> dict[str, Any]:
         low, high = self.interval
@@ -144,14 +154,22 @@ class GateResult:
     runs: int
     invalid: int
     unknown: int
+    partial: bool = False
+    """Decided on the runs of an interrupted sweep (`Summary.interrupted`): such a gate never passes. Written only
+    when set."""
 
     @property
     def name(self) -> str:
         """`integration: condition`, as a test case is named."""
         return f"{self.integration}: {self.condition}"
 
+    @property
+    def held_back(self) -> bool:
+        """It held on the runs that finished, and failed only because the sweep was interrupted."""
+        return self.partial and not self.passed and self.reason.startswith(INTERRUPTED)
+
     def to_json(self) -> dict[str, Any]:
-        return {
+        found: dict[str, Any] = {
             "scenario": self.scenario,
             "integration": self.integration,
             "condition": self.condition,
@@ -162,6 +180,9 @@ class GateResult:
             "invalid": self.invalid,
             "unknown": self.unknown,
         }
+        if self.partial:
+            found["partial"] = True
+        return found
 
     @classmethod
     def from_json(cls, d: Mapping[str, Any]) -> GateResult:
@@ -176,7 +197,37 @@ class GateResult:
             runs=d["runs"],
             invalid=d["invalid"],
             unknown=d["unknown"],
+            partial=d.get("partial", False),
         )
+
+
+@dataclass(frozen=True, slots=True)
+class Interruption:
+    """A sweep stopped by a signal before its end: what finished of what was planned.
+
+    Interruption(signal="SIGINT", planned=8000, finished=1234, cut=3)
+    str(interruption)     # 'interrupted by SIGINT: 1234 of 8000 runs finished, 3 cut in flight'
+    """
+
+    signal: str
+    """The signal's name: `SIGINT` (Ctrl-C) or `SIGTERM` (what CI sends a job it cancels)."""
+    planned: int
+    """Runs the sweep was to make."""
+    finished: int
+    """Runs that finished and were judged (those of an earlier, resumed part included)."""
+    cut: int
+    """Runs in flight that did not finish within the grace: cancelled, in no tally."""
+
+    def __str__(self) -> str:
+        cut = f", {self.cut} cut in flight" if self.cut else ""
+        return f"interrupted by {self.signal}: {self.finished} of {self.planned} runs finished{cut}"
+
+    def to_json(self) -> dict[str, Any]:
+        return {"signal": self.signal, "planned": self.planned, "finished": self.finished, "cut": self.cut}
+
+    @classmethod
+    def from_json(cls, d: Mapping[str, Any]) -> Interruption:
+        return cls(signal=d["signal"], planned=d["planned"], finished=d["finished"], cut=d["cut"])
 
 
 @dataclass(frozen=True, slots=True)
@@ -269,7 +320,7 @@ class Summary:
     """
 
     passed: bool
-    """Every gate passed."""
+    """Every gate passed, and the sweep ran to its end."""
     runs: int
     invalid: int
     unknown: int
@@ -291,11 +342,16 @@ class Summary:
     set."""
     settle_timeout_s: float | None = None
     """The runner's settle timeout, which `racelab replay` reuses. Written only when set."""
+    interrupted: Interruption | None = None
+    """Set when a signal stopped the sweep before its end: then `passed` is false and every gate is `partial`.
+    Written only when set (right after `passed`)."""
 
     def to_json(self) -> dict[str, Any]:
         """`summary.json`, key for key and in the same order."""
-        found: dict[str, Any] = {
-            "passed": self.passed,
+        found: dict[str, Any] = {"passed": self.passed}
+        if self.interrupted is not None:
+            found["interrupted"] = self.interrupted.to_json()
+        found |= {
             "runs": self.runs,
             "invalid": self.invalid,
             "unknown": self.unknown,
@@ -338,4 +394,5 @@ class Summary:
             invoice_cost_ms=CostSummary.from_json(d["invoice_cost_ms"]),
             mode=d.get("mode"),
             settle_timeout_s=d.get("settle_timeout_s"),
+            interrupted=None if d.get("interrupted") is None else Interruption.from_json(d["interrupted"]),
         )

@@ -26,7 +26,7 @@ import shlex
 import shutil
 import tempfile
 import xml.etree.ElementTree as ET
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import datetime
 from decimal import Decimal
 from enum import Enum
@@ -196,21 +196,11 @@ def write_timing(folder: Path, timing: Mapping[str, Any]) -> None:
         f.write(_dumps(timing, indent=2).encode() + b"\n")
 
 
-def write_results(
-    folder: Path,
-    *,
-    records_with_results: Iterable[tuple[RunRecord, Sequence[CheckResult]]],
-    summary: Summary,
-    inputs: Mapping[str, Path],
-) -> None:
-    """Fill a result folder from `open_result_dir`, then point `<root>/latest` at it.
-
-    Writes `inputs/` (exact copies), `runs.jsonl`, `junit.xml` and, last, `summary.json`; each file atomically.
+def write_inputs(folder: Path, inputs: Mapping[str, Path]) -> None:
+    """Copy the inputs into `folder/inputs/` (exact copies, each atomically).
 
     Args:
-        folder: The folder, a direct child of the results root.
-        records_with_results: Each run with its checkers' results.
-        summary: What `harness.judge.build_summary` returned.
+        folder: The result folder.
         inputs: Name under `inputs/` (a relative path, e.g. `scenarios/over-invoice.yaml`) → the file to copy.
 
     Raises:
@@ -226,17 +216,88 @@ def write_results(
     for source, target in targets:
         _copy_atomic(source, target)
 
-    with _atomic(folder / "runs.jsonl") as f:
-        for record, results in records_with_results:
-            f.write(_dumps(run_to_json(record, results)).encode() + b"\n")
 
+def write_verdicts(folder: Path, summary: Summary) -> None:
+    """Write `junit.xml` and, last, `summary.json` (each atomically), then point `<root>/latest` at the folder."""
+    folder = folder.resolve()
     tree = junit_xml(summary)
     ET.indent(tree)
     with _atomic(folder / "junit.xml") as f:
         tree.write(f, encoding="utf-8", xml_declaration=True)
         f.write(b"\n")
-
     with _atomic(folder / "summary.json") as f:
         f.write(_dumps(summary.to_json(), indent=2).encode() + b"\n")
-
     _point_latest(folder.parent, folder)
+
+
+class RunStream:
+    """`runs.jsonl`, written as runs finish: one line a run, flushed at once, so an interruption loses no finished
+    run and a killed process leaves at most a torn last line (which readers skip and `--resume` cuts off).
+
+        with RunStream(folder, on_line=builder.add) as stream:
+            stream.add(index, record, results)      # index: the run's place in the sweep's list; in any order
+
+    Lines come out in the order of `index` (the sweep's order): a run that finished early waits, at most as long as
+    the runs started before it are in flight, so the buffer is bounded by the runs in flight, not by the sweep. On
+    close, what is still waiting is written in index order (an interrupted sweep has gaps).
+    """
+
+    def __init__(
+        self,
+        folder: Path,
+        *,
+        on_line: Callable[[RunRecord, Sequence[CheckResult]], None] | None = None,
+    ) -> None:
+        self.path = folder.resolve() / "runs.jsonl"
+        self._file: BinaryIO = self.path.open("ab")
+        self._next = 0
+        self._waiting: dict[int, tuple[RunRecord, Sequence[CheckResult]]] = {}
+        self._on_line = on_line
+        self.written = 0
+
+    def add(self, index: int, record: RunRecord, results: Sequence[CheckResult]) -> None:
+        """Run number `index` of the plan finished."""
+        self._waiting[index] = (record, results)
+        while self._next in self._waiting:
+            self._write(*self._waiting.pop(self._next))
+            self._next += 1
+
+    def _write(self, record: RunRecord, results: Sequence[CheckResult]) -> None:
+        self._file.write(_dumps(run_to_json(record, results)).encode() + b"\n")
+        self._file.flush()
+        self.written += 1
+        if self._on_line is not None:
+            self._on_line(record, results)
+
+    def close(self) -> None:
+        """Write what is still waiting (in index order) and close the file."""
+        for index in sorted(self._waiting):
+            self._write(*self._waiting.pop(index))
+        self._file.close()
+
+    def __enter__(self) -> RunStream:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
+
+def write_results(
+    folder: Path,
+    *,
+    records_with_results: Iterable[tuple[RunRecord, Sequence[CheckResult]]],
+    summary: Summary,
+    inputs: Mapping[str, Path],
+) -> None:
+    """Fill a result folder from `open_result_dir` at once (when the caller holds every run), then point
+    `<root>/latest` at it: `inputs/` (exact copies), `runs.jsonl`, `junit.xml` and, last, `summary.json`; each file
+    atomically. `racelab run` streams instead (`write_inputs`, `RunStream`, `write_verdicts`).
+
+    Raises:
+        UnsafeResultPath: An input name is absolute, climbs out with `..`, or resolves outside `inputs/`.
+    """
+    write_inputs(folder, inputs)
+    with _atomic(folder.resolve() / "runs.jsonl") as f:
+        for record, results in records_with_results:
+            f.write(_dumps(run_to_json(record, results)).encode() + b"\n")
+    write_verdicts(folder, summary)

@@ -1,7 +1,8 @@
 """The end-of-run table: one row per (scenario, integration), for the console and for JUnit's `system-out`.
 
 Owns `render_table` (a rich `Table` of a `Summary`) and `plain_table` (the same as plain text). The only output
-module that imports rich.
+module that imports rich. An interrupted sweep says so in the title, and a gate that held on the runs that finished
+(failed only because the sweep was cut) reads `INTERRUPTED`, not `pass`.
 
 Imports: stdlib, rich and `harness.model.summary`.
 
@@ -13,6 +14,7 @@ from __future__ import annotations
 import io
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from harness.model.summary import GateResult, Summary, Tally
@@ -30,7 +32,8 @@ def render_table(summary: Summary, *, scenario: str | None = None) -> Table:
     """The end-of-run table: one row per (scenario, integration).
 
     Columns: scenario, integration, runs, violations (with the runs that could not be judged), rate with its 95%
-    interval, and the gate's verdict (`pass`, `FAIL`, or `-` without a gate).
+    interval, and the gate's verdict (`pass`, `FAIL`, `INTERRUPTED` when it held on the runs of an interrupted sweep,
+    or `-` without a gate).
 
     Args:
         summary: What `harness.judge.build_summary` returned (or `summary.json`, read with `Summary.from_json`).
@@ -39,7 +42,14 @@ def render_table(summary: Summary, *, scenario: str | None = None) -> Table:
     Returns:
         The table, for `rich.console.Console.print`.
     """
-    table = Table(title="racelab results", title_justify="left")
+    title = "racelab results"
+    if summary.interrupted is not None:
+        cut = summary.interrupted
+        title += (
+            f" \N{MIDDLE DOT} [bold yellow]INTERRUPTED[/] by {escape(cut.signal)}: {cut.finished} of {cut.planned} runs"
+        )
+        title += f" finished, {cut.cut} cut in flight" if cut.cut else " finished"
+    table = Table(title=title, title_justify="left")
     table.add_column("scenario")
     table.add_column("integration")
     table.add_column("runs", justify="right")
@@ -70,9 +80,13 @@ def render_table(summary: Summary, *, scenario: str | None = None) -> Table:
                 verdict = "-"
             elif all(g.passed for g in decided):
                 verdict = "[green]pass[/]"
+            elif all(g.passed or g.held_back for g in decided):
+                verdict = "[bold yellow]INTERRUPTED[/]"
             else:
-                failed = ", ".join(g.condition for g in decided if not g.passed)
+                failed = ", ".join(g.condition for g in decided if not g.passed and not g.held_back)
                 verdict = f"[bold red]FAIL[/] ({failed})"
+                if any(g.held_back for g in decided):
+                    verdict += " \N{MIDDLE DOT} [bold yellow]INTERRUPTED[/]"
             table.add_row(name, integration, runs, violations, rate, verdict)
     return table
 

@@ -26,6 +26,7 @@ import contextlib
 import gc
 import multiprocessing
 import os
+import signal
 import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import replace
@@ -35,7 +36,7 @@ from typing import Any
 
 import aiohttp
 
-from harness.drive.runner import RunnerOptions, RunOutcome, run_specs
+from harness.drive.runner import RunnerOptions, RunOutcome, Stop, run_specs
 from harness.drive.transport import ControlClient, Endpoints
 from harness.errors import InvalidScenario
 from harness.integrations.flow import Answer, Control
@@ -298,6 +299,8 @@ async def run_virtual_specs(
     options: RunnerOptions | None = None,
     jobs: int = 1,
     on_progress: Callable[[RunOutcome], None] | None = None,
+    keep: bool = True,
+    stop: Stop | None = None,
 ) -> list[RunOutcome]:
     """Run every spec in virtual mode; results in the order of `specs`, whatever ran where.
 
@@ -308,6 +311,9 @@ async def run_virtual_specs(
         options: Runner options (settle timeout; the rest is fixed by virtual mode).
         jobs: Worker processes; 1 runs in a thread of this process. Results do not depend on it.
         on_progress: Called once per finished run.
+        keep: Keep the outcomes and return them; False: only `on_progress` sees them (memory stays flat).
+        stop: An interruption: no chunk not yet started starts; the ones running finish (a chunk is a few dozen
+            runs of virtual time: well within the grace).
     """
     if jobs < 1:
         raise InvalidScenario(f"--jobs must be at least 1, got {jobs}")
@@ -321,24 +327,46 @@ async def run_virtual_specs(
         _frozen_heap(),
         concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="racelab-virtual")
         if jobs == 1 or len(chunks) == 1
-        else concurrent.futures.ProcessPoolExecutor(min(jobs, len(chunks)), mp_context=context) as pool,
+        else concurrent.futures.ProcessPoolExecutor(
+            min(jobs, len(chunks)), mp_context=context, initializer=_worker_signals
+        ) as pool,
     ):
         setup = (dict(config), scenario_path, options)
-        pending = [loop.run_in_executor(pool, _run_chunk, chunk, setup) for chunk in chunks]
+        pending = {loop.run_in_executor(pool, _run_chunk, chunk, setup) for chunk in chunks}
+        if stop is not None:
+
+            def unrun() -> None:  # the chunks not started yet are not run; the running ones finish
+                for future in pending:
+                    future.cancel()
+
+            stop.on_request(unrun)
         by_id: dict[str, RunOutcome] = {}
         try:
-            for future in asyncio.as_completed(pending):
-                for line in await future:
-                    outcome = _outcome(line)
-                    by_id[outcome.record.spec.run_id] = outcome
-                    if on_progress is not None:
-                        on_progress(outcome)
+            while pending:  # a finished chunk leaves the set at once: its runs are not held by a future
+                finished, pending = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
+                for future in finished:
+                    if future.cancelled():
+                        continue
+                    for line in future.result():
+                        outcome = _outcome(line)
+                        if keep:
+                            by_id[outcome.record.spec.run_id] = outcome
+                        if on_progress is not None:
+                            on_progress(outcome)
         finally:
             if isinstance(pool, concurrent.futures.ThreadPoolExecutor):  # its thread outlives no universe
                 for future in pending:
                     future.cancel()
                 await loop.run_in_executor(pool, _forget_universe)
-    return [by_id[spec.run_id] for spec in specs]
+    return [by_id[spec.run_id] for spec in specs if spec.run_id in by_id]
+
+
+def _worker_signals() -> None:
+    """A worker ignores Ctrl-C (a terminal sends it to the whole process group): the parent decides what an
+    interruption stops, and lets the chunks running finish."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    signal.set_wakeup_fd(-1)
 
 
 @contextlib.contextmanager

@@ -254,11 +254,14 @@ def test_help_lists_the_options_and_the_exit_codes() -> None:
         "--max-rate",
         "--settle-timeout",
         "--jobs",
+        "--resume",
+        "--grace",
     )
     for option in options:
         assert option in text
-    codes = "exit codes: 0 every gate passed · 1 a gate failed · 2 bad input (scenario, option) · 3 harness or"
-    assert f"{codes} connection error" in text
+    codes = "exit codes: 0 every gate passed on a complete sweep · 1 a gate failed · 2 bad input (scenario, option)"
+    assert f"{codes} · 3 harness or connection error" in text
+    assert "130 interrupted by SIGINT (Ctrl-C), 143 by SIGTERM" in text
 
 
 def test_the_over_invoice_scenario_reproduces_with_naive_and_never_with_the_workaround(tmp_path: Path) -> None:

@@ -21,7 +21,7 @@ import harness.output.report.build
 from harness.cli import main
 from harness.judge.summarize import build_summary
 from harness.model.records import CheckResult, RunRecord
-from harness.model.summary import Summary
+from harness.model.summary import Interruption, Summary
 from harness.output.folder import open_result_dir, replay_command, write_results
 from harness.output.report import write_report
 from tests.support.runs import sweep
@@ -178,6 +178,27 @@ def test_racelab_report_writes_where_it_is_told_else_into_the_folder(
     assert f"report: {result.folder / 'report.html'}" in capsys.readouterr().out
 
 
+def test_racelab_report_of_an_interrupted_sweep_shows_a_banner_and_says_so(
+    result: Result, capsys: pytest.CaptureFixture[str]
+) -> None:
+    gates = {"over-invoice": {"naive": Gate(reproduces=True), "workaround": Gate(violations=0)}}
+    cut = Interruption(signal="SIGTERM", planned=64, finished=len(result.judged), cut=1)
+    summary = build_summary(result.judged, gates=gates, seed=7, interrupted=cut)
+    (result.folder / "summary.json").write_text(json.dumps(summary.to_json(), indent=2), encoding="utf-8")
+    assert main(["report", str(result.folder)]) == 0
+    html = (result.folder / "report.html").read_text(encoding="utf-8")
+    banner = re.search(r'<div class="interrupted" id="interrupted">(.*?)</div>', html)
+    assert banner is not None
+    words = re.sub(r"<[^>]+>", "", banner.group(1))
+    assert words.startswith("INTERRUPTED by SIGTERM: 16 of 64 runs finished, 1 cut in flight.")
+    assert f"racelab run --resume {result.folder}" in words
+    assert 'id="verdict">FAIL · 2 of 2 gates failed' in html
+    assert html.count('<span class="tag interrupted">INTERRUPTED</span>') == 2 * 2  # the gates table, the groups
+    out = capsys.readouterr().out
+    assert f"INTERRUPTED: {cut}; resume: racelab run --resume {result.folder}" in out
+    assert 'id="interrupted"' not in write_report(result.folder, summary=result.summary).read_text(encoding="utf-8")
+
+
 def test_racelab_report_refuses_what_is_not_a_result_folder(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["report", str(tmp_path / "nothing")]) == 2
     assert "nothing: no such result folder" in capsys.readouterr().err
@@ -249,7 +270,8 @@ def test_racelab_run_keeps_its_results_and_exit_code_when_the_report_fails(
     monkeypatch.setattr(harness.output.report.build, "write_report", broken)
     code, folder = run_unreachable(tmp_path, closed_port)
     assert code == 3  # as without the failure: every run was cut short
-    assert {p.name for p in folder.iterdir()} == {"inputs", "junit.xml", "runs.jsonl", "summary.json", "timing.json"}
+    written = {p.name for p in folder.iterdir()}
+    assert written == {"inputs", "junit.xml", "plan.json", "runs.jsonl", "summary.json", "timing.json"}
     out = " ".join(capsys.readouterr().out.split())
     assert "racelab: warning: report.html not written: RuntimeError: the disk [is] full" in out
     assert f"results: {folder}" in out

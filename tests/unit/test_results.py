@@ -199,7 +199,7 @@ class TestWriteResults:
         assert json.loads(lines[3])["verdict"] == "unknown"
         assert list(read_runs(folder)) == judged
 
-    def test_a_torn_line_is_named_and_blank_lines_are_skipped(
+    def test_a_damaged_line_is_named_a_torn_last_one_skipped_and_blank_lines_too(
         self, tmp_path: Path, judged: list[Judged], summary: Summary
     ) -> None:
         folder = open_result_dir(tmp_path, "suite", now=NOW)
@@ -209,7 +209,9 @@ class TestWriteResults:
         runs.write_text(f"{first}\n\n{second}\n", encoding="utf-8")
         assert [line["run_id"] for line in run_lines(folder)] == ["n-0", "n-1"]
         runs.write_text(f"{first}\n{second[: len(second) // 2]}", encoding="utf-8")  # a writer killed mid-line
-        with pytest.raises(ValueError, match=r"runs\.jsonl:2: not a JSON line; the file is damaged"):
+        assert list(read_runs(runs)) == judged[:1]
+        runs.write_text(f"{first[: len(first) // 2]}\n{second}\n", encoding="utf-8")  # not the last line: damage
+        with pytest.raises(ValueError, match=r"runs\.jsonl:1: not a JSON line; the file is damaged"):
             list(read_runs(runs))
 
     def test_summary_holds_aggregates_gates_and_statistics(self, summary: Summary) -> None:
@@ -233,7 +235,8 @@ class TestWriteResults:
         assert summary.time_to_invoice_ms["naive"].p50 == pytest.approx(120.5)
         assert summary.invoice_cost_ms.baseline == "naive"
         cost = summary.invoice_cost_ms.integrations["workaround"]
-        assert (cost.pairs, cost.added_p50) == (2, pytest.approx((299.5 + 0.0) / 2))
+        assert cost.pairs == 2
+        assert cost.added_p50 == pytest.approx((299.5 + 0.0) / 2)
 
     def test_summary_json_keeps_its_keys_in_order_and_reads_back(self, summary: Summary) -> None:
         written = summary.to_json()

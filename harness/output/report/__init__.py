@@ -12,7 +12,8 @@ Layout (imports point down this list):
     cells.py        pure: a matrix cell's keys and values as text and axes
 
 `racelab run` writes `report.html` into every result folder; `racelab report` rebuilds it (after an upgrade, or into
-another file). Importing this package loads neither matplotlib nor jinja2: `racelab --help` stays fast.
+another file). The page of an interrupted sweep opens with a banner that says so (and how to resume it); the command
+says it too, in one line. Importing this package loads neither matplotlib nor jinja2: `racelab --help` stays fast.
 
 Imports: stdlib, `harness.errors` and `harness.model` here (rich in the command's handler); the modules above import
 `harness.model`, `harness.judge` and `harness.output.folder`. Never `simulator`.
@@ -84,6 +85,7 @@ def add_command(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
 
 def _report(args: argparse.Namespace, argv: Sequence[str]) -> int:
     import json
+    import shlex
 
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -96,9 +98,10 @@ def _report(args: argparse.Namespace, argv: Sequence[str]) -> int:
     if not folder.is_dir():
         raise InvalidScenario(f"{folder}: no such result folder")
     try:
-        total: int | None = Summary.from_json(json.loads((folder / "summary.json").read_text(encoding="utf-8"))).runs
+        summary: Summary | None = Summary.from_json(json.loads((folder / "summary.json").read_text(encoding="utf-8")))
     except (OSError, ValueError, KeyError, TypeError, AttributeError):
-        total = None  # the build says precisely what is wrong with the folder
+        summary = None  # the build says precisely what is wrong with the folder
+    total = None if summary is None else summary.runs
     console = Console(stderr=True)
     progress = Progress(
         TextColumn("reading runs"),
@@ -114,6 +117,8 @@ def _report(args: argparse.Namespace, argv: Sequence[str]) -> int:
             path = build(folder, out=args.out, on_run=lambda: progress.advance(task))
         except OSError as exc:
             raise HarnessError(f"cannot build the report: {exc}") from None
+    if summary is not None and summary.interrupted is not None:  # the page says it too, in a banner
+        print(f"INTERRUPTED: {summary.interrupted}; resume: racelab run --resume {shlex.quote(str(folder))}")
     print(f"report: {path} ({path.stat().st_size / 1024:.0f} KiB)")
     sys.stdout.flush()
     return 0

@@ -180,7 +180,8 @@ def render_report(
     scenario_texts: Mapping[str, str],
     generated: datetime,
 ) -> str:
-    """The page: header with the gates' verdicts, a section per scenario, the workaround's cost, the table of runs.
+    """The page: header with the gates' verdicts (and a banner when the sweep was interrupted), a section per
+    scenario, the workaround's cost, the table of runs.
 
     Args:
         data: What the `Collector` gathered.
@@ -247,6 +248,7 @@ def render_report(
         gates=summary.gates,
         folder=str(folder),
         replay_prefix=f"racelab replay {shlex.quote(str(folder))} --run ",
+        resume=f"racelab run --resume {shlex.quote(str(folder))}",
         generated=f"{generated:%Y-%m-%d %H:%M:%S}",
         scenarios=scenarios,
         scenario_index=index,
