@@ -116,6 +116,9 @@ class SuiteOptions:
     """After the first SIGINT or SIGTERM: how long the runs in flight may take to finish before they are cut."""
     resume: Path | None = None
     """A result folder whose sweep was interrupted: run only the runs missing from its `runs.jsonl`, in it."""
+    compact: bool = False
+    """Write compact lines: the final order cut to what verdicts, the report and replay read (`harness.model.codec
+    .compact_order`)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -222,6 +225,7 @@ def _write_plan(folder: Path, options: SuiteOptions) -> None:
         "mode": options.mode,
         "jobs": options.jobs,
         "grace_s": options.grace_s,
+        "compact": options.compact,
         "runner": {
             "concurrency": runner.concurrency,
             "max_rate": runner.max_rate,
@@ -286,7 +290,7 @@ async def _run_plans(
     def judged(record: RunRecord, results: Sequence[CheckResult]) -> None:
         builder.add(record, results, index=place[(record.spec.scenario, record.spec.run_id)])
 
-    with _signals(stop, console), progress, RunStream(folder, on_line=judged) as stream:
+    with _signals(stop, console), progress, RunStream(folder, on_line=judged, compact=options.compact) as stream:
         task = progress.add_task("runs", total=total, completed=len(done))
         last = [0.0]
         offset = 0

@@ -247,12 +247,14 @@ class RunStream:
         folder: Path,
         *,
         on_line: Callable[[RunRecord, Sequence[CheckResult]], None] | None = None,
+        compact: bool = False,
     ) -> None:
         self.path = folder.resolve() / "runs.jsonl"
         self._file: BinaryIO = self.path.open("ab")
         self._next = 0
         self._waiting: dict[int, tuple[RunRecord, Sequence[CheckResult]]] = {}
         self._on_line = on_line
+        self._compact = compact
         self.written = 0
 
     def add(self, index: int, record: RunRecord, results: Sequence[CheckResult]) -> None:
@@ -263,7 +265,7 @@ class RunStream:
             self._next += 1
 
     def _write(self, record: RunRecord, results: Sequence[CheckResult]) -> None:
-        self._file.write(_dumps(run_to_json(record, results)).encode() + b"\n")
+        self._file.write(_dumps(run_to_json(record, results, compact=self._compact)).encode() + b"\n")
         self._file.flush()
         self.written += 1
         if self._on_line is not None:
