@@ -290,7 +290,11 @@ async def _run_plans(
     def judged(record: RunRecord, results: Sequence[CheckResult]) -> None:
         builder.add(record, results, index=place[(record.spec.scenario, record.spec.run_id)])
 
-    with _signals(stop, console), progress, RunStream(folder, on_line=judged, compact=options.compact) as stream:
+    with (
+        _signals(stop, console),
+        progress,
+        RunStream(folder, on_line=judged, compact=options.compact, ordered=options.mode == "virtual") as stream,
+    ):
         task = progress.add_task("runs", total=total, completed=len(done))
         last = [0.0]
         offset = 0

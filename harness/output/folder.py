@@ -237,9 +237,11 @@ class RunStream:
         with RunStream(folder, on_line=builder.add) as stream:
             stream.add(index, record, results)      # index: the run's place in the sweep's list; in any order
 
-    Lines come out in the order of `index` (the sweep's order): a run that finished early waits, at most as long as
-    the runs started before it are in flight, so the buffer is bounded by the runs in flight, not by the sweep. On
-    close, what is still waiting is written in index order (an interrupted sweep has gaps).
+    With `ordered` (virtual time, where writing costs no simulated time), lines come out in the order of `index` (the
+    sweep's order): a run that finished early waits, at most as long as the runs started before it are in flight, so
+    the buffer is bounded by the runs in flight, not by the sweep; on close, what is still waiting is written in index
+    order (an interrupted sweep has gaps). Without it (real time), each line is written as its run finishes: a slow
+    run would otherwise hold back hundreds of lines and release them in one burst that stalls the firing loop.
     """
 
     def __init__(
@@ -248,6 +250,7 @@ class RunStream:
         *,
         on_line: Callable[[RunRecord, Sequence[CheckResult]], None] | None = None,
         compact: bool = False,
+        ordered: bool = True,
     ) -> None:
         self.path = folder.resolve() / "runs.jsonl"
         self._file: BinaryIO = self.path.open("ab")
@@ -255,10 +258,14 @@ class RunStream:
         self._waiting: dict[int, tuple[RunRecord, Sequence[CheckResult]]] = {}
         self._on_line = on_line
         self._compact = compact
+        self._ordered = ordered
         self.written = 0
 
     def add(self, index: int, record: RunRecord, results: Sequence[CheckResult]) -> None:
-        """Run number `index` of the plan finished."""
+        """Run number `index` of the sweep finished."""
+        if not self._ordered:
+            self._write(record, results)
+            return
         self._waiting[index] = (record, results)
         while self._next in self._waiting:
             self._write(*self._waiting.pop(self._next))
