@@ -7,11 +7,17 @@ Owns the command (its options, exit codes and progress bar), the order of the me
     _precision.py    configured vs actual delay with 1,000 requests in flight
     _sweeps.py       `racelab run` as a child: send skew, sweep wall time vs its longest run, virtual vs real
                      time, time to first reproduction of failures A and B
-    _common.py       the plan (sizes), the row, child processes and cores
+    _scale.py        sweeps at scale: send skew from 500 to 20,000 runs, peak RSS of `racelab run` small vs
+                     large, an interrupted virtual sweep resumed
+    _common.py       the plan (sizes), the row, child processes and cores, the interruption
 
 Every simulator the bench measures is a child process (`racelab serve`), every sweep a `racelab run` child, so
 this package never imports `simulator`, and a figure is what a user's process would see. Timing figures are never
 asserted by tests; `tests/bench` checks the code paths with a tiny plan.
+
+Interrupted (the first SIGINT or SIGTERM), the measure under way is aborted (its children stopped), none other
+starts, the JSON and the table are written with the rows not measured marked so, and the command exits 130 (SIGINT)
+or 143 (SIGTERM); a second signal exits at once.
 
 Imports: stdlib, rich and aiohttp (inside the handler and the measures), `harness.bench.*`, `harness.errors`.
 
@@ -27,6 +33,7 @@ import contextlib
 import os
 import platform
 import re
+import signal
 import sys
 import time
 from collections.abc import Awaitable, Callable, Sequence
@@ -35,7 +42,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from harness.bench._common import TIMES, Plan, Row, Target
+from harness.bench._common import TIMES, Aborted, Interrupt, Plan, Row, Target, signals
 from harness.errors import InvalidScenario, UnsafeResultPath
 
 if TYPE_CHECKING:
@@ -45,6 +52,7 @@ if TYPE_CHECKING:
 __all__ = [
     "MEASURES",
     "BenchReport",
+    "Interrupt",
     "Plan",
     "Row",
     "add_command",
@@ -54,7 +62,7 @@ __all__ = [
     "write_report",
 ]
 
-MEASURES = ("throughput", "precision", "sweep", "virtual", "repro")
+MEASURES = ("throughput", "precision", "sweep", "scale", "virtual", "resume", "repro")
 """What `--only` may pick, in the order the bench runs them."""
 
 _ROW_KEYS = {
@@ -62,13 +70,15 @@ _ROW_KEYS = {
     "precision": ("delay_precision.get_order", "delay_precision.invoice", "delay_precision.invoice_server"),
     "sweep": ("send_skew", "sweep_wall"),
     "virtual": ("virtual_speedup", "virtual_identical"),
+    "resume": ("resume_identical",),
     "repro": ("first_repro.A", "first_repro.B"),
 }
 _EPILOG = (
     "exit codes: 0 every target measured was met · 1 a target was missed · 2 bad input (an option) · "
-    "3 a measure could not run (the table and the JSON say which and why). The machine should be quiet: the "
-    "figures are ratios and percentiles of real time. Needs wrk for throughput (apt-get install wrk); without it an "
-    "aiohttp client is used and the table says so."
+    "3 a measure could not run (the table and the JSON say which and why) · 130 interrupted by SIGINT (Ctrl-C), "
+    "143 by SIGTERM: the measure under way was aborted, the JSON and the table hold what was measured (a second "
+    "signal quits at once). The machine should be quiet: the figures are ratios and percentiles of real time. "
+    "Needs wrk for throughput (apt-get install wrk); without it an aiohttp client is used and the table says so."
 )
 
 
@@ -82,15 +92,19 @@ class BenchReport:
     started: str
     seconds: float
     machine: dict[str, Any]
+    interrupted: str | None = None
+    """The signal that interrupted the bench (`SIGINT`, `SIGTERM`): the rows it did not measure say so."""
 
     @property
     def exit_code(self) -> int:
+        if self.interrupted is not None:
+            return 128 + int(signal.Signals[self.interrupted])
         if any(r.error for r in self.rows):
             return 3
         return 1 if any(r.passed is False for r in self.rows) else 0
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        found = {
             "started": self.started,
             "seconds": round(self.seconds, 1),
             "plan": self.plan.to_json(),
@@ -98,6 +112,9 @@ class BenchReport:
             "rows": [r.to_json() for r in self.rows],
             "measures": self.measures,
         }
+        if self.interrupted is not None:
+            found["interrupted"] = self.interrupted
+        return found
 
 
 def add_command(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -106,16 +123,18 @@ def add_command(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
         help="measure the performance targets (DESIGN §5) and print them against their targets",
         description="Measure, side by side in one run: simulator throughput vs a bare aiohttp handler (same client, "
         "same machine), delay precision with 1,000 requests in flight, send skew and wall time of a 1,000-run "
-        "real-time sweep, virtual vs real time, and the time to first reproduction of failures A and B. Prints a "
-        "table (measure, figure, target, pass/miss) and writes JSON. The full bench takes about 5 minutes, "
-        "--quick about 1.",
+        "real-time sweep, send skew and wall time of sweeps of 500 to 20,000 runs and the peak RSS of racelab run at "
+        "1,000 vs 20,000 runs, virtual vs real time, an interrupted virtual sweep resumed, and the time to first "
+        "reproduction of failures A and B. Prints a table (measure, figure, target, pass/miss) and writes JSON. The "
+        "full bench takes about 8 minutes, --quick about 2.",
         epilog=_EPILOG,
     )
     parser.add_argument(
         "--quick",
         action="store_true",
-        help="the short version (~1 min): fewer and shorter rounds, and a 100-run virtual-vs-real "
-        "sweep on the default profile instead of 1,000 runs on default-x10",
+        help="the short version (~2 min): fewer and shorter rounds, a 100-run virtual-vs-real sweep on the "
+        "default profile instead of 1,000 runs on default-x10, sweeps of 500 and 2,000 runs instead of 500 to "
+        "20,000 (peak RSS: 2,000 vs 500 runs), and a 1,000-run resumed sweep instead of 2,000",
     )
     parser.add_argument(
         "--out", type=Path, metavar="FILE", help="where to write the JSON (default: results/bench-<timestamp>.json)"
@@ -151,11 +170,34 @@ def _handle(args: argparse.Namespace, argv: Sequence[str]) -> int:
             f"[yellow]the machine is busy (load {load[0]:.1f} on {cpus} cores): percentiles of real time "
             "and ratios will be noisy; run the bench on a quiet machine for figures to keep[/]"
         )
-    report = asyncio.run(run_bench(plan, measures=args.only or MEASURES, console=console))
+    report = asyncio.run(_interruptible(plan, args.only or MEASURES, console))
     write_report(out, report)
     console.print(render_table(report.rows))
+    if report.interrupted is not None:
+        missing = sum(1 for r in report.rows if r.interrupted)
+        console.print(
+            f"racelab: interrupted by {report.interrupted}: {missing} of {len(report.rows)} rows not measured",
+            highlight=False,
+        )
     console.print(f"JSON: {out}  ·  again: {' '.join(['racelab', *argv])}", highlight=False)
     return report.exit_code
+
+
+async def _interruptible(plan: Plan, measures: Sequence[str], console: Console) -> BenchReport:
+    """The bench, with the first SIGINT or SIGTERM aborting the measure under way (and a second exiting at once)."""
+    interrupt = Interrupt()
+
+    def on_signal(name: str) -> None:
+        if interrupt.signal is None:
+            console.print(
+                f"racelab: {name}: aborting the measure under way; the JSON and the table will hold what was "
+                "measured (again to quit at once)",
+                highlight=False,
+            )
+        interrupt.request(name)
+
+    with signals(on_signal):
+        return await run_bench(plan, measures=measures, console=console, interrupt=interrupt)
 
 
 def _output_path(out: Path | None, now: datetime) -> Path:
@@ -210,7 +252,9 @@ def render_table(rows: Sequence[Row]) -> Table:
         table.add_column(name, justify=justify)  # type: ignore[arg-type]
     table.add_column("how", overflow="fold")
     for row in rows:
-        if row.error:
+        if row.interrupted:
+            result = "[yellow]not measured[/]"
+        elif row.error:
             result = "[yellow]error[/]"
         elif row.passed is None:
             result = "n/a"
@@ -223,14 +267,22 @@ def render_table(rows: Sequence[Row]) -> Table:
 # -- running the measures ------------------------------------------------------------------------------------------
 
 
-async def run_bench(plan: Plan, *, measures: Sequence[str] = MEASURES, console: Console | None = None) -> BenchReport:
+async def run_bench(
+    plan: Plan,
+    *,
+    measures: Sequence[str] = MEASURES,
+    console: Console | None = None,
+    interrupt: Interrupt | None = None,
+) -> BenchReport:
     """Run the chosen measures in order (one at a time: they would disturb each other) and build the rows.
 
-    A measure that fails becomes rows marked `error` with the reason; the others still run.
+    A measure that fails becomes rows marked `error` with the reason; the others still run. Once `interrupt` is
+    requested, the measure under way is aborted and the rest are not run: their rows are marked `interrupted`.
     """
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
     from harness.bench._precision import measure_precision
+    from harness.bench._scale import measure_resume, measure_scale
     from harness.bench._sweeps import first_reproduction, measure_sweep, measure_virtual
     from harness.bench._throughput import measure_throughput
 
@@ -261,7 +313,10 @@ async def run_bench(plan: Plan, *, measures: Sequence[str] = MEASURES, console: 
 
         async def unit(name: str, measure: Callable[[], Awaitable[dict[str, Any]]]) -> dict[str, Any] | None:
             try:
-                found = await measure()
+                found = await (measure() if interrupt is None else interrupt.run(measure()))
+            except Aborted as exc:
+                raw[name] = {"interrupted": exc.signal, "aborted": exc.started}
+                return None
             except Exception as exc:  # one measure failing must not lose the others' figures
                 raw[name] = {"error": f"{type(exc).__name__}: {exc}"}
                 return None
@@ -278,8 +333,12 @@ async def run_bench(plan: Plan, *, measures: Sequence[str] = MEASURES, console: 
                 rows += _precision_rows(await unit(name, lambda: measure_precision(plan, on_step=step)), raw, plan)
             elif name == "sweep":
                 rows += _sweep_rows(await unit(name, lambda: measure_sweep(plan, on_step=step)), raw, plan)
+            elif name == "scale":
+                rows += _scale_rows(await unit(name, lambda: measure_scale(plan, on_step=step)), raw, plan)
             elif name == "virtual":
                 rows += _virtual_rows(await unit(name, lambda: measure_virtual(plan, on_step=step)), raw, plan)
+            elif name == "resume":
+                rows += _resume_rows(await unit(name, lambda: measure_resume(plan, on_step=step)), raw, plan)
             elif name == "repro":
                 for kind in ("A", "B"):
                     key = f"repro.{kind}"
@@ -294,7 +353,13 @@ async def run_bench(plan: Plan, *, measures: Sequence[str] = MEASURES, console: 
         "load_after": _load(),
     }
     return BenchReport(
-        plan=plan, rows=tuple(rows), measures=raw, started=started, seconds=time.perf_counter() - t0, machine=machine
+        plan=plan,
+        rows=tuple(rows),
+        measures=raw,
+        started=started,
+        seconds=time.perf_counter() - t0,
+        machine=machine,
+        interrupted=None if interrupt is None else interrupt.signal,
     )
 
 
@@ -323,11 +388,20 @@ def _load() -> list[float] | None:
 
 
 def _failed(keys: Sequence[str], titles: Sequence[str], raw: dict[str, Any], name: str) -> list[Row]:
+    if "interrupted" in raw.get(name, {}):
+        note = _not_measured(raw[name])
+        return [Row(key, title, None, "", note=note, interrupted=True) for key, title in zip(keys, titles, strict=True)]
     reason = str(raw.get(name, {}).get("error", "failed"))
     return [
         Row(key, title, None, "", note=f"could not measure: {reason}", error=True)
         for key, title in zip(keys, titles, strict=True)
     ]
+
+
+def _not_measured(raw: dict[str, Any]) -> str:
+    if raw.get("aborted"):
+        return f"not measured: aborted by {raw['interrupted']}"
+    return f"not measured: interrupted by {raw['interrupted']} before it began"
 
 
 def _throughput_rows(found: dict[str, Any] | None, raw: dict[str, Any], plan: Plan) -> list[Row]:
@@ -451,11 +525,86 @@ def _virtual_rows(found: dict[str, Any] | None, raw: dict[str, Any], plan: Plan)
     ]
 
 
+def _scale_keys(plan: Plan) -> tuple[list[str], list[str]]:
+    """The scale measure's row keys and titles: skew and wall for each sweep size, then the peak RSS."""
+    keys, titles = [], []
+    for runs in plan.scale_runs:
+        keys += [f"send_skew.{runs}", f"sweep_ideal.{runs}"]
+        titles += [
+            f"send skew p99, real-time sweep of {runs:,} runs",
+            f"  sweep of {runs:,} runs: wall / ideal schedule",
+        ]
+    small, large = plan.rss_runs
+    keys.append("peak_rss")
+    titles.append(f"peak RSS of racelab run: {large:,} runs / {small:,} runs")
+    return keys, titles
+
+
+def _scale_rows(found: dict[str, Any] | None, raw: dict[str, Any], plan: Plan) -> list[Row]:
+    keys, titles = _scale_keys(plan)
+    if found is None:
+        return _failed(keys, titles, raw, "scale")
+    rows = []
+    for i, runs in enumerate(plan.scale_runs):
+        sweep = found["sweeps"][str(runs)]
+        skew = sweep["skew_ms"] or {}
+        rows.append(
+            Row(
+                keys[2 * i],
+                titles[2 * i],
+                skew.get("p99"),
+                "ms",
+                Target("<=", 2.0, "ms"),
+                f"p50 {skew.get('p50') or 0:.2f} ms, max {skew.get('max') or 0:.2f} ms over {skew.get('count', 0):,} "
+                "requests (racelab run, embedded, naive, over-invoice race, profile default)",
+                skew,
+            )
+        )
+        rows.append(
+            Row(
+                keys[2 * i + 1],
+                titles[2 * i + 1],
+                sweep["wall_over_ideal"],
+                "ratio",
+                Target("<=", 3.0, "ratio"),
+                f"wall {sweep['wall_s']:.1f} s (first start to last end); ideal {sweep['ideal_s']:.1f} s (every run "
+                f"in its paced slot, lasting as long as the longest, {sweep['longest_run_s']:.1f} s); whole command "
+                f"{sweep['command_s']:.1f} s",
+                {k: v for k, v in sweep.items() if k != "skew_ms"},
+            )
+        )
+    rss = found["rss"]
+    note = (
+        f"{rss['large_mb']:.0f} MB at {rss['large']:,} runs, {rss['small_mb']:.0f} MB at {rss['small']:,} runs: "
+        "the racelab run process's own peak (getrusage), its simulator child not counted"
+    )
+    rows.append(Row(keys[-1], titles[-1], rss["ratio"], "ratio", Target("<=", 1.5, "ratio"), note, rss))
+    return rows
+
+
+def _resume_rows(found: dict[str, Any] | None, raw: dict[str, Any], plan: Plan) -> list[Row]:
+    runs = 20 * plan.resume_runs_per_offset
+    titles = (f"virtual sweep of {runs:,} runs, SIGINT at half, then --resume: runs that differ from a whole sweep",)
+    if found is None:
+        return _failed(_ROW_KEYS["resume"], titles, raw, "resume")
+    shown = "identical" if found["identical"] else f"differ: {', '.join(found['differing'])}"
+    note = (
+        f"{shown}; SIGINT once {found['cut_at']:,} runs were in runs.jsonl, {found['cut_runs']:,} at its exit "
+        f"({found['cut_exit']}); racelab run --resume took {found['resumed_s']:.1f} s; summary.json "
+        f"{'identical' if found['summary_identical'] else 'differs'}"
+    )
+    details = {k: v for k, v in found.items() if k != "scenario"}
+    target = Target("<=", 0, "runs")
+    return [Row(_ROW_KEYS["resume"][0], titles[0], float(found["differing_count"]), "runs", target, note, details)]
+
+
 def _repro_row(kind: str, found: dict[str, Any] | None, raw: dict[str, Any]) -> Row:
     name = {"A": "over-invoice", "B": "stuck order"}[kind]
     key = f"first_repro.{kind}"
     if found is None:
         title = f"time to first reproduction, failure {kind} ({name})"
+        if "interrupted" in raw:
+            return Row(key, title, None, "s", note=_not_measured(raw), interrupted=True)
         return Row(key, title, None, "s", note=f"could not measure: {raw.get('error', 'failed')}", error=True)
     title = f"time to first reproduction, failure {kind} ({name}): racelab run, {found['runs']} runs"
     walls = ", ".join(f"{r['wall_s']:.1f} s{'' if r['reproduced'] else ' (not reproduced)'}" for r in found["rounds"])

@@ -20,9 +20,9 @@ Imports: stdlib, `harness.bench._common`, `harness.errors`.
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import json
+import os
 import statistics
 import sys
 import tempfile
@@ -32,17 +32,22 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from harness.bench._common import OFFSETS_MS, Plan
+from harness.bench._common import OFFSETS_MS, Plan, run_child
 from harness.errors import HarnessError, InvalidScenario
 
 __all__ = [
     "RunResult",
+    "Timeline",
     "first_reproduction",
     "measure_sweep",
     "measure_virtual",
+    "racelab_argv",
+    "racelab_resume",
     "racelab_run",
     "scenario_text",
+    "timeline",
     "virtual_available",
+    "write_scenario",
 ]
 
 Step = Callable[[str], None]
@@ -96,6 +101,8 @@ class RunResult:
     """When it was spawned, on the monotonic clock (the one a real-time run's `origin_s` and journal use)."""
     results_s: float | None = None
     """From spawning the command to `summary.json` being written (the HTML report, if any, comes after)."""
+    peak_rss_kb: int | None = None
+    """The command's own peak resident set size (its children not included), when asked for."""
 
     def summary(self) -> dict[str, Any]:
         if self.folder is None:
@@ -121,29 +128,81 @@ class RunResult:
                     yield json.loads(line)
 
 
-async def racelab_run(scenario: Path, out: Path, *, seed: int, extra: Sequence[str] = ()) -> RunResult:
-    """Run `racelab run scenario --out out --seed seed [extra]` as a child process and time it.
+_RSS_FILE = "RACELAB_BENCH_RSS_FILE"
+_WITH_RSS = (
+    "import os, resource, runpy\n"
+    "try:\n"
+    "    runpy.run_module('harness.cli', run_name='__main__', alter_sys=True)\n"
+    "finally:\n"
+    f"    with open(os.environ['{_RSS_FILE}'], 'w') as f:\n"
+    "        f.write(str(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss))\n"
+)
+"""`python -m harness.cli` that writes its own peak RSS (kB, `getrusage(RUSAGE_SELF)`: the process alone, not its
+embedded simulator) to a file as it exits: what `/proc/PID/status` would say as VmHWM at its very end."""
+
+
+def racelab_argv(args: Sequence[str], *, rss_file: Path | None = None) -> list[str]:
+    """`racelab ARGS` as a command line for this interpreter (one that records its peak RSS with `rss_file`)."""
+    if rss_file is None:
+        return [sys.executable, "-m", "harness.cli", *args]
+    return [sys.executable, "-c", _WITH_RSS, *args]
+
+
+async def racelab_run(
+    scenario: Path, out: Path, *, seed: int, extra: Sequence[str] = (), rss: bool = False
+) -> RunResult:
+    """Run `racelab run scenario --out out --seed seed [extra]` as a child process and time it (and, with `rss`,
+    record its peak RSS).
 
     Raises:
         InvalidScenario: it exited 2 (bad input: e.g. the profile is not found).
         HarnessError: it exited 3 or otherwise failed without a result folder.
     """
-    argv = [sys.executable, "-m", "harness.cli", "run", str(scenario), "--out", str(out), "--seed", str(seed), *extra]
+    args = ["run", str(scenario), "--out", str(out), "--seed", str(seed), *extra]
+    return await _racelab(args, out, name=scenario.name, rss=rss)
+
+
+async def racelab_resume(folder: Path, out: Path) -> RunResult:
+    """`racelab run --resume FOLDER` as a child process, timed (`out`: the results root FOLDER is in)."""
+    return await _racelab(["run", "--resume", str(folder)], out, name=folder.name, rss=False)
+
+
+async def _racelab(args: Sequence[str], out: Path, *, name: str, rss: bool) -> RunResult:
+    rss_file = out.parent / f".rss-{out.name}" if rss else None
+    env = {**os.environ, _RSS_FILE: str(rss_file)} if rss_file is not None else None
     started, started_wall = time.monotonic(), time.time()
-    proc = await asyncio.create_subprocess_exec(*argv, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)
-    stdout, _ = await proc.communicate()
+    code, stdout, stderr = await run_child(racelab_argv(args, rss_file=rss_file), env=env)
     wall = time.monotonic() - started
-    output = stdout.decode(errors="replace")
-    code = proc.returncode if proc.returncode is not None else -1
+    output = stdout.decode(errors="replace") + stderr.decode(errors="replace")
+    peak = _read_rss(rss_file)
     if code == 2:
-        raise InvalidScenario(f"racelab run {scenario.name} refused its input: {_gist(output)}")
+        raise InvalidScenario(f"racelab run {name} refused its input: {_gist(output)}")
     latest = out / "latest"
     folder = latest.resolve() if latest.exists() else None
     if code not in (0, 1) or folder is None:
-        raise HarnessError(f"racelab run {scenario.name} failed (exit {code}): {_gist(output)}")
+        raise HarnessError(f"racelab run {name} failed (exit {code}): {_gist(output)}")
     summary = folder / "summary.json"
     results_s = summary.stat().st_mtime - started_wall if summary.exists() else None
-    return RunResult(exit_code=code, wall_s=wall, folder=folder, output=output, started=started, results_s=results_s)
+    return RunResult(
+        exit_code=code,
+        wall_s=wall,
+        folder=folder,
+        output=output,
+        started=started,
+        results_s=results_s,
+        peak_rss_kb=peak,
+    )
+
+
+def _read_rss(path: Path | None) -> int | None:
+    if path is None:
+        return None
+    try:
+        return int(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    finally:
+        path.unlink(missing_ok=True)
 
 
 def _gist(output: str) -> str:
@@ -155,7 +214,7 @@ def _gist(output: str) -> str:
     return text if len(text) <= 400 else text[:397] + "..."
 
 
-def _write(workdir: Path, kind: str, profile: str, runs: int) -> tuple[Path, str]:
+def write_scenario(workdir: Path, kind: str, profile: str, runs: int) -> tuple[Path, str]:
     text = scenario_text(kind, profile=profile, runs=runs)
     path = workdir / f"bench-{kind.lower()}-{profile}-{runs}.yaml"
     path.write_text(text, encoding="utf-8")
@@ -163,7 +222,7 @@ def _write(workdir: Path, kind: str, profile: str, runs: int) -> tuple[Path, str
 
 
 @dataclass(frozen=True, slots=True)
-class _Timeline:
+class Timeline:
     """A real-time result's runs on the monotonic clock."""
 
     durations: list[float]
@@ -174,7 +233,7 @@ class _Timeline:
     """When the first run judged `invalid` had ended (None if none was)."""
 
 
-def _timeline(result: RunResult) -> _Timeline:
+def timeline(result: RunResult) -> Timeline:
     durations, starts, ends, violating = [], [], [], []
     for run in result.runs():
         origin = float(run["origin_s"])
@@ -188,7 +247,7 @@ def _timeline(result: RunResult) -> _Timeline:
             violating.append(end)
     if not durations:
         raise HarnessError("the sweep wrote no runs")
-    return _Timeline(durations, min(starts), max(ends), min(violating, default=None))
+    return Timeline(durations, min(starts), max(ends), min(violating, default=None))
 
 
 async def measure_sweep(plan: Plan, *, on_step: Step | None = None) -> dict[str, Any]:
@@ -200,12 +259,12 @@ async def measure_sweep(plan: Plan, *, on_step: Step | None = None) -> dict[str,
     """
     with tempfile.TemporaryDirectory(prefix="racelab-bench-") as work:
         workdir = Path(work)
-        path, text = _write(workdir, "sweep", "default", plan.sweep_runs_per_offset)
+        path, text = write_scenario(workdir, "sweep", "default", plan.sweep_runs_per_offset)
         if on_step is not None:
             on_step(f"sweep · racelab run, {20 * plan.sweep_runs_per_offset} runs in real time")
         result = await racelab_run(path, workdir / "results", seed=plan.seed)
         summary = result.summary()
-        line = _timeline(result)
+        line = timeline(result)
     longest = max(line.durations)
     wall = line.last_end - line.first_start
     return {
@@ -223,16 +282,7 @@ async def measure_sweep(plan: Plan, *, on_step: Step | None = None) -> dict[str,
 
 async def virtual_available() -> bool:
     """True when `racelab run` offers `--mode virtual` (being built while this bench was written)."""
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "harness.cli",
-        "run",
-        "--help",
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.DEVNULL,
-    )
-    out, _ = await proc.communicate()
+    _, out, _ = await run_child(racelab_argv(["run", "--help"]))
     return b"virtual" in out
 
 
@@ -269,7 +319,7 @@ async def measure_virtual(plan: Plan, *, on_step: Step | None = None) -> dict[st
     runs = plan.virtual_runs_per_offset
     with tempfile.TemporaryDirectory(prefix="racelab-bench-") as work:
         workdir = Path(work)
-        path, text = _write(workdir, "sweep", plan.virtual_profile, runs)
+        path, text = write_scenario(workdir, "sweep", plan.virtual_profile, runs)
         if on_step is not None:
             on_step(f"virtual vs real · {20 * runs} runs, profile {plan.virtual_profile}, real time")
         real = await racelab_run(path, workdir / "real", seed=plan.seed)
@@ -326,14 +376,14 @@ async def first_reproduction(plan: Plan, kind: str, *, on_step: Step | None = No
     rounds = []
     with tempfile.TemporaryDirectory(prefix="racelab-bench-") as work:
         workdir = Path(work)
-        path, text = _write(workdir, kind, "default", 1)
+        path, text = write_scenario(workdir, kind, "default", 1)
         for r in range(plan.repro_rounds):
             if on_step is not None:
                 on_step(f"time to first reproduction · failure {kind} · round {r + 1}/{plan.repro_rounds}")
             # A new seed per round: each round is a fresh first try, not a replay of the previous one.
             result = await racelab_run(path, workdir / f"r{r}", seed=plan.seed + r)
             summary = result.summary()
-            line = _timeline(result)
+            line = timeline(result)
             first = line.first_violation_end
             rounds.append(
                 {

@@ -33,7 +33,7 @@ from typing import Any
 
 import aiohttp
 
-from harness.bench._common import Plan, child_env, cores, open_process_server, pinned, simulator_argv
+from harness.bench._common import Plan, child_env, cores, open_process_server, pinned, run_child, simulator_argv
 from harness.errors import HarnessError
 
 __all__ = ["BARE_SERVER", "measure_throughput"]
@@ -163,13 +163,10 @@ class _Client:
                 str(plan.throughput_orders),
                 prefix,
             ]
-        proc = await asyncio.create_subprocess_exec(
-            *argv, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE
-        )
-        out, err = await proc.communicate()
+        code, out, err = await run_child(argv)  # aborted (the bench interrupted), the client is stopped
         text = out.decode(errors="replace")
-        if proc.returncode != 0:
-            raise HarnessError(f"the load client failed (exit {proc.returncode}): {err.decode(errors='replace')}")
+        if code != 0:
+            raise HarnessError(f"the load client failed (exit {code}): {err.decode(errors='replace')}")
         return _parse_wrk(text, base) if self.wrk else _parse_py(text, base)
 
 

@@ -24,8 +24,10 @@ def add_command(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
         "scenario's window, and a fixed delay for every latency of the profile drawn within the profile's ranges. "
         "Each runs in virtual time. On a violation hypothesis shrinks it to a minimal schedule, which is written "
         "as a scenario file that reproduces it with `racelab run FILE`. When nothing is found it says how many "
-        "schedules it tried.",
+        "schedules it tried. Ctrl-C stops the search and writes the smallest violation found so far.",
         epilog=EXIT_CODES.format(ok="nothing found within the budget", not_ok="a violation found and written")
+        + " Interrupted: 130 (SIGINT, Ctrl-C) or 143 (SIGTERM), the smallest violation found so far, if any, "
+        "written to --out (a second signal quits at once)."
         + " Example: racelab explore scenarios/over-invoice.yaml --integration naive --out minimal.yaml",
     )
     explore.add_argument(

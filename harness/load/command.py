@@ -2,8 +2,11 @@
 
 Owns the command: its parser (racelab's options before or after PROFILE; the rest is locust's and passed on), the
 defaults it adds to locust's arguments, the embedded simulator when no `--host` is given, the locust child with its
-CSV and HTML reports in `results/<timestamp>-load-<profile>/`, a progress line read from locust's CSV history, and
-the summary printed from the verdict the profile wrote (`summary.json`).
+CSV and HTML reports in `results/<timestamp>-load-<profile>/`, a progress line read from locust's CSV history, the
+summary printed from the verdict the profile wrote (`summary.json`), and interruptions: the first SIGINT or SIGTERM
+stops locust as its own Ctrl-C does (it writes its CSVs, its HTML report and the verdict on its way out; killed after
+`LOCUST_GRACE_S`), the summary is marked `interrupted` and never passes, and the command exits 130 (SIGINT) or 143
+(SIGTERM); a second signal kills locust and the simulator and exits at once.
 
 Imports: stdlib, `harness.errors`, `harness.resources`, `harness.load.options`, `harness.load.thresholds` and the
 plan (`harness.load.plan`) at module level; `asyncio`, rich, `harness.drive.embedded` and `harness.output.folder`
@@ -15,13 +18,18 @@ from __future__ import annotations
 
 import argparse
 import ast
+import contextlib
 import csv
 import json
+import os
 import re
 import shlex
+import signal
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -32,13 +40,19 @@ from harness.load.plan import STRATEGIES, LoadPlan
 from harness.load.thresholds import thresholds_from
 from harness.resources import builtin_root
 
-__all__ = ["add_command", "profile_scenario", "read_stats_csv", "split_load_argv"]
+__all__ = ["LOCUST_GRACE_S", "add_command", "profile_scenario", "read_stats_csv", "split_load_argv"]
 
 _ROOT = builtin_root()
 """Where racelab's own `scenarios/load/` is (the checkout, or the installed package's copy): the fallback of a
 profile name, after the working directory."""
 
 _PROFILES = Path("scenarios/load")
+
+LOCUST_GRACE_S = 30.0
+"""After the first signal: how long locust may take to write its reports and quit before its process group is
+killed (it waits a second for its last CSV write, then renders report.html)."""
+
+_SIGNALS = ("SIGINT", "SIGTERM")
 
 
 def add_command(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -59,8 +73,10 @@ def add_command(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
         "passed on (-u, -r, -t, --master, --expect-workers, user class names such as WorkaroundUser, ...). "
         "Defaults added when not given: --headless -u 10 -r 10, and -t 30s without --iterations.",
         epilog="exit codes: 0 every threshold held · 1 a threshold failed · 2 bad input (profile, scenario, option) "
-        "· 3 harness or locust error. Example: racelab load race -u 50 -t 1m --max-violations "
-        "'naive=inf,workaround=0' --max-p95 'POST /api/orders/pvt/document/[id]/invoices=500'",
+        "· 3 harness or locust error · 130 interrupted by SIGINT (Ctrl-C), 143 by SIGTERM: locust was stopped, its "
+        "reports and the verdict so far are in the results folder (a second signal quits at once). Example: "
+        "racelab load race -u 50 -t 1m --max-violations 'naive=inf,workaround=0' "
+        "--max-p95 'POST /api/orders/pvt/document/[id]/invoices=500'",
     )
     _own_arguments(parser)
     parser.add_argument("profile", metavar="PROFILE", help="a locustfile: a name in scenarios/load/ (race) or a path")
@@ -166,6 +182,104 @@ def _handle(args: argparse.Namespace, argv: Sequence[str]) -> int:
     return asyncio.run(_run(options, extra, list(argv)))
 
 
+@dataclass(slots=True)
+class _Interrupt:
+    """The first SIGINT or SIGTERM, and the locust child it stops: locust gets a SIGINT (its own Ctrl-C, after which
+    it writes its CSVs, report.html and the verdict; a SIGTERM would skip the HTML report) and `LOCUST_GRACE_S` to
+    quit, then its process group is killed. A second signal kills locust's group and the simulator and exits at once.
+    """
+
+    console: Any
+    folder: Path
+    signal: str | None = None
+    locust: Any = None
+    """The locust child (`asyncio.subprocess.Process`) once it runs; it leads a process group of its own."""
+    started: float | None = None
+    after_s: float | None = None
+    """Seconds of load before the signal (None: it came before locust started)."""
+
+    @property
+    def exit_code(self) -> int:
+        assert self.signal is not None
+        return 128 + int(signal.Signals[self.signal])
+
+    def attach(self, proc: Any) -> None:
+        """Locust is running (a signal that came while it was being started stops it now)."""
+        self.locust, self.started = proc, time.monotonic()
+        if self.signal is not None:
+            self.after_s = 0.0
+            self._stop_locust()
+
+    def on_signal(self, name: str) -> None:
+        from rich.markup import escape
+
+        if self.signal is not None:
+            self._quit_at_once(name)
+        self.signal = name
+        if self.locust is None:
+            self.console.print(f"racelab: {name}: stopping before locust starts", highlight=False)
+            return
+        self.after_s = time.monotonic() - (self.started or time.monotonic())
+        self.console.print(
+            escape(
+                f"racelab: {name}: stopping locust; it writes its reports into {self.folder} (up to "
+                f"{LOCUST_GRACE_S:g} s; again to quit at once)"
+            ),
+            highlight=False,
+        )
+        self._stop_locust()
+
+    def _stop_locust(self) -> None:
+        import asyncio
+
+        proc = self.locust
+        if proc is None or proc.returncode is not None:
+            return
+        try:
+            proc.send_signal(signal.SIGINT)
+        except ProcessLookupError:
+            return
+        asyncio.get_running_loop().call_later(LOCUST_GRACE_S, self._kill_locust)
+
+    def _kill_locust(self) -> None:
+        proc = self.locust
+        if proc is not None and proc.returncode is None:  # not reaped yet: its pid is still its group's id
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(proc.pid, signal.SIGKILL)
+
+    def _quit_at_once(self, name: str) -> None:
+        from harness.drive.embedded import kill_children
+
+        self._kill_locust()
+        kill_children()  # the embedded simulator
+        print(
+            f"racelab: second {name}: locust and the simulator killed; what locust wrote so far is in {self.folder}",
+            file=sys.stderr,
+            flush=True,
+        )
+        sys.stdout.flush()
+        os._exit(128 + int(signal.Signals[name]))
+
+
+@contextmanager
+def _signals(on_signal: Callable[[str], None]) -> Iterator[None]:
+    """`on_signal(name)` on SIGINT and SIGTERM while the block runs (in the event loop: the block's own thread)."""
+    import asyncio
+
+    loop = asyncio.get_running_loop()
+    installed = []
+    for name in _SIGNALS:
+        signum = getattr(signal, name)
+        with contextlib.suppress(NotImplementedError, RuntimeError):  # not the main thread, or not on this platform
+            loop.add_signal_handler(signum, on_signal, name)
+            installed.append(signum)
+    try:
+        yield
+    finally:
+        for signum in installed:
+            loop.remove_signal_handler(signum)
+
+
 async def _run(args: argparse.Namespace, extra: list[str], argv: list[str]) -> int:
     from rich.console import Console
     from rich.markup import escape
@@ -207,29 +321,45 @@ async def _run(args: argparse.Namespace, extra: list[str], argv: list[str]) -> i
     console.print(
         escape(f"racelab load: {profile} · scenario {plan.scenario.name} · results {folder}"), highlight=False
     )
-    if _flag_given(extra, "-H", "--host"):
-        code = await _run_locust(locust_args, folder, console, run_s)
-    else:
-        sim_profile = args.sim_profile or plan.scenario.profile
-        overrides = {**plan.scenario.simulator, "seed": args.seed}
-        async with open_embedded(sim_profile, overrides=overrides) as url:
-            console.print(f"embedded simulator {url} · profile {sim_profile}", highlight=False)
-            code = await _run_locust([*locust_args, "--host", url], folder, console, run_s)
-    return _summarise(console, folder, report, code, command)
+    interrupt = _Interrupt(console=console, folder=folder)
+    with _signals(interrupt.on_signal):
+        if _flag_given(extra, "-H", "--host"):
+            code = await _run_locust(locust_args, folder, console, run_s, interrupt)
+        else:
+            sim_profile = args.sim_profile or plan.scenario.profile
+            overrides = {**plan.scenario.simulator, "seed": args.seed}
+            async with open_embedded(sim_profile, overrides=overrides) as url:
+                console.print(f"embedded simulator {url} · profile {sim_profile}", highlight=False)
+                code = await _run_locust([*locust_args, "--host", url], folder, console, run_s, interrupt)
+    return _summarise(console, folder, report, code, command, interrupt, scenario=plan.scenario.name)
 
 
-async def _run_locust(locust_args: list[str], folder: Path, console: Any, run_s: float | None) -> int:
+async def _run_locust(
+    locust_args: list[str], folder: Path, console: Any, run_s: float | None, interrupt: _Interrupt
+) -> int | None:
+    """Run locust to its end (or until the interruption stops it); its exit code, None if it never started."""
     import asyncio
 
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
     from harness.drive.embedded import stop_process
 
+    if interrupt.signal is not None:
+        return None
     log = folder / "locust.log"
     with log.open("wb") as out:
+        # A session of its own: Ctrl-C in a terminal reaches racelab only, which stops locust once (a second SIGINT
+        # would cut locust's report writing short) and can kill locust's group (its --processes children too).
         proc = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "locust", *locust_args, stdout=out, stderr=asyncio.subprocess.STDOUT
+            sys.executable,
+            "-m",
+            "locust",
+            *locust_args,
+            stdout=out,
+            stderr=asyncio.subprocess.STDOUT,
+            start_new_session=True,
         )
+        interrupt.attach(proc)
         progress = Progress(
             TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn(), console=console, transient=True
         )
@@ -242,13 +372,13 @@ async def _run_locust(locust_args: list[str], folder: Path, console: Any, run_s:
                         return await asyncio.wait_for(proc.wait(), 0.5)
                     except TimeoutError:
                         pass
-                    progress.update(
-                        task,
-                        completed=time.monotonic() - started,
-                        description=_progress_line(folder / "locust_stats_history.csv"),
-                    )
+                    description = _progress_line(folder / "locust_stats_history.csv")
+                    if interrupt.signal is not None:
+                        description = f"stopping locust ({interrupt.signal}) · {description}"
+                    progress.update(task, completed=time.monotonic() - started, description=description)
         finally:
-            await stop_process(proc, grace_s=30)  # interrupted: let locust write its reports, then make sure it is gone
+            # An error here: let locust write its reports, then make sure it is gone.
+            await stop_process(proc, grace_s=30)
 
 
 def _progress_line(history: Path) -> str:
@@ -272,20 +402,41 @@ def read_stats_csv(path: Path) -> list[dict[str, str]]:
         return list(csv.DictReader(f))
 
 
-def _summarise(console: Any, folder: Path, report: Path, locust_code: int, command: Sequence[str]) -> int:
+def _summarise(
+    console: Any,
+    folder: Path,
+    report: Path,
+    locust_code: int | None,
+    command: Sequence[str],
+    interrupt: _Interrupt,
+    *,
+    scenario: str,
+) -> int:
     from rich.markup import escape
     from rich.table import Table
 
     if not report.is_file():
-        log = (folder / "locust.log").read_text(errors="replace").strip().splitlines()[-15:]
-        console.print("\n".join(log), highlight=False, markup=False)
+        if locust_code is not None:
+            log = (folder / "locust.log").read_text(errors="replace").strip().splitlines()[-15:]
+            console.print("\n".join(log), highlight=False, markup=False)
+        if interrupt.signal is not None:
+            _write_json(report, _interrupted({"passed": False, "scenario": scenario}, interrupt, locust_code, command))
+            said = "before locust started" if locust_code is None else f"and locust ended (exit {locust_code})"
+            console.print(
+                escape(f"racelab: interrupted by {interrupt.signal} {said} without a verdict; results: {folder}"),
+                highlight=False,
+            )
+            return interrupt.exit_code
         console.print(f"[red]locust ended (exit {locust_code}) without a verdict[/]; log: {folder / 'locust.log'}")
         if locust_code == 2:
             return 2
         raise HarnessError(f"locust ended (exit {locust_code}) without a verdict; see {folder / 'locust.log'}")
     verdict = json.loads(report.read_text())
-    verdict["command"] = shlex.join(command)
-    report.write_text(json.dumps(verdict, indent=2) + "\n")
+    if interrupt.signal is not None:
+        verdict = _interrupted(verdict, interrupt, locust_code, command)
+    else:
+        verdict["command"] = shlex.join(command)
+    _write_json(report, verdict)
     stats_path = folder / "locust_stats.csv"
     if stats_path.is_file():
         table = Table(title="requests", title_justify="left")
@@ -325,10 +476,50 @@ def _summarise(console: Any, folder: Path, report: Path, locust_code: int, comma
             highlight=False,
         )
     for result in verdict.get("thresholds") or ():
-        mark = "[green]PASS[/]" if result["passed"] else "[red]FAIL[/]"
+        if not result["passed"]:
+            mark = "[red]FAIL[/]"
+        else:
+            mark = "[yellow]HELD SO FAR[/]" if result.get("partial") else "[green]PASS[/]"
         console.print(f"{mark} {escape(result['threshold'])}: {escape(result['reason'])}", highlight=False)
+    if interrupt.signal is not None:
+        after = "" if interrupt.after_s is None else f" after {interrupt.after_s:.0f} s of load"
+        console.print(
+            f"[yellow]INTERRUPTED[/] by {interrupt.signal}{after}: locust was stopped; the thresholds above judge "
+            "the runs so far, and an interrupted load test never passes",
+            highlight=False,
+        )
     console.print(
         escape(f"results: {folder} (report.html, locust_stats.csv, summary.json)  ·  again: {shlex.join(command)}"),
         highlight=False,
     )
+    if interrupt.signal is not None:
+        return interrupt.exit_code
     return 0 if verdict.get("passed") else 1
+
+
+def _interrupted(
+    verdict: dict[str, Any], interrupt: _Interrupt, locust_code: int | None, command: Sequence[str]
+) -> dict[str, Any]:
+    """The verdict of an interrupted load test: never passed; a threshold that held is marked `partial` (it held
+    for the runs so far, which decides nothing), one that failed still failed. The keys of an uninterrupted verdict
+    keep their order; `interrupted` comes before `command`."""
+    thresholds = [
+        {**result, "partial": True} if result.get("passed") else result for result in verdict.get("thresholds") or ()
+    ]
+    marked = {**verdict, "passed": False}
+    if "thresholds" in verdict:
+        marked["thresholds"] = thresholds
+    marked["interrupted"] = {
+        "signal": interrupt.signal,
+        "after_s": None if interrupt.after_s is None else round(interrupt.after_s, 1),
+        "locust_exit": locust_code,
+    }
+    marked["command"] = shlex.join(command)
+    return marked
+
+
+def _write_json(path: Path, value: dict[str, Any]) -> None:
+    """Write `value` to `path` whole or not at all (a temporary file beside it, then a rename)."""
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(json.dumps(value, indent=2) + "\n")
+    os.replace(tmp, path)

@@ -9,6 +9,10 @@ values are whole milliseconds. Hypothesis generates schedules, each runs in its 
 offsets, smaller delays. The minimal schedule is written as a scenario whose profile overrides pin every latency
 to the chosen fixed value, so `racelab run FILE` meets the same schedule (exactly with `--mode virtual`).
 
+Interrupted (the first SIGINT or SIGTERM), the search stops at the next schedule; the smallest violating schedule
+found so far, if any, is written as it would have been at the end (it may not be fully shrunk), and the command
+exits 130 (SIGINT) or 143 (SIGTERM). A second signal exits at once (the file is written whole or not at all).
+
 Imports: stdlib, hypothesis, yaml, `simulator` (the profile's distributions), `harness.*`.
 """
 
@@ -17,9 +21,12 @@ from __future__ import annotations
 import argparse
 import copy
 import math
+import os
 import random
+import signal
 import sys
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -137,6 +144,14 @@ class Found:
     violations: int = 0
     """How many of them violated an invariant."""
     checkers: tuple[str, ...] = field(default=())
+    stopped: bool = False
+    """The search was interrupted: `schedule` is the smallest violation found until then (perhaps not fully
+    shrunk), or None if none was."""
+
+
+class _Stopped(BaseException):
+    """Raised from the property when the search is asked to stop: a BaseException, so hypothesis neither records it
+    as a failure of the property nor shrinks it (as with KeyboardInterrupt), and `find` ends at once."""
 
 
 def _delays(config: Mapping[str, Any], path: tuple[str, ...] = ()) -> Iterator[tuple[tuple[str, ...], Any]]:
@@ -207,6 +222,7 @@ def explore(
     settle_timeout_s: float = 30.0,
     margin_ms: int = 0,
     on_try: Callable[[int, bool], None] | None = None,
+    stop: Callable[[], bool] | None = None,
 ) -> Found:
     """Search `space` for a schedule that violates an invariant; shrink the first found.
 
@@ -219,6 +235,8 @@ def explore(
             later. Shrinking pushes a schedule to the edge of the race window, where the jitter of a real-time run
             could hide it; the margin keeps the written schedule that far inside the window.
         on_try: Called after every schedule with the count so far and whether it violated.
+        stop: Asked before every schedule run; True ends the search there (`Found.stopped`), with the smallest
+            violation found so far.
     """
     from hypothesis import HealthCheck, Phase, find, settings
     from hypothesis.errors import NoSuchExample
@@ -227,12 +245,16 @@ def explore(
     state = {"tried": 0, "violations": 0}
     last: dict[Schedule, RunOutcome] = {}  # the latest violation only: the minimal one is usually the last
 
+    def run(schedule: Schedule) -> RunOutcome:
+        if stop is not None and stop():
+            raise _Stopped
+        return run_schedule(space, schedule, settle_timeout_s=settle_timeout_s)
+
     def violates(schedule: Schedule) -> bool:
-        outcome = run_schedule(space, schedule, settle_timeout_s=settle_timeout_s)
+        outcome = run(schedule)
         state["tried"] += 1
         bad = outcome.verdict is Verdict.INVALID and all(
-            run_schedule(space, moved, settle_timeout_s=settle_timeout_s).verdict is Verdict.INVALID
-            for moved in schedule.nudged(margin_ms)
+            run(moved).verdict is Verdict.INVALID for moved in schedule.nudged(margin_ms)
         )
         if bad:
             state["violations"] += 1
@@ -253,9 +275,17 @@ def explore(
         minimal = find(strategy, violates, settings=search, random=random.Random(seed))
     except NoSuchExample:
         return Found(schedule=None, outcome=None, tried=state["tried"])
+    except _Stopped:
+        if not last:
+            return Found(schedule=None, outcome=None, tried=state["tried"], stopped=True)
+        [(best, outcome)] = last.items()
+        return Found(best, outcome, state["tried"], state["violations"], _broken(outcome), stopped=True)
     outcome = last.get(minimal) or run_schedule(space, minimal, settle_timeout_s=settle_timeout_s)
-    broken = tuple(r.checker for r in outcome.results if r.verdict is Verdict.INVALID)
-    return Found(minimal, outcome, state["tried"], state["violations"], broken)
+    return Found(minimal, outcome, state["tried"], state["violations"], _broken(outcome))
+
+
+def _broken(outcome: RunOutcome) -> tuple[str, ...]:
+    return tuple(r.checker for r in outcome.results if r.verdict is Verdict.INVALID)
 
 
 def run_schedule(space: Space, schedule: Schedule, *, settle_timeout_s: float = 30.0) -> RunOutcome:
@@ -281,9 +311,15 @@ def write_minimal(space: Space, found: Found, out: Path, *, command: str) -> dic
         if keep
     ]
     explanation = " ".join(r.explanation for r in found.outcome.results if r.verdict is Verdict.INVALID)
+    how = (
+        f"The smallest schedule found by `{command}` before it was interrupted, after {found.tried} schedules "
+        "(perhaps not fully shrunk)"
+        if found.stopped
+        else f"A minimal schedule found by `{command}` after {found.tried} schedules"
+    )
     document = {
         "name": f"{scenario.name}-minimal",
-        "summary": f"A minimal schedule found by `{command}` after {found.tried} schedules: {explanation}",
+        "summary": f"{how}: {explanation}",
         "profile": _profile_reference(scenario, out),
         "simulator": overrides,
         "order": dict(scenario.order),
@@ -300,11 +336,13 @@ def write_minimal(space: Space, found: Found, out: Path, *, command: str) -> dic
         "# schedule (exactly with --mode virtual). Once the integration is fixed, change the gate to\n"
         f"# `{{{space.integration}: {{violations: 0}}}}` and keep this file as a regression test.\n"
     )
+    if found.stopped:
+        header += "# The search was interrupted while it shrank this schedule: a smaller one may exist.\n"
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(
-        header + yaml.safe_dump(document, sort_keys=False, allow_unicode=True, width=116, default_flow_style=None),
-        encoding="utf-8",
-    )
+    text = header + yaml.safe_dump(document, sort_keys=False, allow_unicode=True, width=116, default_flow_style=None)
+    tmp = out.with_name(f".{out.name}.tmp")  # whole or not at all: a second Ctrl-C may end the process anywhere
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, out)
     return document
 
 
@@ -321,10 +359,45 @@ def _profile_reference(scenario: Scenario, out: Path) -> str:
         return str(source)
 
 
+class _Interrupt:
+    """The first SIGINT or SIGTERM asks the search to stop (`requested`, read before every schedule); a second one
+    exits at once. Python signal handlers: the search runs synchronously in the main thread."""
+
+    __slots__ = ("signal",)
+
+    def __init__(self) -> None:
+        self.signal: str | None = None
+
+    def requested(self) -> bool:
+        return self.signal is not None
+
+    @property
+    def exit_code(self) -> int:
+        assert self.signal is not None
+        return 128 + int(signal.Signals[self.signal])
+
+    def _on_signal(self, signum: int, _frame: object) -> None:
+        name = signal.Signals(signum).name
+        if self.signal is not None:
+            print(f"racelab: second {name}: quitting at once; nothing more is written", file=sys.stderr, flush=True)
+            sys.stdout.flush()
+            os._exit(128 + signum)
+        self.signal = name
+
+    @contextmanager
+    def installed(self) -> Iterator[_Interrupt]:
+        """Handle SIGINT and SIGTERM in the block; the previous handlers are back after it."""
+        before = {signum: signal.signal(signum, self._on_signal) for signum in (signal.SIGINT, signal.SIGTERM)}
+        try:
+            yield self
+        finally:
+            for signum, handler in before.items():
+                signal.signal(signum, handler)
+
+
 def explore_main(args: argparse.Namespace) -> int:
-    """The `racelab explore` command (see `harness.virtual_cli`)."""
+    """The `racelab explore` command (see `harness.cli.explore`)."""
     from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     if args.budget < 1:
         raise InvalidScenario(f"--budget must be at least 1, got {args.budget}")
@@ -335,39 +408,73 @@ def explore_main(args: argparse.Namespace) -> int:
     scenario = load_scenario(args.scenario)
     integration = args.integration or scenario.integrations[0]
     space = Space.of(scenario, integration, args.seed)
-    console = Console(stderr=True)
     out = Console() if sys.stdout.isatty() else Console(width=160)
-    out.print(
-        f"exploring {scenario.name} · {integration} · {len(space.windows)} steps · {len(space.latencies)} latencies "
-        f"· budget {args.budget} schedules · seed {args.seed}",
-        highlight=False,
-    )
+    with _Interrupt().installed() as interrupt:  # through the writing too: a first signal then only sets the exit code
+        found = _search(space, args, out, interrupt)
+        code = _report(out, args, space, found, interrupted_by=interrupt.signal)
+    if interrupt.signal is None:
+        return code
+    if not found.stopped:
+        out.print(f"racelab: {interrupt.signal} as the search ended: the result above is complete", highlight=False)
+    return interrupt.exit_code
+
+
+def _search(space: Space, args: argparse.Namespace, out: Any, interrupt: _Interrupt) -> Found:
+    """`explore()` with a progress bar on stderr, and a line on `out` when a first violation is found."""
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
     progress = Progress(
         TextColumn("{task.description}"),
         BarColumn(),
         MofNCompleteColumn(),
         TimeElapsedColumn(),
-        console=console,
+        console=Console(stderr=True),
         transient=True,
     )
     with progress:
+        out.print(  # once the signals are handled: a test (or a user) may interrupt as soon as it reads this
+            f"exploring {space.scenario.name} · {space.integration} · {len(space.windows)} steps · "
+            f"{len(space.latencies)} latencies · budget {args.budget} schedules · seed {args.seed}",
+            highlight=False,
+        )
         task = progress.add_task("searching", total=args.budget)
+        shrinking = False
 
         def on_try(tried: int, bad: bool) -> None:
-            if bad:
+            nonlocal shrinking
+            if bad and not shrinking:
+                shrinking = True
                 progress.update(task, description="shrinking", total=None)
+                out.print(
+                    f"found a violation after {tried} schedules; shrinking it (Ctrl-C writes the smallest so far)",
+                    highlight=False,
+                )
             progress.update(task, completed=tried)
 
-        found = explore(
+        return explore(
             space,
             budget=args.budget,
             seed=args.seed,
             settle_timeout_s=args.settle_timeout,
             margin_ms=args.margin,
             on_try=on_try,
+            stop=interrupt.requested,
         )
+
+
+def _report(out: Any, args: argparse.Namespace, space: Space, found: Found, *, interrupted_by: str | None) -> int:
+    """Say what the search found, write it to `--out`; 0 nothing found, 1 a violation written."""
+    scenario, integration = space.scenario, space.integration
     if found.schedule is None:
-        out.print(f"no violation in {found.tried} schedules of {scenario.name} for {integration}", highlight=False)
+        if found.stopped:
+            out.print(
+                f"racelab: interrupted by {interrupted_by} after {found.tried} schedules of {scenario.name} for "
+                f"{integration}: no violation found yet; nothing written to {args.out}",
+                highlight=False,
+            )
+        else:
+            out.print(f"no violation in {found.tried} schedules of {scenario.name} for {integration}", highlight=False)
         return 0
     command = (
         f"racelab explore {args.scenario} --integration {integration} --budget {args.budget} --seed {args.seed} "
@@ -375,9 +482,10 @@ def explore_main(args: argparse.Namespace) -> int:
     )
     write_minimal(space, found, args.out, command=command)
     assert found.outcome is not None
+    shrunk = "the smallest so far, the search interrupted while shrinking" if found.stopped else "shrunk to"
     out.print(
         f"[red]violation[/]: {', '.join(found.checkers)} after {found.tried} schedules "
-        f"({found.violations} violating); shrunk to:",
+        f"({found.violations} violating); {shrunk}:",
         highlight=False,
     )
     for keep, at, step in zip(found.schedule.keep, found.schedule.offsets, space.template.steps, strict=True):
@@ -393,4 +501,10 @@ def explore_main(args: argparse.Namespace) -> int:
         if r.verdict is Verdict.INVALID:
             out.print(f"  {r.checker}: {r.explanation}", highlight=False)
     out.print(f"written to {args.out} · reproduce with: racelab run {args.out} --mode virtual", highlight=False)
+    if found.stopped:
+        out.print(
+            f"racelab: interrupted by {interrupted_by} while shrinking: {args.out} holds the smallest violation found "
+            "so far",
+            highlight=False,
+        )
     return 1

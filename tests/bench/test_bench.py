@@ -5,7 +5,10 @@
   JSON holds every row, and the exit code says miss / error / pass;
 - with a tiny plan, every measure runs end to end against real simulators and `racelab run` children and yields
   a number for every row (slow: it starts a dozen processes);
-- the command refuses bad input with exit code 2 before anything runs.
+- the command refuses bad input with exit code 2 before anything runs;
+- interrupted (a real SIGINT or SIGTERM to a real `racelab bench`), it aborts the measure under way and stops its
+  children, writes the JSON and the table with the rows not measured marked so, and exits 130 or 143; a second
+  signal exits at once. In process: a measure aborted by the interruption stops the child it started.
 """
 
 from __future__ import annotations
@@ -13,6 +16,8 @@ from __future__ import annotations
 import asyncio
 import io
 import json
+import signal
+import sys
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -23,9 +28,12 @@ from rich.console import Console
 from harness.bench import (
     MEASURES,
     BenchReport,
+    Interrupt,
     Plan,
     _precision_rows,
     _repro_row,
+    _resume_rows,
+    _scale_rows,
     _sweep_rows,
     _throughput_rows,
     _virtual_rows,
@@ -37,9 +45,12 @@ from harness.bench import (
 from harness.bench import _output_path as output_path
 from harness.bench._common import TIMES, Row, Target
 from harness.bench._precision import delay_stream
+from harness.bench._scale import ideal_schedule_s
 from harness.cli import main
 from simulator.contract import Uniform
 from simulator.timing import RngStreams
+from tests.support.cli import ROOT
+from tests.support.signals import Command, still_running, wait_until
 
 TINY = replace(
     Plan.quick(),
@@ -57,6 +68,9 @@ TINY = replace(
     virtual_runs_per_offset=1,
     virtual_profile="default",
     repro_rounds=1,
+    scale_runs=(20, 40),
+    rss_runs=(20, 40),
+    resume_runs_per_offset=10,
 )
 
 
@@ -144,6 +158,136 @@ def test_rows_judge_each_figure_against_its_target() -> None:
     assert "wrk died" in failed[0].note
 
 
+def _scale(p99: float, wall_over_ideal: float, rss_ratio: float) -> dict[str, Any]:
+    sweep = {
+        "runs": 500,
+        "skew_ms": {"count": 1000, "p50": 0.2, "p99": p99, "max": 9.0},
+        "wall_s": 4.0,
+        "longest_run_s": 1.3,
+        "ideal_s": 4.0 / wall_over_ideal,
+        "wall_over_ideal": wall_over_ideal,
+        "peak_rss_mb": 120.0,
+        "command_s": 7.0,
+    }
+    rss = {"small": 1000, "large": 20_000, "small_mb": 120.0, "large_mb": 120.0 * rss_ratio, "ratio": rss_ratio}
+    return {"sweeps": {str(n): sweep for n in (500, 1000, 5000, 20_000)}, "rss": rss}
+
+
+def test_scale_and_resume_rows_judge_skew_wall_memory_and_identity() -> None:
+    plan = Plan.full()
+    rows = _scale_rows(_scale(1.5, 2.0, 1.2), {}, plan)
+    assert [r.key for r in rows] == [
+        "send_skew.500",
+        "sweep_ideal.500",
+        "send_skew.5000",
+        "sweep_ideal.5000",
+        "send_skew.20000",
+        "sweep_ideal.20000",
+        "peak_rss",
+    ]
+    assert all(r.passed for r in rows)
+    missed = _scale_rows(_scale(2.5, 3.5, 1.6), {}, plan)
+    assert [r.passed for r in missed] == [False] * 7
+    assert "144 MB at 20,000 runs, 120 MB at 1,000 runs" in rows[-1].note
+    resume = {
+        "runs": 2000,
+        "identical": True,
+        "differing": [],
+        "differing_count": 0,
+        "cut_at": 1000,
+        "cut_runs": 1025,
+        "cut_exit": 130,
+        "resumed_exit": 0,
+        "summary_identical": True,
+        "resumed_s": 3.0,
+    }
+    [same] = _resume_rows(resume, {}, plan)
+    assert (same.key, same.figure, same.passed) == ("resume_identical", 0.0, True)
+    assert same.note.startswith("identical; SIGINT once 1,000 runs were in runs.jsonl")
+    [differ] = _resume_rows({**resume, "identical": False, "differing": ["r-3"], "differing_count": 1}, {}, plan)
+    assert (differ.figure, differ.passed, differ.note.split(";")[0]) == (1.0, False, "differ: r-3")
+
+
+def test_the_ideal_schedule_is_the_paced_slots_and_the_longest_run() -> None:
+    # The naive integration: 1.5 requests per step, 2 steps, 1,500 requests/s: a run starts every 2 ms.
+    assert ideal_schedule_s(1, 1.25) == pytest.approx(1.25)
+    assert ideal_schedule_s(20_001, 1.25) == pytest.approx(41.25)
+
+
+def test_interrupted_rows_say_so_and_the_exit_code_is_the_signals() -> None:
+    plan = Plan.quick()
+    raw = {"scale": {"interrupted": "SIGINT", "aborted": True}, "repro.A": {"interrupted": "SIGINT", "aborted": False}}
+    rows = [*_scale_rows(None, raw, plan), _repro_row("A", None, raw["repro.A"])]
+    assert all(r.interrupted and not r.error and r.passed is None for r in rows)
+    assert rows[0].note == "not measured: aborted by SIGINT"
+    assert rows[-1].note == "not measured: interrupted by SIGINT before it began"
+    assert rows[0].to_json()["interrupted"] is True
+    assert "interrupted" not in Row("a", "measured", 1.0, "ms").to_json()  # rows of a whole bench are as before
+    text = _text(rows)
+    assert text.count("not measured") >= 2 * len(rows)  # in the result column and the note
+    measured = Row("a", "measure a", 1.0, "ratio", Target(">=", 0.8, "ratio"), "how a")
+    for name, code in (("SIGINT", 130), ("SIGTERM", 143)):
+        report = replace(_report([measured, *rows]), interrupted=name)
+        assert report.exit_code == code
+        assert report.to_json()["interrupted"] == name
+    assert "interrupted" not in _report([measured]).to_json()
+
+
+def test_an_interruption_aborts_the_measure_under_way_stops_its_child_and_skips_the_rest(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from harness.bench import _common, _precision
+    from harness.bench import _throughput as throughput_module
+
+    started: list[int] = []
+    ran: list[str] = []
+    child_up = asyncio.Event()
+
+    async def first(plan: Plan, *, on_step: Any = None) -> dict[str, Any]:
+        ran.append("throughput")
+        return _throughput(0.9, 0.9)
+
+    async def second(plan: Plan, *, on_step: Any = None) -> dict[str, Any]:
+        ran.append("precision")
+        proc = await _common.start_child([sys.executable, "-c", "import sys; sys.stdin.read()"])
+        started.append(proc.pid)
+        child_up.set()
+        try:
+            await proc.wait()  # until the interruption stops it: its stdin is never closed
+        finally:
+            await _common.stop_child(proc)
+        raise AssertionError("not reached: the child runs until it is stopped")
+
+    monkeypatch.setattr(throughput_module, "measure_throughput", first)
+    monkeypatch.setattr(_precision, "measure_precision", second)
+
+    async def bench() -> BenchReport:
+        interrupt = Interrupt()
+        running = asyncio.create_task(
+            run_bench(TINY, measures=["throughput", "precision", "sweep"], interrupt=interrupt)
+        )
+        await child_up.wait()  # the second measure's child is up: interrupt it there
+        interrupt.request("SIGINT")
+        return await running
+
+    report = asyncio.run(bench())
+    assert ran == ["throughput", "precision"]
+    assert [(r.key, r.figure is not None, r.interrupted) for r in report.rows] == [
+        ("throughput.get_order", True, False),
+        ("throughput.post_invoice", True, False),
+        ("delay_precision.get_order", False, True),
+        ("delay_precision.invoice", False, True),
+        ("delay_precision.invoice_server", False, True),
+        ("send_skew", False, True),
+        ("sweep_wall", False, True),
+    ]
+    assert report.measures["precision"] == {"interrupted": "SIGINT", "aborted": True}
+    assert report.measures["sweep"] == {"interrupted": "SIGINT", "aborted": False}
+    assert (report.interrupted, report.exit_code) == ("SIGINT", 130)
+    assert still_running(set(started), timeout_s=1) == set()
+    assert not _common._CHILDREN
+
+
 def test_target_text_and_bounds() -> None:
     at_least = Target(">=", 0.8, "ratio")
     assert (at_least.met(0.8), at_least.met(0.79)) == (True, False)
@@ -214,20 +358,28 @@ def test_bench_refuses_an_unknown_measure(capsys: pytest.CaptureFixture[str]) ->
 async def _bench_in_groups() -> BenchReport:
     """The whole bench, its measures in three concurrent groups: the figures are not looked at, and the `racelab
     run` children it starts (seven) would take most of a minute one after the other."""
-    groups = [["throughput", "precision", "sweep"], ["virtual"], ["repro"]]
+    groups = [["throughput", "precision", "sweep", "scale"], ["virtual", "resume"], ["repro"]]
     parts = await asyncio.gather(*(run_bench(TINY, measures=group) for group in groups))
-    rows = [row for name in MEASURES for part in parts for row in part.rows if row.key.split(".")[0] in _KEYS[name]]
+    rows = [row for name in MEASURES for part in parts for row in part.rows if _measure_of(row.key) == name]
     measures = {k: v for part in parts for k, v in part.measures.items()}
     return replace(parts[0], rows=tuple(rows), measures=measures)
 
 
-_KEYS = {
-    "throughput": {"throughput"},
-    "precision": {"delay_precision"},
-    "sweep": {"send_skew", "sweep_wall"},
-    "virtual": {"virtual_speedup", "virtual_identical"},
-    "repro": {"first_repro"},
-}
+def _measure_of(key: str) -> str:
+    """The measure a row's key belongs to (`send_skew` is the 1,000-run sweep's, `send_skew.500` the scale's)."""
+    head, _, size = key.partition(".")
+    if (head in ("send_skew", "sweep_ideal") and size) or head == "peak_rss":
+        return "scale"
+    return {
+        "throughput": "throughput",
+        "delay_precision": "precision",
+        "send_skew": "sweep",
+        "sweep_wall": "sweep",
+        "virtual_speedup": "virtual",
+        "virtual_identical": "virtual",
+        "resume_identical": "resume",
+        "first_repro": "repro",
+    }[head]
 
 
 @pytest.mark.parametrize(
@@ -261,8 +413,14 @@ def test_every_measure_runs_with_a_tiny_plan(tmp_path: Path) -> None:
         "delay_precision.invoice_server",
         "send_skew",
         "sweep_wall",
+        "send_skew.20",
+        "sweep_ideal.20",
+        "send_skew.40",
+        "sweep_ideal.40",
+        "peak_rss",
         "virtual_speedup",
         "virtual_identical",
+        "resume_identical",
         "first_repro.A",
         "first_repro.B",
     ]
@@ -275,6 +433,78 @@ def test_every_measure_runs_with_a_tiny_plan(tmp_path: Path) -> None:
     assert all(isinstance(r["figure"], float | int) for r in loaded["rows"])
     assert loaded["measures"]["precision"]["invoice"]["counted"] > 0
     assert loaded["measures"]["virtual"]["identical"] in (True, False)
+    assert loaded["measures"]["resume"]["cut_exit"] == 130
+    assert loaded["measures"]["scale"]["rss"]["small_mb"] > 10  # a Python process with aiohttp loaded
     assert loaded["machine"]["interpreter"] == interpreter()
     text = _text(list(report.rows))
     assert all(r.measure.strip() in text for r in report.rows)
+
+
+# -- interrupted, for real ------------------------------------------------------------------------------------------
+
+
+def _start_bench(tmp_path: Path, *only: str) -> Command:
+    """`racelab bench --quick --only ...`, its temporary folders (where its `racelab run` children write) in
+    `tmp_path/tmp`."""
+    (tmp_path / "tmp").mkdir()
+    args = ["bench", "--quick", *(a for m in only for a in ("--only", m)), "--out", tmp_path / "bench.json"]
+    return Command.start(args, cwd=ROOT, logs=tmp_path / "logs", env={"TMPDIR": str(tmp_path / "tmp")})
+
+
+def _sweeping(command: Command, tmp_path: Path) -> set[int]:
+    """Wait until a `racelab run` child of the bench has runs in its `runs.jsonl`; what the bench started, then."""
+
+    def runs() -> bool:
+        return any(p.stat().st_size > 0 for p in (tmp_path / "tmp").rglob("runs.jsonl"))
+
+    wait_until(runs, what="a racelab run child with runs done", timeout_s=90)
+    return command.descendants()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("signum", "code", "only", "keys"),
+    [
+        (signal.SIGINT, 130, ("sweep", "virtual"), ["send_skew", "sweep_wall", "virtual_speedup", "virtual_identical"]),
+        (signal.SIGTERM, 143, ("resume",), ["resume_identical"]),
+    ],
+    ids=["SIGINT-sweep", "SIGTERM-resume"],
+)
+def test_a_signal_aborts_the_bench_writes_what_it_has_and_leaves_no_child(
+    tmp_path: Path, signum: signal.Signals, code: int, only: tuple[str, ...], keys: list[str]
+) -> None:
+    command = _start_bench(tmp_path, *only)
+    children: set[int] = set()
+    try:
+        children = _sweeping(command, tmp_path)
+        assert children  # a racelab run, and its simulator in real time
+        command.signal(signum)
+        assert command.wait(timeout_s=60) == code, command.output()
+        assert still_running(children) == set()
+    finally:
+        command.kill(children)
+    report = json.loads((tmp_path / "bench.json").read_text(encoding="utf-8"))
+    assert report["interrupted"] == signum.name
+    assert [(r["key"], r["figure"], r["interrupted"]) for r in report["rows"]] == [(k, None, True) for k in keys]
+    aborted = [r["key"] for r in report["rows"] if r["note"] == f"not measured: aborted by {signum.name}"]
+    assert aborted == keys[:2]  # the measure under way; the next one never began
+    said = " ".join(command.stdout().split())
+    assert "not measured" in said
+    assert f"racelab: interrupted by {signum.name}: {len(keys)} of {len(keys)} rows not measured" in said
+    assert not [p for p in (tmp_path / "tmp").iterdir() if p.name.startswith("racelab-bench-")]  # cleaned up
+
+
+@pytest.mark.slow
+def test_a_second_sigint_quits_the_bench_at_once_and_leaves_no_child(tmp_path: Path) -> None:
+    command = _start_bench(tmp_path, "sweep")
+    children: set[int] = set()
+    try:
+        children = _sweeping(command, tmp_path)
+        command.signal(signal.SIGINT)
+        wait_until(lambda: "aborting the measure" in command.stdout(), what="the first SIGINT handled", timeout_s=30)
+        command.signal(signal.SIGINT)  # the racelab run child has a second to stop before its second signal
+        assert command.wait(timeout_s=10) == 130, command.output()
+        assert still_running(children) == set()  # the run child quit at once on its second signal, and its simulator
+    finally:
+        command.kill(children)
+    assert "second SIGINT: quitting at once" in command.stderr()

@@ -1,16 +1,21 @@
 """Locust itself, as users run it: `racelab load` end to end, plain `locust -f` distributed over one master and two
-workers on loopback, and bad input. Every run is a subprocess bounded by `--iterations` and `-t` and by a timeout
-here; its process group must be gone when it ends."""
+workers on loopback, bad input, and `racelab load` interrupted by real signals (locust stopped with its reports
+kept, exit 130 or 143; a second signal kills everything at once). Every run is a subprocess bounded by
+`--iterations` and `-t` and by a timeout here; its process group must be gone when it ends, and so must every
+process it started."""
 
 from __future__ import annotations
 
 import csv
 import json
+import signal
 import socket
 import sys
 from pathlib import Path
 
 import pytest
+
+from tests.support.signals import Command, still_running, wait_until
 
 from .conftest import FAST_SCENARIO, ROOT, run_bounded, start
 
@@ -186,3 +191,78 @@ def test_plain_locust_refuses_a_scenario_it_cannot_fire_with_exit_code_2() -> No
     assert done.code == 2, done.err[-2000:]
     assert "racelab: " in done.err
     assert "`do: register-invoice` is not fired by load profiles" in done.err
+
+
+# -- interrupted ----------------------------------------------------------------------------------------------------
+
+
+def _start_load(tmp_path: Path) -> Command:
+    """`racelab load` for two minutes (it is interrupted long before)."""
+    args = ["load", "race", "--scenario", FAST_SCENARIO, "-u", "2", "-r", "2", "-t", "120s"]
+    return Command.start(
+        [*args, "--out", tmp_path / "results", "NaiveUser", "WorkaroundUser"], cwd=ROOT, logs=tmp_path / "logs"
+    )
+
+
+def _racing(command: Command, results: Path) -> tuple[Path, set[int]]:
+    """Wait until locust has judged races (its CSV history counts requests); the result folder and the processes
+    the command started (locust and the simulator)."""
+
+    def history() -> Path | None:
+        for path in results.glob("*/locust_stats_history.csv"):
+            if any(int(row["Total Request Count"] or 0) > 0 for row in stats_rows(path)):
+                return path.parent
+        return None
+
+    folder = wait_until(history, what="locust to send requests", timeout_s=90)
+    return folder, command.descendants()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("signum", "code"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)], ids=["SIGINT", "SIGTERM"])
+def test_a_signal_stops_locust_keeps_its_reports_and_marks_the_summary(
+    tmp_path: Path, signum: signal.Signals, code: int
+) -> None:
+    command = _start_load(tmp_path)
+    children: set[int] = set()
+    try:
+        folder, children = _racing(command, tmp_path / "results")
+        assert len(children) >= 2  # locust and the embedded simulator
+        command.signal(signum)
+        assert command.wait(timeout_s=60) == code, command.output()
+        assert still_running(children) == set()  # locust (a session of its own) and the simulator are gone
+    finally:
+        command.kill(children)
+    assert {"report.html", "locust_stats.csv", "locust_failures.csv", "summary.json"} <= {
+        p.name for p in folder.iterdir()
+    }
+    assert "<html" in (folder / "report.html").read_text()[:2000].lower()  # locust wrote it on its way out
+    summary = json.loads((folder / "summary.json").read_text())
+    assert summary["passed"] is False  # an interrupted load test never passes
+    assert summary["interrupted"]["signal"] == signum.name
+    assert summary["interrupted"]["locust_exit"] is not None
+    assert summary["tally"]["runs"]  # the races judged before the signal
+    held = [t for t in summary["thresholds"] if t["passed"]]
+    assert held
+    assert all(t["partial"] for t in held)  # held so far, which decides nothing
+    assert summary["command"].startswith("racelab load race --scenario")
+    said = " ".join(command.stdout().split())
+    assert f"INTERRUPTED by {signum.name}" in said
+    assert f"results: {folder}" in said
+
+
+@pytest.mark.slow
+def test_a_second_sigint_kills_locust_and_the_simulator_and_exits_at_once(tmp_path: Path) -> None:
+    command = _start_load(tmp_path)
+    children: set[int] = set()
+    try:
+        folder, children = _racing(command, tmp_path / "results")
+        command.signal(signal.SIGINT)
+        wait_until(lambda: "stopping locust" in command.stdout(), what="the first SIGINT handled", timeout_s=30)
+        command.signal(signal.SIGINT)  # locust needs more than a second to write its reports: it is still at it
+        assert command.wait(timeout_s=10) == 130, command.output()
+        assert still_running(children, timeout_s=5) == set()
+    finally:
+        command.kill(children)
+    assert "second SIGINT: locust and the simulator killed" in command.stderr()
+    assert (folder / "locust_stats_history.csv").is_file()  # what locust had written stays

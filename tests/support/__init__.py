@@ -10,6 +10,7 @@
     race.py         readings and waits on a simulator's state that the race tests make
     runs.py         hand-built judged runs, in the shape `racelab run` records (the report's tests)
     scenario_files.py   scenario files as the scenario tests write them: BASE, edit, write, invalid, scenario_of
+    signals.py      a `racelab` command signalled for real: its output polled, its children checked gone
 
 Fixtures stay in the `conftest.py` files; what they build (`Sim`, `SimFactory`) is imported from tests/conftest.py.
 """

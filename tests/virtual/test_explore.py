@@ -2,11 +2,13 @@
 
 The naive integration's over-invoice (failure A) and stuck order (failure B) are found and shrunk to a minimal
 schedule, written as a scenario that `racelab run` reproduces; the workaround yields nothing, and says how many
-schedules it tried.
+schedules it tried. Interrupted by a real signal, the command writes the smallest violation found so far (or says
+it found none) and exits 130 or 143.
 """
 
 from __future__ import annotations
 
+import signal
 from pathlib import Path
 
 import pytest
@@ -15,6 +17,7 @@ import yaml
 from harness.scenarios import load_scenario
 from harness.virtual.explore import Space, explore
 from tests.support.cli import ROOT, only_result, racelab
+from tests.support.signals import Command, wait_until
 
 OVER_INVOICE = ROOT / "scenarios" / "over-invoice.yaml"
 STUCK_ORDER = ROOT / "scenarios" / "stuck-order.yaml"
@@ -82,3 +85,48 @@ def test_bad_input_exits_2(tmp_path: Path, args: list[str], message: str) -> Non
     assert done.returncode == 2, done.stdout + done.stderr
     assert message in done.stderr
     assert "Traceback" not in done.stderr
+
+
+# -- interrupted --------------------------------------------------------------------------------------------------
+
+
+def test_sigint_while_shrinking_writes_the_smallest_violation_so_far_and_exits_130(tmp_path: Path) -> None:
+    out = tmp_path / "minimal.yaml"
+    command = Command.start(
+        ["explore", OVER_INVOICE, "--integration", "naive", "--budget", "100", "--out", out], cwd=ROOT, logs=tmp_path
+    )
+    try:
+        wait_until(lambda: "found a violation" in command.stdout(), what="a first violation", timeout_s=60)
+        command.signal(signal.SIGINT)
+        assert command.wait(timeout_s=30) == 130, command.output()
+    finally:
+        command.kill()
+    said = " ".join(command.stdout().split())  # as one line: rich wraps long ones
+    assert "interrupted by SIGINT while shrinking" in said
+    assert f"{out} holds the smallest violation found so far" in said
+    assert "interrupted while it shrank this schedule" in out.read_text()
+    assert not list(tmp_path.glob(".*.tmp"))  # written whole, through a temporary file
+    written = yaml.safe_load(out.read_text())
+    assert written["gate"]["naive"]["reproduces"]
+    virtual = racelab("run", out, "--mode", "virtual", "--out", tmp_path / "virtual")
+    assert virtual.returncode == 0, virtual.stdout  # what was written reproduces the violation, as a finished search's
+    assert "naive reproduces: 1 of 1 runs" in virtual.stdout
+
+
+def test_sigterm_before_a_violation_says_so_writes_nothing_and_exits_143(tmp_path: Path) -> None:
+    out = tmp_path / "minimal.yaml"
+    command = Command.start(
+        ["explore", OVER_INVOICE, "--integration", "workaround", "--budget", "100000", "--out", out],
+        cwd=ROOT,
+        logs=tmp_path,
+    )
+    try:
+        wait_until(lambda: "exploring over-invoice" in command.stdout(), what="the search to start", timeout_s=60)
+        command.signal(signal.SIGTERM)
+        assert command.wait(timeout_s=30) == 143, command.output()
+    finally:
+        command.kill()
+    said = " ".join(command.stdout().split())
+    assert "racelab: interrupted by SIGTERM after" in said
+    assert f"no violation found yet; nothing written to {out}" in said
+    assert not out.exists()
