@@ -355,9 +355,7 @@ async def _run_all(
         finally:
             for task in flights:
                 task.cancel()
-        if stop is not None and stop.requested:
-            return [o for o in kept if o is not None]
-        return [o for o in kept if o is not None] if keep else []
+        return [o for o in kept if o is not None]  # empty without `keep`; with gaps after an interruption
 
 
 class _Pacer:
