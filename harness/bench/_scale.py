@@ -49,13 +49,14 @@ _RESUME_HINT = re.compile(r"resume: racelab run --resume (.+)$", re.MULTILINE)
 
 def ideal_schedule_s(runs: int, longest_run_s: float) -> float:
     """When a real-time sweep of the bench's scenario would end if every run started in its paced slot and lasted as
-    long as the longest: `(runs - 1)` slots after the first start, plus the longest run."""
+    long as the longest: `(runs - 1)` slots after the first start (a slot: the run's requests, its steps' and its
+    final-state read's, at the runner's `max_rate`), plus the longest run."""
     from harness.drive.runner import RunnerOptions
     from harness.integrations import load_integration
 
     options = RunnerOptions()
     per_step = load_integration("naive").requests_per_step or options.requests_per_step
-    slot_s = _STEPS * per_step / options.max_rate
+    slot_s = (_STEPS * per_step + options.requests_per_run) / options.max_rate
     return max(0, runs - 1) * slot_s + longest_run_s
 
 

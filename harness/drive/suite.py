@@ -435,7 +435,7 @@ async def _run_scenario(
         )
         return
     overrides = {**scenario.simulator, "seed": options.seed}
-    async with open_embedded(scenario.profile, overrides=overrides) as url:
+    async with open_embedded(scenario.profile, overrides=overrides, no_gc=True) as url:
         endpoints = Endpoints(orders=url, accounting=url, control=url)
         _write_profile(folder, scratch, scenario.name, await _config(url))  # the exact configuration the runs met
         await run_specs(specs, endpoints, stop=stop, **run)  # type: ignore[arg-type]

@@ -141,7 +141,9 @@ class Universe:
         self._handlers = handlers
         # No GC freezing (a pause costs no virtual time), no lead before steps (a busy wait would spin forever on a
         # clock that moves only when the loop is idle), one run at a time.
-        self._options = replace(options or RunnerOptions(), concurrency=1, lead_ms=0.0, freeze_gc=False)
+        self._options = replace(
+            options or RunnerOptions(), concurrency=1, lead_ms=0.0, freeze_gc=False, requests_per_run=0.0
+        )
         self._fixed_idle_cycles = idle_cycles
         self._leaves: dict[str, bool] = {}
         self._world: _World | None = None

@@ -18,7 +18,7 @@ from tests.support.cli import ROOT
 def test_slots_are_in_order_spaced_by_the_rate_and_never_in_the_past() -> None:
     scenario = load_scenario(ROOT / "scenarios" / "over-invoice.yaml")
     spec = expand(scenario, seed=1, runs=1, integrations=["naive"])[0]  # two steps: ~6 requests
-    pacer = _Pacer(RunnerOptions(max_rate=600.0), base=10.0)
+    pacer = _Pacer(RunnerOptions(max_rate=600.0, requests_per_run=0.0), base=10.0)
     first, second = pacer.next(spec, now=0.0), pacer.next(spec, now=0.0)
     assert first == 10.0
     assert second == pytest.approx(10.01)  # 2 steps x 3 requests / 600 per s
@@ -28,6 +28,16 @@ def test_slots_are_in_order_spaced_by_the_rate_and_never_in_the_past() -> None:
     # An integration that says how many requests a step costs is paced by it: naive sends 3 for its 2 steps.
     assert pacer.next(spec, now=0.0, integration=Naive()) == pytest.approx(50.025)
     assert pacer.next(spec, now=0.0) == pytest.approx(50.03)
+
+
+def test_each_run_s_final_state_read_counts_in_its_slot() -> None:
+    """The 4 requests that read a run's final state land on the same server while later runs fire: the default
+    pacing counts them (not counting them let a 20,000-run sweep send ~2.3x the rate it was paced for)."""
+    scenario = load_scenario(ROOT / "scenarios" / "over-invoice.yaml")
+    spec = expand(scenario, seed=1, runs=1, integrations=["naive"])[0]
+    pacer = _Pacer(RunnerOptions(max_rate=700.0), base=0.0)
+    first = pacer.next(spec, now=0.0, integration=Naive())
+    assert pacer.next(spec, now=0.0, integration=Naive()) - first == pytest.approx(0.01)  # (2 x 1.5 + 4) / 700
 
 
 @pytest.mark.looptime
