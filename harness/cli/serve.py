@@ -1,4 +1,5 @@
-"""`racelab serve`: the simulator as a server until interrupted, and `--list-profiles`.
+"""`racelab serve`: the simulator as a server until interrupted, and `--list-profiles`; with `--no-control` and
+`--orders FILE`, a stand-in for the real platform (no `/_sim/` route, the orders of FILE held from the start).
 
 Owns the command's parser and handler. Imports: stdlib, `harness.cli` (exit codes), `harness.errors`; inside the
 handler, asyncio and `simulator`'s public face (so that `racelab --help` loads neither).
@@ -12,6 +13,7 @@ import json
 import signal
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 from harness.cli import EXIT_ERROR, EXIT_OK
 from harness.errors import HarnessError
@@ -22,8 +24,11 @@ __all__ = ["add_command"]
 def add_command(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     serve = sub.add_parser(
         "serve",
-        help="run the simulator (Orders API, control API under /_sim/, /openapi.json)",
-        description="Run the mock Orders service with its commit-point timing model until interrupted.",
+        help="run the simulator (Orders API, control API under /_sim/, /openapi.json), or with --no-control a "
+        "stand-in for the real platform",
+        description="Run the mock Orders service with its commit-point timing model until interrupted. With "
+        "--no-control and --orders FILE it stands in for the real platform: only the public Orders and Accounting "
+        "APIs answer, and the orders of FILE exist from the start.",
     )
     serve.add_argument("--host", default="127.0.0.1", help="address to bind (default: 127.0.0.1, loopback only)")
     serve.add_argument("--port", type=int, default=8080, help="port (default: 8080; 0 picks a free one)")
@@ -50,6 +55,22 @@ def add_command(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
         action="store_true",
         help="never pause to collect cyclic garbage (what `racelab run`'s embedded simulator does for the length of "
         "a sweep: no collection pause delays a response; memory then grows with what only the collector frees)",
+    )
+    serve.add_argument(
+        "--no-control",
+        action="store_true",
+        help="serve no control API: every /_sim/ path answers 404 as an unknown path does, /openapi.json lists "
+        "none, and no racelab header (X-Racelab-Token, X-Racelab-Control) changes an answer; a stand-in for the "
+        "real platform, reached through its public API only",
+    )
+    serve.add_argument(
+        "--orders",
+        metavar="FILE",
+        type=Path,
+        help="hold these orders from the start: JSON lines, each a body POST /_sim/orders takes (e.g. "
+        '{"orderId": "o-1", "status": "ready-for-handling", "items": [{"id": "sku-1", "price": 4990, "quantity": '
+        "1}]}); empty lines are skipped; a line that does not validate, or an orderId given twice, exits 2 naming "
+        "FILE:LINE and the field",
     )
     serve.set_defaults(handler=_handle)
 
@@ -106,7 +127,9 @@ async def _serve(args: argparse.Namespace) -> int:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    async with open_server(config, host=args.host, port=args.port) as (_, url):
+    control = not args.no_control
+    orders = args.orders if args.orders is not None else ()
+    async with open_server(config, host=args.host, port=args.port, control=control, orders=orders) as (_, url):
         # On a server holding many order versions a full collection took 40-180 ms, and every delay due meanwhile
         # came late. What the server holds at start is never scanned again, and full collections run 10 times less
         # often than by default. Not never: cyclic garbage that reached the oldest generation must still be freed
@@ -120,7 +143,14 @@ async def _serve(args: argparse.Namespace) -> int:
             gc.disable()
         print(f"racelab simulator listening on {url}", flush=True)
         print(f"  profile {args.profile} · consistency {config.consistency.value} · seed {config.seed}", flush=True)
-        print(f"  API description: {url}/openapi.json · control API: {url}/_sim/health", flush=True)
+        held = f" · {_count(args.orders)} orders from {args.orders}" if args.orders is not None else ""
+        apis = f"control API: {url}/_sim/health" if control else "no control API (/_sim/ answers 404)"
+        print(f"  API description: {url}/openapi.json · {apis}{held}", flush=True)
         print("  Ctrl-C to stop", flush=True)
         await stop.wait()
     return EXIT_OK
+
+
+def _count(orders_file: Path) -> int:
+    """The orders FILE holds (its non-empty lines: every one was seeded, or the server would not have started)."""
+    return sum(1 for line in orders_file.read_text(encoding="utf-8").splitlines() if line.strip())

@@ -2,7 +2,15 @@
 
 `create_app(config)` builds one application serving the Orders API, the Accounting API, the control API under
 `/_sim/` and `/openapi.json`. State lives under typed `web.AppKey`s; the core's clock, background work and the
-outbound HTTP session are started and stopped through `cleanup_ctx`.
+outbound HTTP session are started and stopped through `cleanup_ctx`, and so are the orders it holds from the start
+(`orders=`, `simulator.web.initial_orders`).
+
+Without the control API (`control=False`, `racelab serve --no-control`: a stand-in for the real platform) no `/_sim/`
+route exists: a `/_sim/` path is an unknown path of the Orders service (404 as any unknown path, credentials checked
+first as for any Orders path), `/openapi.json` lists none, `X-Racelab-Token` unlocks nothing, and `X-Racelab-Control`
+exempts no request from injected faults (the platform knows no such header: a client sending it gets what every
+client gets); an injected error carries no `X-Racelab-Fault` header (it would tell `error_after`, applied, from
+`error_before`, not applied: what a platform's client cannot know).
 
 One middleware does all the cross-cutting work, because every middleware layer costs on the hot path: it
 decides which service a path belongs to, checks credentials when they are configured, keeps the control API to
@@ -22,7 +30,7 @@ Credentials (when `auth` configures them), as the platform checks them:
   "Invalid or missing authentication", 403 "The credentials are not enabled to access the service"). The key a
   request came with is kept for the handlers (`_orders_common.app_key_of`).
 - Accounting: `X-Subscription-Key`; missing or wrong: 401 (500 with `auth.faithful_errors`).
-- Control API: loopback clients, or `X-Racelab-Token`.
+- Control API: loopback clients, or `X-Racelab-Token` (when there is a control API).
 
 Paths, as OpenAPI matches them: a concrete path wins over a templated one that also matches
 (`.../changes/preview` over `.../changes/{changeRequestId}`), so `GET .../changes/preview` is a 405 (the path
@@ -48,6 +56,7 @@ import struct
 from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from aiohttp import ClientSession, ClientTimeout, TCPConnector, web
@@ -64,6 +73,7 @@ from ._orders_common import APP_KEY
 from ._state import ACCOUNTING, CORE, HTTP, ORDERS, ROUTES, STATS
 from .accounting_api import accounting_routes
 from .control_api import control_routes
+from .initial_orders import InitialOrder, initial_orders, seed_initial
 from .orders_api import orders_routes
 from .routing import Route, Security, Service, openapi_document, validation_message
 
@@ -74,6 +84,9 @@ VERSION = "0.1.0"
 
 _FAULT_CLASS = web.AppKey("fault_class", dict[web.AbstractRoute, str])
 _STOPPING = web.AppKey("stopping", asyncio.Event)
+_CONTROL = web.AppKey("control", bool)
+"""Whether the control API `/_sim/` is served (and `X-Racelab-Control` honoured)."""
+_INITIAL: web.AppKey[tuple[InitialOrder, ...]] = web.AppKey("initial_orders")
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,8 +153,8 @@ class _AiohttpSender:
             return resp.status
 
 
-def _service_of(path: str) -> str:
-    if path.startswith("/_sim"):
+def _service_of(path: str, control: bool = True) -> str:
+    if control and path.startswith("/_sim"):
         return "control"
     if path == "/openapi.json":
         return "document"  # open to every client, as the platform's published documents are
@@ -240,7 +253,7 @@ def _check_access(request: web.Request, service: str, config: SimConfig) -> None
 @web.middleware
 async def _edge(request: web.Request, handler: Any) -> web.StreamResponse:
     app = request.app
-    service = _service_of(request.path)
+    service = _service_of(request.path, app[_CONTROL])
     if app[CORE].config.faults.active and service != "control":
         fault = _draw_fault(request, service)
         if fault is not None:
@@ -317,7 +330,7 @@ def _draw_fault(request: web.Request, service: str) -> _Fault | None:
     faults = core.config.faults
     if fault_class is None or fault_class not in faults.active:
         return None
-    if CONTROL_HEADER in request.headers and _may_control(request, core.config):
+    if CONTROL_HEADER in request.headers and app[_CONTROL] and _may_control(request, core.config):
         return None
     match = request.match_info
     key = match.get("orderId") or match.get("orderReference") or ""
@@ -353,7 +366,8 @@ async def _inject(request: web.Request, handler: Any, service: str, fault: _Faul
         response: web.StreamResponse = web.json_response(
             _error_body(service, exc.status, exc.code, exc.message), status=exc.status
         )
-        response.headers["X-Racelab-Fault"] = kind.value
+        if app[_CONTROL]:  # the platform says no such thing: a stand-in must not tell error_after from _before
+            response.headers["X-Racelab-Fault"] = kind.value
     elif kind is FaultKind.TIMEOUT:
         assert answer is not None
         hold_ms = fault.spec.hold.draw_ms(core.rng.get(fault.key, "fault", f"{fault.fault_class}.hold"))
@@ -472,20 +486,35 @@ if not any(isinstance(f, _ClientMistakes) for f in _SERVER_LOG.filters):
     _SERVER_LOG.addFilter(_ClientMistakes())
 
 
-def create_app(config: SimConfig | None = None) -> web.Application:
+def create_app(
+    config: SimConfig | None = None,
+    *,
+    control: bool = True,
+    orders: Path | Sequence[Mapping[str, Any]] = (),
+) -> web.Application:
     """Build the simulator's aiohttp application.
 
     app = create_app(load_profile("default"))
     web.run_app(app, host="127.0.0.1", port=8080)
+
+    Args:
+        config: the configuration (None: the defaults).
+        control: serve the control API under `/_sim/` (False: a stand-in for the real platform, see above).
+        orders: orders it holds from its startup on: a JSON-lines file or a list, each a `POST /_sim/orders` body.
+
+    Raises:
+        ConfigError: `orders` cannot be read or one does not validate (`FILE:LINE: field: problem`); an order the
+            seed route would refuse on other grounds raises it at startup.
     """
     config = config or SimConfig()
+    held = initial_orders(orders)
     app = web.Application(middlewares=[_edge], client_max_size=config.limits.max_body_bytes)
     core = Core(config)
     app[CORE] = core
     app[ORDERS] = OrdersService(core, _AiohttpSender(app))
     app[ACCOUNTING] = AccountingService(core, _AiohttpSender(app))  # the same client session delivers both
     app[STATS] = {}
-    routes: list[Route] = [*orders_routes(), *accounting_routes(), *control_routes()]
+    routes: list[Route] = [*orders_routes(), *accounting_routes(), *(control_routes() if control else ())]
     openapi_route = Route(
         "GET", "/openapi.json", _openapi, "control", "This document", "openapi", responses={200: {"type": "object"}}
     )
@@ -500,6 +529,8 @@ def create_app(config: SimConfig | None = None) -> web.Application:
     app[_FAULT_CLASS] = fault_class
     app[_PATHS] = _Paths.of(routes)
     app[_STOPPING] = asyncio.Event()
+    app[_CONTROL] = control
+    app[_INITIAL] = held
     app.on_shutdown.append(_stop_holding)
     app.cleanup_ctx.append(_lifecycle)
     return app
@@ -514,20 +545,36 @@ async def _lifecycle(app: web.Application) -> AsyncIterator[None]:
     core = app[CORE]
     await core.start()
     app[HTTP] = ClientSession(connector=TCPConnector(limit=100))
+    held = app[_INITIAL]
+    try:
+        await seed_initial(app, held)
+    except BaseException:  # the server will not start: stop what started, as the cleanup would have
+        await core.aclose()
+        await app[HTTP].close()
+        raise
     yield
     await core.aclose()
     await app[HTTP].close()
 
 
 @asynccontextmanager
-async def open_runner(config: SimConfig | None = None) -> AsyncIterator[web.AppRunner]:
-    """The simulator's app, set up (its startup has run) and served nowhere yet: add a site to it, or connect to
-    `runner.server` in process (virtual mode's pipes). Cleaned up on exit.
+async def open_runner(
+    config: SimConfig | None = None,
+    *,
+    control: bool = True,
+    orders: Path | Sequence[Mapping[str, Any]] = (),
+) -> AsyncIterator[web.AppRunner]:
+    """The simulator's app, set up (its startup has run, `orders` are held) and served nowhere yet: add a site to
+    it, or connect to `runner.server` in process (virtual mode's pipes). Cleaned up on exit. `control` and
+    `orders` as `create_app` takes them.
 
     async with open_runner(load_profile("instant")) as runner:
         runner.app, runner.server
+
+    Raises:
+        ConfigError: `orders` cannot be read, or one does not validate or would be refused by the seed route.
     """
-    runner = web.AppRunner(create_app(config), access_log=None, handle_signals=False)
+    runner = web.AppRunner(create_app(config, control=control, orders=orders), access_log=None, handle_signals=False)
     await runner.setup()
     try:
         yield runner
@@ -537,14 +584,27 @@ async def open_runner(config: SimConfig | None = None) -> AsyncIterator[web.AppR
 
 @asynccontextmanager
 async def open_server(
-    config: SimConfig | None = None, *, host: str = "127.0.0.1", port: int = 0
+    config: SimConfig | None = None,
+    *,
+    host: str = "127.0.0.1",
+    port: int = 0,
+    control: bool = True,
+    orders: Path | Sequence[Mapping[str, Any]] = (),
 ) -> AsyncIterator[tuple[web.Application, str]]:
-    """Serve the simulator on `host:port` (0: an ephemeral port) and yield the app and its base URL.
+    """Serve the simulator on `host:port` (0: an ephemeral port) and yield the app and its base URL; `orders` exist
+    before it listens. `control` and `orders` as `create_app` takes them.
 
     async with open_server(load_profile("instant")) as (app, url):
         ...  # http://127.0.0.1:PORT
+
+    orders = [{"orderId": "o-1", "items": [{"id": "sku-1", "price": 1000, "quantity": 1}]}]
+    async with open_server(config, control=False, orders=orders) as (app, url):
+        ...  # GET {url}/api/oms/pvt/orders/o-1 answers; every /_sim/ path answers 404
+
+    Raises:
+        ConfigError: `orders` cannot be read, or one does not validate or would be refused by the seed route.
     """
-    async with open_runner(config) as runner:
+    async with open_runner(config, control=control, orders=orders) as runner:
         site = web.TCPSite(runner, host, port, backlog=1024)
         await site.start()
         sockets = runner.addresses
