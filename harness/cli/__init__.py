@@ -175,7 +175,7 @@ def _version() -> str:
 
 
 # Commands that need an optional extra: command → (the module it imports, the extra that installs it).
-_EXTRAS = {"explore": ("hypothesis", "explore"), "load": ("locust", "load")}
+_EXTRAS = {"explore": ("hypothesis", "explore"), "load": ("locust", "load"), "calibrate": ("scipy", "calibrate")}
 
 
 def _missing_extra(command: str) -> str | None:
