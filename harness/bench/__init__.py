@@ -5,6 +5,8 @@ Owns the command (its options, exit codes and progress bar), the order of the me
 
     _throughput.py   the simulator vs a bare aiohttp handler under wrk (same client, alternating rounds)
     _precision.py    configured vs actual delay with 1,000 requests in flight
+    _proxy.py        `racelab proxy` in front of the simulator vs the simulator direct: added latency per exchange
+                     (p50, p99) and throughput
     _sweeps.py       `racelab run` as a child: send skew, sweep wall time vs its longest run, virtual vs real
                      time, time to first reproduction of failures A and B
     _scale.py        sweeps at scale: send skew from 500 to 20,000 runs, peak RSS of `racelab run` small vs
@@ -62,12 +64,13 @@ __all__ = [
     "write_report",
 ]
 
-MEASURES = ("throughput", "precision", "sweep", "scale", "virtual", "resume", "repro")
+MEASURES = ("throughput", "precision", "proxy", "sweep", "scale", "virtual", "resume", "repro")
 """What `--only` may pick, in the order the bench runs them."""
 
 _ROW_KEYS = {
     "throughput": ("throughput.get_order", "throughput.post_invoice"),
     "precision": ("delay_precision.get_order", "delay_precision.invoice", "delay_precision.invoice_server"),
+    "proxy": ("proxy.added_p50", "proxy.added_p99", "proxy.throughput"),
     "sweep": ("send_skew", "sweep_wall"),
     "virtual": ("virtual_speedup", "virtual_identical"),
     "resume": ("resume_identical",),
@@ -282,6 +285,7 @@ async def run_bench(
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
     from harness.bench._precision import measure_precision
+    from harness.bench._proxy import measure_proxy, proxy_rows
     from harness.bench._scale import measure_resume, measure_scale
     from harness.bench._sweeps import first_reproduction, measure_sweep, measure_virtual
     from harness.bench._throughput import measure_throughput
@@ -331,6 +335,8 @@ async def run_bench(
                 rows += _throughput_rows(await unit(name, lambda: measure_throughput(plan, on_step=step)), raw, plan)
             elif name == "precision":
                 rows += _precision_rows(await unit(name, lambda: measure_precision(plan, on_step=step)), raw, plan)
+            elif name == "proxy":
+                rows += proxy_rows(await unit(name, lambda: measure_proxy(plan, on_step=step)), raw, plan)
             elif name == "sweep":
                 rows += _sweep_rows(await unit(name, lambda: measure_sweep(plan, on_step=step)), raw, plan)
             elif name == "scale":

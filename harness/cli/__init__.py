@@ -63,6 +63,7 @@ _COMMAND_MODULES = (
     "harness.cli.init",
     "harness.cli.replay",
     "harness.cli.explore",
+    "harness.cli.proxy",
     "harness.output.report",
     "harness.load.command",
     "harness.bench",
@@ -139,10 +140,12 @@ def _crash(exc: BaseException, folder: Path, argv: Sequence[str]) -> str:
 
     The folder is created if it is missing; if it cannot be written, the log goes to the system's temporary folder.
     """
+    from harness.cli.run import strip_secrets  # here: the command modules import this one
+
     stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
-    text = (
+    text = (  # never a credential given as an option (--app-key, --app-token, ...): the log is a file racelab writes
         f"racelab {_version()} · Python {sys.version.split()[0]} · {sys.executable}\n"
-        f"command: {shlex.join(['racelab', *argv])}\n\n{''.join(traceback.format_exception(exc))}"
+        f"command: {shlex.join(['racelab', *strip_secrets(argv)])}\n\n{''.join(traceback.format_exception(exc))}"
     )
     first = (str(exc).strip().splitlines() or [""])[0]
     said = f"racelab: internal error, not a mistake of yours: {type(exc).__name__}{': ' + first if first else ''}"

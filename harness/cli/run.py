@@ -1,7 +1,10 @@
 """`racelab run`: run scenario files and judge them; the exit code gates CI.
 
 Owns the command's parser, its option checks and the handler; the work is `harness.drive.suite.run_suite`, imported
-when the command runs. Imports: stdlib, `harness.cli` (exit codes), `harness.errors`; inside the handler, asyncio,
+when the command runs. Also `read_order_ids` (an `--orders-from` file: control-free runs, docs/real-platform.md)
+and `strip_secrets` (the command line as it may be written: without credentials; the crash log uses it too).
+
+Imports: stdlib, `harness.cli` (exit codes), `harness.errors`; inside the handler, asyncio,
 rich, `harness.*` (virtual mode: `harness.virtual.universe`, handed to the suite).
 """
 
@@ -9,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -64,6 +68,15 @@ def add_command(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     run.add_argument("--orders-url", help="external mode: base URL of the Orders API")
     run.add_argument("--accounting-url", help="external mode: base URL of the Accounting API (default: --orders-url)")
     run.add_argument("--control-url", help="external mode: where /_sim/ lives (default: --orders-url)")
+    run.add_argument(
+        "--orders-from",
+        type=Path,
+        metavar="FILE",
+        help="external mode without the control API (a real platform's staging account): FILE lists the ids of "
+        "existing test orders in ready-for-handling, one per line (blank lines and # comments ignored), one per run "
+        "in plan order; racelab moves each to handling, races it, and reads and judges it through the public API "
+        "only (nothing is sent to /_sim/; --max-rate limits every request). See docs/real-platform.md",
+    )
     run.add_argument("--app-key", default=os.environ.get("RACELAB_APP_KEY"), help="X-VTEX-API-AppKey")
     run.add_argument("--app-token", default=os.environ.get("RACELAB_APP_TOKEN"), help="X-VTEX-API-AppToken")
     run.add_argument(
@@ -77,7 +90,9 @@ def add_command(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
         "--max-rate",
         type=float,
         default=1500.0,
-        help="requests/s the runner may send; run starts are paced to stay under it (default: 1500)",
+        help="requests/s the runner may send; run starts are paced to stay under it; with --orders-from, every "
+        "request racelab sends also takes a token from one bucket of this rate (bursts of up to one second's worth) "
+        "and a 429 to racelab's own request is retried after its Retry-After (default: 1500)",
     )
     run.add_argument(
         "--jobs",
@@ -91,12 +106,29 @@ def add_command(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
         help="seconds to wait for an order's pending work before judging it unknown (default: 30)",
     )
     run.add_argument(
+        "--settle-quiet",
+        type=float,
+        default=1.0,
+        metavar="S",
+        help="with --orders-from: seconds an order must stay unchanged, with no Change in progress, before its final "
+        "state is read (longer than the platform's slowest follow-up step; default: 1)",
+    )
+    run.add_argument(
+        "--start-lead",
+        type=float,
+        default=5.0,
+        metavar="S",
+        help="with --orders-from: seconds between moving the orders to handling and the first run, so that the "
+        "platform's lagging reads see them in handling (else a Change may be refused as for an order not yet in "
+        "handling; default: 5)",
+    )
+    run.add_argument(
         "--resume",
         type=Path,
         metavar="DIR",
         help="complete the interrupted sweep of result folder DIR: run only the runs missing from its runs.jsonl "
         "(same seeds, same schedules), in DIR; the other options come from DIR (credentials from the options or the "
-        "environment again)",
+        "environment again); a control-free sweep also needs --orders-from with fresh orders: it never reuses one",
     )
     run.add_argument(
         "--grace",
@@ -135,6 +167,11 @@ async def _run(args: argparse.Namespace, argv: Sequence[str]) -> int:
     from harness.drive.transport import Endpoints
     from harness.virtual import universe
 
+    if args.orders_from is not None and args.control_url:  # as given: a resumed plan names the control URL
+        raise UsageError("--orders-from runs without the control API: give no --control-url with it")
+    if args.resume is not None:
+        _resume_options(args)
+    orders = _orders_option(args)
     endpoints = None
     if args.mode == "external":
         if not args.orders_url:
@@ -150,8 +187,6 @@ async def _run(args: argparse.Namespace, argv: Sequence[str]) -> int:
             accounting_headers={"X-Subscription-Key": args.subscription_key} if args.subscription_key else {},
             control_headers={"X-Racelab-Token": args.control_token} if args.control_token else {},
         )
-    if args.resume is not None:
-        _resume_options(args)
     if args.grace < 0:
         raise UsageError(f"--grace must not be negative, got {args.grace:g}")
     for name, value, low in (("--runs", args.runs, 1), ("--concurrency", args.concurrency, 1)):
@@ -161,6 +196,10 @@ async def _run(args: argparse.Namespace, argv: Sequence[str]) -> int:
         raise UsageError("--jobs needs --mode virtual and at least 1")
     if args.max_rate <= 0 or args.settle_timeout <= 0:
         raise UsageError("--max-rate and --settle-timeout must be positive")
+    if args.settle_quiet <= 0:
+        raise UsageError(f"--settle-quiet must be positive, got {args.settle_quiet:g}")
+    if args.start_lead < 0:
+        raise UsageError(f"--start-lead must be zero or positive, got {args.start_lead:g}")
     paths = list(args.paths)
     if args.resume is not None:
         pass  # the scenarios are the folder's own copies
@@ -181,14 +220,20 @@ async def _run(args: argparse.Namespace, argv: Sequence[str]) -> int:
         out=args.out,
         endpoints=endpoints,
         runner=RunnerOptions(
-            concurrency=args.concurrency, max_rate=args.max_rate, settle_timeout_s=args.settle_timeout
+            concurrency=args.concurrency,
+            max_rate=args.max_rate,
+            settle_timeout_s=args.settle_timeout,
+            start_lead_s=args.start_lead if orders is not None else 0.0,
         ),
-        command=getattr(args, "plan_command", None) or ["racelab", *argv],
+        command=getattr(args, "plan_command", None) or ["racelab", *strip_secrets(argv)],
         jobs=args.jobs or universe.usable_cores(),
         virtual=universe if args.mode == "virtual" else None,
         grace_s=args.grace,
         resume=args.resume,
         compact=args.compact,
+        orders=orders,
+        orders_from=args.orders_from,
+        quiet_s=args.settle_quiet,
     )
     # Not a terminal (CI, a pipe): rich would wrap at 80 columns; the table and verdicts read better wider.
     console = Console() if sys.stdout.isatty() else Console(width=160)
@@ -198,6 +243,85 @@ async def _run(args: argparse.Namespace, argv: Sequence[str]) -> int:
     if result.errors and result.errors == result.summary.runs:
         return EXIT_ERROR
     return EXIT_OK if result.passed else EXIT_GATE_FAILED
+
+
+SECRET_OPTIONS = ("--app-key", "--app-token", "--subscription-key", "--control-token")
+"""Options whose value is a credential: never written (the command line goes into plan.json and summary.json)."""
+
+
+def strip_secrets(argv: Sequence[str]) -> list[str]:
+    """The command line without the credential options and their values (also when abbreviated, as argparse
+    allows: `--app-t`). What is left still replays the run: the credentials come from the environment again
+    (`RACELAB_APP_KEY`, ...).
+
+        strip_secrets(["run", "--app-key", "k", "--app-token=t", "--seed", "3"])  # ["run", "--seed", "3"]
+    """
+    out: list[str] = []
+    skip = False
+    for arg in argv:
+        name, eq, _ = arg.partition("=")
+        if skip:
+            skip = False
+        elif _secret(name):
+            skip = not eq
+        else:
+            out.append(arg)
+    return out
+
+
+def _secret(name: str) -> bool:
+    # An abbreviation argparse accepted is unique, so a prefix of a credential option is that option.
+    return name.startswith("--") and len(name) > 3 and any(option.startswith(name) for option in SECRET_OPTIONS)
+
+
+_ORDER_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]*")
+"""What an order id may be: it goes into URL paths, so never `/`, `..`, `?`, `#`, `%` or a space."""
+
+
+def read_order_ids(path: Path) -> list[str]:
+    """The order ids of an `--orders-from` file: one per line; blank lines and `#` comments ignored.
+
+    Raises:
+        UsageError: the file cannot be read, a line is not an order id, or an id is listed twice (the message
+            names the file and the line).
+    """
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise UsageError(f"--orders-from {path}: cannot read it: {exc}") from None
+    ids: list[str] = []
+    seen: dict[str, int] = {}
+    for number, line in enumerate(text.splitlines(), 1):
+        order_id = line.split("#", 1)[0].strip()
+        if not order_id:
+            continue
+        if not _ORDER_ID.fullmatch(order_id):
+            raise UsageError(
+                f"{path}:{number}: {order_id!r} is not an order id (one id per line: letters, digits, '.', '_', "
+                "':' and '-', starting with a letter or a digit)"
+            )
+        if order_id in seen:
+            raise UsageError(
+                f"{path}:{number}: order {order_id} is listed twice (first on line {seen[order_id]}); each run needs "
+                "an order of its own"
+            )
+        seen[order_id] = number
+        ids.append(order_id)
+    if not ids:
+        raise UsageError(f"{path}: lists no order id (one per line; blank lines and # comments are ignored)")
+    return ids
+
+
+def _orders_option(args: argparse.Namespace) -> list[str] | None:
+    """`--orders-from FILE`: its ids, after checking the options it goes with (before any request)."""
+    if args.orders_from is None:
+        return None
+    if args.mode != "external":
+        raise UsageError(
+            f"--orders-from races existing orders of a platform: it needs --mode external --orders-url URL (not "
+            f"--mode {args.mode})"
+        )
+    return read_order_ids(args.orders_from)
 
 
 def _resume_options(args: argparse.Namespace) -> None:
@@ -216,6 +340,10 @@ def _resume_options(args: argparse.Namespace) -> None:
     args.max_rate = runner.get("max_rate", args.max_rate)
     args.settle_timeout = runner.get("settle_timeout_s", args.settle_timeout)
     args.plan_command = plan.get("command")  # the summary says what was run, as an uninterrupted sweep's would
+    free = plan.get("control_free")
+    if free is not None:
+        args.settle_quiet = free.get("quiet_s", args.settle_quiet)
+        args.start_lead = free.get("start_lead_s", args.start_lead)
     urls = plan.get("urls") or {}
     if args.mode == "external":
         args.orders_url = args.orders_url or urls.get("orders")

@@ -70,6 +70,10 @@ class RunnerOptions:
     """Sleep until this long before a step, then yield until it (0 under a virtual clock)."""
     settle_timeout_s: float = 30.0
     """How long to wait for the simulator to finish an order's work before judging it `unknown`."""
+    start_lead_s: float = 0.0
+    """Seconds between seeding the orders and the first run. Control-free runs move each order to `handling` as
+    their seeding: a platform whose reads lag (a replica) may still show an order moved just before its run in
+    `ready-for-handling`, and refuse the run's Change for it; the lead lets that settle before the clock starts."""
     freeze_gc: bool = True
     """Keep the garbage collector from pausing the firing loop during the runs (off under a virtual clock, where a
     pause costs no time and the freeze's full collection would cost more than the run)."""
@@ -312,6 +316,8 @@ async def _run_all(
             url = await stack.enter_async_context(HookReceiver(dispatch))
             await drive_control(control.configure_hook(url), control_client)
         seeded = await _seed_all(specs, integrations, control_client)  # before the clock starts: not the race
+        if options.start_lead_s > 0:
+            await asyncio.sleep(options.start_lead_s)
         limit = asyncio.Semaphore(options.concurrency)
         pacer = _Pacer(options, loop.time() + 0.05)
         kept: list[RunOutcome | None] = [None] * len(specs) if keep else []

@@ -5,10 +5,18 @@ before anything runs), expand them, run each scenario against its own embedded s
 or in virtual time), show progress, judge, write the result folder, and print the summary table and the gate
 verdicts.
 
-Imports: stdlib, aiohttp, rich, `harness.drive`, `harness.judge`, `harness.model`, `harness.output`,
-`harness.scenarios`, `harness.errors` and `harness.resources`. Not `simulator`: the embedded simulator is a child
-process (`harness.drive.embedded`). Not `harness.virtual` either, which is built on the drivers: virtual mode is
-handed in by the caller (`SuiteOptions.virtual`, e.g. the module `harness.virtual.universe`).
+Control-free external runs (`SuiteOptions.orders`, `racelab run --orders-from`): the runs race existing orders of a
+platform with no control API. Each run gets the next order id in plan order (too few is a usage error before any
+request); an order not in `ready-for-handling` makes its run skipped (written as a run cut short, `unknown`, error
+`skipped: ...`, never judged); the others run with `harness.drive.public.PublicControl` for the harness's own
+requests, every request drawing from one rate limiter. The plan keeps every order id handed out, so `--resume`
+never reuses one (it needs fresh ids for the missing runs).
+
+Imports: stdlib, aiohttp, rich, `harness.drive`, `harness.integrations`, `harness.judge`, `harness.model`,
+`harness.output`, `harness.scenarios`, `harness.errors` and `harness.resources`. Not `simulator`: the embedded
+simulator is a child process (`harness.drive.embedded`). Not `harness.virtual` either, which is built on the
+drivers: virtual mode is handed in by the caller (`SuiteOptions.virtual`, e.g. the module
+`harness.virtual.universe`).
 
     from harness.virtual import universe
     result = await run_suite(SuiteOptions([Path("scenarios")], mode="virtual", virtual=universe), Console())
@@ -19,6 +27,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
+import ipaddress
 import json
 import os
 import shlex
@@ -30,18 +40,23 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Protocol
+from urllib.parse import urlsplit
 
 import aiohttp
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from harness.drive.embedded import kill_children, open_embedded
+from harness.drive.public import READY, PublicControl, RateLimiter, limited_connector
 from harness.drive.runner import RunnerOptions, RunOutcome, Stop, run_specs
-from harness.drive.transport import Endpoints
-from harness.errors import HarnessConnectionError, InvalidScenario
+from harness.drive.transport import ControlClient, Endpoints
+from harness.errors import HarnessConnectionError, InvalidScenario, UsageError
+from harness.integrations import control
+from harness.integrations.registry import load_integration
+from harness.judge.checkers import check_all
 from harness.judge.summarize import SummaryBuilder
 from harness.model.codec import read_runs, run_lines, truncate_torn_tail
-from harness.model.records import CheckResult, RunRecord, RunSpec
+from harness.model.records import CheckResult, FinalState, RunRecord, RunSpec
 from harness.model.summary import Interruption, Summary
 from harness.output.folder import RunStream, open_result_dir, write_inputs, write_timing, write_verdicts
 from harness.output.table import render_table
@@ -119,6 +134,15 @@ class SuiteOptions:
     compact: bool = False
     """Write compact lines: the final order cut to what verdicts, the report and replay read (`harness.model.codec
     .compact_order`)."""
+    orders: Sequence[str] | None = None
+    """Control-free external mode (`--orders-from`): ids of test orders that exist on the platform in
+    `ready-for-handling`, one per run in plan order. Nothing is sent to `/_sim/`: the harness's own requests go
+    through the public API (`harness.drive.public`), and every request racelab sends is rate-limited by
+    `runner.max_rate`."""
+    orders_from: Path | None = None
+    """The file `orders` came from, for messages and the plan."""
+    quiet_s: float = 1.0
+    """Control-free: how long an order must stay unchanged, with no Change in progress, to count as settled."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -177,7 +201,7 @@ async def run_suite(options: SuiteOptions, console: Console) -> SuiteResult:
     if options.mode == "virtual" and options.virtual is None:
         raise TypeError("SuiteOptions.virtual is required in virtual mode: pass harness.virtual.universe")
     scenarios = load_all([options.resume / "inputs" / "scenarios"] if options.resume else options.paths)
-    plans = []
+    plans: list[tuple[Scenario, Sequence[RunSpec]]] = []
     for scenario in scenarios:
         chosen = options.integrations or scenario.integrations
         yours = [name for name in chosen if name.startswith("external")]
@@ -190,10 +214,19 @@ async def run_suite(options: SuiteOptions, console: Console) -> SuiteResult:
         plans.append((scenario, expand(scenario, seed=options.seed, runs=options.runs, integrations=chosen)))
     total = sum(len(specs) for _, specs in plans)
     done: set[tuple[str, str]] = set()
+    used: list[str] = []
     if options.resume is not None:
         folder = options.resume.resolve()
+        used = _used_orders(folder, options)
         truncate_torn_tail(folder / "runs.jsonl")
         done = {(line["scenario"], line["run_id"]) for line in run_lines(folder)}
+    if options.orders is not None:  # before any request, and before a result folder exists
+        _check_hooks(plans, options)
+        plans, assigned = _assign_orders(plans, done, options, used)
+        used += assigned
+    if options.resume is not None:
+        if options.orders is not None:
+            _write_used(folder, used)  # before the orders are touched: a later resume never reuses one
         console.print(
             f"racelab: resuming {folder}: {len(done)} of {total} runs done, {total - len(done)} to run",
             highlight=False,
@@ -202,7 +235,7 @@ async def run_suite(options: SuiteOptions, console: Console) -> SuiteResult:
         name = scenarios[0].name if len(scenarios) == 1 else "suite"
         folder = open_result_dir(options.out, name, now=datetime.now())
         write_inputs(folder, {f"scenarios/{s.path.name}": s.path for s in scenarios})
-        _write_plan(folder, options)
+        _write_plan(folder, options, used)
     console.print(
         f"racelab: {len(plans)} scenario(s), {total} runs, seed {options.seed}, mode {options.mode}", highlight=False
     )
@@ -215,10 +248,10 @@ PLAN = "plan.json"
 credential (they come from the options or the environment again)."""
 
 
-def _write_plan(folder: Path, options: SuiteOptions) -> None:
+def _write_plan(folder: Path, options: SuiteOptions, used: Sequence[str] = ()) -> None:
     runner = options.runner
     endpoints = options.endpoints
-    plan = {
+    plan: dict[str, Any] = {
         "seed": options.seed,
         "runs": options.runs,
         "integrations": list(options.integrations) if options.integrations else None,
@@ -236,7 +269,111 @@ def _write_plan(folder: Path, options: SuiteOptions) -> None:
         else {"orders": endpoints.orders, "accounting": endpoints.accounting, "control": endpoints.control},
         "command": list(options.command),
     }
+    if options.orders is not None:  # only then: the plans of other sweeps stay as they were
+        plan["control_free"] = {
+            "orders_from": str(options.orders_from or ""),
+            "quiet_s": options.quiet_s,
+            "start_lead_s": options.runner.start_lead_s,
+            "used": list(used),
+        }
     (folder / PLAN).write_text(json.dumps(plan, indent=2) + "\n")
+
+
+def _used_orders(folder: Path, options: SuiteOptions) -> list[str]:
+    """The order ids a control-free sweep being resumed handed out already (every one, finished or not).
+
+    Raises:
+        UsageError: a control-free sweep resumed without fresh orders, or `--orders-from` for one that was not.
+    """
+    plan = read_plan(folder)
+    free = plan.get("control_free")
+    if free is None:
+        if options.orders is not None:
+            raise UsageError(f"--orders-from: {folder} is not a control-free sweep; resume it without --orders-from")
+        return []
+    if options.orders is None:
+        raise UsageError(
+            f"{folder} is a control-free sweep: a run that did not finish may have used its order already (moved it "
+            "to handling, invoiced or changed it), so resuming never reuses an order; give --orders-from FILE with "
+            "fresh test orders in ready-for-handling, one per missing run"
+        )
+    return [str(order_id) for order_id in free.get("used") or ()]
+
+
+def _write_used(folder: Path, used: Sequence[str]) -> None:
+    plan = read_plan(folder)
+    plan["control_free"] = {**plan["control_free"], "used": list(used)}
+    (folder / PLAN).write_text(json.dumps(plan, indent=2) + "\n")
+
+
+def _check_hooks(plans: Sequence[tuple[Scenario, Sequence[RunSpec]]], options: SuiteOptions) -> None:
+    """A hook-driven integration racelab hosts points the account's order hook at a loopback receiver: only a
+    platform on this machine (the stand-in) can call it, and on a real account it would replace the hook
+    configuration for nothing.
+
+    Raises:
+        UsageError: such an integration against a platform that is not on loopback.
+    """
+    assert options.endpoints is not None
+    host = urlsplit(options.endpoints.orders).hostname or ""
+    if host == "localhost" or _loopback_ip(host):
+        return
+    for name in sorted({s.integration for _, specs in plans for s in specs}):
+        integration = load_integration(name)
+        if integration.hook_driven and integration.hook_url is None:
+            raise UsageError(
+                f"--orders-from: integration {name} receives the order hook on this machine's loopback, which "
+                f"{host} cannot call (and configuring it would replace the account's hook): run it against the "
+                "stand-in (racelab serve --no-control), or run your own subscriber as external:<hook URL>"
+            )
+
+
+def _loopback_ip(host: str) -> bool:
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _assign_orders(
+    plans: Sequence[tuple[Scenario, Sequence[RunSpec]]],
+    done: set[tuple[str, str]],
+    options: SuiteOptions,
+    used: Sequence[str],
+) -> tuple[list[tuple[Scenario, Sequence[RunSpec]]], list[str]]:
+    """Give every run still to run the next order id of `options.orders`, in plan order.
+
+    Raises:
+        UsageError: too few ids for the runs (before any request), or an id this sweep used already.
+    """
+    assert options.orders is not None
+    source = options.orders_from or "--orders-from"
+    taken = set(used)
+    for order_id in options.orders:
+        if order_id in taken:
+            raise UsageError(
+                f"{source}: order {order_id} was used by this sweep already; a control-free run never reuses an "
+                "order (its state is no longer the scenario's): give a fresh test order"
+            )
+    todo = sum(1 for _, specs in plans for s in specs if (s.scenario, s.run_id) not in done)
+    if len(options.orders) < todo:
+        raise UsageError(
+            f"{source} lists {len(options.orders)} order ids, but {todo} runs are planned: a control-free sweep "
+            f"needs one test order in {READY} per run; add {todo - len(options.orders)} more (or plan fewer runs "
+            "with --runs or --integration)"
+        )
+    ids = iter(options.orders)
+    out: list[tuple[Scenario, Sequence[RunSpec]]] = []
+    assigned: list[str] = []
+    for scenario, specs in plans:
+        mine = []
+        for spec in specs:
+            if (spec.scenario, spec.run_id) not in done:
+                spec = dataclasses.replace(spec, order_id=next(ids))
+                assigned.append(spec.order_id)
+            mine.append(spec)
+        out.append((scenario, mine))
+    return out, assigned
 
 
 def read_plan(folder: Path) -> dict[str, Any]:
@@ -316,7 +453,7 @@ async def _run_plans(
                     progress.refresh()
 
             started = time.perf_counter()
-            await _run_scenario(scenario, todo, options, advance, scratch, folder, stop)
+            await _run_scenario(scenario, todo, options, advance, scratch, folder, stop, console)
             sweeps[scenario.name] = {"runs": len(todo), "seconds": round(time.perf_counter() - started, 4)}
     sweep_s = time.perf_counter() - began
     ran = {(s.scenario, s.integration) for _, specs in plans for s in specs}
@@ -412,8 +549,12 @@ async def _run_scenario(
     scratch: Path,
     folder: Path,
     stop: Stop,
+    console: Console,
 ) -> None:
     run = {"options": options.runner, "handlers": scenario.handlers, "on_progress": advance, "keep": False}
+    if options.orders is not None:
+        await _run_control_free(specs, options, advance, stop, run, console)
+        return
     if options.mode == "external":
         assert options.endpoints is not None
         await run_specs(specs, options.endpoints, stop=stop, **run)  # type: ignore[arg-type]
@@ -439,6 +580,62 @@ async def _run_scenario(
         endpoints = Endpoints(orders=url, accounting=url, control=url)
         _write_profile(folder, scratch, scenario.name, await _config(url))  # the exact configuration the runs met
         await run_specs(specs, endpoints, stop=stop, **run)  # type: ignore[arg-type]
+
+
+async def _run_control_free(
+    specs: Sequence[RunSpec],
+    options: SuiteOptions,
+    advance: OnRun,
+    stop: Stop,
+    run: Mapping[str, Any],
+    console: Console,
+) -> None:
+    """The runs of one scenario against a platform with no control API: each run's order is checked through the
+    public API first (a run whose order is not `ready-for-handling` is reported as skipped, never judged), then the
+    runner runs the others with `PublicControl` for the harness's own requests, every request drawing from one rate
+    limiter."""
+    endpoints = options.endpoints
+    assert endpoints is not None  # the CLI and run_suite's callers give it in external mode
+    limiter = RateLimiter(options.runner.max_rate)
+    async with aiohttp.ClientSession() as session:
+        client = PublicControl(session, endpoints, limiter=limiter, quiet_s=options.quiet_s)
+        few = asyncio.Semaphore(8)
+
+        async def check(order_id: str) -> str | None:
+            async with few:
+                return await _unusable(client, order_id)
+
+        found = await asyncio.gather(*(check(spec.order_id) for spec in specs))
+    ready = [spec for spec, why in zip(specs, found, strict=True) if why is None]
+    for spec, why in zip(specs, found, strict=True):
+        if why is not None:
+            console.print(f"racelab: skipped run {spec.run_id}: {why} (never judged)", highlight=False, markup=False)
+            advance(_skipped(spec, why))
+    if not ready or stop.requested:
+        return
+
+    def make_control(session: aiohttp.ClientSession, endpoints: Endpoints) -> ControlClient:
+        return PublicControl(session, endpoints, limiter=limiter, quiet_s=options.quiet_s)
+
+    await run_specs(ready, endpoints, stop=stop, control=make_control, connector=limited_connector(limiter), **run)
+
+
+async def _unusable(client: PublicControl, order_id: str) -> str | None:
+    """Why the order cannot be raced (its status, or that it cannot be read), or None when it is ready."""
+    answer = await client.perform(control.get_order(order_id))
+    if answer.status != 200 or not isinstance(answer.body, Mapping):
+        return f"order {order_id} could not be read: GET answered {answer.status}"
+    status = answer.body.get("status")
+    return None if status == READY else f"order {order_id} is in status {status}, not {READY}"
+
+
+def _skipped(spec: RunSpec, why: str) -> RunOutcome:
+    """A run not run: its order was not usable. It is written like a run cut short (verdict `unknown`, every
+    checker `unknown` with the reason, no history, no final state), so it is never judged and a gate never passes on
+    it."""
+    record = RunRecord(spec=spec, history=(), final=FinalState(order={}, settled=False), error=f"skipped: {why}")
+    results, verdict = check_all(record, spec.expect)
+    return RunOutcome(record, results, verdict)
 
 
 def _write_profile(folder: Path, scratch: Path, name: str, config: Any) -> None:

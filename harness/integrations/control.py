@@ -163,6 +163,7 @@ def final_state(spec: RunSpec, *, settle_s: float) -> Flow[tuple[FinalState, tup
         changes=tuple(inspection.get("changes") or ()),
         accounting=accounting,
         settled=quiet,
+        public=bool(inspection.get("public")),  # a control-free client read it from outside
     )
     return final, tuple((entries.body or {}).get("entries") or ())
 

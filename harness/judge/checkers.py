@@ -15,6 +15,13 @@ report use too.
 | accounting-matches-orders | what Accounting bills for the order differs from the Orders final total |
 | update-invoice-rules | Accounting accepted an update invoice that breaks one of its three rules |
 
+Judged from outside (a control-free run against a real platform, `harness.drive.public`): the final order, its
+Changes and the run's own history are all there, but not what only the simulator keeps (the order's versions, the
+journal, Accounting's state). Such a final state says so (`FinalState.public`), and the invariants that need what is
+missing say `unknown` and why:
+`change-respects-invoices` (the journal's Change commits and the versions they made), `accounting-matches-orders`
+and `update-invoice-rules` (Accounting's state). The others judge the public order and the history as usual.
+
 Imports: stdlib and `harness.model` only (no asyncio, no aiohttp): the load command's processes reuse these.
 """
 
@@ -23,7 +30,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping
 from decimal import Decimal
 
-from harness.model.records import CheckResult, Outcome, RunRecord, Verdict, run_verdict
+from harness.model.records import NOT_OBSERVABLE, CheckResult, Outcome, RunRecord, Verdict, run_verdict
 
 __all__ = ["CHECKERS", "check", "check_all"]
 
@@ -34,14 +41,42 @@ def _money(cents: int) -> str:
     return f"{cents / 100:.2f}"
 
 
+def _outside(run: RunRecord) -> bool:
+    """Whether the final state was read from outside the simulator, through the public API only."""
+    return run.final.public
+
+
+_OUTSIDE = "Judged from outside the platform (public API only): "
+
+
+def _not_observable(name: str, why: str) -> CheckResult:
+    """`unknown`, and why: what the invariant needs cannot be seen from outside. Marked so (`NOT_OBSERVABLE` in its
+    details): the run's verdict is made of the invariants that could be judged (`harness.model.records.run_verdict`)."""
+    return CheckResult(name, Verdict.UNKNOWN, _OUTSIDE + why, details={NOT_OBSERVABLE: True})
+
+
 def _unsettled(name: str, run: RunRecord) -> CheckResult | None:
     if run.error is not None:
         return CheckResult(name, Verdict.UNKNOWN, f"The run did not complete: {run.error}")
     if not run.final.read:
         return CheckResult(name, Verdict.UNKNOWN, "The final order could not be read.")
     if not run.final.settled:
+        if _outside(run):
+            return CheckResult(
+                name,
+                Verdict.UNKNOWN,
+                "The order did not settle by the deadline: a Change was still in progress, or the order kept changing.",
+            )
         return CheckResult(name, Verdict.UNKNOWN, "The simulator still had work pending for the order at the deadline.")
     return None
+
+
+def _no_accounting(name: str, run: RunRecord, otherwise: str) -> CheckResult:
+    if _outside(run) and run.spec.order.get("accounting"):
+        return _not_observable(
+            name, "Accounting's invoices and outcomes have no public read, so this cannot be checked."
+        )
+    return CheckResult(name, Verdict.UNKNOWN, otherwise)
 
 
 def _ok_ops(run: RunRecord, f: str) -> tuple[int, ...]:
@@ -144,6 +179,12 @@ def change_respects_invoices(run: RunRecord) -> CheckResult:
     name = "change-respects-invoices"
     if (early := _unsettled(name, run)) is not None:
         return early
+    if _outside(run):
+        return _not_observable(
+            name,
+            "this needs the simulator's journal (which Change committed, as which version) and the order's kept "
+            "versions, which no public API serves.",
+        )
     versions = {int(v["version"]): v for v in run.final.versions}
     commits = [e for e in run.journal if e.get("op") in _CHANGE_OPS and e.get("phase") == "commit"]
     missing = []
@@ -173,7 +214,7 @@ def accounting_matches_orders(run: RunRecord) -> CheckResult:
         return early
     accounting = run.final.accounting
     if accounting is None:
-        return CheckResult(name, Verdict.UNKNOWN, "The run has no Accounting order to compare with.")
+        return _no_accounting(name, run, "The run has no Accounting order to compare with.")
     billed = accounting.get("billedGross")
     if billed is None:
         return CheckResult(name, Verdict.UNKNOWN, "The Accounting state does not say what is billed.")
@@ -199,7 +240,7 @@ def update_invoice_rules(run: RunRecord) -> CheckResult:
         return early
     accounting = run.final.accounting
     if accounting is None:
-        return CheckResult(name, Verdict.UNKNOWN, "The run has no Accounting order to check.")
+        return _no_accounting(name, run, "The run has no Accounting order to check.")
     if "error" in accounting:
         return CheckResult(name, Verdict.UNKNOWN, f"The Accounting state could not be read: {accounting['error']}")
     for update in accounting.get("updates") or ():

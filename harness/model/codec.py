@@ -119,6 +119,7 @@ def run_to_json(record: RunRecord, results: Sequence[CheckResult], *, compact: b
             "changes": [dict(c) for c in final.changes],
             "accounting": None if final.accounting is None else dict(final.accounting),
             "settled": final.settled,
+            **({"public": True} if final.public else {}),  # only when true: other runs' lines stay as they were
         },
         "journal": [dict(entry) for entry in record.journal],
         "origin_s": record.origin_s,
@@ -154,6 +155,7 @@ def run_from_json(d: Mapping[str, Any]) -> tuple[RunRecord, tuple[CheckResult, .
         changes=tuple(f["changes"]),
         accounting=f["accounting"],
         settled=f["settled"],
+        public=bool(f.get("public", False)),
     )
     record = RunRecord(
         spec=spec,

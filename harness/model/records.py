@@ -18,6 +18,7 @@ from enum import StrEnum
 from typing import Any
 
 __all__ = [
+    "NOT_OBSERVABLE",
     "CheckResult",
     "FinalState",
     "Invoice",
@@ -195,6 +196,9 @@ class FinalState:
     """The Accounting order's state (`/_sim/accounting/...`), when the scenario uses Accounting."""
     settled: bool = True
     """False when the simulator still had work pending at the deadline (verdicts become `unknown`)."""
+    public: bool = False
+    """Read from outside, through the platform's public API only (a control-free run): there are no versions, no
+    journal and no Accounting state, and the invariants that need them say `unknown` and why."""
 
     @property
     def read(self) -> bool:
@@ -247,6 +251,11 @@ class RunRecord:
         return [o for o in self.history if (f is None or o.f == f) and (actor is None or o.actor == actor)]
 
 
+NOT_OBSERVABLE = "not_observable"
+"""A check result's `details` key: the invariant needs what cannot be seen from outside the platform (the journal,
+the order's versions, Accounting's state), so it said `unknown` and why (see `run_verdict`)."""
+
+
 @dataclass(frozen=True, slots=True)
 class CheckResult:
     """What one checker concluded about one run."""
@@ -274,7 +283,9 @@ def run_verdict(record: RunRecord, results: Iterable[CheckResult]) -> Verdict:
 
     The one verdict function: `check_all`, the gates, `runs.jsonl` and the report all use it. A run that would merge
     `valid` is `unknown` instead when it was cut short by a harness error or when a checker it expects
-    (`RunSpec.expect`) left no result: nobody looked, so nobody may call it valid.
+    (`RunSpec.expect`) left no result: nobody looked, so nobody may call it valid. A run judged from outside
+    (`FinalState.public`: a control-free run, `racelab proxy judge`) is judged on the invariants that can be seen from
+    there; a result marked `NOT_OBSERVABLE` says `unknown` and why, but does not make the run unknown.
 
     Args:
         record: The run.
@@ -284,9 +295,15 @@ def run_verdict(record: RunRecord, results: Iterable[CheckResult]) -> Verdict:
         The verdict.
     """
     results = tuple(results)
-    verdict = merge_verdicts(r.verdict for r in results)
-    if verdict is Verdict.VALID:
-        judged = {r.checker for r in results}
-        if record.error is not None or any(name not in judged for name in record.spec.expect):
+    judged = {r.checker for r in results}
+    if record.final.public:  # judged from outside: what cannot be seen there is said, but decides nothing
+        observable = tuple(r for r in results if not r.details.get(NOT_OBSERVABLE))
+        if results and not observable:
             return Verdict.UNKNOWN
+        results = observable
+    verdict = merge_verdicts(r.verdict for r in results)
+    if verdict is Verdict.VALID and (
+        record.error is not None or any(name not in judged for name in record.spec.expect)
+    ):
+        return Verdict.UNKNOWN
     return verdict

@@ -45,7 +45,7 @@ from .schema import (
     show_ms,
 )
 
-__all__ = ["find_scenarios", "load_scenario"]
+__all__ = ["duplicate_keys", "field_name", "find_scenarios", "load_scenario", "validation_problems", "yaml_locator"]
 
 _SUFFIXES = (".yaml", ".yml", ".py")
 _SKIPPED_DIRS = frozenset({"profiles", "load", "examples"})
@@ -80,7 +80,7 @@ Locate = Callable[[Sequence[str | int]], int | None]
 """Path in the document → 1-based line of the deepest part of it that exists in the file."""
 
 
-def _problems(exc: ValidationError, data: Any, locate: Locate) -> list[Problem]:
+def validation_problems(exc: ValidationError, data: Any, locate: Locate) -> list[Problem]:
     out: list[Problem] = []
     for error in exc.errors(include_url=False):
         loc: list[str | int] = list(error["loc"])
@@ -101,7 +101,7 @@ def _problems(exc: ValidationError, data: Any, locate: Locate) -> list[Problem]:
         path, written = _document_path(data, loc)
         if message is None:
             message = _message(kind, loc, error["input"], written, ctx, error["msg"])
-        out.append((locate(path), _field(path), message))
+        out.append((locate(path), field_name(path), message))
     return out
 
 
@@ -170,7 +170,7 @@ def _document_path(data: Any, loc: Sequence[str | int]) -> tuple[list[str | int]
     return path, node
 
 
-def _field(path: Sequence[str | int]) -> str | None:
+def field_name(path: Sequence[str | int]) -> str | None:
     out = ""
     for part in path:
         if isinstance(part, int):
@@ -182,7 +182,7 @@ def _field(path: Sequence[str | int]) -> str | None:
     return out or None
 
 
-def _yaml_locator(root: yaml.Node) -> Locate:
+def yaml_locator(root: yaml.Node) -> Locate:
     def locate(path: Sequence[str | int]) -> int | None:
         node = root
         line = node.start_mark.line + 1
@@ -226,7 +226,7 @@ def _ast_locator(root: ast.expr) -> Locate:
     return locate
 
 
-def _duplicate_keys(root: yaml.Node) -> Iterator[tuple[int, list[str | int], str]]:
+def duplicate_keys(root: yaml.Node) -> Iterator[tuple[int, list[str | int], str]]:
     """Keys written twice in one mapping (`safe_load` would silently keep the last)."""
     seen_nodes: set[int] = set()
 
@@ -303,8 +303,8 @@ def _read_yaml(path: Path) -> tuple[Any, Locate, list[Problem]]:
         raise InvalidScenario(f"not valid YAML: {exc}", path=path) from None
     if root is None:
         raise InvalidScenario(f"the file is empty; expected a mapping with {', '.join(_TOP_FIELDS)}", path=path)
-    duplicates: list[Problem] = [(line, _field(p), message) for line, p, message in _duplicate_keys(root)]
-    return data, _yaml_locator(root), duplicates
+    duplicates: list[Problem] = [(line, field_name(p), message) for line, p, message in duplicate_keys(root)]
+    return data, yaml_locator(root), duplicates
 
 
 def _read_script(path: Path) -> tuple[Any, Locate, dict[str, Handler]]:
@@ -434,7 +434,7 @@ def _build(path: Path, data: Any, locate: Locate, handlers: dict[str, Handler], 
     try:
         doc = Document.model_validate(data, context={"handlers": frozenset(handlers)})
     except ValidationError as exc:
-        problems.extend(_problems(exc, data, locate))
+        problems.extend(validation_problems(exc, data, locate))
     if doc is not None and is_profile_path(doc.profile):
         profile = Path(doc.profile)
         if not profile.is_absolute():

@@ -64,7 +64,9 @@ __all__ = [
     "MAX_RUNS",
     "MAX_RUNS_PER_INTEGRATION",
     "NAME",
+    "AtField",
     "Document",
+    "StrictModel",
     "SweepField",
     "describe_distribution",
     "did_you_mean",
@@ -220,7 +222,7 @@ def _known_fields(known: Sequence[str], data: dict[Any, Any], hints: Mapping[str
         raise fail(f"unknown {noun} {names}{hint}; expected: {', '.join(known)}", str(first))
 
 
-class _Strict(BaseModel):
+class StrictModel(BaseModel):
     """A mapping whose keys are all known: an unknown one is reported with the list of valid ones."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -259,7 +261,7 @@ def _distribution_fields(data: Any) -> Any:
     return data
 
 
-class SweepField(_Strict):
+class SweepField(StrictModel):
     """An `at` as a sweep: `{from: 50ms, to: 1000ms, step: 50ms}`."""
 
     start: Annotated[float, BeforeValidator(duration_ms), Field(alias="from")]
@@ -294,7 +296,7 @@ AT_FORMS = ("duration", "sweep", "distribution")
 """The forms of an `at`; pydantic names them in an error's location (`loading` drops them from the field)."""
 AT_EXPECTED = "expected a duration (0, 250ms, 1.5s), a sweep {from, to, step} or a distribution {kind, ...}"
 
-_At = Annotated[
+AtField = Annotated[
     Annotated[float, BeforeValidator(duration_ms), Tag("duration")]
     | Annotated[SweepField, Tag("sweep")]
     | Annotated[
@@ -312,7 +314,7 @@ class _Step(BaseModel):
 
     model_config = ConfigDict(extra="allow", frozen=True)
 
-    at: _At
+    at: AtField
     do: StrictStr
 
     @model_validator(mode="before")
@@ -396,7 +398,7 @@ def _change_v1_line(line: Any, key: str, i: int) -> None:
         raise fail(f"expected the unit price in whole cents (got {show(price)})", key, i, "price")
 
 
-class _Item(_Strict):
+class _Item(StrictModel):
     id: Annotated[StrictStr, Field(min_length=1, max_length=100)]
     price: Annotated[StrictInt, Field(ge=0, le=10**10)]
     """Unit price, cents."""
@@ -419,7 +421,7 @@ class _Item(_Strict):
     """Published `items[]` properties that replace the rendered ones."""
 
 
-class _Order(_Strict):
+class _Order(StrictModel):
     """`SeedOrderBody` of the control API, without `orderId` (every run gets its own), plus `accounting`."""
 
     _hints: ClassVar[Mapping[str, str]] = {
@@ -457,7 +459,7 @@ class _Order(_Strict):
         return items
 
 
-class _Gate(_Strict):
+class _Gate(StrictModel):
     reproduces: Any = None
     violations: Annotated[StrictInt, Field(ge=0)] | None = None
     max_rate: Annotated[float, Strict(), Field(ge=0, le=1)] | None = None
@@ -490,7 +492,7 @@ class _Gate(_Strict):
         return self
 
 
-class Document(_Strict):
+class Document(StrictModel):
     """A whole scenario file, validated: what `loading` turns into a `Scenario` (the steps' `at` still unexpanded).
 
     Validate with `context={"handlers": names}`, the custom actions of a Python scenario script.

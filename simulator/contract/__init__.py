@@ -6,6 +6,8 @@ General layout (each module stands alone):
     statuses.py   the order statuses of the Orders API
     headers.py    the header names racelab adds: the control marker and the control token
     money.py      cents and currency units, rounding, the VAT inside a gross price
+    operations.py the API's operations by method and path template, named as /openapi.json names them (kebab
+                  case), with the path parameter that holds the order id (the proxy's rules and record)
 
 The contract is pure: it imports the standard library and pydantic, never aiohttp or asyncio, and nothing else of
 racelab (not the rest of `simulator`, not `harness`). So the harness's pure modules, the scenario loader and the

@@ -209,9 +209,10 @@ def test_scale_and_resume_rows_judge_skew_wall_memory_and_identity() -> None:
 
 
 def test_the_ideal_schedule_is_the_paced_slots_and_the_longest_run() -> None:
-    # The naive integration: 1.5 requests per step, 2 steps, 1,500 requests/s: a run starts every 2 ms.
+    # The naive integration: 1.5 requests per step, 2 steps, and its final-state read's 4 requests, at 1,500
+    # requests/s: a run starts every 7/1500 s.
     assert ideal_schedule_s(1, 1.25) == pytest.approx(1.25)
-    assert ideal_schedule_s(20_001, 1.25) == pytest.approx(41.25)
+    assert ideal_schedule_s(20_001, 1.25) == pytest.approx(20_000 * 7 / 1500 + 1.25)
 
 
 def test_interrupted_rows_say_so_and_the_exit_code_is_the_signals() -> None:
@@ -358,7 +359,7 @@ def test_bench_refuses_an_unknown_measure(capsys: pytest.CaptureFixture[str]) ->
 async def _bench_in_groups() -> BenchReport:
     """The whole bench, its measures in three concurrent groups: the figures are not looked at, and the `racelab
     run` children it starts (seven) would take most of a minute one after the other."""
-    groups = [["throughput", "precision", "sweep", "scale"], ["virtual", "resume"], ["repro"]]
+    groups = [["throughput", "precision", "sweep", "scale"], ["virtual", "resume"], ["repro", "proxy"]]
     parts = await asyncio.gather(*(run_bench(TINY, measures=group) for group in groups))
     rows = [row for name in MEASURES for part in parts for row in part.rows if _measure_of(row.key) == name]
     measures = {k: v for part in parts for k, v in part.measures.items()}
@@ -373,6 +374,7 @@ def _measure_of(key: str) -> str:
     return {
         "throughput": "throughput",
         "delay_precision": "precision",
+        "proxy": "proxy",
         "send_skew": "sweep",
         "sweep_wall": "sweep",
         "virtual_speedup": "virtual",
@@ -411,6 +413,9 @@ def test_every_measure_runs_with_a_tiny_plan(tmp_path: Path) -> None:
         "delay_precision.get_order",
         "delay_precision.invoice",
         "delay_precision.invoice_server",
+        "proxy.added_p50",
+        "proxy.added_p99",
+        "proxy.throughput",
         "send_skew",
         "sweep_wall",
         "send_skew.20",

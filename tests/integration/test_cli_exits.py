@@ -160,4 +160,14 @@ def test_no_command_prints_the_help_and_exits_2(capsys: pytest.CaptureFixture[st
 def test_every_command_is_registered_in_the_order_of_the_help() -> None:
     parser = cli.build_parser()
     [commands] = [a for a in parser._actions if a.dest == "command"]
-    assert list(commands.choices or ()) == ["run", "serve", "init", "replay", "explore", "report", "load", "bench"]
+    assert list(commands.choices or ()) == [
+        "run",
+        "serve",
+        "init",
+        "replay",
+        "explore",
+        "proxy",
+        "report",
+        "load",
+        "bench",
+    ]

@@ -38,10 +38,14 @@ from harness.output.report import charts
 from harness.output.report.data import Collector, ReportData, Row
 from harness.output.report.timelines import timeline_events
 
-__all__ = ["REPORT", "render_report", "write_report"]
+__all__ = ["PROXY_MODE", "REPORT", "render_report", "write_report"]
 
 REPORT = "report.html"
 """The report's name inside a result folder."""
+
+PROXY_MODE = "proxy"
+"""`summary.json`'s mode for the orders `racelab proxy judge` judged: their timelines show the proxy's four times, and
+they are judged again, not replayed."""
 
 Judged = tuple[RunRecord, Sequence[CheckResult]]
 
@@ -131,7 +135,11 @@ def write_report(
         raise InvalidScenario(f"{folder}: no such result folder")
     summary = summary if summary is not None else _load_summary(folder)
     shown = _display_dir(folder)
-    collector = Collector(replay=lambda scenario, run_id: replay_command(shown, scenario, run_id))
+    if summary.mode == PROXY_MODE:  # an order seen through `racelab proxy` cannot be replayed, only judged again
+        again = _rejudge(summary)
+        collector = Collector(replay=lambda scenario, run_id: again)
+    else:
+        collector = Collector(replay=lambda scenario, run_id: replay_command(shown, scenario, run_id))
     for record, results in runs if runs is not None else _stream(folder):
         collector.add(record, results)
         if on_run is not None:
@@ -146,6 +154,14 @@ def write_report(
     target = out if out is not None else folder / REPORT
     _write_atomic(target, html.encode("utf-8"))
     return target
+
+
+def _rejudge(summary: Summary) -> str:
+    """The command that judged a proxy's record (`summary.json`'s), which judges it again."""
+    command = summary.command
+    if command is None:
+        return "racelab proxy judge DIR --upstream URL"
+    return command if isinstance(command, str) else shlex.join(command)
 
 
 def _write_atomic(path: Path, content: bytes) -> None:
@@ -242,12 +258,15 @@ def render_report(
     )
     # The SVGs are trusted markup: matplotlib's SVG writer escapes every text it draws.
     cost_svg = charts.cost_chart(data.cost, colors=colors, chart_id=chart_id())
+    proxy = summary.mode == PROXY_MODE
     template = _environment().get_template("report.html.j2")
     return template.render(
         summary=summary,
         gates=summary.gates,
         folder=str(folder),
-        replay_prefix=f"racelab replay {shlex.quote(str(folder))} --run ",
+        proxy=proxy,
+        rejudge=_rejudge(summary) if proxy else "",
+        replay_prefix="" if proxy else f"racelab replay {shlex.quote(str(folder))} --run ",
         resume=f"racelab run --resume {shlex.quote(str(folder))}",
         generated=f"{generated:%Y-%m-%d %H:%M:%S}",
         scenarios=scenarios,

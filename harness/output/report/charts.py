@@ -31,7 +31,7 @@ from matplotlib.transforms import blended_transform_factory
 
 from harness.output.report.cost import CostData
 from harness.output.report.rates import HeatMap, RateChart
-from harness.output.report.timelines import Timeline
+from harness.output.report.timelines import Bar, Timeline
 
 __all__ = ["cost_chart", "heat_map_chart", "palette", "rate_chart", "timeline_chart"]
 
@@ -250,7 +250,8 @@ def cost_chart(cost: CostData, *, colors: Mapping[str, str], chart_id: str) -> s
 
 def timeline_chart(tl: Timeline, *, chart_id: str) -> str:
     """One failing run: client requests as bars (send → answer), the simulator's phases as marks per operation,
-    status changes as dotted lines, and the moment each invariant broke as a red line.
+    status changes as dotted lines, and the moment each invariant broke as a red line. An exchange judged through
+    `racelab proxy` is a bar in three parts (held at the proxy, at the upstream, back to the caller).
 
     Only the timeline's focus window is drawn; a note at the right edge counts the simulator's later entries.
 
@@ -273,6 +274,9 @@ def timeline_chart(tl: Timeline, *, chart_id: str) -> str:
         for bar in tl.bars:
             following.setdefault(bar.lane, []).append(bar.start_ms)
         for bar in tl.bars:
+            if bar.proxy is not None:
+                _proxy_bar(ax, bar, pad)
+                continue
             ax.barh(
                 bar.lane,
                 max(bar.end_ms - bar.start_ms, pad * 0.3),
@@ -401,13 +405,17 @@ def timeline_chart(tl: Timeline, *, chart_id: str) -> str:
             tick.set_color(CLIENT if row.side == "client" else "#333333")
         ax.set_ylim(lanes - 0.4, -0.6)
         ax.set_xlim(start - pad, end + pad)
-        ax.set_xlabel("ms from the run's start")
+        proxied = any(bar.proxy is not None for bar in tl.bars)
+        ax.set_xlabel("ms from the order's first exchange at the proxy" if proxied else "ms from the run's start")
         ax.grid(axis="x", alpha=0.25)
         handles = [Line2D([], [], color=_OUTCOME[o], lw=6, label=f"request {o}") for o in ("ok", "fail", "info")]
-        handles += [
-            Line2D([], [], ls="none", marker=m, ms=s, color=c, label=name)
-            for m, c, s, name in (*_PHASES.values(), _OTHER_PHASE)
-        ]
+        if not proxied or tl.marks:  # an order seen through the proxy has no simulator phases to show
+            handles += [
+                Line2D([], [], ls="none", marker=m, ms=s, color=c, label=name)
+                for m, c, s, name in (*_PHASES.values(), _OTHER_PHASE)
+            ]
+        if proxied:
+            handles.append(Line2D([], [], color=_HELD, lw=6, label="held at the proxy"))
         handles += [
             Line2D([], [], color="#666666", ls=":", label="status change"),
             Line2D([], [], color=BROKEN, lw=2, label="invariant broke"),
@@ -415,6 +423,30 @@ def timeline_chart(tl: Timeline, *, chart_id: str) -> str:
         handles = _unique(handles)
         fig.legend(handles=handles, loc="outside lower center", ncols=len(handles), fontsize=7.5)
         return _svg(fig, chart_id)
+
+
+_HELD = "#d9d9e8"
+"""An exchange held or delayed at the proxy, from its arrival to its forwarding."""
+
+
+def _proxy_bar(ax: Any, bar: Bar, pad: float) -> None:
+    """An exchange through `racelab proxy` in three parts: held at the proxy (arrived → forwarded, hatched), at the
+    upstream (forwarded → upstream answered, the outcome's colour), back to the caller (→ answered, thinner). A part
+    that took no time is not drawn; the upstream's part is at least a sliver, as a plain request's bar is."""
+    p = bar.proxy
+    assert p is not None
+    color = _OUTCOME.get(bar.outcome, "#b0b0b0")
+    forwarded = p.forwarded if p.forwarded is not None else bar.end_ms
+    back = p.upstream_answered if p.upstream_answered is not None else bar.end_ms
+    parts: list[tuple[float, float, float, str, str | None, float]] = [(p.arrived, forwarded, 0.56, _HELD, "////", 0.0)]
+    if p.forwarded is not None:
+        parts.append((p.forwarded, back, 0.56, color, None, pad * 0.3))
+        parts.append((back, bar.end_ms, 0.3, color, None, 0.0))
+    for left, right, height, fill, hatch, least in parts:
+        width = max(right - left, least)
+        if width <= 0:
+            continue
+        ax.barh(bar.lane, width, left=left, height=height, color=fill, hatch=hatch, edgecolor="#555555", linewidth=0.5)
 
 
 def _unique(handles: list[Line2D]) -> list[Line2D]:

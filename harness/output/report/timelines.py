@@ -1,9 +1,10 @@
 """Timelines for the report: one failing run laid out in milliseconds from its start, and in words.
 
-Owns the timeline records (`Lane`, `Bar` for a client request, `Mark` for a journal entry of the simulator,
-`StatusChange`, `Broken` for an invariant that broke, `Timeline`, `Event`) and the functions that build them:
-`timeline` (a run's requests, journal and status changes), `broke_at` (when and how an invariant broke),
-`focus_window` (the part worth drawing) and `timeline_events` (the same, as one time-ordered list).
+Owns the timeline records (`Lane`, `Bar` for a client request, `ProxyTimes` for the four times of one that went
+through `racelab proxy`, `Mark` for a journal entry of the simulator, `StatusChange`, `Broken` for an invariant that
+broke, `Timeline`, `Event`) and the functions that build them: `timeline` (a run's requests, journal and status
+changes), `broke_at` (when and how an invariant broke), `focus_window` (the part worth drawing), `proxy_times` (an
+operation's proxy times, if it has them) and `timeline_events` (the same, as one time-ordered list).
 
 Imports: stdlib, `harness.model` and `harness.output.report.cells` (pure).
 
@@ -27,10 +28,12 @@ __all__ = [
     "Event",
     "Lane",
     "Mark",
+    "ProxyTimes",
     "StatusChange",
     "Timeline",
     "broke_at",
     "focus_window",
+    "proxy_times",
     "timeline",
     "timeline_events",
 ]
@@ -56,6 +59,51 @@ class Bar:
     f: str
     outcome: str
     status: int | None
+    proxy: ProxyTimes | None = None
+    """The four times of an exchange `racelab proxy` recorded (its runs only: `proxy judge`)."""
+
+
+@dataclass(frozen=True, slots=True)
+class ProxyTimes:
+    """An exchange through `racelab proxy`, in ms from the run's start: it arrived at the proxy, was forwarded to the
+    upstream (later, when a rule held or delayed it), the upstream answered, the caller got its answer. A phase never
+    reached is `None` (a fault before forwarding, a cut connection)."""
+
+    arrived: float
+    forwarded: float | None
+    upstream_answered: float | None
+    answered: float | None
+    rule: str | None = None
+    """The rule that shaped it, in words (`#0 delay 300 ms`)."""
+    fault: str | None = None
+
+
+def proxy_times(op: Operation) -> ProxyTimes | None:
+    """The proxy's four times of an operation `proxy judge` made of an exchange; `None` for any other operation."""
+    proxy = op.request.get("proxy")
+    times = proxy.get("times") if isinstance(proxy, Mapping) else None
+    if not isinstance(times, Mapping) or not is_number(times.get("arrived")):
+        return None
+
+    def at(phase: str) -> float | None:
+        value = times.get(phase)
+        return float(value) if is_number(value) else None
+
+    rule = proxy.get("rule") if isinstance(proxy, Mapping) else None
+    said = None
+    if isinstance(rule, Mapping):
+        said = " ".join(str(rule[k]) for k in ("action", "detail") if rule.get(k) is not None)
+        if is_number(rule.get("index")):
+            said = f"#{rule['index']} {said}"
+    fault = proxy.get("fault") if isinstance(proxy, Mapping) else None
+    return ProxyTimes(
+        float(times["arrived"]),
+        at("forwarded"),
+        at("upstream_answered"),
+        at("answered"),
+        rule=said or None,
+        fault=str(fault) if fault is not None else None,
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,6 +192,10 @@ def _money(cents: Any) -> str:
     return f"{int(cents) / 100:.2f}" if is_number(cents) else str(cents)
 
 
+_SEEN_IN_THE_END = frozenset({"no-over-invoice", "invoiced-when-fully-invoiced"})
+"""The invariants whose breaking only the order's versions date; judged from its final state, they have no moment."""
+
+
 def broke_at(record: RunRecord, result: CheckResult) -> tuple[float | None, str]:
     """When the invariant `result` judged broke, in ms from the run's start, and a short label saying how.
 
@@ -153,7 +205,8 @@ def broke_at(record: RunRecord, result: CheckResult) -> tuple[float | None, str]
     - `no-over-invoice`: the first version invoiced above its total;
     - `invoiced-when-fully-invoiced`: when the order entered the status it is stuck in;
     - `no-lost-invoice`: the first version with fewer invoices than the one before;
-    - otherwise the last operation the result names, when it completed.
+    - otherwise the last operation the result names, when it completed; but for an order judged through
+      `racelab proxy` (no versions), `no-over-invoice` and `invoiced-when-fully-invoiced` have no moment.
 
     Args:
         record: The run.
@@ -190,6 +243,10 @@ def broke_at(record: RunRecord, result: CheckResult) -> tuple[float | None, str]
                 and v["packages"] < before["packages"]
             ):
                 return t, f"v{v['version']}: an accepted invoice was dropped"
+    if not versions and result.checker in _SEEN_IN_THE_END and any(proxy_times(op) for op in record.history):
+        # An order judged through the proxy: the platform keeps no versions one can read, so when the final state
+        # went wrong is unknown (the invoice's answer is not it: a Change applied later made it wrong).
+        return None, ""
     ops = {op.index: op for op in record.history}
     named_ops = [ops[i] for i in result.ops if i in ops]
     if named_ops:
@@ -221,6 +278,7 @@ def focus_window(
     load, seconds before); the seed is drawn only when it is that close. Everything outside stays in the event list.
     """
     every = [b.start_ms for b in bars] + [m.t_ms for m in marks] + [c.t_ms for c in changes] + list(broken)
+    every += [b.end_ms for b in bars if b.proxy is not None]  # a held exchange may end long after everything else
     if not every:
         return (0.0, 1.0)
     race = [b.start_ms for b in bars] + [m.t_ms for m in marks if m.op != "seed"] + [c.t_ms for c in changes]
@@ -272,7 +330,8 @@ def timeline(record: RunRecord, results: Sequence[CheckResult], *, replay: str) 
         ends[row] = end
         label = f if row == 0 else f"{f} ({row + 1})"
         bar_lane = lane("client", f"{f}|{row}", label)
-        bars.append(Bar(bar_lane, start, end, request.index, f, request.outcome.value, request.status))
+        shaped = proxy_times(request)
+        bars.append(Bar(bar_lane, start, end, request.index, f, request.outcome.value, request.status, shaped))
     marks: list[Mark] = []
     changes: list[StatusChange] = []
     for entry in sorted(record.journal, key=lambda e: (float(e.get("t", 0.0)), int(e.get("seq", 0)))):
@@ -317,6 +376,28 @@ def timeline(record: RunRecord, results: Sequence[CheckResult], *, replay: str) 
 _SAME_MOMENT_MS = 0.05
 
 
+def _proxy_events(bar: Bar, answer: str) -> list[Event]:
+    """An exchange through the proxy gives a line per time it reached: arrived, forwarded (held or delayed by a
+    rule: how long), upstream answered, answered."""
+    p = bar.proxy
+    assert p is not None
+    name = f"#{bar.index} {bar.f}"
+    events = [Event(p.arrived, "client", f"{name} arrived at the proxy", p.rule or "")]
+    if p.forwarded is not None:
+        held = p.forwarded - p.arrived
+        why = f"after {held:.1f} ms" + (f" ({p.rule})" if p.rule else "")
+        events.append(Event(p.forwarded, "client", f"{name} forwarded upstream", why))
+    elif p.fault is not None:
+        events.append(Event(p.arrived, "client", f"{name} not forwarded", f"fault {p.fault}"))
+    if p.upstream_answered is not None and p.forwarded is not None:
+        took = f"{p.upstream_answered - p.forwarded:.1f} ms upstream"
+        events.append(Event(p.upstream_answered, "client", f"{name} upstream answered", took))
+    if p.answered is not None:
+        how = f"{bar.outcome}, {p.answered - p.arrived:.1f} ms" + (f", fault {p.fault}" if p.fault else "")
+        events.append(Event(p.answered, "client", f"{name} answered {answer}", how))
+    return events
+
+
 @dataclass(frozen=True, slots=True)
 class Event:
     """One line of a timeline's event list."""
@@ -341,6 +422,9 @@ def timeline_events(tl: Timeline) -> tuple[Event, ...]:
     events = []
     for bar in tl.bars:
         answer = str(bar.status) if bar.status is not None else bar.outcome
+        if bar.proxy is not None:
+            events.extend(_proxy_events(bar, answer))
+            continue
         events.append(Event(bar.start_ms, "client", f"#{bar.index} {bar.f} sent", ""))
         events.append(
             Event(
