@@ -3,7 +3,7 @@
     __init__.py   `main()`: the parser of every command, the missing-extra check, dispatch, and `exit_for()`: the
                   one table from exception to exit code (and the crash log of an unexpected exception)
     run.py        racelab run           serve.py     racelab serve          init.py     racelab init
-    replay.py     racelab replay        explore.py   racelab explore
+    replay.py     racelab replay        explore.py   racelab explore       calibrate.py racelab calibrate
     `racelab report`, `load` and `bench` keep their parser and handler in their own package (`harness.output.report`,
     `harness.load.command`, `harness.bench`); `_COMMAND_MODULES` registers them with the rest.
 
@@ -64,6 +64,7 @@ _COMMAND_MODULES = (
     "harness.cli.replay",
     "harness.cli.explore",
     "harness.cli.proxy",
+    "harness.cli.calibrate",
     "harness.output.report",
     "harness.load.command",
     "harness.bench",

@@ -167,6 +167,7 @@ def test_every_command_is_registered_in_the_order_of_the_help() -> None:
         "replay",
         "explore",
         "proxy",
+        "calibrate",
         "report",
         "load",
         "bench",
