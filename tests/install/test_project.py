@@ -212,6 +212,7 @@ def test_declared_dependencies_are_what_the_code_imports() -> None:
     optional = {
         "hypothesis": ("explore", {"harness/virtual/explore.py"}),
         "pytest": ("pytest", {"harness/pytest_plugin.py", "harness/starter/test_race.py"}),
+        "scipy": ("calibrate", {"harness/calibrate/fit.py", "harness/calibrate/lags.py"}),
     }
     used = set()
     imports = _third_party_imports(ROOT / "simulator")
