@@ -78,6 +78,45 @@ CREDENTIAL_HEADERS = frozenset(
 _SECRET_KEY = re.compile(r"(?i)(token|secret|password|passwd|apikey|app-?key|authorization|cookie|subscription)")
 """A JSON key or query parameter whose value is a credential by its name (`appToken`, `password`, ...)."""
 
+_AFTER_KEY = re.compile(r"\s*:\s*[^\s\[{n]")
+"""What follows a JSON key whose value is a scalar (not an object, an array or null)."""
+
+
+_SECRET_WORDS = (
+    "token",
+    "secret",
+    "password",
+    "passwd",
+    "apikey",
+    "appkey",
+    "app-key",
+    "authorization",
+    "cookie",
+    "subscription",
+)
+"""`_SECRET_KEY`'s words, for `str.find` over a lower-cased text (the case-insensitive pattern over a 7.5 KB order
+document took ~0.5 ms, `str.find` ~0.04 ms)."""
+
+
+def _credential_scalar(text: str) -> bool:
+    """Whether a JSON text has a credential-like key (`_SECRET_KEY`) with a scalar value: what the walk replaces.
+    A key like `subscriptionData` or `authorizationPolicyData` (objects; the order document has both) is walked
+    into, never replaced whole, so it alone does not need the walk. Looks only around the few places where a word
+    of the key pattern occurs (a regular expression over the whole text cost more than the rest of an exchange)."""
+    low = text.lower()
+    for word in _SECRET_WORDS:
+        at = low.find(word)
+        while at >= 0:
+            opening, closing = text.rfind('"', 0, at), text.find('"', at + len(word))
+            if opening >= 0 and closing >= 0:
+                if "\\" in text[opening:closing]:
+                    return True  # an escaped quote or character: let the walk decide
+                if _AFTER_KEY.match(text, closing + 1):
+                    return True
+            at = low.find(word, at + 1)
+    return False
+
+
 Outcome = Literal["ok", "fail", "info"]
 
 
@@ -192,8 +231,14 @@ class Redactor:
                 pass
             else:
                 # The walk costs more than the rest of an exchange: only when there may be something to hide.
-                clean = (self._pattern is None or self._pattern.search(text) is None) and not _SECRET_KEY.search(text)
-                return value if clean and '"headers"' not in text.lower() else self.json(value)
+                # A key written with escapes (`\u0074oken`) is seen only by the walk: then it walks.
+                clean = (
+                    (self._pattern is None or self._pattern.search(text) is None)
+                    and not _credential_scalar(text)
+                    and "\\u" not in text
+                    and '"headers"' not in text.lower()
+                )
+                return value if clean else self.json(value)
         return self.text(text)
 
 
