@@ -176,6 +176,7 @@ async def _run(args: argparse.Namespace, argv: Sequence[str]) -> int:
     if args.mode == "external":
         if not args.orders_url:
             raise UsageError("--mode external needs --orders-url (and --accounting-url if it differs)")
+        _check_urls(args)
         orders_headers = {}
         if args.app_key or args.app_token:
             orders_headers = {"X-VTEX-API-AppKey": args.app_key or "", "X-VTEX-API-AppToken": args.app_token or ""}
@@ -368,3 +369,25 @@ def _no_scenarios_here() -> str | None:
         "  run racelab's built-in suite:  racelab run --builtin   (one of it: racelab run builtin:over-invoice)\n"
         f"  built-in scenarios: {', '.join(builtin_scenario_names())}"
     )
+
+
+def _check_urls(args: argparse.Namespace) -> None:
+    """The service URLs are written (plan.json, summary.json, the replay hint): a URL must be an http(s) address
+    that carries no credential."""
+    from urllib.parse import urlsplit
+
+    for option, url in (
+        ("--orders-url", args.orders_url),
+        ("--accounting-url", args.accounting_url),
+        ("--control-url", args.control_url),
+    ):
+        if not url:
+            continue
+        parts = urlsplit(url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise UsageError(f"{option} {url}: expected an http:// or https:// URL, e.g. https://staging.example")
+        if parts.username is not None or parts.password is not None:
+            raise UsageError(
+                f"{option}: a URL with a user or password in it is written to the result folder; give the "
+                "credentials with --app-key/--app-token (or RACELAB_APP_KEY/RACELAB_APP_TOKEN) instead"
+            )
