@@ -18,7 +18,7 @@ not be judged: racelab never passes what it could not see), 2 bad input, 3 the u
     outcome = await judge_folder(Path("proxy-out"), upstream="https://staging.example", out=None, settle_s=30.0)
     outcome.summary.invalid, outcome.folder / "report.html"
 
-Imports: stdlib, aiohttp, `harness.drive` (the public reader, the runner's flow driver), `harness.integrations`,
+Imports: stdlib, aiohttp, rich (the progress bar), `harness.drive` (the public reader, the runner's flow driver), `harness.integrations`,
 `harness.judge`, `harness.model`, `harness.output`, `harness.scenarios` (the gate), `harness.errors`; the heavy ones
 (the drivers, the checkers, the report) inside the functions that use them.
 """
@@ -26,6 +26,7 @@ Imports: stdlib, aiohttp, `harness.drive` (the public reader, the runner's flow 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import contextlib
 import dataclasses
 import json
@@ -41,6 +42,8 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from harness.errors import HarnessConnectionError, UsageError
 from harness.integrations import control
@@ -85,6 +88,9 @@ NOT_JUDGED_OUTSIDE = {
 
 PHASES = ("arrived", "forwarded", "upstream_answered", "answered")
 """The four times of an exchange, in order."""
+
+_READERS = 4
+"""Orders whose final state is read at the same time."""
 
 DEFAULT_MAX_RATE = 10.0
 """Requests per second `proxy judge` sends to the upstream at most (it reads, polls and never writes)."""
@@ -410,7 +416,8 @@ def _spec(order_id: str, repetition: int, seed: int) -> RunSpec:
 async def _read_finals(
     order_ids: Sequence[str], *, upstream: str, headers: Mapping[str, str], settle_s: float, max_rate: float
 ) -> dict[str, tuple[FinalState, tuple[Mapping[str, Any], ...]]]:
-    """Each order's final state, read from the upstream's public API once it settled, one order after another."""
+    """Each order's final state, read from the upstream's public API once it settled (`_READERS` orders at a
+    time, every request drawing from one rate limiter), in the order given."""
     from harness.drive.public import PublicControl, RateLimiter, public_spec
     from harness.drive.runner import drive_control
     from harness.drive.transport import Endpoints
@@ -430,12 +437,28 @@ async def _read_finals(
             await reader.perform(control.get_order(order_ids[0]))
         except HarnessConnectionError as exc:
             raise HarnessConnectionError(f"cannot reach the upstream {upstream}: {exc}") from None
-        for order_id in order_ids:
-            finals[order_id] = await drive_control(
-                control.final_state(public_spec(order_id), settle_s=settle_s),
-                reader,
-            )
-    return finals
+        # A few at a time (the rate limiter bounds what the upstream gets); a bar, since each order takes its quiet
+        # period at least and a record may hold hundreds.
+        few = asyncio.Semaphore(_READERS)
+        with Progress(
+            TextColumn("reading final states"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=Console(stderr=True),
+            transient=True,
+        ) as bar:
+            task = bar.add_task("orders", total=len(order_ids))
+
+            async def read(order_id: str) -> None:
+                async with few:
+                    finals[order_id] = await drive_control(
+                        control.final_state(public_spec(order_id), settle_s=settle_s), reader
+                    )
+                bar.advance(task)
+
+            await asyncio.gather(*(read(order_id) for order_id in order_ids))
+    return {order_id: finals[order_id] for order_id in order_ids}
 
 
 def _record(
