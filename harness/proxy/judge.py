@@ -18,9 +18,9 @@ not be judged: racelab never passes what it could not see), 2 bad input, 3 the u
     outcome = await judge_folder(Path("proxy-out"), upstream="https://staging.example", out=None, settle_s=30.0)
     outcome.summary.invalid, outcome.folder / "report.html"
 
-Imports: stdlib, aiohttp, rich (the progress bar), `harness.drive` (the public reader, the runner's flow driver), `harness.integrations`,
-`harness.judge`, `harness.model`, `harness.output`, `harness.scenarios` (the gate), `harness.errors`; the heavy ones
-(the drivers, the checkers, the report) inside the functions that use them.
+Imports: stdlib, aiohttp, rich (the progress bar), `harness.drive` (the public reader, the runner's flow driver),
+`harness.integrations`, `harness.judge`, `harness.model`, `harness.output`, `harness.scenarios` (the gate),
+`harness.errors`; the heavy ones (the drivers, the checkers, the report) inside the functions that use them.
 """
 
 from __future__ import annotations
