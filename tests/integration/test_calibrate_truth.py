@@ -1,7 +1,7 @@
 """`racelab calibrate` against a hidden ground truth: a profile that is not the default (another replica lag, another
 invoice latency) plays the platform (`racelab serve --no-control --orders`); a control-free naive sweep of the
-over-invoice scenario against it (a real `racelab run` process) gives the observations; `racelab calibrate` (a real
-process too) must recover what the truth hid:
+over-invoice scenario against it (a real `racelab run` process) gives the observations; `racelab calibrate`'s
+function must recover what the truth hid:
 
 - the invoice's latency, median and p95 within 10% of the truth's (drawn from the truth's own phases);
 - every other fitted observable's median and p95 within 10% of what was observed (its fit describes the data; the
@@ -29,6 +29,8 @@ import yaml
 
 from harness.calibrate.calibration import calibrate
 from harness.calibrate.observe import RaceCell, RaceObservations
+from harness.calibrate.page import write_page
+from harness.calibrate.profile import write_profile
 from harness.calibrate.virtual_race import simulate_race
 from harness.judge.stats import wilson
 from simulator import load_profile
@@ -81,7 +83,8 @@ async def _sweep(tmp: Path) -> Path:
         argv = [
             sys.executable, "-m", "harness.cli", "run", str(ROOT / "scenarios" / "over-invoice.yaml"),
             "--mode", "external", "--orders-url", url, "--orders-from", str(ids), "--integration", "naive",
-            "--runs", str(RUNS_PER_OFFSET), "--concurrency", "8", "--out", str(tmp / "results"),
+            "--runs", str(RUNS_PER_OFFSET), "--concurrency", "12", "--settle-quiet", "0.5", "--start-lead", "3",
+            "--out", str(tmp / "results"),
         ]  # fmt: skip
         child = await asyncio.create_subprocess_exec(
             *argv, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT
@@ -93,34 +96,16 @@ async def _sweep(tmp: Path) -> Path:
 
 @pytest.fixture(scope="module")
 def calibrated(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """The sweep (real processes), then `racelab calibrate`'s own function on its result folder, and the profile and
+    page it writes, as the command does (the command's parsing, output and exit codes: tests/unit/
+    test_calibrate_inputs.py). Synchronous, on this thread: the lag fit runs its own event loop."""
     tmp = tmp_path_factory.mktemp("calibrate-truth")
     folder = asyncio.run(_sweep(tmp))
-    profile = tmp / "fitted.yaml"
-    report = tmp / "calibration.html"
-    result = asyncio.run(_calibrate_cli(folder, profile, report))
-    return {"folder": folder, "profile": profile, "report": report, "cal": result, "tmp": tmp}
-
-
-async def _calibrate_cli(folder: Path, profile: Path, report: Path) -> Any:
-    """`racelab calibrate` as a user runs it (exit 0, the profile and the page written), then the same calibration
-    in process for its figures (same inputs, same seed: the same fit)."""
-    argv = [
-        sys.executable,
-        "-m",
-        "harness.cli",
-        "calibrate",
-        str(folder),
-        "--out",
-        str(profile),
-        "--report",
-        str(report),
-    ]
-    child = await asyncio.create_subprocess_exec(
-        *argv, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT
-    )
-    out, _ = await child.communicate()
-    assert child.returncode == 0, out.decode()[-3000:]
-    return await asyncio.to_thread(calibrate, [folder], "default", 1)
+    cal = calibrate([folder], "default", 1)
+    profile, report = tmp / "fitted.yaml", tmp / "calibration.html"
+    write_profile(cal.profile, profile, header=cal.header)
+    write_page(cal, report)
+    return {"folder": folder, "profile": profile, "report": report, "cal": cal, "tmp": tmp}
 
 
 def test_the_invoice_latency_is_recovered_within_ten_percent(calibrated: dict[str, Any]) -> None:
