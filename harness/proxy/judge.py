@@ -75,16 +75,23 @@ SCENARIO = "proxy"
 INTEGRATION = "through-proxy"
 """The integration name: whatever called the proxy."""
 
-OUTSIDE_CHECKERS = ("no-over-invoice", "invoiced-when-fully-invoiced", "no-lost-invoice", "finished-means-applied")
-"""The invariants judged from outside: they read the final order, the invoices the platform accepted and the reads
-the integration made, all of which the public API and the record show."""
+OUTSIDE_CHECKERS = (
+    "no-over-invoice",
+    "invoiced-when-fully-invoiced",
+    "no-lost-invoice",
+    "finished-means-applied",
+    "change-respects-invoices",
+)
+"""The invariants run on every order. The first four read the final order, the invoices the platform accepted and
+the reads the integration made, all of which the public API and the record show; `change-respects-invoices` needs
+the platform's journal and kept versions, so from outside it says `unknown` and why, and decides nothing
+(`harness.model.records.run_verdict`)."""
 
 NOT_JUDGED_OUTSIDE = {
-    "change-respects-invoices": "needs the platform's journal of Change commits and its kept versions",
     "accounting-matches-orders": "needs the Accounting state, which the Orders API does not show",
     "update-invoice-rules": "needs the Accounting state, which the Orders API does not show",
 }
-"""The invariants `proxy judge` does not judge, and why."""
+"""The invariants `proxy judge` does not run, and why."""
 
 PHASES = ("arrived", "forwarded", "upstream_answered", "answered")
 """The four times of an exchange, in order."""
@@ -407,9 +414,7 @@ def _scrub(value: Any, secrets: Sequence[str]) -> Any:
 def _spec(order_id: str, repetition: int, seed: int) -> RunSpec:
     from harness.drive.public import public_spec
 
-    # change-respects-invoices too: from outside it says `unknown` and why, and decides nothing (`run_verdict`)
-    expect = (*OUTSIDE_CHECKERS, "change-respects-invoices")
-    spec = public_spec(order_id, scenario=SCENARIO, integration=INTEGRATION, expect=expect)
+    spec = public_spec(order_id, scenario=SCENARIO, integration=INTEGRATION, expect=OUTSIDE_CHECKERS)
     return dataclasses.replace(spec, repetition=repetition, seed=seed)
 
 
@@ -679,7 +684,7 @@ def judge_command(args: argparse.Namespace) -> int:
             if r.verdict.value != "valid" and not r.details.get(NOT_OBSERVABLE):
                 print(f"  {record.spec.order_id}: {r.checker} {r.verdict.value}: {r.explanation}")
     skipped = ", ".join(f"{name} ({why})" for name, why in NOT_JUDGED_OUTSIDE.items())
-    print(f"not judged from outside: {skipped}")
+    print(f"not run from outside: {skipped}")
     if outcome.report_error is not None:
         print(f"warning: report.html could not be built: {outcome.report_error}", file=sys.stderr)
     print(f"results: {outcome.folder}")
