@@ -295,15 +295,14 @@ def run_verdict(record: RunRecord, results: Iterable[CheckResult]) -> Verdict:
         The verdict.
     """
     results = tuple(results)
-    judged = {r.checker for r in results}
+    deciding = results
     if record.final.public:  # judged from outside: what cannot be seen there is said, but decides nothing
-        observable = tuple(r for r in results if not r.details.get(NOT_OBSERVABLE))
-        if results and not observable:
+        deciding = tuple(r for r in results if not r.details.get(NOT_OBSERVABLE))
+        if results and not deciding:
             return Verdict.UNKNOWN
-        results = observable
-    verdict = merge_verdicts(r.verdict for r in results)
-    if verdict is Verdict.VALID and (
-        record.error is not None or any(name not in judged for name in record.spec.expect)
-    ):
-        return Verdict.UNKNOWN
+    verdict = merge_verdicts(r.verdict for r in deciding)
+    if verdict is Verdict.VALID:
+        judged = {r.checker for r in results}
+        if record.error is not None or any(name not in judged for name in record.spec.expect):
+            return Verdict.UNKNOWN
     return verdict
