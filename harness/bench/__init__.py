@@ -44,7 +44,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from harness.bench._common import TIMES, Aborted, Interrupt, Plan, Row, Target, signals
+from harness.bench._common import TIMES, Aborted, Interrupt, Plan, Row, Target
 from harness.errors import InvalidScenario, UnsafeResultPath
 
 if TYPE_CHECKING:
@@ -188,6 +188,8 @@ def _handle(args: argparse.Namespace, argv: Sequence[str]) -> int:
 
 async def _interruptible(plan: Plan, measures: Sequence[str], console: Console) -> BenchReport:
     """The bench, with the first SIGINT or SIGTERM aborting the measure under way (and a second exiting at once)."""
+    from harness.drive.embedded import on_signals
+
     interrupt = Interrupt()
 
     def on_signal(name: str) -> None:
@@ -199,7 +201,7 @@ async def _interruptible(plan: Plan, measures: Sequence[str], console: Console) 
             )
         interrupt.request(name)
 
-    with signals(on_signal):
+    with on_signals(on_signal):
         return await run_bench(plan, measures=measures, console=console, interrupt=interrupt)
 
 

@@ -14,8 +14,7 @@ import contextlib
 import os
 import signal
 import sys
-from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Awaitable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any, Literal, TypeVar
@@ -37,7 +36,6 @@ __all__ = [
     "quantiles",
     "run_child",
     "set_affinity",
-    "signals",
     "simulator_argv",
     "start_child",
     "stop_child",
@@ -290,23 +288,6 @@ class Interrupt:
             raise
         finally:
             self._current = None
-
-
-@contextmanager
-def signals(on_signal: Callable[[str], None]) -> Iterator[None]:
-    """`on_signal(name)` on SIGINT and SIGTERM while the block runs (in the running event loop)."""
-    loop = asyncio.get_running_loop()
-    installed = []
-    for name in ("SIGINT", "SIGTERM"):
-        signum = getattr(signal, name)
-        with contextlib.suppress(NotImplementedError, RuntimeError):  # not the main thread, or not on this platform
-            loop.add_signal_handler(signum, on_signal, name)
-            installed.append(signum)
-    try:
-        yield
-    finally:
-        for signum in installed:
-            loop.remove_signal_handler(signum)
 
 
 # -- child processes that are not servers ---------------------------------------------------------------------------

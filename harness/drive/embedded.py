@@ -8,7 +8,8 @@ process and is the exception (`harness.virtual`).
 
 Owns `open_process_server()` (start, wait until ready, stop; the one mechanism), `stop_process()` (how a child is
 stopped, here and wherever racelab starts one), `open_embedded()` (the simulator on it, on a core of its own),
-`simulator_argv()`, and the affinity helpers `cores()`, `set_affinity()`, `pinned()`.
+`simulator_argv()`, the affinity helpers `cores()`, `set_affinity()`, `pinned()`, and `on_signals()` (what every
+long command does on SIGINT and SIGTERM while it runs).
 Imports: stdlib and `harness.errors` (no `simulator`: the child imports it).
 """
 
@@ -18,10 +19,11 @@ import asyncio
 import contextlib
 import json
 import os
+import signal
 import sys
 import tempfile
-from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +32,7 @@ from harness.errors import HarnessError, InvalidScenario
 __all__ = [
     "cores",
     "kill_children",
+    "on_signals",
     "open_embedded",
     "open_process_server",
     "pinned",
@@ -187,3 +190,21 @@ async def open_embedded(
     ) as url:
         with pinned(harness):
             yield url
+
+
+@contextmanager
+def on_signals(on_signal: Callable[[str], None]) -> Iterator[None]:
+    """`on_signal(name)` on SIGINT and SIGTERM while the block runs (in the running event loop; where a handler
+    cannot be installed, off the main thread or on another platform, the default stays)."""
+    loop = asyncio.get_running_loop()
+    installed = []
+    for name in ("SIGINT", "SIGTERM"):
+        signum = getattr(signal, name)
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(signum, on_signal, name)
+            installed.append(signum)
+    try:
+        yield
+    finally:
+        for signum in installed:
+            loop.remove_signal_handler(signum)

@@ -32,7 +32,6 @@ import ipaddress
 import json
 import os
 import shlex
-import signal
 import tempfile
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -46,7 +45,7 @@ import aiohttp
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from harness.drive.embedded import kill_children, open_embedded
+from harness.drive.embedded import kill_children, on_signals, open_embedded
 from harness.drive.public import READY, PublicControl, RateLimiter, limited_connector
 from harness.drive.runner import RunnerOptions, RunOutcome, Stop, run_specs
 from harness.drive.transport import ControlClient, Endpoints
@@ -514,7 +513,6 @@ async def _run_plans(
 def _signals(stop: Stop, console: Console) -> Iterator[None]:
     """The first SIGINT or SIGTERM asks the sweep to stop (`Stop`); a second one exits at once: every finished run
     is in `runs.jsonl` already, flushed line by line."""
-    loop = asyncio.get_running_loop()
     codes = {"SIGINT": 130, "SIGTERM": 143}
 
     def on_signal(name: str) -> None:
@@ -528,17 +526,8 @@ def _signals(stop: Stop, console: Console) -> Iterator[None]:
         )
         stop.request(name)
 
-    installed = []
-    for name in codes:
-        signum = getattr(signal, name)
-        with contextlib.suppress(NotImplementedError, RuntimeError):  # not the main thread, or no such signal
-            loop.add_signal_handler(signum, on_signal, name)
-            installed.append(signum)
-    try:
+    with on_signals(on_signal):
         yield
-    finally:
-        for signum in installed:
-            loop.remove_signal_handler(signum)
 
 
 async def _run_scenario(

@@ -27,8 +27,7 @@ import shlex
 import signal
 import sys
 import time
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -51,8 +50,6 @@ _PROFILES = Path("scenarios/load")
 LOCUST_GRACE_S = 30.0
 """After the first signal: how long locust may take to write its reports and quit before its process group is
 killed (it waits a second for its last CSV write, then renders report.html)."""
-
-_SIGNALS = ("SIGINT", "SIGTERM")
 
 
 def add_command(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -261,30 +258,11 @@ class _Interrupt:
         os._exit(128 + int(signal.Signals[name]))
 
 
-@contextmanager
-def _signals(on_signal: Callable[[str], None]) -> Iterator[None]:
-    """`on_signal(name)` on SIGINT and SIGTERM while the block runs (in the event loop: the block's own thread)."""
-    import asyncio
-
-    loop = asyncio.get_running_loop()
-    installed = []
-    for name in _SIGNALS:
-        signum = getattr(signal, name)
-        with contextlib.suppress(NotImplementedError, RuntimeError):  # not the main thread, or not on this platform
-            loop.add_signal_handler(signum, on_signal, name)
-            installed.append(signum)
-    try:
-        yield
-    finally:
-        for signum in installed:
-            loop.remove_signal_handler(signum)
-
-
 async def _run(args: argparse.Namespace, extra: list[str], argv: list[str]) -> int:
     from rich.console import Console
     from rich.markup import escape
 
-    from harness.drive.embedded import open_embedded
+    from harness.drive.embedded import on_signals, open_embedded
     from harness.output.folder import open_result_dir
 
     for flag, message in _RESERVED.items():
@@ -322,7 +300,7 @@ async def _run(args: argparse.Namespace, extra: list[str], argv: list[str]) -> i
         escape(f"racelab load: {profile} · scenario {plan.scenario.name} · results {folder}"), highlight=False
     )
     interrupt = _Interrupt(console=console, folder=folder)
-    with _signals(interrupt.on_signal):
+    with on_signals(interrupt.on_signal):
         if _flag_given(extra, "-H", "--host"):
             code = await _run_locust(locust_args, folder, console, run_s, interrupt)
         else:
