@@ -351,21 +351,29 @@ async def _run_all(
             if keep:
                 kept[index] = outcome
 
+        failures: list[BaseException] = []
+
+        def ended(task: asyncio.Task[None]) -> None:
+            # A run that raised fails the sweep even when it ended before anything awaited it: it would otherwise be
+            # missing from the results with nothing said. A cancelled run (an interruption) is no failure.
+            flights.discard(task)
+            if not task.cancelled() and (exc := task.exception()) is not None:
+                failures.append(exc)
+
         # Tasks are made as slots free up, not all at once: a sweep of 100,000 runs holds `concurrency` of them.
         try:
             for index, spec in enumerate(specs):
                 await limit.acquire()
-                if stop is not None and stop.requested:
+                if failures or (stop is not None and stop.requested):
                     limit.release()
                     break
                 task = loop.create_task(one(index, spec))
                 flights.add(task)
-                task.add_done_callback(flights.discard)
-            while flights:
-                ended = await asyncio.gather(*flights, return_exceptions=stop is not None)
-                failed = [e for e in ended if isinstance(e, Exception)]  # a cancelled run is no failure
-                if failed:
-                    raise failed[0]
+                task.add_done_callback(ended)
+            while flights and not failures:
+                await asyncio.wait(set(flights), return_when=asyncio.FIRST_EXCEPTION)
+            if failures:
+                raise failures[0]
         finally:
             for task in flights:
                 task.cancel()

@@ -379,3 +379,29 @@ async def test_a_run_whose_order_cannot_be_seeded_has_an_error_and_is_unknown() 
     assert fine.record.error is None
     assert fine.verdict is Verdict.VALID
     assert fine.record.final.order["status"] == "invoiced"
+
+
+async def test_a_run_that_raises_fails_the_sweep_even_when_nothing_awaited_it_yet() -> None:
+    """One run at a time: the failing run has ended (and left the set in flight) before the next one is created; its
+    exception (here: writing its result failed, as on a full disk) must still end the sweep, not leave the run
+    missing from the results with nothing said."""
+    written: list[str] = []
+
+    def write(outcome: RunOutcome) -> None:
+        if not written:
+            written.append("failed")
+            raise OSError(28, "No space left on device")
+        written.append(outcome.record.spec.run_id)
+
+    runs = [spec("naive", f"run-{i}", steps=(Step(0.0, "invoice"),)) for i in range(3)]
+    async with open_server(load_profile("instant")) as (_, sim):
+        endpoints = Endpoints(orders=sim, accounting=sim, control=sim)
+        with pytest.raises(OSError, match="No space left on device"):
+            await run_specs(
+                runs,
+                endpoints,
+                options=RunnerOptions(concurrency=1, lead_ms=0.0, freeze_gc=False),
+                on_progress=write,
+                keep=False,
+            )
+    assert "run-2" not in written  # the sweep stopped at the failure instead of running on without that run
