@@ -17,7 +17,6 @@ Imports: tests.support, harness (calibrate, judge.stats), simulator (timing), ya
 from __future__ import annotations
 
 import asyncio
-import json
 import random
 import statistics
 import sys
@@ -25,7 +24,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 
 from harness.calibrate.calibration import calibrate
 from harness.calibrate.observe import RaceCell, RaceObservations
@@ -136,9 +134,9 @@ def test_the_replica_lag_median_is_inside_its_interval(calibrated: dict[str, Any
 
 def test_the_fitted_profile_plays_the_observed_race(calibrated: dict[str, Any]) -> None:
     cal = calibrated["cal"]
-    fitted = yaml.safe_load(calibrated["profile"].read_text())
     config = dict(load_profile(calibrated["profile"]).to_json())  # the written profile loads as a simulator's
-    assert config["orders"]["change"]["read_lag"] == fitted["orders"]["change"]["read_lag"]
+    fitted_lag = cal.lags.overrides["orders"]["change"]["read_lag"]
+    assert config["orders"]["change"]["read_lag"]["median_ms"] == pytest.approx(fitted_lag["median_ms"])
     observed: RaceObservations = cal.race
     fresh = simulate_race(observed, config, seed=977, runs=40)  # other seeds than the fit's
     simulated = {c.cell: c for c in fresh.cells}
@@ -155,7 +153,6 @@ def test_the_page_and_the_profile_say_what_was_fitted(calibrated: dict[str, Any]
     page = calibrated["report"].read_text()
     assert "orders.change.read_lag" in page
     assert "<script src=" not in page  # self-contained
-    header = calibrated["profile"].read_text().split("\n", 1)[0]
-    assert header.startswith("#")
-    summary = json.loads((calibrated["folder"] / "summary.json").read_text())
-    assert summary["runs"] == OFFSETS * RUNS_PER_OFFSET
+    header = [line for line in calibrated["profile"].read_text().splitlines() if line.startswith("#")]
+    assert any("orders.invoice.process <- invoice" in line for line in header)
+    assert any("orders.change.read_lag.median_ms" in line and "95%" in line for line in header)

@@ -12,14 +12,27 @@ from harness.drive.runner import _quiet_gc
 
 
 def test_no_collection_during_the_sweep_and_the_collector_restored_after() -> None:
-    thresholds = gc.get_threshold()
+    collections: list[int] = []
+
+    def count(phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            collections.append(info["generation"])
+
     assert gc.isenabled()
-    with _quiet_gc():
-        assert not gc.isenabled()
-        assert gc.get_freeze_count() > 0
-    assert gc.isenabled()
-    assert gc.get_threshold() == thresholds
-    assert gc.get_freeze_count() == 0
+    gc.callbacks.append(count)
+    try:
+        with _quiet_gc():
+            assert gc.get_freeze_count() > 0
+            collections.clear()  # the freeze's own collection is before the sweep
+            garbage = [[i] for i in range(200_000)]  # far past every generation's threshold
+            assert collections == []
+        del garbage
+        assert gc.isenabled()
+        assert gc.get_freeze_count() == 0
+        [[i] for i in range(200_000)]
+        assert collections  # collected again after
+    finally:
+        gc.callbacks.remove(count)
 
 
 def test_restored_after_an_error_and_left_off_when_it_was_off() -> None:
