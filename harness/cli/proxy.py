@@ -92,11 +92,7 @@ def _crash_folder(args: argparse.Namespace) -> Path:
 def _handle_judge(args: argparse.Namespace, argv: Sequence[str]) -> int:
     from harness.proxy.judge import judge_command
 
-    if args.app_key is None:
-        args.app_key = os.environ.get("RACELAB_APP_KEY")
-    if args.app_token is None:
-        args.app_token = os.environ.get("RACELAB_APP_TOKEN")
-    return judge_command(args)
+    return judge_command(args)  # it falls back on RACELAB_APP_KEY / RACELAB_APP_TOKEN
 
 
 def parse_listen(value: str) -> tuple[str, int]:

@@ -71,6 +71,9 @@ HOP_BY_HOP = frozenset(
 """RFC 9110 §7.6.1: headers that concern one connection, never forwarded (nor any the `Connection` header names)."""
 _NOT_COPIED = frozenset({"host", "content-length", "expect"})
 """Set by the proxy's own client for the upstream connection: the upstream's host, the length of the body sent."""
+_NOT_FORWARDED = HOP_BY_HOP | _NOT_COPIED
+_NOT_ANSWERED = HOP_BY_HOP | {"content-length"}
+"""What each direction drops besides the headers `Connection` names (built once, not per exchange)."""
 _FAULT_STATUS = {"500": 500, "502": 502, "503": 503}
 _POLL_S = 0.2
 """How often a `timeout` fault looks whether its caller has gone."""
@@ -422,13 +425,13 @@ def _connection_named(headers: Iterable[tuple[str, str]]) -> set[str]:
 
 def _forwarded_headers(items: Iterable[tuple[str, str]]) -> CIMultiDict[str]:
     items = list(items)
-    drop = HOP_BY_HOP | _NOT_COPIED | _connection_named(items)
+    drop = _NOT_FORWARDED | _connection_named(items)
     return CIMultiDict((k, v) for k, v in items if k.lower() not in drop)
 
 
 def _answer_headers(items: Iterable[tuple[str, str]]) -> CIMultiDict[str]:
     items = list(items)
-    drop = HOP_BY_HOP | {"content-length"} | _connection_named(items)
+    drop = _NOT_ANSWERED | _connection_named(items)
     return CIMultiDict((k, v) for k, v in items if k.lower() not in drop)
 
 

@@ -546,15 +546,12 @@ async def _lifecycle(app: web.Application) -> AsyncIterator[None]:
     await core.start()
     app[HTTP] = ClientSession(connector=TCPConnector(limit=100))
     held = app[_INITIAL]
-    try:
+    try:  # also when seeding fails and the server never starts
         await seed_initial(app, held)
-    except BaseException:  # the server will not start: stop what started, as the cleanup would have
+        yield
+    finally:
         await core.aclose()
         await app[HTTP].close()
-        raise
-    yield
-    await core.aclose()
-    await app[HTTP].close()
 
 
 @asynccontextmanager
