@@ -41,11 +41,15 @@ from harness.output.junit import junit_xml
 
 __all__ = [
     "LATEST",
+    "RunStream",
     "open_result_dir",
     "replay_command",
     "slugify",
+    "write_inputs",
     "write_results",
+    "write_runs",
     "write_timing",
+    "write_verdicts",
 ]
 
 LATEST = "latest"
@@ -217,8 +221,16 @@ def write_inputs(folder: Path, inputs: Mapping[str, Path]) -> None:
         _copy_atomic(source, target)
 
 
-def write_verdicts(folder: Path, summary: Summary) -> None:
-    """Write `junit.xml` and, last, `summary.json` (each atomically), then point `<root>/latest` at the folder."""
+def write_runs(folder: Path, records_with_results: Iterable[tuple[RunRecord, Sequence[CheckResult]]]) -> None:
+    """Write `runs.jsonl` at once, atomically (when the caller holds every run; `racelab run` streams: `RunStream`)."""
+    with _atomic(folder.resolve() / "runs.jsonl") as f:
+        for record, results in records_with_results:
+            f.write(_dumps(run_to_json(record, results)).encode() + b"\n")
+
+
+def write_verdicts(folder: Path, summary: Summary, *, latest: bool = True) -> None:
+    """Write `junit.xml` and, last, `summary.json` (each atomically), then point `<root>/latest` at the folder (not
+    with `latest=False`: a folder that is not one of a results root's, e.g. a proxy's)."""
     folder = folder.resolve()
     tree = junit_xml(summary)
     ET.indent(tree)
@@ -227,7 +239,8 @@ def write_verdicts(folder: Path, summary: Summary) -> None:
         f.write(b"\n")
     with _atomic(folder / "summary.json") as f:
         f.write(_dumps(summary.to_json(), indent=2).encode() + b"\n")
-    _point_latest(folder.parent, folder)
+    if latest:
+        _point_latest(folder.parent, folder)
 
 
 class RunStream:
@@ -306,7 +319,5 @@ def write_results(
         UnsafeResultPath: An input name is absolute, climbs out with `..`, or resolves outside `inputs/`.
     """
     write_inputs(folder, inputs)
-    with _atomic(folder.resolve() / "runs.jsonl") as f:
-        for record, results in records_with_results:
-            f.write(_dumps(run_to_json(record, results)).encode() + b"\n")
+    write_runs(folder, records_with_results)
     write_verdicts(folder, summary)

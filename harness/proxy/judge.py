@@ -27,16 +27,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import dataclasses
 import json
 import math
 import os
 import sys
-import tempfile
 import time
-import xml.etree.ElementTree as ET
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -492,42 +489,14 @@ def _judge(record: RunRecord) -> tuple[RunRecord, tuple[CheckResult, ...]]:
     return record, results
 
 
-@contextlib.contextmanager
-def _atomic(path: Path) -> Iterator[Any]:
-    """Write `path` under a temporary name beside it, then move it into place (the old file or the new, never half).
-
-    (`harness.output.folder` writes the same way; its `write_verdicts` also points `<root>/latest` at the folder,
-    which a proxy's folder must not do to its parent.)
-    """
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        os.fchmod(fd, 0o644)
-        with open(fd, "wb") as f:
-            yield f
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
-
-
 def _write(
     folder: Path, judged: Sequence[tuple[RunRecord, tuple[CheckResult, ...]]], summary: Summary
 ) -> tuple[Path | None, str | None]:
-    from harness.model.codec import run_to_json
-    from harness.output.junit import junit_xml
+    from harness.output.folder import write_runs, write_verdicts
 
     folder.mkdir(parents=True, exist_ok=True)
-    with _atomic(folder / "runs.jsonl") as f:
-        for record, results in judged:
-            f.write(json.dumps(run_to_json(record, results), ensure_ascii=False, default=str).encode() + b"\n")
-    tree = junit_xml(summary)
-    ET.indent(tree)
-    with _atomic(folder / "junit.xml") as f:
-        tree.write(f, encoding="utf-8", xml_declaration=True)
-        f.write(b"\n")
-    with _atomic(folder / "summary.json") as f:
-        f.write(json.dumps(summary.to_json(), indent=2, ensure_ascii=False, default=str).encode() + b"\n")
+    write_runs(folder, judged)
+    write_verdicts(folder, summary, latest=False)  # the proxy's folder is not one of a results root's
     try:
         from harness.output.report import write_report
 
