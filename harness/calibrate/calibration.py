@@ -16,6 +16,7 @@ Imports: stdlib, `harness.calibrate` (its modules), `harness.errors`, `simulator
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -152,10 +153,11 @@ def _fit_observable(
             {},
             f"{name}: {len(values)} samples, fewer than {MIN_SAMPLES}: {target.carrier} keeps the base's value",
         )
-    shift = sum(phase_mean_ms(get_field(base, p), seed=seed) for p in target.others)
+    means = {p: phase_mean_ms(get_field(base, p), seed=seed) for p in target.others}
+    shift = sum(means.values())
     zeroed: tuple[str, ...] = ()
     if shift > _percentile(values, 5.0):
-        zeroed, shift = tuple(p for p in target.others if phase_mean_ms(get_field(base, p), seed=seed) > 0), 0.0
+        zeroed, shift = tuple(p for p, mean in means.items() if mean > 0), 0.0
     fit = fit_durations([v - shift for v in values], seed=seed)
     delay = fit.to_delay().model_dump(mode="json", exclude_none=True)
     fitted = {q: fit.chosen.ppf(q / 100.0) + shift for q in PERCENTILES}
@@ -200,7 +202,8 @@ def calibrate(
     """
     observations = read_inputs(inputs)
     doc, base_path = base_document(base)
-    base_json = load_profile(base_path).to_json()
+    base_config = load_profile(base_path)
+    base_json = base_config.to_json()
     where = targets(base_json)
     fits = tuple(
         _fit_observable(o.name, observations.samples[o.name], where.get(o.name), base_json, seed)
@@ -214,19 +217,17 @@ def calibrate(
             for phase in f.zeroed:
                 set_field(patch, phase, dict(_ZERO))
     try:
-        fitted_json = merge_patch(load_profile(base_path), patch).to_json()
+        fitted_json = merge_patch(base_config, patch).to_json()
     except ConfigError as exc:
         raise UsageError(f"the fitted distributions do not make a valid profile: {exc}") from None
 
-    race = RaceObservations(
-        checker=observations.race.checker,
+    race = dataclasses.replace(
+        observations.race,
         cells=tuple(
             c
             for c in observations.race.cells
             if c.integration == NAIVE and c.scenario == race_scenario and c.trials > 0
         ),
-        scenario_files=observations.race.scenario_files,
-        sources=observations.race.sources,
     )
     lags: LagFit | None = None
     if not race.cells:
@@ -245,8 +246,8 @@ def calibrate(
             on_evaluation=on_evaluation,
         )
         lag_note = lags.method
-        fitted_json = merge_patch(load_profile(base_path), apply_patch(patch, lags.overrides)).to_json()
         patch = apply_patch(patch, lags.overrides)
+        fitted_json = merge_patch(base_config, patch).to_json()
     if not patch:
         raise UsageError(
             "nothing to fit: no observable has "
