@@ -57,7 +57,7 @@ from harness.judge.summarize import SummaryBuilder
 from harness.model.codec import read_runs, run_lines, truncate_torn_tail
 from harness.model.records import CheckResult, FinalState, RunRecord, RunSpec
 from harness.model.summary import Interruption, Summary
-from harness.output.folder import RunStream, open_result_dir, write_inputs, write_timing, write_verdicts
+from harness.output.folder import RunStream, open_result_dir, write_inputs, write_json, write_timing, write_verdicts
 from harness.output.table import render_table
 from harness.resources import resolve_scenario_ref
 from harness.scenarios import Scenario, expand, find_scenarios, load_scenario
@@ -275,7 +275,7 @@ def _write_plan(folder: Path, options: SuiteOptions, used: Sequence[str] = ()) -
             "start_lead_s": options.runner.start_lead_s,
             "used": list(used),
         }
-    (folder / PLAN).write_text(json.dumps(plan, indent=2) + "\n")
+    write_json(folder / PLAN, plan)  # whole or not at all: --resume reads it
 
 
 def _used_orders(folder: Path, options: SuiteOptions) -> list[str]:
@@ -302,7 +302,7 @@ def _used_orders(folder: Path, options: SuiteOptions) -> list[str]:
 def _write_used(folder: Path, used: Sequence[str]) -> None:
     plan = read_plan(folder)
     plan["control_free"] = {**plan["control_free"], "used": list(used)}
-    (folder / PLAN).write_text(json.dumps(plan, indent=2) + "\n")
+    write_json(folder / PLAN, plan)  # whole or not at all: --resume reads it
 
 
 def _check_hooks(plans: Sequence[tuple[Scenario, Sequence[RunSpec]]], options: SuiteOptions) -> None:

@@ -497,7 +497,6 @@ def _interrupted(
 
 
 def _write_json(path: Path, value: dict[str, Any]) -> None:
-    """Write `value` to `path` whole or not at all (a temporary file beside it, then a rename)."""
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(value, indent=2) + "\n")
-    os.replace(tmp, path)
+    from harness.output.folder import write_json
+
+    write_json(path, value)

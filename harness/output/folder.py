@@ -46,6 +46,7 @@ __all__ = [
     "replay_command",
     "slugify",
     "write_inputs",
+    "write_json",
     "write_results",
     "write_runs",
     "write_timing",
@@ -196,8 +197,13 @@ def _dumps(value: Any, **kwargs: Any) -> str:
 def write_timing(folder: Path, timing: Mapping[str, Any]) -> None:
     """Write `timing.json`: how long each phase of the command took, in wall-clock seconds. Kept out of
     `summary.json`, which two identical virtual runs write byte for byte."""
-    with _atomic(folder / "timing.json") as f:
-        f.write(_dumps(timing, indent=2).encode() + b"\n")
+    write_json(folder / "timing.json", timing)
+
+
+def write_json(path: Path, value: Any) -> None:
+    """Write `value` as indented JSON to `path`, whole or not at all (a file a resume or a reader depends on)."""
+    with _atomic(path) as f:
+        f.write(_dumps(value, indent=2).encode() + b"\n")
 
 
 def write_inputs(folder: Path, inputs: Mapping[str, Path]) -> None:
