@@ -120,11 +120,13 @@ def _handle(args: argparse.Namespace, argv: Sequence[str]) -> int:
             f"racelab proxy needs {', '.join(missing)}, e.g. racelab proxy --upstream https://staging.example "
             "--listen 127.0.0.1:8081 --out results/proxy"
         )
+    from harness.proxy.record import MIN_SECRET
+
     host, port = parse_listen(args.listen)
     secrets = list(args.secret)
     for name in ("RACELAB_APP_KEY", "RACELAB_APP_TOKEN"):
         value = os.environ.get(name)
-        if value and len(value) >= 4:
+        if value and len(value) >= MIN_SECRET:
             secrets.append(value)
     return asyncio.run(_serve(args, host, port, secrets))
 

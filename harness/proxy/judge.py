@@ -47,6 +47,7 @@ from harness.integrations import control
 from harness.integrations.bodies import summary_change, summary_order
 from harness.model.records import NOT_OBSERVABLE, CheckResult, FinalState, Operation, Outcome, RunRecord, RunSpec
 from harness.model.summary import Summary
+from harness.proxy.record import EXCHANGES, REDACTED
 
 __all__ = [
     "EXCHANGES",
@@ -63,8 +64,6 @@ __all__ = [
     "read_exchanges",
 ]
 
-EXCHANGES = "exchanges.jsonl"
-"""The proxy's record in its `--out` folder."""
 
 SCENARIO = "proxy"
 """The scenario name every judged order is reported under."""
@@ -116,7 +115,6 @@ _F = {
 
 _SUMMARIZE = {"get_order": summary_order, "change": summary_change, "get_change": summary_change}
 _OUTCOMES = {o.value: o for o in Outcome}
-_SECRET = "[redacted]"
 
 
 # -- the record ------------------------------------------------------------------------------------------------------
@@ -400,7 +398,7 @@ def _scrub(value: Any, secrets: Sequence[str]) -> Any:
     if not secrets:
         return value
     if isinstance(value, str):
-        return _SECRET if any(s in value for s in secrets) else value
+        return REDACTED if any(s in value for s in secrets) else value
     if isinstance(value, Mapping):
         return {_scrub(k, secrets): _scrub(v, secrets) for k, v in value.items()}
     if isinstance(value, list | tuple):

@@ -45,7 +45,6 @@ from simulator.contract.operations import operation_names
 
 __all__ = [
     "FAULT_KINDS",
-    "PHASES",
     "Delay",
     "Fault",
     "HoldUntil",
@@ -56,7 +55,8 @@ __all__ = [
     "parse_rules",
 ]
 
-PHASES = ("arrived", "forwarded", "answered")
+Phase = Literal["arrived", "forwarded", "answered"]
+"""The phases of another exchange a `hold_until` may wait for."""
 FAULT_KINDS = ("500", "502", "503", "reset", "timeout")
 _METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
 DEFAULT_HOLD_TIMEOUT_MS = 10_000.0
@@ -108,7 +108,7 @@ class _Match(StrictModel):
 
 class _Hold(StrictModel):
     route: Annotated[str, BeforeValidator(_route)]
-    phase: Literal["arrived", "forwarded", "answered"]
+    phase: Phase
     offset: AtField = 0.0
     timeout: Annotated[float, BeforeValidator(duration_ms)] = DEFAULT_HOLD_TIMEOUT_MS
 
@@ -185,10 +185,6 @@ class Rule:
     method: str | None = None
     order: str | None = None
     line: int | None = None
-
-    @property
-    def action_name(self) -> str:
-        return {Delay: "delay", HoldUntil: "hold_until", Fault: "fault"}[type(self.action)]
 
     def matches(self, route: str | None, method: str, order_id: str | None) -> bool:
         if self.routes is not None and route not in self.routes:
