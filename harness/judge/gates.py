@@ -36,7 +36,7 @@ from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any, Protocol
 
-from harness.judge.stats import wilson
+from harness.judge.stats import cell_key, wilson
 from harness.model.records import CheckResult, RunRecord, Verdict, run_verdict
 from harness.model.summary import INTERRUPTED, CheckerTally, Expected, GateResult, Interruption, Tally
 
@@ -146,11 +146,6 @@ def _cell_order(cell: Mapping[str, Any]) -> tuple[tuple[str, int, float, str], .
         return (1, 0.0, json.dumps(v, sort_keys=True, default=str))
 
     return tuple((k, *value(v)) for k, v in sorted(cell.items()))
-
-
-def cell_key(cell: Mapping[str, Any]) -> str:
-    """A matrix cell as canonical JSON: a hashable identity (cells are small JSON-like mappings)."""
-    return json.dumps(dict(cell), sort_keys=True, default=str)
 
 
 class Tallies:

@@ -22,7 +22,8 @@ from __future__ import annotations
 import json
 import math
 from array import array
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from typing import Any
 
 from harness.model.records import Outcome, RunRecord
 from harness.model.summary import CostSummary, IntegrationCost, SkewSummary, TimeToInvoice
@@ -32,6 +33,7 @@ __all__ = [
     "InvoiceTimes",
     "PairKey",
     "SkewSamples",
+    "cell_key",
     "invoice_cost",
     "pair_key",
     "percentile",
@@ -283,11 +285,14 @@ def summarize_time_to_invoice(records: Iterable[RunRecord]) -> dict[str, TimeToI
     return times.summary()
 
 
+def cell_key(cell: Mapping[str, Any]) -> str:
+    """A matrix cell as canonical JSON: a hashable identity (cells are small JSON-like mappings)."""
+    return json.dumps(dict(cell), sort_keys=True, default=str)
+
+
 def pair_key(record: RunRecord) -> PairKey:
     """The identity of a run's schedule: the same for every integration of an A/B comparison."""
-    # Cells are small JSON-like mappings; their canonical JSON is a hashable identity.
-    cell = json.dumps(dict(record.spec.cell), sort_keys=True, default=str)
-    return (record.spec.scenario, cell, record.spec.repetition)
+    return (record.spec.scenario, cell_key(record.spec.cell), record.spec.repetition)
 
 
 def invoice_cost(records: Iterable[RunRecord], *, baseline: str | None = None) -> CostSummary:
